@@ -1,0 +1,3 @@
+from etcdops.cli.main import main
+
+main()

@@ -1,0 +1,95 @@
+"""One root for every error etcdops raises on purpose; each knows its exit code."""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    STEP_FAILED = 1
+    BAD_INPUT = 2
+    UNSAFE = 3
+    LOCKED = 4
+    OUTSIDE_WINDOW = 5
+    PLAN_STALE = 6
+    INTERNAL = 70
+
+
+class EtcdopsError(Exception):
+    exit_code = ExitCode.STEP_FAILED
+
+
+class BadInput(EtcdopsError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class InventoryError(BadInput):
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file, self.key, self.reason = file, key, reason
+
+
+class RunbookError(BadInput):
+    def __init__(self, file: str, line: int | None, reason: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {reason}")
+        self.file, self.line, self.reason = file, line, reason
+
+
+class ParamError(BadInput):
+    pass
+
+
+class RenderError(BadInput):
+    def __init__(self, file: str, line: int | None, reason: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {reason}")
+        self.file, self.line, self.reason = file, line, reason
+
+
+class ConnectError(EtcdopsError):
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host}: cannot connect: {reason}")
+        self.host, self.reason = host, reason
+
+
+class HostKeyError(ConnectError):
+    exit_code = ExitCode.UNSAFE
+
+
+class CommandFailed(EtcdopsError):
+    def __init__(self, host: str, command: str, exit_code: int, stderr_tail: str) -> None:
+        tail = stderr_tail.strip()
+        super().__init__(
+            f"{host}: command failed with exit code {exit_code}: {command}"
+            + (f"\n  stderr: {tail}" if tail else "")
+        )
+        self.host, self.command, self.code, self.stderr_tail = host, command, exit_code, tail
+
+
+class CommandTimeout(CommandFailed):
+    def __init__(self, host: str, command: str, timeout: float) -> None:
+        super().__init__(host, command, -1, f"timed out after {timeout:g}s")
+        self.timeout = timeout
+
+
+class StepFailed(EtcdopsError):
+    """A step failed; carries the step, the host and what to do next."""
+
+    def __init__(self, step: str, host: str | None, reason: str, advice: str = "") -> None:
+        where = f"step '{step}'" + (f" on {host}" if host else "")
+        super().__init__(f"{where}: {reason}" + (f"\n{advice}" if advice else ""))
+        self.step, self.host, self.reason, self.advice = step, host, reason, advice
+
+
+class UnsafeOperation(EtcdopsError):
+    exit_code = ExitCode.UNSAFE
+
+
+class PlanStale(EtcdopsError):
+    exit_code = ExitCode.PLAN_STALE
+
+
+class Refused(EtcdopsError):
+    """Refused for the caller's situation (no terminal and no --yes, a pause under --yes)."""
+
+    exit_code = ExitCode.UNSAFE

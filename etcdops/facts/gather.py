@@ -1,0 +1,156 @@
+"""Read cluster facts over SSH: one round trip per member host, in parallel. Read-only."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from etcdops.errors import EtcdopsError
+from etcdops.facts.etcdctl import etcdctl
+from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
+from etcdops.facts.parse import (
+    ParseError,
+    parse_alarm_list,
+    parse_endpoint_health,
+    parse_endpoint_status,
+    parse_member_list,
+    parse_version,
+)
+from etcdops.inventory import Host, Inventory
+from etcdops.templating import quote, revealed
+from etcdops.transport.pool import Pool
+
+FACTS_TIMEOUT = 20.0
+SECTIONS = ("version", "status", "health", "members", "alarms")
+
+
+def facts_script(host: Host) -> str:
+    """One shell script printing every section between @@ markers, with exit codes."""
+    assert host.etcd is not None
+    with revealed():
+        ctl = str(etcdctl(host.etcd))
+        etcd_bin = quote(host.etcd.etcd)
+    lines = ['t=$(mktemp) || exit 1', 'trap \'rm -f "$t"\' EXIT']
+    commands = {
+        "version": f"{{ {etcd_bin} --version; {ctl.split(' ', 1)[0]} version; }}",
+        "status": f"{ctl} -w json endpoint status",
+        "health": f"{ctl} -w json endpoint health",
+        "members": f"{ctl} -w json member list",
+        "alarms": f"{ctl} -w json alarm list",
+    }
+    for name in SECTIONS:
+        lines.append(f'echo "@@{name}"; {commands[name]} 2>"$t"; echo "@@rc $?"; '
+                     'tail -n 1 "$t" | sed "s/^/@@err /"')
+    return "\n".join(lines)
+
+
+def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
+    """@@-marked output → {section: (exit code, stdout, last stderr line)}."""
+    sections: dict[str, tuple[int, str, str]] = {}
+    name, body, rc, err = None, [], 0, ""
+    for line in output.splitlines():
+        if line.startswith("@@rc "):
+            rc = int(line[5:].strip() or 1)
+        elif line.startswith("@@err "):
+            err = line[6:]
+        elif line.startswith("@@") and line[2:] in SECTIONS:
+            if name:
+                sections[name] = (rc, "\n".join(body), err)
+            name, body, rc, err = line[2:], [], 0, ""
+        else:
+            body.append(line)
+    if name:
+        sections[name] = (rc, "\n".join(body), err)
+    return sections
+
+
+class _Raw:
+    def __init__(self) -> None:
+        self.members: list[Member] | None = None
+        self.cluster_id: int | None = None
+        self.alarms: list[Alarm] = []
+
+
+def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> HostFacts:
+    assert host.etcd is not None
+    sec = split_sections(output)
+    etcd_version, ctl_version = parse_version(sec.get("version", (1, "", ""))[1])
+    status: EndpointStatus | None = None
+    error = None
+    try:
+        rc, out, err = sec.get("status", (1, "", "no output"))
+        if rc == 0:
+            status = parse_endpoint_status(out)[0]
+        else:
+            error = _clean_error(err) or f"etcdctl exited {rc}"
+        rc, out, err = sec.get("health", (1, "", ""))
+        healthy, health_error = (False, _clean_error(err) or None)
+        if rc == 0 or out.strip().startswith("["):
+            healthy, health_error = parse_endpoint_health(out).get(host.etcd.client_url, (False, None))
+        if raw is not None:
+            rc, out, _ = sec.get("members", (1, "", ""))
+            if rc == 0 and raw.members is None:
+                raw.cluster_id, members = parse_member_list(out)
+                raw.members = members
+            rc, out, _ = sec.get("alarms", (1, "", ""))
+            if rc == 0:
+                raw.alarms.extend(a for a in parse_alarm_list(out) if a not in raw.alarms)
+    except (ParseError, KeyError, IndexError, ValueError) as exc:
+        error = f"unexpected etcdctl output: {exc}"
+        healthy, health_error = False, None
+    return HostFacts(host=host.name, reachable=True, status=status, healthy=healthy and status is not None,
+                     health_error=health_error, error=error, etcd_version=etcd_version,
+                     etcdctl_version=ctl_version)
+
+
+def _clean_error(err: str) -> str:
+    err = err.strip()
+    if err.startswith("{") and '"msg"' in err:
+        return err  # a JSON log line; keep as is
+    return err
+
+
+def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
+           timeout: float = FACTS_TIMEOUT) -> ClusterFacts:
+    targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
+    raw = _Raw()
+
+    def one(name: str) -> HostFacts:
+        host = inventory.host(name)
+        result = pool.get(name).run(facts_script(host), timeout)
+        return host_facts_from_output(host, result.stdout, raw)
+
+    results = pool.map(targets, one)
+    host_facts: dict[str, HostFacts] = {}
+    for name, res in results.items():
+        if isinstance(res, BaseException):
+            if not isinstance(res, EtcdopsError):
+                raise res
+            host_facts[name] = HostFacts(host=name, reachable=False, error=str(res))
+        else:
+            host_facts[name] = res
+    return assemble(inventory, host_facts, raw.members or [], raw.cluster_id, raw.alarms)
+
+
+def assemble(inventory: Inventory, host_facts: dict[str, HostFacts], members: list[Member],
+             cluster_id: int | None, alarms: list[Alarm]) -> ClusterFacts:
+    member_hosts: dict[int, str] = {}
+    for name, hf in host_facts.items():
+        if hf.status is not None:
+            member_hosts[hf.status.member_id] = name
+    for m in members:
+        if m.id in member_hosts:
+            continue
+        host = inventory.by_member_name(m.name) if m.name else None
+        host = host or next((h for u in m.peer_urls if (h := inventory.by_peer_url(u))), None)
+        if host is not None:
+            member_hosts[m.id] = host.name
+    leaders = Counter(hf.status.leader for hf in host_facts.values() if hf.status and hf.status.leader)
+    leader_id = leaders.most_common(1)[0][0] if leaders else None
+    if cluster_id is None:
+        ids = Counter(hf.status.cluster_id for hf in host_facts.values() if hf.status)
+        cluster_id = ids.most_common(1)[0][0] if ids else None
+    return ClusterFacts(
+        hosts=host_facts, members=tuple(members), alarms=tuple(alarms), cluster_id=cluster_id,
+        leader_id=leader_id, leader_host=member_hosts.get(leader_id) if leader_id else None,
+        member_hosts=member_hosts,
+    )

@@ -1,0 +1,135 @@
+"""Typed cluster facts, built from `etcdctl -w json` output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def hex_id(value: int) -> str:
+    return f"{value:x}"
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    is_learner: bool
+
+    @property
+    def id_hex(self) -> str:
+        return hex_id(self.id)
+
+    @property
+    def started(self) -> bool:
+        """etcd lists a member that never started with an empty name and no client URLs."""
+        return bool(self.name)
+
+
+@dataclass(frozen=True)
+class EndpointStatus:
+    endpoint: str
+    cluster_id: int
+    member_id: int
+    version: str
+    db_size: int
+    db_size_in_use: int
+    leader: int
+    raft_term: int
+    raft_index: int
+    applied_index: int
+    revision: int
+    is_learner: bool
+    errors: tuple[str, ...] = ()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.member_id == self.leader and self.leader != 0
+
+
+@dataclass(frozen=True)
+class Alarm:
+    member_id: int
+    alarm: str
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What one host told us (or why it could not)."""
+
+    host: str
+    reachable: bool
+    status: EndpointStatus | None = None
+    healthy: bool = False
+    health_error: str | None = None
+    error: str | None = None
+    etcd_version: str | None = None
+    etcdctl_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    hosts: dict[str, HostFacts]
+    members: tuple[Member, ...]
+    alarms: tuple[Alarm, ...]
+    cluster_id: int | None
+    leader_id: int | None
+    leader_host: str | None
+    member_hosts: dict[int, str] = field(default_factory=dict)
+
+    # ----- derived ---------------------------------------------------------
+    @property
+    def voters(self) -> list[Member]:
+        return [m for m in self.members if not m.is_learner]
+
+    @property
+    def learners(self) -> list[Member]:
+        return [m for m in self.members if m.is_learner]
+
+    @property
+    def healthy_voters(self) -> list[Member]:
+        healthy = {h for h, f in self.hosts.items() if f.healthy}
+        return [m for m in self.voters if self.member_hosts.get(m.id) in healthy]
+
+    @property
+    def quorum(self) -> int:
+        return quorum(len(self.voters))
+
+    @property
+    def tolerance(self) -> int:
+        return tolerance(len(self.voters))
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.members) and self.leader_id is not None and all(
+            self.member_hosts.get(m.id) in self.hosts and self.hosts[self.member_hosts[m.id]].healthy
+            for m in self.members)
+
+    @property
+    def revision(self) -> int | None:
+        revs = [f.status.revision for f in self.hosts.values() if f.status]
+        return max(revs) if revs else None
+
+    @property
+    def version(self) -> str | None:
+        versions = sorted({f.status.version for f in self.hosts.values() if f.status})
+        return versions[0] if versions else None
+
+    @property
+    def cluster_ids(self) -> set[int]:
+        return {f.status.cluster_id for f in self.hosts.values() if f.status}
+
+    def member_by_name(self, name: str) -> Member | None:
+        return next((m for m in self.members if m.name == name), None)
+
+    def host_of(self, member: Member) -> str | None:
+        return self.member_hosts.get(member.id)
+
+
+def quorum(voters: int) -> int:
+    return voters // 2 + 1 if voters else 0
+
+
+def tolerance(voters: int) -> int:
+    return max(0, voters - quorum(voters)) if voters else 0

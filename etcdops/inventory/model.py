@@ -1,0 +1,105 @@
+"""Typed view of an Ansible-format inventory, as etcdops needs it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etcdops.templating import Secret
+
+
+@dataclass(frozen=True)
+class EtcdConfig:
+    """How one host runs (or will run) an etcd member."""
+
+    name: str
+    peer_url: str
+    client_url: str
+    data_dir: str
+    wal_dir: str | None
+    env_file: str
+    bin_dir: str
+    start_cmd: str
+    stop_cmd: str
+    restart_cmd: str
+    status_cmd: str
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    user: str | None = None
+    password: Secret | None = None
+    quota_backend_bytes: int | None = None
+
+    @property
+    def etcdctl(self) -> str:
+        return f"{self.bin_dir}/etcdctl"
+
+    @property
+    def etcdutl(self) -> str:
+        return f"{self.bin_dir}/etcdutl"
+
+    @property
+    def etcd(self) -> str:
+        return f"{self.bin_dir}/etcd"
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    port: int
+    user: str
+    groups: tuple[str, ...]
+    vars: Mapping[str, Any] = field(repr=False)
+    key_file: str | None = None
+    become: bool = False
+    become_user: str = "root"
+    jump: str | None = None
+    known_hosts: str | None = None
+    etcd: EtcdConfig | None = None
+
+    def as_context(self) -> dict[str, Any]:
+        """What templates see as ``host``."""
+        ctx = dict(self.vars)
+        ctx.update(name=self.name, address=self.address, port=self.port, user=self.user,
+                   groups=list(self.groups))
+        if self.etcd is not None:
+            ctx["etcd"] = self.etcd
+        return ctx
+
+
+@dataclass(frozen=True)
+class Inventory:
+    name: str
+    path: Path
+    hosts: Mapping[str, Host]
+    groups: Mapping[str, tuple[str, ...]]
+
+    def group(self, name: str) -> list[Host]:
+        return [self.hosts[h] for h in self.groups.get(name, ())]
+
+    @property
+    def members(self) -> list[Host]:
+        """Hosts of the `etcd` group: the cluster as the inventory declares it."""
+        return self.group("etcd")
+
+    def host(self, name: str) -> Host:
+        return self.hosts[name]
+
+    def by_member_name(self, member_name: str) -> Host | None:
+        for host in self.hosts.values():
+            if host.etcd is not None and host.etcd.name == member_name:
+                return host
+        return None
+
+    def by_peer_url(self, url: str) -> Host | None:
+        for host in self.hosts.values():
+            if host.etcd is not None and host.etcd.peer_url.rstrip("/") == url.rstrip("/"):
+                return host
+        return None
+
+    def initial_cluster(self, hosts: list[Host] | None = None) -> str:
+        chosen = self.members if hosts is None else hosts
+        return ",".join(f"{h.etcd.name}={h.etcd.peer_url}" for h in chosen if h.etcd)

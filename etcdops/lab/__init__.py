@@ -1,0 +1,1 @@
+"""The local lab: real sshd + real etcd per loopback address, under .lab/."""

@@ -1,0 +1,293 @@
+"""`etcdops lab up | down | status`: start and stop exactly the lab's processes, by pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from etcdops.errors import EtcdopsError
+from etcdops.inventory import Host, Inventory, load_inventory
+from etcdops.lab.binaries import find_etcd_bin_dir
+
+SSH_PORT = 2222
+LAB_NET = "127.0.1."
+UP_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+HOSTS_HEADER = """\
+# The local lab: one "host" per loopback address, each with its own sshd on port
+# 2222 and its own root under .lab/hosts/NAME/. Written by `etcdops lab up`
+# (this is its default: 3 members and 2 spares); edit group_vars/, not this file.
+"""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class HostState:
+    name: str
+    address: str
+    member: bool
+    sshd_pid: int | None
+    etcd_pid: int | None
+
+    @property
+    def sshd_up(self) -> bool:
+        return self.sshd_pid is not None
+
+    @property
+    def etcd_up(self) -> bool:
+        return self.etcd_pid is not None
+
+
+class Lab:
+    def __init__(self, project_root: Path) -> None:
+        self.project_root = project_root.resolve()
+        self.inventory_dir = self.project_root / "inventories" / "lab"
+        self.root = self.project_root / ".lab"
+        self.ssh_dir = self.root / "ssh"
+
+    # ----- up -------------------------------------------------------------
+    def up(self, members: int = 3, spares: int = 2, progress: Progress = print) -> Inventory:
+        if members < 1 or spares < 0 or members + spares > 50:
+            raise EtcdopsError("lab up: want 1 to 50 hosts, at least one member")
+        if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+            raise EtcdopsError("lab up: sshd not found: run `make setup` (Debian's openssh-server)")
+        if any(h.sshd_up or h.etcd_up for h in self.status()):
+            progress("lab: a previous lab is still running; stopping it first")
+            self.down(progress)
+        self._write_inventory(members, spares)
+        inv = load_inventory(self.inventory_dir)
+        self._check_ports_free(inv)
+        bin_dir = find_etcd_bin_dir(self.project_root)
+        self._ssh_keys()
+        hosts = list(inv.hosts.values())
+        for host in hosts:
+            self._prepare_host(host, bin_dir)
+        self._known_hosts(hosts)
+        for host in hosts:
+            self._start_sshd(host)
+        token = "lab-" + secrets.token_hex(4)
+        for host in inv.members:
+            self._write_env(host, inv, token)
+            self._service(host, "start")
+        self._wait_healthy(inv, bin_dir, progress)
+        progress(f"lab: {len(inv.members)} members and {len(hosts) - len(inv.members)} spares up")
+        return inv
+
+    def _write_inventory(self, members: int, spares: int) -> None:
+        lines = [HOSTS_HEADER.rstrip("\n"), "all:", "  children:"]
+        for group, names in (("etcd", range(1, members + 1)),
+                             ("spares", range(members + 1, members + spares + 1))):
+            lines += [f"    {group}:", "      hosts:" if names else "      hosts: {}"]
+            lines += [f"        node{i}:\n          ansible_host: {LAB_NET}{i}" for i in names]
+        text = "\n".join(lines) + "\n"
+        path = self.inventory_dir / "hosts.yml"
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+
+    def _check_ports_free(self, inv: Inventory) -> None:
+        for host in inv.hosts.values():
+            for port in (SSH_PORT, 2379, 2380):
+                if _port_open(host.address, port):
+                    raise EtcdopsError(
+                        f"lab up: {host.address}:{port} is already in use by a process the lab "
+                        f"did not start ({_who_listens(host.address, port)}); stop it first")
+
+    def _ssh_keys(self) -> None:
+        self.ssh_dir.mkdir(parents=True, exist_ok=True)
+        key = self.ssh_dir / "id_ed25519"
+        if not key.exists():
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "etcdops-lab", "-f", str(key)])
+        shutil.copyfile(key.with_suffix(".pub"), self.ssh_dir / "authorized_keys")
+
+    def _host_root(self, host: Host) -> Path:
+        return self.root / "hosts" / host.name
+
+    def _prepare_host(self, host: Host, bin_dir: Path) -> None:
+        root = self._host_root(host)
+        for sub in ("etc/etcd", "var/lib", "var/log", "bin", "run", "ssh"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        hostkey = root / "ssh" / "ssh_host_ed25519_key"
+        if not hostkey.exists():
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(hostkey)])
+        (root / "ssh" / "sshd_config").write_text(
+            f"ListenAddress {host.address}:{SSH_PORT}\n"
+            f"HostKey {hostkey}\n"
+            f"PidFile {root / 'run' / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {self.ssh_dir / 'authorized_keys'}\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            "AllowTcpForwarding yes\nSubsystem sftp internal-sftp\n"
+            "MaxStartups 100:30:200\nMaxSessions 50\n")
+        if host.etcd is not None and host.etcd.bin_dir == str(root / "bin"):
+            for tool in ("etcd", "etcdctl", "etcdutl"):
+                link = root / "bin" / tool
+                if link.is_symlink() or link.exists():
+                    link.unlink()
+                link.symlink_to((bin_dir / tool).resolve())
+        script = resources.files("etcdops.lab").joinpath("etcd-service.sh").read_text()
+        service = root / "bin" / "etcd-service"
+        service.write_text(script.replace("@HOST_ROOT@", str(root.resolve())))
+        service.chmod(0o755)
+
+    def _known_hosts(self, hosts: list[Host]) -> None:
+        lines = []
+        for host in hosts:
+            pub = (self._host_root(host) / "ssh" / "ssh_host_ed25519_key.pub").read_text().split()
+            lines.append(f"[{host.address}]:{SSH_PORT} {pub[0]} {pub[1]}")
+        (self.ssh_dir / "known_hosts").write_text("\n".join(lines) + "\n")
+
+    def _start_sshd(self, host: Host) -> None:
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+        root = self._host_root(host)
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        _run([sshd, "-f", str(root / "ssh" / "sshd_config"), "-E", str(root / "var" / "log" / "sshd.log")])
+        _wait_for(lambda: _port_open(host.address, SSH_PORT), UP_TIMEOUT,
+                  f"sshd of {host.name} did not listen on {host.address}:{SSH_PORT}")
+
+    def _write_env(self, host: Host, inv: Inventory, token: str) -> None:
+        assert host.etcd is not None
+        etcd = host.etcd
+        text = (
+            f"# etcd.env of lab host {host.name} (written by etcdops lab up)\n"
+            f"ETCD_NAME={etcd.name}\n"
+            f"ETCD_DATA_DIR={etcd.data_dir}\n"
+            f"ETCD_LISTEN_PEER_URLS={etcd.peer_url}\n"
+            f"ETCD_LISTEN_CLIENT_URLS={etcd.client_url}\n"
+            f"ETCD_INITIAL_ADVERTISE_PEER_URLS={etcd.peer_url}\n"
+            f"ETCD_ADVERTISE_CLIENT_URLS={etcd.client_url}\n"
+            f"ETCD_INITIAL_CLUSTER={inv.initial_cluster()}\n"
+            f"ETCD_INITIAL_CLUSTER_TOKEN={token}\n"
+            "ETCD_INITIAL_CLUSTER_STATE=new\n"
+        )
+        if etcd.quota_backend_bytes:
+            text += f"ETCD_QUOTA_BACKEND_BYTES={etcd.quota_backend_bytes}\n"
+        Path(etcd.env_file).write_text(text)
+
+    def _service(self, host: Host, action: str) -> None:
+        _run([str(self._host_root(host) / "bin" / "etcd-service"), action])
+
+    def _wait_healthy(self, inv: Inventory, bin_dir: Path, progress: Progress) -> None:
+        endpoints = ",".join(h.etcd.client_url for h in inv.members if h.etcd)
+        cmd = [str(bin_dir / "etcdctl"), f"--endpoints={endpoints}", "--dial-timeout=1s",
+               "--command-timeout=2s", "endpoint", "health"]
+        progress(f"lab: waiting for {len(inv.members)} etcd members to be healthy")
+        _wait_for(lambda: subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0,
+                  UP_TIMEOUT, "lab etcd cluster did not become healthy; see .lab/hosts/*/var/log/etcd.log")
+
+    # ----- down / status ---------------------------------------------------
+    def status(self) -> list[HostState]:
+        hosts_root = self.root / "hosts"
+        if not hosts_root.is_dir():
+            return []
+        result = []
+        for root in sorted(hosts_root.iterdir()):
+            address = _listen_address(root)
+            result.append(HostState(
+                name=root.name, address=address,
+                member=(root / "etc" / "etcd" / "etcd.env").exists(),
+                sshd_pid=_live_pid(root / "run" / "sshd.pid", "sshd", str(root)),
+                etcd_pid=_live_pid(root / "run" / "etcd.pid", "etcd", str(root.resolve())),
+            ))
+        return result
+
+    def down(self, progress: Progress = print) -> int:
+        stopped = 0
+        for state in self.status():
+            root = self.root / "hosts" / state.name
+            for pid, what, pidfile in ((state.etcd_pid, "etcd", "etcd.pid"),
+                                       (state.sshd_pid, "sshd", "sshd.pid")):
+                if pid is None:
+                    continue
+                _stop_pid(pid, STOP_TIMEOUT)
+                (root / "run" / pidfile).unlink(missing_ok=True)
+                progress(f"lab: stopped {what} of {state.name} (pid {pid})")
+                stopped += 1
+        return stopped
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise EtcdopsError(f"lab: {' '.join(cmd)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+def _wait_for(check: Callable[[], bool], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise EtcdopsError(f"lab: {message} (waited {timeout:g}s)")
+
+
+def _port_open(address: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((address, port)) == 0
+
+
+def _who_listens(address: str, port: int) -> str:
+    try:
+        out = subprocess.run(["ss", "-Hltnp", f"src {address}:{port}"], capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown process"
+    return out.split("users:")[-1] if "users:" in out else "unknown process"
+
+
+def _listen_address(root: Path) -> str:
+    config = root / "ssh" / "sshd_config"
+    if config.exists():
+        for line in config.read_text().splitlines():
+            if line.startswith("ListenAddress"):
+                return line.split()[1].rsplit(":", 1)[0]
+    return "?"
+
+
+def _live_pid(pidfile: Path, name: str, marker: str) -> int | None:
+    """The pid in pidfile if that process is alive, not a zombie, and really ours."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        return None
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return None
+    return pid if name in cmdline and marker in cmdline else None
+
+
+def _stop_pid(pid: int, timeout: float) -> None:
+    """TERM, wait (bounded), then KILL: the lab is ours to stop."""
+    for sig, wait in ((signal.SIGCONT, 0.0), (signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                return
+            time.sleep(0.05)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def state_json(states: list[HostState]) -> str:
+    return json.dumps([s.__dict__ for s in states], indent=2)

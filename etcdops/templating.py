@@ -1,0 +1,218 @@
+"""The one jinja2 environment etcdops renders with: sandboxed, StrictUndefined.
+
+Two modes:
+- shell mode: every ``{{ expression }}`` is shell-quoted as it is written into the
+  command (``finalize``), so a value can never become shell syntax. ``| raw`` opts
+  out for values the runbook author built from trusted pieces.
+- text mode (files): values are written as they are.
+
+Secrets are ``Secret`` objects: they print as ``***`` unless rendering runs inside
+``revealed()``; a command is rendered twice, once for display and once to run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import shlex
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from etcdops.errors import RenderError
+
+MASK = "***"
+_reveal: contextvars.ContextVar[bool] = contextvars.ContextVar("reveal", default=False)
+
+
+class Secret:
+    """A value that prints as *** everywhere except inside ``revealed()``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = str(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return self._value if _reveal.get() else MASK
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+
+class Raw(str):
+    """A string the author marked as already shell-safe (``| raw``)."""
+
+
+class ShellFragment:
+    """Shell text built from quoted parts, rendered when printed (so Secrets stay masked)."""
+
+    def __init__(self, *parts: object) -> None:
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return " ".join(p if isinstance(p, Raw) else quote(p) for p in self.parts)
+
+    def __repr__(self) -> str:
+        return f"ShellFragment({self})"
+
+    def plus(self, *parts: object) -> ShellFragment:
+        return ShellFragment(*self.parts, *parts)
+
+
+@contextlib.contextmanager
+def revealed() -> Iterator[None]:
+    token = _reveal.set(True)
+    try:
+        yield
+    finally:
+        _reveal.reset(token)
+
+
+def quote(value: object) -> str:
+    """Shell-quote one value; Secrets stay masked unless revealed."""
+    if isinstance(value, (Raw, ShellFragment)):
+        return str(value)
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if isinstance(value, Secret) and not _reveal.get():
+        return MASK
+    return shlex.quote(str(value))
+
+
+def mask_secrets(text: str, secrets: list[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):
+        if value:
+            text = text.replace(value, MASK)
+    return text
+
+
+def env_update(current: str | None, updates: Mapping[str, object]) -> str:
+    """Set KEY=value lines in an env file, keeping every other line as it was."""
+    lines = (current or "").splitlines()
+    pending = dict(updates)
+    out = []
+    for line in lines:
+        key = line.split("=", 1)[0].strip()
+        if "=" in line and not line.lstrip().startswith("#") and key in pending:
+            out.append(_env_line(key, pending.pop(key)))
+        else:
+            out.append(line)
+    out.extend(_env_line(k, v) for k, v in pending.items())
+    return "\n".join(out) + "\n"
+
+
+def env_parse(text: str | None) -> dict[str, str]:
+    """Parse KEY=value lines (the subset systemd and sh agree on)."""
+    result = {}
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        key, value = stripped.split("=", 1)
+        try:
+            parts = shlex.split(value)
+        except ValueError:
+            parts = [value]
+        result[key.strip()] = parts[0] if len(parts) == 1 else value
+    return result
+
+
+def _env_line(key: str, value: object) -> str:
+    text = str(value)
+    return f"{key}={text}" if text and shlex.quote(text) == text else f"{key}={shlex.quote(text)}"
+
+
+def _finalize_shell(value: Any) -> str:
+    return quote(value)
+
+
+def _finalize_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _raw(value: object) -> Raw:
+    if isinstance(value, Secret):
+        return Raw(str(value))
+    return Raw(str(value))
+
+
+def _quote_filter(value: object) -> Raw:
+    return Raw(quote(value))
+
+
+def _secret(value: object) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+def _make_env(finalize: Any) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(raw=_raw, quote=_quote_filter, q=_quote_filter, secret=_secret,
+                       env_update=env_update, env_parse=env_parse)
+    return env
+
+
+SHELL = _make_env(_finalize_shell)
+TEXT = _make_env(_finalize_text)
+
+
+def render(source: str, context: Mapping[str, Any], *, shell: bool, where: str = "<template>",
+           line: int | None = None) -> str:
+    env = SHELL if shell else TEXT
+    try:
+        return env.from_string(source).render(context)
+    except jinja2.UndefinedError as exc:
+        raise RenderError(where, line, f"undefined value: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(where, (line or 0) + exc.lineno - 1 if line else exc.lineno,
+                          f"template syntax: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise RenderError(where, line, f"refused by the sandbox: {exc}") from None
+    except (TypeError, ValueError, jinja2.TemplateError) as exc:
+        raise RenderError(where, line, f"cannot render: {exc}") from None
+
+
+def evaluate(expression: str, context: Mapping[str, Any], *, where: str = "<expression>",
+             line: int | None = None) -> Any:
+    """Evaluate a jinja2 expression (``when``, ``until``, pre-flight checks)."""
+    try:
+        return TEXT.compile_expression(expression, undefined_to_none=False)(**context)
+    except jinja2.UndefinedError as exc:
+        raise RenderError(where, line, f"undefined value: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(where, line, f"expression syntax: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise RenderError(where, line, f"refused by the sandbox: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, jinja2.TemplateError) as exc:
+        raise RenderError(where, line, f"cannot evaluate: {exc}") from None
+
+
+def check_syntax(source: str, where: str, line: int | None) -> None:
+    try:
+        SHELL.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(where, line, f"template syntax: {exc.message}") from None

@@ -1,0 +1,31 @@
+"""Transports: one small interface in front of SSH (paramiko) and the control node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Transport(Protocol):
+    name: str
+
+    def run(self, command: str, timeout: float) -> Result: ...
+
+    def put(self, local_path: str, remote_path: str, timeout: float) -> None: ...
+
+    def get(self, remote_path: str, local_path: str, timeout: float) -> None: ...
+
+    def read_file(self, path: str, timeout: float) -> str | None: ...
+
+    def close(self) -> None: ...

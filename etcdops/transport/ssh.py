@@ -1,0 +1,187 @@
+"""SSH with paramiko: one connection per host, host keys verified, sudo, jump host.
+
+The only module that imports paramiko; its errors become ConnectError on the spot.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import socket
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+
+from etcdops.errors import CommandTimeout, ConnectError, HostKeyError
+from etcdops.inventory import Host
+from etcdops.transport import Result
+
+CONNECT_TIMEOUT = 10.0
+READ_CHUNK = 65536
+
+
+def _parse_jump(spec: str) -> tuple[str, str, int]:
+    user, _, hostport = spec.rpartition("@")
+    host, _, port = hostport.partition(":")
+    if hostport.startswith("["):
+        host, _, port = hostport[1:].partition("]:")
+    return (user or os.environ.get("USER", "root")), host, int(port or 22)
+
+
+class SSHTransport:
+    """A lazily opened SSH connection to one inventory host."""
+
+    def __init__(self, host: Host, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self.host = host
+        self.name = host.name
+        self.connect_timeout = connect_timeout
+        self._client: paramiko.SSHClient | None = None
+        self._jump: paramiko.SSHClient | None = None
+        self._lock = threading.Lock()
+
+    # ----- connection ------------------------------------------------------
+    def _known_hosts(self) -> str:
+        return self.host.known_hosts or str(Path.home() / ".ssh" / "known_hosts")
+
+    def _new_client(self) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        known = self._known_hosts()
+        if os.path.exists(known):
+            client.load_host_keys(known)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        return client
+
+    def _connect_one(self, client: paramiko.SSHClient, address: str, port: int, user: str,
+                     sock: paramiko.Channel | None) -> None:
+        try:
+            client.connect(address, port=port, username=user, key_filename=self.host.key_file,
+                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout, sock=sock,
+                           allow_agent=True, look_for_keys=self.host.key_file is None)
+        except paramiko.BadHostKeyException as exc:
+            raise HostKeyError(self.name, (
+                f"host key for [{address}]:{port} CHANGED (got {exc.key.get_fingerprint().hex()}); "
+                f"if the host was really rebuilt, remove its old line from {self._known_hosts()} "
+                "and add the new key after checking its fingerprint")) from None
+        except paramiko.SSHException as exc:
+            if "not found in known_hosts" in str(exc):
+                raise HostKeyError(self.name, (
+                    f"unknown host key for [{address}]:{port}: add it to {self._known_hosts()} "
+                    f"after checking its fingerprint (ssh-keyscan -p {port} {address})")) from None
+            raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
+        except (OSError, socket.timeout, EOFError) as exc:
+            raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
+
+    def _ensure(self) -> paramiko.SSHClient:
+        with self._lock:
+            if self._client is not None:
+                transport = self._client.get_transport()
+                if transport is not None and transport.is_active():
+                    return self._client
+            sock = None
+            if self.host.jump:
+                juser, jhost, jport = _parse_jump(self.host.jump)
+                self._jump = self._new_client()
+                self._connect_one(self._jump, jhost, jport, juser, None)
+                jt = self._jump.get_transport()
+                assert jt is not None
+                try:
+                    sock = jt.open_channel("direct-tcpip", (self.host.address, self.host.port),
+                                           ("127.0.0.1", 0), timeout=self.connect_timeout)
+                except (paramiko.SSHException, OSError) as exc:
+                    raise ConnectError(self.name, f"through jump host {self.host.jump}: {exc}") from None
+            client = self._new_client()
+            self._connect_one(client, self.host.address, self.host.port, self.host.user, sock)
+            self._client = client
+            return client
+
+    def connect(self) -> None:
+        self._ensure()
+
+    # ----- commands --------------------------------------------------------
+    def _wrap(self, command: str) -> str:
+        if not self.host.become:
+            return command
+        return f"sudo -n -u {shlex.quote(self.host.become_user)} -- /bin/sh -c {shlex.quote(command)}"
+
+    def run(self, command: str, timeout: float) -> Result:
+        client = self._ensure()
+        transport = client.get_transport()
+        assert transport is not None
+        try:
+            chan = transport.open_session(timeout=self.connect_timeout)
+            chan.exec_command(self._wrap(command))
+            return self._collect(chan, command, timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectError(self.name, f"lost the connection: {exc}") from None
+
+    def _collect(self, chan: paramiko.Channel, command: str, timeout: float) -> Result:
+        out, err = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                while chan.recv_ready():
+                    out += chan.recv(READ_CHUNK)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(READ_CHUNK)
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CommandTimeout(self.name, command, timeout)
+                select.select([chan], [], [], min(remaining, 0.5))
+            return Result(chan.recv_exit_status(), out.decode(errors="replace"),
+                          err.decode(errors="replace"))
+        finally:
+            chan.close()
+
+    # ----- files -----------------------------------------------------------
+    def _sftp(self) -> paramiko.SFTPClient:
+        try:
+            return self._ensure().open_sftp()
+        except (paramiko.SSHException, OSError) as exc:
+            raise ConnectError(self.name, f"SFTP: {exc}") from None
+
+    def put(self, local_path: str, remote_path: str, timeout: float) -> None:
+        """Upload; with sudo, through a temporary file moved into place by sudo."""
+        target = remote_path if not self.host.become else f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
+        sftp = self._sftp()
+        try:
+            sftp.get_channel().settimeout(timeout)
+            sftp.put(local_path, target)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ConnectError(self.name, f"upload to {remote_path}: {exc}") from None
+        finally:
+            sftp.close()
+        if self.host.become:
+            result = self.run(f"mv {shlex.quote(target)} {shlex.quote(remote_path)}", timeout)
+            if not result.ok:
+                raise ConnectError(self.name, f"upload to {remote_path}: {result.stderr.strip()}")
+
+    def get(self, remote_path: str, local_path: str, timeout: float) -> None:
+        sftp = self._sftp()
+        try:
+            sftp.get_channel().settimeout(timeout)
+            sftp.get(remote_path, local_path)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ConnectError(self.name, f"download of {remote_path}: {exc}") from None
+        finally:
+            sftp.close()
+
+    def read_file(self, path: str, timeout: float) -> str | None:
+        q = shlex.quote(path)
+        result = self.run(f"if [ -e {q} ]; then cat {q}; else exit 44; fi", timeout)
+        if result.exit_code == 44:
+            return None
+        if not result.ok:
+            raise ConnectError(self.name, f"cannot read {path}: {result.stderr.strip()}")
+        return result.stdout
+
+    def close(self) -> None:
+        for client in (self._client, self._jump):
+            if client is not None:
+                client.close()
+        self._client = self._jump = None

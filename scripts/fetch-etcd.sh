@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Fetch etcd 3.5 (etcd, etcdctl, etcdutl) from Debian's trixie suite into DEST
+# without changing the machine's apt configuration.
+#
+# Debian 12 ships etcd 3.4.23 (no etcdutl). trixie's 3.5 binaries link only libc
+# and run on bookworm. The mirror is taken from this machine's own apt sources:
+# no host name is written here.
+#
+# usage: scripts/fetch-etcd.sh DEST [SUITE]
+set -euo pipefail
+
+dest=${1:?usage: fetch-etcd.sh DEST [SUITE]}
+suite=${2:-trixie}
+
+if [[ -x "$dest/etcd" && -x "$dest/etcdctl" && -x "$dest/etcdutl" ]]; then
+    echo "etcd binaries already in $dest"
+    exit 0
+fi
+
+mirror_uri() {
+    # First Debian "main" archive URI configured on this machine (deb822 or one-line).
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -r $f ]] || continue
+        uri=$(awk '/^URIs:/ {print $2; exit}' "$f")
+        if [[ -n $uri && $uri != *security* ]]; then echo "$uri"; return; fi
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -r $f ]] || continue
+        uri=$(awk '$1 == "deb" && $0 !~ /security/ && $0 ~ /debian/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' "$f")
+        if [[ -n $uri ]]; then echo "$uri"; return; fi
+    done
+    return 1
+}
+
+uri=$(mirror_uri) || { echo "fetch-etcd: no Debian mirror found in /etc/apt sources" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/root"
+cat >"$work/sources.list" <<EOF
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main
+EOF
+apt_opts=(
+    -o "Dir::Etc::SourceList=$work/sources.list"
+    -o "Dir::Etc::SourceParts=-"
+    -o "Dir::State::Lists=$work/lists"
+    -o "Dir::Cache=$work/cache"
+    -o "APT::Get::List-Cleanup=0"
+    -o "APT::Sandbox::User=root"
+)
+echo "fetch-etcd: reading the $suite package list"
+apt-get "${apt_opts[@]}" update -qq
+(cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq "etcd-server/$suite" "etcd-client/$suite")
+for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
+mkdir -p "$dest"
+for bin in etcd etcdctl etcdutl; do
+    src="$work/root/usr/bin/$bin"
+    [[ -f $src ]] || { echo "fetch-etcd: $bin not found in the $suite packages" >&2; exit 1; }
+    install -m 0755 "$src" "$dest/$bin"
+done
+"$dest/etcd" --version | head -n 1
