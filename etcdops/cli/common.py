@@ -1,0 +1,69 @@
+"""The CLI's one error boundary, and shared options."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from etcdops.errors import EtcdopsError, ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+InventoryOpt = Annotated[str, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")]
+ParamsOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (repeatable)")]
+RunbooksOpt = Annotated[list[Path] | None, typer.Option("--runbooks", help="extra directory of runbooks")]
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def boundary(fn: F) -> F:
+    """A known error becomes one clear line and its exit code; anything else goes to a debug log."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EtcdopsError as exc:
+            err(f"error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception:  # noqa: BLE001 - the boundary
+            log = _debug_log()
+            err(f"internal error: {sys.exc_info()[1]!r}; traceback written to {log}")
+            raise typer.Exit(ExitCode.INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _debug_log() -> Path:
+    folder = Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "debug.log"
+    except OSError:
+        path = Path("/tmp/etcdops-debug.log")
+    with open(path, "a") as fh:
+        fh.write(f"--- {dt.datetime.now(dt.UTC).isoformat()}\n{traceback.format_exc()}\n")
+    return path

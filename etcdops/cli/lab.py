@@ -1,0 +1,49 @@
+"""`etcdops lab up | down | status`: the local lab of real etcd + sshd on loopback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from etcdops.cli.common import boundary
+
+app = typer.Typer(help="The local lab: real etcd and sshd on 127.0.1.N.", no_args_is_help=True)
+
+
+@app.command()
+@boundary
+def up(members: Annotated[int, typer.Option(help="etcd members")] = 3,
+       spares: Annotated[int, typer.Option(help="hosts with sshd only")] = 2) -> None:
+    """Start the lab (stopping a stale one first)."""
+    from etcdops.lab.lab import Lab
+    from etcdops.session import project_root
+
+    Lab(project_root()).up(members, spares, progress=typer.echo)
+
+
+@app.command()
+@boundary
+def down() -> None:
+    """Stop exactly the processes the lab started, by pid."""
+    from etcdops.lab.lab import Lab
+    from etcdops.session import project_root
+
+    stopped = Lab(project_root()).down(progress=typer.echo)
+    typer.echo(f"lab: {stopped} processes stopped" if stopped else "lab: nothing running")
+
+
+@app.command()
+@boundary
+def status() -> None:
+    """Which lab hosts run sshd and etcd."""
+    from etcdops.lab.lab import Lab
+    from etcdops.session import project_root
+
+    states = Lab(project_root()).status()
+    if not states:
+        typer.echo("lab: not set up (etcdops lab up)")
+        return
+    for s in states:
+        typer.echo(f"{s.name:<8} {s.address:<11} sshd {'up (pid %d)' % s.sshd_pid if s.sshd_pid else 'down':<16} "
+                   f"etcd {'up (pid %d)' % s.etcd_pid if s.etcd_pid else 'down'}")

@@ -1,0 +1,87 @@
+"""The variables templates see: inventory, params, vars, facts, the run, and helpers.
+
+Helpers read files on the control node only (snapshot metadata, checksums); they are
+read-only and run at plan time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from etcdops.facts.etcdctl import etcdctl, etcdutl
+from etcdops.facts.model import ClusterFacts
+from etcdops.inventory import Host, Inventory
+
+SNAPSHOT_SUFFIX = ".db"
+
+
+def host_context(host: Host, inventory: Inventory) -> dict[str, Any]:
+    ctx = host.as_context()
+    if host.etcd is not None:
+        ctx["etcdctl"] = etcdctl(host.etcd)
+        ctx["etcdctl_cluster"] = etcdctl(host.etcd, endpoints=cluster_endpoints(inventory))
+        ctx["etcdutl"] = etcdutl(host.etcd)
+    return ctx
+
+
+def cluster_endpoints(inventory: Inventory) -> str:
+    return ",".join(h.etcd.client_url for h in inventory.members if h.etcd)
+
+
+def base_context(inventory: Inventory, params: Mapping[str, Any], facts: ClusterFacts,
+                 run: Mapping[str, Any]) -> dict[str, Any]:
+    hosts = {name: host_context(h, inventory) for name, h in inventory.hosts.items()}
+    return {
+        "inventory": {"name": inventory.name, "path": str(inventory.path),
+                      "initial_cluster": inventory.initial_cluster(),
+                      "endpoints": cluster_endpoints(inventory)},
+        "hosts": hosts,
+        "members": [hosts[h.name] for h in inventory.members],
+        "groups": {g: list(names) for g, names in inventory.groups.items()},
+        "params": dict(params),
+        "facts": facts,
+        "run": dict(run),
+        "latest_snapshot": latest_snapshot,
+        "snapshot_meta": snapshot_meta,
+        "sha256": sha256_file,
+        "file_exists": lambda p: Path(str(p)).is_file(),
+        "file_size": lambda p: Path(str(p)).stat().st_size if Path(str(p)).is_file() else 0,
+        "basename": lambda p: Path(str(p)).name,
+        "abspath": lambda p: str(Path(str(p)).absolute()),
+    }
+
+
+def latest_snapshot(folder: str) -> str:
+    """The newest complete snapshot (with its metadata) in folder, or '' if none."""
+    path = Path(folder)
+    if not path.is_dir():
+        return ""
+    found = sorted((p for p in path.glob(f"*{SNAPSHOT_SUFFIX}") if p.with_suffix(".json").is_file()),
+                   key=lambda p: p.name)
+    return str(found[-1].absolute()) if found else ""
+
+
+def snapshot_meta(snapshot: str) -> dict[str, Any]:
+    meta = Path(str(snapshot)).with_suffix(".json")
+    if not meta.is_file():
+        return {}
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(str(path), "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()

@@ -1,0 +1,238 @@
+"""Execute a Plan: steps in order, re-checking facts, retries, waits, progress, journal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from etcdops.errors import EtcdopsError, PlanStale, Refused, StepFailed
+from etcdops.execute import actions
+from etcdops.execute.journal import Journal
+from etcdops.facts.model import ClusterFacts
+from etcdops.inventory import Inventory
+from etcdops.plan import HostAction, Plan, PlannedStep
+from etcdops.steps.base import (
+    DownloadAction,
+    PauseAction,
+    PlaybookAction,
+    RunAction,
+    UploadAction,
+    WaitAction,
+    WriteFileAction,
+)
+from etcdops.templating import evaluate, mask_secrets
+from etcdops.transport.pool import Pool
+
+
+class Events(Protocol):
+    def step_started(self, step: PlannedStep, total: int) -> None: ...
+
+    def host_done(self, step: PlannedStep, host: str, status: str, elapsed: float, detail: str) -> None: ...
+
+    def note(self, step: PlannedStep, host: str, message: str) -> None: ...
+
+    def waiting(self, step: PlannedStep, elapsed: float, timeout: float, state: str) -> None: ...
+
+    def step_done(self, step: PlannedStep, status: str, elapsed: float) -> None: ...
+
+
+@dataclass
+class HostResult:
+    host: str
+    status: str
+    elapsed: float
+    detail: str = ""
+
+
+@dataclass
+class StepResult:
+    index: int
+    name: str
+    status: str = "pending"
+    elapsed: float = 0.0
+    hosts: list[HostResult] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str = "running"  # running | successful | failed | stale | refused
+    steps: list[StepResult] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = 0
+
+
+FactsReader = Callable[[], ClusterFacts]
+Confirm = Callable[[str], bool]
+
+
+class Runner:
+    def __init__(self, plan: Plan, inventory: Inventory, pool: Pool, read_facts: FactsReader,
+                 events: Events, journal: Journal, *, assume_yes: bool, confirm: Confirm | None,
+                 secrets: list[str]) -> None:
+        self.plan, self.inventory, self.pool = plan, inventory, pool
+        self.read_facts, self.events, self.journal = read_facts, events, journal
+        self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
+
+    def run(self) -> RunResult:
+        result = RunResult(run_id=self.plan.run_id)
+        self.journal.event("run_started", runbook=self.plan.runbook, inventory=self.plan.inventory)
+        for step in self.plan.steps:
+            step_result = StepResult(step.index, step.name)
+            result.steps.append(step_result)
+            if step.skipped:
+                step_result.status = "skipped"
+                self.journal.event("step_skipped", step=step.index, reason=step.skipped)
+                continue
+            try:
+                self._run_step(step, step_result)
+            except EtcdopsError as exc:
+                return self._fail(result, step, step_result, exc)
+        result.status = "successful"
+        self.journal.event("run_finished", status=result.status)
+        return result
+
+    def _fail(self, result: RunResult, step: PlannedStep, step_result: StepResult,
+              exc: EtcdopsError) -> RunResult:
+        step_result.status = "failed"
+        result.status = {PlanStale: "stale", Refused: "refused"}.get(type(exc), "failed")
+        message = mask_secrets(str(exc), self.secrets)
+        advice = step.on_failure or self.plan.on_failure
+        if advice and not isinstance(exc, Refused):
+            message += "\n\n" + advice.strip()
+        result.error = message
+        result.exit_code = exc.exit_code
+        self.journal.event("step_failed", step=step.index, error=message)
+        self.journal.event("run_finished", status=result.status)
+        return result
+
+    # ----- one step --------------------------------------------------------
+    def _run_step(self, step: PlannedStep, out: StepResult) -> None:
+        self.events.step_started(step, len(self.plan.steps))
+        self.journal.event("step_started", step=step.index, name=step.name, hosts=list(step.hosts))
+        start = time.monotonic()
+        self._recheck(step)
+        deadline = start + step.timeout
+        if step.parallel and len(step.actions) > 1:
+            results = self.pool.map([a.host for a in step.actions],
+                                    lambda h: self._host(step, _action_for(step, h), deadline), parallel=True)
+            errors = [r for r in results.values() if isinstance(r, BaseException)]
+            out.hosts = [r for r in results.values() if isinstance(r, HostResult)]
+            if errors:
+                raise errors[0]
+        else:
+            for host_action in step.actions:
+                out.hosts.append(self._host(step, host_action, deadline))
+        out.status = "ok"
+        out.elapsed = time.monotonic() - start
+        self.events.step_done(step, "ok", out.elapsed)
+        self.journal.event("step_finished", step=step.index, elapsed=round(out.elapsed, 3))
+
+    def _recheck(self, step: PlannedStep) -> None:
+        if not step.requires and step.leader is None:
+            return
+        facts = self.read_facts()
+        if step.leader is not None and facts.leader_host != step.leader:
+            raise PlanStale(f"step {step.index} ({step.name}) was planned with {step.leader} as leader, "
+                            f"but the leader is now {facts.leader_host or 'unknown'}; plan again")
+        context = {**self.plan.variables, "facts": facts}
+        for expr in step.requires:
+            if not evaluate(expr, context, where=self.plan.runbook_file):
+                raise PlanStale(f"step {step.index} ({step.name}) requires {expr}, which no longer "
+                                "holds on the live cluster; nothing of this step was done")
+
+    def _host(self, step: PlannedStep, host_action: HostAction, deadline: float) -> HostResult:
+        host = host_action.host
+        start = time.monotonic()
+        try:
+            outcome = self._act(step, host_action, deadline)
+        except EtcdopsError as exc:
+            elapsed = time.monotonic() - start
+            detail = mask_secrets(str(exc), self.secrets)
+            self.events.host_done(step, host, "failed", elapsed, detail)
+            self.journal.event("host_failed", step=step.index, host=host, error=detail)
+            if isinstance(exc, (StepFailed, PlanStale, Refused)):
+                raise
+            raise StepFailed(step.name, host, detail) from exc
+        elapsed = time.monotonic() - start
+        detail = mask_secrets(outcome.detail, self.secrets)
+        self.events.host_done(step, host, outcome.status, elapsed, detail)
+        self.journal.event("host_finished", step=step.index, host=host, status=outcome.status,
+                           elapsed=round(elapsed, 3))
+        return HostResult(host, outcome.status, elapsed, detail)
+
+    def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> actions.Outcome:
+        action = host_action.action
+        remaining = max(1.0, deadline - time.monotonic())
+        if isinstance(action, WaitAction):
+            return self._wait(step, action)
+        if isinstance(action, PauseAction):
+            return self._pause(action)
+        if isinstance(action, PlaybookAction):
+            return self._playbook(step, action, remaining)
+        transport = self.pool.get(host_action.host)
+        if isinstance(action, RunAction):
+            retry = step.retry
+            return actions.with_retries(
+                lambda: actions.run_command(transport, action, max(1.0, deadline - time.monotonic())),
+                retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, deadline,
+                lambda msg: self.events.note(step, host_action.host, msg))
+        if isinstance(action, WriteFileAction):
+            return actions.write_file(transport, action, remaining, self.plan.variables["run"]["stamp"])
+        if isinstance(action, UploadAction):
+            return actions.upload(transport, action, remaining)
+        if isinstance(action, DownloadAction):
+            return actions.download(transport, action, remaining)
+        raise AssertionError(f"unknown action {action!r}")
+
+    def _wait(self, step: PlannedStep, action: WaitAction) -> actions.Outcome:
+        start = time.monotonic()
+        deadline = start + action.timeout
+        state = "no facts yet"
+        while True:
+            facts = self.read_facts()
+            context = {**self.plan.variables, "facts": facts}
+            if evaluate(action.until, context, where=self.plan.runbook_file):
+                return actions.Outcome("ok", f"after {time.monotonic() - start:.1f}s")
+            state = _summary(facts)
+            elapsed = time.monotonic() - start
+            self.events.waiting(step, elapsed, action.timeout, state)
+            if time.monotonic() + action.interval > deadline:
+                raise StepFailed(step.name, None, f"timed out after {action.timeout:g}s waiting until "
+                                 f"{action.until} (last seen: {state})")
+            time.sleep(action.interval)
+
+    def _pause(self, action: PauseAction) -> actions.Outcome:
+        if self.assume_yes:
+            if action.allow_unattended:
+                return actions.Outcome("skipped", "unattended run: pause allowed by the runbook")
+            raise Refused(f"this step pauses for an operator ({action.message}); it is refused under --yes")
+        if self.confirm is None or not self.confirm(action.message):
+            raise Refused(f"operator declined: {action.message}")
+        return actions.Outcome("ok", "confirmed by the operator")
+
+    def _playbook(self, step: PlannedStep, action: PlaybookAction, timeout: float) -> actions.Outcome:
+        from etcdops.transport.ansible import check_result, run_playbook
+
+        result = run_playbook(self.inventory.path, action.playbook, action.limit, action.extravars, timeout,
+                              lambda msg: self.events.note(step, ",".join(action.limit), msg))
+        check_result(result, action.playbook)
+        return actions.Outcome("changed" if result.changed else "ok", f"{result.changed} changed")
+
+
+def _action_for(step: PlannedStep, host: str) -> HostAction:
+    return next(a for a in step.actions if a.host == host)
+
+
+def _summary(facts: ClusterFacts) -> str:
+    healthy = sum(1 for f in facts.hosts.values() if f.healthy)
+    leader = facts.leader_host or "none"
+    return f"{healthy}/{len(facts.hosts)} healthy, leader {leader}"
+
+
+def summarize(result: RunResult) -> dict[str, Any]:
+    return {"run_id": result.run_id, "status": result.status, "error": result.error,
+            "steps": [{"index": s.index, "name": s.name, "status": s.status, "elapsed": round(s.elapsed, 3),
+                       "hosts": [h.__dict__ for h in s.hosts]} for s in result.steps]}

@@ -1,0 +1,207 @@
+"""Plans and cluster status as text, JSON (stable, documented in the README) and markdown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from etcdops.facts.model import ClusterFacts, hex_id, quorum, tolerance
+from etcdops.plan import Plan, PlannedStep
+from etcdops.steps.base import WriteFileAction
+
+PLAN_SCHEMA = 1
+
+
+# ----- status --------------------------------------------------------------
+def status_dict(facts: ClusterFacts) -> dict[str, Any]:
+    voters = len(facts.voters)
+    return {
+        "cluster_id": hex_id(facts.cluster_id) if facts.cluster_id else None,
+        "healthy": facts.healthy,
+        "leader": facts.leader_host,
+        "leader_id": hex_id(facts.leader_id) if facts.leader_id else None,
+        "voters": voters,
+        "learners": len(facts.learners),
+        "healthy_voters": len(facts.healthy_voters),
+        "quorum": quorum(voters),
+        "failures_tolerated": tolerance(voters),
+        "has_quorum": len(facts.healthy_voters) >= quorum(voters) if voters else False,
+        "members": [{
+            "id": m.id_hex, "name": m.name, "host": facts.member_hosts.get(m.id),
+            "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls),
+            "role": "learner" if m.is_learner else "voter", "started": m.started,
+        } for m in facts.members],
+        "endpoints": [_endpoint(name, hf) for name, hf in facts.hosts.items()],
+        "alarms": [{"member_id": hex_id(a.member_id), "alarm": a.alarm} for a in facts.alarms],
+    }
+
+
+def _endpoint(name: str, hf: Any) -> dict[str, Any]:
+    s = hf.status
+    return {
+        "host": name, "reachable": hf.reachable, "healthy": hf.healthy,
+        "endpoint": s.endpoint if s else None, "member_id": hex_id(s.member_id) if s else None,
+        "version": s.version if s else hf.etcd_version, "db_size": s.db_size if s else None,
+        "db_size_in_use": s.db_size_in_use if s else None, "is_leader": s.is_leader if s else False,
+        "is_learner": s.is_learner if s else None, "raft_term": s.raft_term if s else None,
+        "raft_index": s.raft_index if s else None, "applied_index": s.applied_index if s else None,
+        "revision": s.revision if s else None, "errors": list(s.errors) if s else [],
+        "error": hf.error or hf.health_error,
+    }
+
+
+def status_text(facts: ClusterFacts) -> str:
+    d = status_dict(facts)
+    lines = [
+        f"cluster {d['cluster_id'] or '?'}: {'HEALTHY' if d['healthy'] else 'NOT HEALTHY'}, "
+        f"leader {d['leader'] or 'none'}",
+        f"voters {d['voters']} (healthy {d['healthy_voters']}), learners {d['learners']}, "
+        f"quorum {d['quorum']}, failures tolerated {d['failures_tolerated']}",
+        "",
+        "MEMBERS",
+        f"  {'ID':<17} {'NAME':<12} {'ROLE':<8} {'STARTED':<8} {'PEER URLS':<26} CLIENT URLS",
+    ]
+    for m in d["members"]:
+        lines.append(f"  {m['id']:<17} {m['name'] or '(unstarted)':<12} {m['role']:<8} "
+                     f"{'yes' if m['started'] else 'no':<8} {','.join(m['peer_urls']):<26} "
+                     f"{','.join(m['client_urls'])}")
+    lines += ["", "ENDPOINTS",
+              f"  {'HOST':<8} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} {'TERM':>5} "
+              f"{'INDEX':>7} {'APPLIED':>7} {'REV':>7}  STATE"]
+    for e in d["endpoints"]:
+        if e["endpoint"] is None:
+            state = ("UNREACHABLE: " if not e["reachable"] else "DOWN: ") + (e["error"] or "")
+            lines.append(f"  {e['host']:<8} {state}")
+            continue
+        state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
+        lines.append(
+            f"  {e['host']:<8} {e['version']:<8} {_size(e['db_size']):>9} {_size(e['db_size_in_use']):>9} "
+            f"{'*' if e['is_leader'] else '':<6} {e['raft_term']:>5} {e['raft_index']:>7} "
+            f"{e['applied_index']:>7} {e['revision']:>7}  {state}"
+            + (f" errors: {'; '.join(e['errors'])}" if e["errors"] else ""))
+    lines.append("")
+    lines.append("ALARMS: " + (", ".join(f"{a['alarm']} on {a['member_id']}" for a in d["alarms"]) or "none"))
+    return "\n".join(lines)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+# ----- plan ----------------------------------------------------------------
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "schema": PLAN_SCHEMA,
+        "run_id": plan.run_id,
+        "created": plan.created,
+        "runbook": plan.runbook,
+        "runbook_file": plan.runbook_file,
+        "inventory": plan.inventory,
+        "inventory_path": plan.inventory_path,
+        "params": dict(plan.params),
+        "cluster": {k: v for k, v in status_dict(plan.facts).items() if k != "endpoints"},
+        "checks": [{"message": c.message, "ok": c.ok, "detail": c.detail} for c in plan.checks],
+        "warnings": list(plan.warnings),
+        "steps": [_step_dict(s) for s in plan.steps],
+        "on_failure": plan.on_failure,
+    }
+
+
+def _step_dict(step: PlannedStep) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "index": step.index, "name": step.name, "kind": step.kind, "target": step.target,
+        "hosts": list(step.hosts), "parallel": step.parallel, "timeout": step.timeout,
+        "retry": {"attempts": step.retry.attempts, "on": list(step.retry.on)},
+        "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader,
+        "actions": [{"host": a.host, "kind": type(a.action).__name__, "describe": a.action.describe(),
+                     **({"path": a.action.path, "diff": a.action.diff}
+                        if isinstance(a.action, WriteFileAction) else {})} for a in step.actions],
+    }
+    if step.quorum:
+        q = step.quorum
+        d["quorum"] = {"change": q.change, "host": q.host, "healthy_voters": q.healthy_voters,
+                       "before": {"voters": q.voters_before, "quorum": q.quorum_before,
+                                  "failures_tolerated": q.tolerance_before},
+                       "after": {"voters": q.voters_after, "quorum": q.quorum_after,
+                                 "failures_tolerated": q.tolerance_after}}
+    return d
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan_dict(plan), indent=2)
+
+
+def plan_text(plan: Plan) -> str:
+    d = plan_dict(plan)
+    c = d["cluster"]
+    lines = [f"PLAN {plan.runbook} on inventory {plan.inventory} (run {plan.run_id})",
+             f"cluster {c['cluster_id'] or '?'}: leader {c['leader'] or 'none'}, voters {c['voters']} "
+             f"(healthy {c['healthy_voters']}), quorum {c['quorum']}, failures tolerated "
+             f"{c['failures_tolerated']}"]
+    if d["params"]:
+        lines.append("params: " + ", ".join(f"{k}={v}" for k, v in d["params"].items()))
+    for check in d["checks"]:
+        mark = "ok" if check["ok"] else "FAILED"
+        lines.append(f"pre-flight [{mark}] {check['message']}" + (f" ({check['detail']})" if check["detail"]
+                                                                    and not check["ok"] else ""))
+    lines += [f"WARNING: {w}" for w in d["warnings"]]
+    for s in d["steps"]:
+        mode = "parallel" if s["parallel"] else "serial"
+        lines.append("")
+        head = f"[{s['index']}/{len(d['steps'])}] {s['name']}"
+        if s["skipped"]:
+            lines.append(f"{head}: SKIPPED ({s['skipped']})")
+            continue
+        lines.append(f"{head}  ({s['kind']}; {mode}; timeout {s['timeout']:g}s"
+                     + (f"; retries {s['retry']['attempts']} on {', '.join(s['retry']['on'])}"
+                        if s["retry"]["attempts"] > 1 else "") + ")")
+        if "quorum" in s:
+            q = s["quorum"]
+            lines.append(f"    quorum: {q['change']} {q['host']}: voters {q['before']['voters']} -> "
+                         f"{q['after']['voters']}, quorum {q['before']['quorum']} -> {q['after']['quorum']}, "
+                         f"failures tolerated {q['before']['failures_tolerated']} -> "
+                         f"{q['after']['failures_tolerated']}; healthy voters now {q['healthy_voters']}")
+        for req in s["requires"]:
+            lines.append(f"    re-checked before running: {req}")
+        for a in s["actions"]:
+            described = a["describe"]
+            lines.append(f"  {a['host']}: {described[0]}")
+            lines += [f"    {line}" for line in described[1:]]
+    return "\n".join(lines)
+
+
+def plan_markdown(plan: Plan) -> str:
+    d = plan_dict(plan)
+    c = d["cluster"]
+    out = [f"## etcdops plan: `{plan.runbook}` on `{plan.inventory}`", "",
+           f"- run id: `{plan.run_id}`, created {plan.created}",
+           f"- cluster `{c['cluster_id']}`: leader `{c['leader']}`, {c['voters']} voters "
+           f"({c['healthy_voters']} healthy), quorum {c['quorum']}, tolerates {c['failures_tolerated']}"]
+    if d["params"]:
+        out.append("- params: " + ", ".join(f"`{k}={v}`" for k, v in d["params"].items()))
+    if d["checks"]:
+        out += ["", "### Pre-flight", ""]
+        out += [f"- [{'x' if ch['ok'] else ' '}] {ch['message']}" for ch in d["checks"]]
+    out += ["", "### Steps", ""]
+    for s in d["steps"]:
+        out.append(f"{s['index']}. **{s['name']}** ({s['kind']}, {', '.join(s['hosts']) or 'no hosts'})"
+                   + (f": skipped, {s['skipped']}" if s["skipped"] else ""))
+        if "quorum" in s:
+            q = s["quorum"]
+            out.append(f"   - quorum: voters {q['before']['voters']} → {q['after']['voters']}, quorum "
+                       f"{q['before']['quorum']} → {q['after']['quorum']}, tolerates "
+                       f"{q['before']['failures_tolerated']} → {q['after']['failures_tolerated']}")
+        if s["actions"]:
+            out.append("")
+            lang = "diff" if any("diff" in a for a in s["actions"]) else "sh"
+            out.append(f"   ```{lang}")
+            for a in s["actions"]:
+                out += [f"   # {a['host']}"] + [f"   {line}" for line in a["describe"]]
+            out.append("   ```")
+    return "\n".join(out) + "\n"

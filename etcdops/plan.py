@@ -1,0 +1,235 @@
+"""build_plan(): runbook + inventory + params + facts → the Plan. The plan is data.
+
+The only reads are through ``probe`` (current file contents, read-only pre-flight
+commands); unit tests pass a probe backed by dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from etcdops.context import base_context, host_context
+from etcdops.errors import RunbookError
+from etcdops.facts.model import ClusterFacts, quorum, tolerance
+from etcdops.inventory import Inventory
+from etcdops.params import display_params
+from etcdops.runbook import Retry, Runbook, Step
+from etcdops.steps import STEP_KINDS
+from etcdops.steps.base import Action, StepContext
+from etcdops.templating import evaluate, render
+from etcdops.transport.local import CONTROL
+
+
+class Probe(Protocol):
+    def read(self, host: str, path: str) -> str | None: ...
+
+    def check(self, host: str, command: str) -> tuple[bool, str]: ...
+
+
+@dataclass(frozen=True)
+class HostAction:
+    host: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class QuorumChange:
+    change: str
+    host: str
+    voters_before: int
+    voters_after: int
+    healthy_voters: int
+
+    @property
+    def quorum_before(self) -> int:
+        return quorum(self.voters_before)
+
+    @property
+    def quorum_after(self) -> int:
+        return quorum(self.voters_after)
+
+    @property
+    def tolerance_before(self) -> int:
+        return tolerance(self.voters_before)
+
+    @property
+    def tolerance_after(self) -> int:
+        return tolerance(self.voters_after)
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    index: int
+    name: str
+    kind: str
+    target: str
+    hosts: tuple[str, ...]
+    parallel: bool
+    timeout: float
+    retry: Retry
+    actions: tuple[HostAction, ...]
+    skipped: str | None = None
+    requires: tuple[str, ...] = ()
+    leader: str | None = None
+    quorum: QuorumChange | None = None
+    on_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    message: str
+    ok: bool
+    detail: str = ""
+    exit_code: int = 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    runbook: str
+    runbook_file: str
+    inventory: str
+    inventory_path: str
+    params: Mapping[str, Any]
+    run_id: str
+    created: str
+    facts: ClusterFacts = field(repr=False)
+    checks: tuple[CheckResult, ...]
+    steps: tuple[PlannedStep, ...]
+    variables: Mapping[str, Any] = field(repr=False)
+    on_failure: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.ok]
+
+
+def new_run(now: dt.datetime | None = None) -> dict[str, str]:
+    now = now or dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    return {"id": f"{stamp}-{secrets.token_hex(3)}", "stamp": stamp, "time": now.isoformat(timespec="seconds")}
+
+
+def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any], facts: ClusterFacts,
+               probe: Probe, run: Mapping[str, str], playbooks_dir: Path) -> Plan:
+    variables = base_context(inventory, params, facts, run)
+    variables["vars"] = _render_vars(runbook, variables)
+    checks = tuple(_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight)
+    steps: list[PlannedStep] = []
+    voters = len(facts.voters)
+    warnings = []
+    for index, step in enumerate(runbook.steps, 1):
+        planned = _plan_step(runbook, step, index, variables, facts, inventory, probe, playbooks_dir, voters)
+        if planned.quorum and not planned.skipped:
+            voters = planned.quorum.voters_after
+            if voters and voters % 2 == 0:
+                warnings.append(f"step {index} ({step.name}) leaves an even number of voters ({voters}): "
+                                "it tolerates no more failures than one voter fewer")
+        steps.append(planned)
+    return Plan(
+        runbook=runbook.name, runbook_file=runbook.file, inventory=inventory.name,
+        inventory_path=str(inventory.path), params=display_params(dict(params)), run_id=run["id"],
+        created=run["time"], facts=facts, checks=checks, steps=tuple(steps), variables=variables,
+        on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
+        if runbook.on_failure else None,
+        warnings=tuple(warnings),
+    )
+
+
+def _render_vars(runbook: Runbook, variables: dict[str, Any]) -> dict[str, Any]:
+    rendered: dict[str, Any] = {}
+    for name, source, line in runbook.vars:
+        ctx = {**variables, "vars": rendered}
+        rendered[name] = render(source, ctx, shell=False, where=f"{runbook.file} (vars.{name})", line=line)
+    return rendered
+
+
+def _run_check(runbook: Runbook, check: Any, variables: dict[str, Any], probe: Probe,
+               inventory: Inventory) -> CheckResult:
+    message = render(check.message, variables, shell=False, where=runbook.file, line=check.line)
+    if check.expr is not None:
+        ok = bool(evaluate(check.expr, variables, where=runbook.file, line=check.line))
+        return CheckResult(message=message, ok=ok, exit_code=check.exit_code)
+    host = render(check.on, variables, shell=False, where=runbook.file, line=check.line).strip()
+    if host != CONTROL and host not in inventory.hosts:
+        raise RunbookError(runbook.file, check.line, f"pre-flight check on unknown host {host!r}")
+    ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)} if host != CONTROL else variables
+    command = StepContext(runbook.file, check.line, host, ctx, probe, Path(runbook.file).parent,
+                          Path(".")).command(check.run)
+    ok, detail = probe.check(host, command.text)
+    return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
+
+
+def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFacts,
+                    inventory: Inventory, file: str) -> tuple[str, ...]:
+    target = step.target
+    members = [h.name for h in inventory.members]
+    if target == "control":
+        return (CONTROL,)
+    if target in ("all", "members"):
+        return tuple(members)
+    if target in ("leader", "followers"):
+        if facts.leader_host is None:
+            raise RunbookError(file, step.line, f"step {step.name!r} targets the {target}, but the cluster "
+                               "has no leader that maps to an inventory host right now")
+        if target == "leader":
+            return (facts.leader_host,)
+        return tuple(m for m in members if m != facts.leader_host)
+    kind, _, value = target.partition(":")
+    if kind == "group":
+        if value not in inventory.groups:
+            raise RunbookError(file, step.line, f"step {step.name!r}: unknown group {value!r}")
+        return tuple(inventory.groups[value])
+    name = str(variables["params"].get(value, "")) if kind == "param" else \
+        render(value, variables, shell=False, where=file, line=step.line).strip()
+    if name not in inventory.hosts:
+        raise RunbookError(file, step.line, f"step {step.name!r}: {name!r} is not a host of the inventory")
+    return (name,)
+
+
+def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, Any], facts: ClusterFacts,
+               inventory: Inventory, probe: Probe, playbooks_dir: Path, voters: int) -> PlannedStep:
+    skipped = None
+    if step.when is not None and not evaluate(step.when, variables, where=runbook.file, line=step.line):
+        skipped = f"when: {step.when} is false"
+    hosts = resolve_targets(step, variables, facts, inventory, runbook.file) if not skipped else ()
+    actions = tuple(HostAction(h, _plan_action(runbook, step, h, variables, inventory, probe, playbooks_dir))
+                    for h in hosts)
+    quorum_change = _quorum(step, variables, facts, voters, runbook.file) if step.membership else None
+    on_failure = render(step.on_failure, variables, shell=False, where=runbook.file, line=step.line) \
+        if step.on_failure else None
+    return PlannedStep(
+        index=index, name=step.name, kind=step.kind, target=step.target, hosts=hosts,
+        parallel=step.parallel, timeout=step.timeout, retry=step.retry, actions=actions, skipped=skipped,
+        requires=step.requires, leader=facts.leader_host if step.target in ("leader", "followers") else None,
+        quorum=quorum_change, on_failure=on_failure,
+    )
+
+
+def _plan_action(runbook: Runbook, step: Step, host: str, variables: dict[str, Any],
+                 inventory: Inventory, probe: Probe, playbooks_dir: Path) -> Action:
+    ctx_vars = dict(variables)
+    if host != CONTROL:
+        ctx_vars["host"] = variables["hosts"][host]
+    ctx = StepContext(runbook.file, step.line, host, ctx_vars, probe, Path(runbook.file).parent, playbooks_dir)
+    return STEP_KINDS[step.kind].plan(step.spec, ctx)  # type: ignore[no-any-return]
+
+
+def _quorum(step: Step, variables: dict[str, Any], facts: ClusterFacts, voters: int,
+            file: str) -> QuorumChange:
+    assert step.membership is not None
+    change = step.membership["change"]
+    host = render(str(step.membership.get("host", "")), variables, shell=False, where=file,
+                  line=step.line).strip()
+    delta = {"add": 1, "promote": 1, "remove": -1, "add_learner": 0}[change]
+    if change == "remove":
+        member = facts.member_by_name(host) if host else None
+        if member is not None and member.is_learner:
+            delta = 0
+    return QuorumChange(change=change, host=host, voters_before=voters, voters_after=max(0, voters + delta),
+                        healthy_voters=len(facts.healthy_voters))

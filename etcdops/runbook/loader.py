@@ -1,0 +1,210 @@
+"""Load and validate runbook YAML; every error names the file and line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from etcdops.errors import RunbookError
+from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
+from etcdops.steps import STEP_KINDS
+from etcdops.templating import check_syntax
+
+NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure"}
+STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
+             "membership", "on_failure"}
+PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
+RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
+CHECK_KEYS = {"assert", "run", "on", "message", "exit_code"}
+
+
+class LineDict(dict[str, Any]):
+    line = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    keys = [loader.construct_object(k) for k, _ in node.value]  # type: ignore[no-untyped-call]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    if duplicates:
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate key {sorted(map(str, duplicates))[0]!r}",
+                                                node.start_mark)
+    result = LineDict(loader.construct_mapping(node, deep=True))
+    result.line = node.start_mark.line + 1
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_runbook(path: Path) -> Runbook:
+    file = str(path)
+    try:
+        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise RunbookError(file, mark.line + 1 if mark else None, f"YAML error: {exc.problem}") from None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RunbookError(file, None, f"cannot read: {exc}") from None
+    if not isinstance(data, LineDict):
+        raise RunbookError(file, None, "a runbook is a mapping with name, description and steps")
+    return _runbook(data, file)
+
+
+def _err(file: str, node: Any, reason: str) -> RunbookError:
+    return RunbookError(file, getattr(node, "line", None), reason)
+
+
+def _unknown(file: str, node: LineDict, allowed: set[str], what: str) -> None:
+    extra = sorted(set(node) - allowed)
+    if extra:
+        raise _err(file, node, f"unknown key {extra[0]!r} in {what} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _runbook(d: LineDict, file: str) -> Runbook:
+    _unknown(file, d, TOP_KEYS, "runbook")
+    name = d.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise _err(file, d, "'name' must be lower-case letters, digits, - or _")
+    steps = d.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise _err(file, d, "'steps' must be a non-empty list")
+    params = tuple(_param(file, n, p) for n, p in _mapping(file, d, "params").items())
+    vars_ = tuple((k, _template(file, v, d, f"vars.{k}"), d.line)
+                  for k, v in _mapping(file, d, "vars").items())
+    checks = tuple(_check(file, c) for c in _list(file, d, "preflight"))
+    parsed = tuple(_step(file, s, i) for i, s in enumerate(steps, 1))
+    names = [s.name for s in parsed]
+    for s in parsed:
+        if names.count(s.name) > 1:
+            raise RunbookError(file, s.line, f"duplicate step name {s.name!r}")
+    return Runbook(name=name, description=str(d.get("description", "")).strip(), file=file,
+                   params=params, vars=vars_, preflight=checks, steps=parsed,
+                   on_failure=_opt_template(file, d, "on_failure"))
+
+
+def _mapping(file: str, d: LineDict, key: str) -> LineDict:
+    value = d.get(key) or LineDict()
+    if not isinstance(value, dict):
+        raise _err(file, d, f"'{key}' must be a mapping")
+    return value if isinstance(value, LineDict) else LineDict(value)
+
+
+def _list(file: str, d: LineDict, key: str) -> list[Any]:
+    value = d.get(key) or []
+    if not isinstance(value, list):
+        raise _err(file, d, f"'{key}' must be a list")
+    return value
+
+
+def _template(file: str, value: Any, node: Any, what: str) -> str:
+    if not isinstance(value, (str, int, float, bool)):
+        raise _err(file, node, f"{what} must be a string")
+    text = str(value)
+    check_syntax(text, file, getattr(node, "line", None))
+    return text
+
+
+def _opt_template(file: str, d: LineDict, key: str) -> str | None:
+    return _template(file, d[key], d, key) if d.get(key) is not None else None
+
+
+def _param(file: str, name: str, p: Any) -> Param:
+    if not isinstance(p, LineDict):
+        raise RunbookError(file, None, f"param {name!r} must be a mapping (type, default, ...)")
+    _unknown(file, p, PARAM_KEYS, f"param {name!r}")
+    if not NAME.match(str(name)):
+        raise _err(file, p, f"param name {name!r} is not a valid name")
+    ptype = str(p.get("type", "str"))
+    if ptype not in PARAM_TYPES:
+        raise _err(file, p, f"param {name!r}: unknown type {ptype!r} (one of {', '.join(PARAM_TYPES)})")
+    choices = tuple(str(c) for c in p.get("choices") or ())
+    if ptype == "choice" and not choices:
+        raise _err(file, p, f"param {name!r}: type choice needs 'choices'")
+    return Param(name=str(name), type=ptype, default=p.get("default"), required=bool(p.get("required")),
+                 description=str(p.get("description", "")), choices=choices, secret=bool(p.get("secret")),
+                 pattern=p.get("pattern"), minimum=p.get("min"), maximum=p.get("max"))
+
+
+def _check(file: str, c: Any) -> Check:
+    if not isinstance(c, LineDict):
+        raise RunbookError(file, None, "each pre-flight check must be a mapping (assert or run, message)")
+    _unknown(file, c, CHECK_KEYS, "pre-flight check")
+    if ("assert" in c) == ("run" in c):
+        raise _err(file, c, "a pre-flight check has exactly one of 'assert' or 'run'")
+    if "message" not in c:
+        raise _err(file, c, "a pre-flight check needs a 'message'")
+    return Check(line=c.line, message=_template(file, c["message"], c, "message"),
+                 expr=_template(file, c["assert"], c, "assert") if "assert" in c else None,
+                 run=_template(file, c["run"], c, "run") if "run" in c else None,
+                 on=str(c.get("on", "control")), exit_code=int(c.get("exit_code", 3)))
+
+
+def _step(file: str, s: Any, index: int) -> Step:
+    if not isinstance(s, LineDict):
+        raise RunbookError(file, None, f"step {index} must be a mapping")
+    kinds = [k for k in s if k in STEP_KINDS]
+    if len(kinds) != 1:
+        raise _err(file, s, f"step {index} needs exactly one action of: {', '.join(sorted(STEP_KINDS))}"
+                   + (f" (has {', '.join(kinds)})" if kinds else ""))
+    kind = kinds[0]
+    _unknown(file, s, STEP_KEYS | {kind}, f"step {index}")
+    name = str(s.get("name") or f"step {index}")
+    target = str(s.get("target", STEP_KINDS[kind].DEFAULT_TARGET))
+    _check_target(file, s, target)
+    spec = STEP_KINDS[kind].validate(s[kind], file, s.line)
+    timeout = s.get("timeout", STEP_KINDS[kind].DEFAULT_TIMEOUT)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise _err(file, s, f"step {name!r}: timeout must be a positive number of seconds")
+    membership = s.get("membership")
+    if membership is not None and (not isinstance(membership, dict)
+                                   or membership.get("change") not in ("add", "add_learner", "remove", "promote")):
+        raise _err(file, s, f"step {name!r}: membership needs change: add|add_learner|remove|promote and host")
+    return Step(
+        name=name, line=s.line, kind=kind, spec=spec, target=target,
+        parallel=bool(s.get("parallel", False)) and not bool(s.get("serial", False)),
+        timeout=float(timeout), retry=_retry(file, s), when=_opt_template(file, s, "when"),
+        requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
+        membership=dict(membership) if membership else None,
+        on_failure=_opt_template(file, s, "on_failure"),
+    )
+
+
+def _check_target(file: str, s: LineDict, target: str) -> None:
+    if target in TARGETS:
+        return
+    kind, _, value = target.partition(":")
+    if kind not in ("host", "group", "param") or not value:
+        raise _err(file, s, f"unknown target {target!r} (one of {', '.join(TARGETS)}, host:NAME, "
+                   "group:NAME, param:NAME)")
+
+
+def _retry(file: str, s: LineDict) -> Retry:
+    r = s.get("retry")
+    if r is None:
+        return Retry()
+    if not isinstance(r, LineDict):
+        raise _err(file, s, "retry must be a mapping (attempts, delay, backoff, on)")
+    _unknown(file, r, RETRY_KEYS, "retry")
+    attempts = r.get("attempts", 3)
+    if not isinstance(attempts, int) or not 1 <= attempts <= 100:
+        raise _err(file, r, "retry.attempts must be an integer from 1 to 100")
+    return Retry(attempts=attempts, delay=float(r.get("delay", 1.0)), backoff=float(r.get("backoff", 2.0)),
+                 max_delay=float(r.get("max_delay", 10.0)), on=tuple(str(x) for x in r.get("on") or ()))
+
+
+def find_runbooks(dirs: list[Path]) -> dict[str, Path]:
+    """name → file; later directories (the user's --runbooks) override built-in ones."""
+    found: dict[str, Path] = {}
+    for folder in dirs:
+        if folder.is_dir():
+            for file in sorted(folder.glob("*.y*ml")):
+                found[file.stem] = file
+    return found

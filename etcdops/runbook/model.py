@@ -1,0 +1,75 @@
+"""The runbook schema as frozen dataclasses. Validation lives in loader.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PARAM_TYPES = ("str", "int", "bool", "host", "path", "choice")
+TARGETS = ("all", "members", "leader", "followers", "control")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str = "str"
+    default: Any = None
+    required: bool = False
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    pattern: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 1
+    delay: float = 1.0
+    backoff: float = 2.0
+    max_delay: float = 10.0
+    on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    """A pre-flight check: an expression over facts, or a read-only command."""
+
+    line: int
+    message: str
+    expr: str | None = None
+    run: str | None = None
+    on: str = "control"
+    exit_code: int = 3
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    line: int
+    kind: str
+    spec: dict[str, Any] = field(repr=False)
+    target: str = "all"
+    parallel: bool = False
+    timeout: float = 60.0
+    retry: Retry = Retry()
+    when: str | None = None
+    requires: tuple[str, ...] = ()
+    membership: dict[str, str] | None = None
+    on_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    description: str
+    file: str
+    params: tuple[Param, ...]
+    vars: tuple[tuple[str, str, int], ...]
+    preflight: tuple[Check, ...]
+    steps: tuple[Step, ...]
+    on_failure: str | None = None
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
