@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from etcdops.facts.etcdctl import etcdctl, etcdutl
 from etcdops.facts.model import ClusterFacts
@@ -22,6 +25,8 @@ SNAPSHOT_SUFFIX = ".db"
 def host_context(host: Host, inventory: Inventory) -> dict[str, Any]:
     ctx = host.as_context()
     if host.etcd is not None:
+        client, peer = urlsplit(host.etcd.client_url), urlsplit(host.etcd.peer_url)
+        ctx["ports"] = [[client.hostname, client.port], [peer.hostname, peer.port]]
         ctx["etcdctl"] = etcdctl(host.etcd)
         ctx["etcdctl_cluster"] = etcdctl(host.etcd, endpoints=cluster_endpoints(inventory))
         ctx["etcdutl"] = etcdutl(host.etcd)
@@ -52,7 +57,20 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
         "file_size": lambda p: Path(str(p)).stat().st_size if Path(str(p)).is_file() else 0,
         "basename": lambda p: Path(str(p)).name,
         "abspath": lambda p: str(Path(str(p)).absolute()),
+        "dirname": lambda p: str(Path(str(p)).parent),
+        "local_etcdutl": local_etcdutl,
     }
+
+
+def local_etcdutl() -> str:
+    """etcdutl on the control node: ETCDOPS_ETCD_BIN_DIR, PATH, then the project's .tools/etcd."""
+    explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
+    candidates = [Path(explicit) / "etcdutl"] if explicit else []
+    found = shutil.which("etcdutl")
+    candidates += [Path(found)] if found else []
+    home = Path(os.environ.get("ETCDOPS_HOME") or Path.cwd())
+    candidates.append(home / ".tools" / "etcd" / "etcdutl")
+    return next((str(c.absolute()) for c in candidates if c.is_file()), "")
 
 
 def latest_snapshot(folder: str) -> str:
@@ -61,7 +79,7 @@ def latest_snapshot(folder: str) -> str:
     if not path.is_dir():
         return ""
     found = sorted((p for p in path.glob(f"*{SNAPSHOT_SUFFIX}") if p.with_suffix(".json").is_file()),
-                   key=lambda p: p.name)
+                   key=lambda p: (p.stat().st_mtime, p.name))
     return str(found[-1].absolute()) if found else ""
 
 

@@ -203,12 +203,25 @@ def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, An
     quorum_change = _quorum(step, variables, facts, voters, runbook.file) if step.membership else None
     on_failure = render(step.on_failure, variables, shell=False, where=runbook.file, line=step.line) \
         if step.on_failure else None
+    name = render(step.name, variables, shell=False, where=runbook.file, line=step.line)
+    timeout = _seconds(step.timeout, variables, runbook.file, step.line)
     return PlannedStep(
-        index=index, name=step.name, kind=step.kind, target=step.target, hosts=hosts,
-        parallel=step.parallel, timeout=step.timeout, retry=step.retry, actions=actions, skipped=skipped,
+        index=index, name=name, kind=step.kind, target=step.target, hosts=hosts,
+        parallel=step.parallel, timeout=timeout, retry=step.retry, actions=actions, skipped=skipped,
         requires=step.requires, leader=facts.leader_host if step.target in ("leader", "followers") else None,
         quorum=quorum_change, on_failure=on_failure,
     )
+
+
+def _seconds(value: float | str, variables: dict[str, Any], file: str, line: int) -> float:
+    text = render(value, variables, shell=False, where=file, line=line) if isinstance(value, str) else value
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise RunbookError(file, line, f"timeout {text!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise RunbookError(file, line, f"timeout {seconds:g} must be positive")
+    return seconds
 
 
 def _plan_action(runbook: Runbook, step: Step, host: str, variables: dict[str, Any],

@@ -116,7 +116,7 @@ def env_update(current: str | None, updates: Mapping[str, object]) -> str:
         else:
             out.append(line)
     out.extend(_env_line(k, v) for k, v in pending.items())
-    return "\n".join(out) + "\n"
+    return "\n".join(out)  # the template's own final newline ends the file
 
 
 def env_parse(text: str | None) -> dict[str, str]:

@@ -26,9 +26,10 @@ class Progress:
         self._write(f"[{step.index}/{total}] {step.name} ({hosts})\n")
 
     def host_done(self, step: PlannedStep, host: str, status: str, elapsed: float, detail: str) -> None:
-        first = detail.strip().splitlines()[0] if detail.strip() else ""
-        if status == "failed":
-            first = detail.strip()
+        lines = detail.strip().splitlines()
+        first = lines[0] if lines else ""
+        if status == "failed" or len(lines) > 1:
+            first = "\n" + "\n".join("      " + line for line in lines) if len(lines) > 1 else detail.strip()
         self._write(f"    {host}: {status} ({elapsed:.1f}s){' - ' + first if first else ''}\n")
 
     def note(self, step: PlannedStep, host: str, message: str) -> None:

@@ -36,7 +36,7 @@ def run_command(transport: Transport, action: RunAction, timeout: float) -> Outc
             return Outcome("skipped", f"already done ({action.unless.display} succeeded)")
     result = transport.run(action.command.text, timeout)
     check(transport.name, action.command.display, result)
-    return Outcome("changed", tail(result.stdout, 5))
+    return Outcome("changed", result.stdout.rstrip() if action.show else tail(result.stdout, 5))
 
 
 def check(host: str, display: str, result: Result) -> None:

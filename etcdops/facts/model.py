@@ -107,6 +107,10 @@ class ClusterFacts:
             for m in self.members)
 
     @property
+    def unreachable(self) -> list[str]:
+        return [h for h, f in self.hosts.items() if not f.reachable]
+
+    @property
     def revision(self) -> int | None:
         revs = [f.status.revision for f in self.hosts.values() if f.status]
         return max(revs) if revs else None

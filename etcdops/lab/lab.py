@@ -55,6 +55,10 @@ class Lab:
         self.inventory_dir = self.project_root / "inventories" / "lab"
         self.root = self.project_root / ".lab"
         self.ssh_dir = self.root / "ssh"
+        # 127.0.1.N by default; tests use another /24 of loopback so they never meet a user's lab
+        self.net = os.environ.get("ETCDOPS_LAB_NET", LAB_NET)
+        if not self.net.startswith("127.") or self.net.count(".") != 3 or not self.net.endswith("."):
+            raise EtcdopsError(f"ETCDOPS_LAB_NET={self.net!r}: the lab lives on loopback, e.g. 127.0.1.")
 
     # ----- up -------------------------------------------------------------
     def up(self, members: int = 3, spares: int = 2, progress: Progress = print) -> Inventory:
@@ -89,7 +93,7 @@ class Lab:
         for group, names in (("etcd", range(1, members + 1)),
                              ("spares", range(members + 1, members + spares + 1))):
             lines += [f"    {group}:", "      hosts:" if names else "      hosts: {}"]
-            lines += [f"        node{i}:\n          ansible_host: {LAB_NET}{i}" for i in names]
+            lines += [f"        node{i}:\n          ansible_host: {self.net}{i}" for i in names]
         text = "\n".join(lines) + "\n"
         path = self.inventory_dir / "hosts.yml"
         if not path.exists() or path.read_text() != text:

@@ -161,7 +161,9 @@ def _step(file: str, s: Any, index: int) -> Step:
     _check_target(file, s, target)
     spec = STEP_KINDS[kind].validate(s[kind], file, s.line)
     timeout = s.get("timeout", STEP_KINDS[kind].DEFAULT_TIMEOUT)
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
+    if isinstance(timeout, str):
+        timeout = _template(file, timeout, s, "timeout")
+    elif not isinstance(timeout, (int, float)) or timeout <= 0:
         raise _err(file, s, f"step {name!r}: timeout must be a positive number of seconds")
     membership = s.get("membership")
     if membership is not None and (not isinstance(membership, dict)
@@ -170,7 +172,7 @@ def _step(file: str, s: Any, index: int) -> Step:
     return Step(
         name=name, line=s.line, kind=kind, spec=spec, target=target,
         parallel=bool(s.get("parallel", False)) and not bool(s.get("serial", False)),
-        timeout=float(timeout), retry=_retry(file, s), when=_opt_template(file, s, "when"),
+        timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s), when=_opt_template(file, s, "when"),
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
         membership=dict(membership) if membership else None,
         on_failure=_opt_template(file, s, "on_failure"),

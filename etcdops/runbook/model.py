@@ -52,7 +52,7 @@ class Step:
     spec: dict[str, Any] = field(repr=False)
     target: str = "all"
     parallel: bool = False
-    timeout: float = 60.0
+    timeout: float | str = 60.0  # seconds, or a template rendered at plan time
     retry: Retry = Retry()
     when: str | None = None
     requires: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ class Command:
 class RunAction:
     command: Command
     unless: Command | None = None
+    show: bool = False  # print the whole output (reports), not just its last lines
 
     def describe(self) -> list[str]:
         lines = [f"$ {self.command.display}"]

@@ -12,9 +12,9 @@ DEFAULT_TIMEOUT = 60.0
 
 
 def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
-    return require_mapping(spec, file, line, "command", {"run", "unless"}, {"run"}, shorthand="run")
+    return require_mapping(spec, file, line, "command", {"run", "unless", "show"}, {"run"}, shorthand="run")
 
 
 def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
     unless = ctx.command(spec["unless"]) if spec.get("unless") else None
-    return RunAction(command=ctx.command(spec["run"]), unless=unless)
+    return RunAction(command=ctx.command(spec["run"]), unless=unless, show=bool(spec.get("show")))

@@ -22,6 +22,11 @@ def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
 
 
 def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    return WaitAction(until=str(spec["until"]), timeout=float(spec.get("timeout", DEFAULT_TIMEOUT)),
+    timeout = ctx.text(str(spec.get("timeout", DEFAULT_TIMEOUT)))
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        raise RunbookError(ctx.file, ctx.line, f"wait.timeout {timeout!r} is not a number") from None
+    return WaitAction(until=str(spec["until"]), timeout=seconds,
                       interval=float(spec.get("interval", 1.0)),
                       message=ctx.text(str(spec.get("message", ""))))

@@ -1,0 +1,55 @@
+# etcdops: `make demo` and `make test` work on a fresh Debian machine, as root.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ETCDOPS := $(VENV)/bin/etcdops
+APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates
+ETCD_DIR := .tools/etcd
+
+.PHONY: setup apt demo test unit integration bench lint lab-down clean
+
+setup: apt $(VENV)/.installed $(ETCD_DIR)/etcdutl
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "apt: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi; \
+	$(PYTHON) -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "apt: installing python3-venv"; apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(ETCD_DIR)/etcdutl:
+	bash scripts/fetch-etcd.sh $(ETCD_DIR)
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	$(PY) -m pytest -q
+
+unit: setup
+	$(PY) -m pytest -q tests/unit tests/cli
+
+integration: setup
+	$(PY) -m pytest -q tests/integration
+
+bench: setup
+	$(PY) bench/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check etcdops tests bench
+	$(VENV)/bin/mypy etcdops
+
+lab-down:
+	$(ETCDOPS) lab down
+
+clean: lab-down
+	rm -rf $(VENV) .tools .etcdops
