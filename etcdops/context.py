@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,22 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
         "abspath": lambda p: str(Path(str(p)).absolute()),
         "dirname": lambda p: str(Path(str(p)).parent),
         "local_etcdutl": local_etcdutl,
+        "snapshot_status": snapshot_status,
     }
+
+
+def snapshot_status(snapshot: str) -> dict[str, Any]:
+    """`etcdutl snapshot status` of a file on the control node; {} if it is not a valid snapshot."""
+    tool = local_etcdutl()
+    if not tool or not Path(str(snapshot)).is_file():
+        return {}
+    try:
+        proc = subprocess.run([tool, "snapshot", "status", str(snapshot), "-w", "json"], capture_output=True,
+                              text=True, timeout=300)
+        data = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {}
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError, IndexError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def local_etcdutl() -> str:

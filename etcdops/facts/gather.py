@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from etcdops.errors import EtcdopsError
+from etcdops.errors import CommandTimeout, EtcdopsError
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
 from etcdops.facts.parse import (
@@ -20,6 +20,7 @@ from etcdops.templating import quote, revealed
 from etcdops.transport.pool import Pool
 
 FACTS_TIMEOUT = 20.0
+FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 4 calls stay well inside FACTS_TIMEOUT
 SECTIONS = ("version", "status", "health", "members", "alarms")
 
 
@@ -27,7 +28,7 @@ def facts_script(host: Host) -> str:
     """One shell script printing every section between @@ markers, with exit codes."""
     assert host.etcd is not None
     with revealed():
-        ctl = str(etcdctl(host.etcd))
+        ctl = str(etcdctl(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
         etcd_bin = quote(host.etcd.etcd)
     lines = ['t=$(mktemp) || exit 1', 'trap \'rm -f "$t"\' EXIT']
     commands = {
@@ -125,7 +126,9 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
         if isinstance(res, BaseException):
             if not isinstance(res, EtcdopsError):
                 raise res
-            host_facts[name] = HostFacts(host=name, reachable=False, error=str(res))
+            # reached over SSH, but etcdctl hung: the host is reachable, its etcd is not answering
+            reachable = isinstance(res, CommandTimeout)
+            host_facts[name] = HostFacts(host=name, reachable=reachable, error=str(res))
         else:
             host_facts[name] = res
     return assemble(inventory, host_facts, raw.members or [], raw.cluster_id, raw.alarms)

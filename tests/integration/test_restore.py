@@ -1,0 +1,124 @@
+"""Snapshot and restore on the real lab (issue 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import LabEnv
+
+
+def member_ids(lab: LabEnv) -> list[str]:
+    return sorted(m["id"] for m in lab.status()["members"])
+
+
+def snapshot(lab: LabEnv) -> Path:
+    lab.etcdops("run", "snapshot", "-i", "lab", "--yes", check=True)
+    snaps = sorted((lab.root / "snapshots" / "lab").glob("*.db"), key=lambda p: p.stat().st_mtime)
+    return snaps[-1]
+
+
+def running_token(lab: LabEnv, host: str) -> str:
+    env = (lab.host_root(host) / "etc" / "etcd" / "etcd.env").read_text()
+    return next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("ETCD_INITIAL_CLUSTER_TOKEN="))
+
+
+def test_snapshot_writes_verified_copy_and_metadata(lab: LabEnv) -> None:
+    snap = snapshot(lab)
+    meta = json.loads(snap.with_suffix(".json").read_text())
+    assert f"-rev{meta['revision']}-" in snap.name and meta["cluster_id"] in snap.name
+    import hashlib
+
+    assert hashlib.sha256(snap.read_bytes()).hexdigest() == meta["sha256"]
+    assert meta["status"]["revision"] == meta["revision"] and meta["keys"] >= 0
+    assert not list(snap.parent.glob("*.part"))
+
+
+def test_restore_round_trip(lab: LabEnv) -> None:
+    for i in range(5):
+        lab.ctl("put", f"/t/before-{i}", "v")
+    snap = snapshot(lab)
+    for i in range(5):
+        lab.ctl("put", f"/t/after-{i}", "v")
+    old_cluster = lab.status()["cluster_id"]
+    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=round-trip-1",
+                       "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    keys = lab.ctl("get", "/t/", "--prefix", "--keys-only").split()
+    assert sorted(keys) == [f"/t/before-{i}" for i in range(5)]
+    status = lab.status()
+    assert status["healthy"] and status["voters"] == 3
+    assert status["cluster_id"] != old_cluster  # a new cluster, from the snapshot
+    for host in ("node1", "node2", "node3"):
+        assert running_token(lab, host) == "round-trip-1"
+        aside = list((lab.host_root(host) / "var" / "lib").glob("etcd.pre-restore-*"))
+        assert aside and all((d / "member").is_dir() for d in aside)
+        backups = list((lab.host_root(host) / "etc" / "etcd").glob("etcd.env.bak-*"))
+        assert backups
+
+
+def test_restore_twice_with_same_snapshot_and_token_is_healthy(lab: LabEnv) -> None:
+    snap = snapshot(lab)
+    for _ in range(2):
+        proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=same-token",
+                           "--yes")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert lab.status()["healthy"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "part"])
+def test_bad_snapshot_is_refused_and_cluster_untouched(lab: LabEnv, damage: str, tmp_path: Path) -> None:
+    snap = snapshot(lab)
+    before = member_ids(lab)
+    if damage == "truncated":
+        bad = tmp_path / "truncated.db"
+        bad.write_bytes(snap.read_bytes()[: snap.stat().st_size // 2])
+    else:
+        bad = tmp_path / (snap.name + ".part")
+        shutil.copyfile(snap, bad)
+    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={bad}", "--yes")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "refused: pre-flight check failed" in proc.stderr
+    assert member_ids(lab) == before and lab.status()["healthy"]
+
+
+def test_member_that_does_not_stop_stops_the_run_before_any_data_dir(lab: LabEnv) -> None:
+    snap = snapshot(lab)
+    pid = int((lab.host_root("node2") / "run" / "etcd.pid").read_text())
+    dirs_before = {h: sorted(p.name for p in (lab.host_root(h) / "var" / "lib").iterdir())
+                   for h in ("node1", "node2", "node3")}
+    os.kill(pid, signal.SIGSTOP)  # a hung etcd: SIGTERM stays pending
+    try:
+        proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "stop_timeout=3",
+                           "--yes")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Stop etcd on every member" in proc.stderr and "node2" in proc.stderr
+    assert "No data dir was touched" in proc.stderr
+    for host, names in dirs_before.items():
+        now = sorted(p.name for p in (lab.host_root(host) / "var" / "lib").iterdir())
+        assert [n for n in now if "restore" in n and n.startswith("etcd.")] == \
+            [n for n in names if "restore" in n and n.startswith("etcd.")]
+    # bring every member back the way the advice says: the start command of each
+    for host in ("node1", "node2", "node3"):
+        service = lab.host_root(host) / "bin" / "etcd-service"
+        subprocess.run([str(service), "stop"], check=True, timeout=60)  # node2 exits on its pending TERM
+        subprocess.run([str(service), "start"], check=True, timeout=60)
+    assert wait_healthy(lab)
+
+
+def wait_healthy(lab: LabEnv, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lab.status()["healthy"]:
+            return True
+        time.sleep(0.5)
+    return False

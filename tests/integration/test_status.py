@@ -1,0 +1,47 @@
+"""`status` and a small runbook over real SSH against real etcd."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.integration.conftest import NET, LabEnv
+
+
+def test_status_json_reports_a_healthy_three_member_cluster(lab: LabEnv) -> None:
+    status = lab.status()
+    assert status["healthy"] is True
+    assert status["voters"] == 3 and status["quorum"] == 2 and status["failures_tolerated"] == 1
+    assert sorted(m["name"] for m in status["members"]) == ["node1", "node2", "node3"]
+    assert all(m["role"] == "voter" and m["started"] for m in status["members"])
+    assert all(int(m["id"], 16) > 0 for m in status["members"])  # hex ids
+    assert sum(1 for e in status["endpoints"] if e["is_leader"]) == 1
+    for e in status["endpoints"]:
+        assert e["version"].startswith("3.5") and e["db_size"] > 0 and e["revision"] >= 1
+        assert e["endpoint"] == f"http://{NET}{e['host'][-1]}:2379"
+
+
+def test_status_text_names_the_leader(lab: LabEnv) -> None:
+    out = lab.etcdops("status", "-i", "lab", check=True).stdout
+    leader = lab.status()["leader"]
+    assert "HEALTHY" in out and f"leader {leader}" in out
+
+
+def test_status_runbook_runs_over_ssh(lab: LabEnv) -> None:
+    proc = lab.etcdops("run", "status", "-i", "lab", "--yes", check=True)
+    assert "finished: 2 steps" in proc.stdout
+    assert proc.stderr.count("IS LEADER") == 3  # the table header of each member's endpoint status
+
+
+def test_unreachable_host_is_reported_not_a_crash(lab: LabEnv) -> None:
+    pidfile = lab.host_root("node3") / "run" / "sshd.pid"
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)  # the host's sshd is gone; its etcd still runs
+    try:
+        proc = lab.etcdops("status", "-i", "lab")
+        assert proc.returncode == 0, proc.stderr
+        assert "node3    UNREACHABLE: node3: cannot connect" in proc.stdout
+        # etcdops cannot vouch for a member it cannot reach
+        assert "NOT HEALTHY" in proc.stdout
+        assert "voters 3 (healthy 2)" in proc.stdout
+    finally:
+        lab.etcdops("lab", "up", check=True, timeout=120)  # restarts the whole lab cleanly
