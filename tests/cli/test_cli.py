@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from etcdops.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def home(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETCDOPS_HOME", str(repo))
+
+
+def test_runbooks_list_and_show() -> None:
+    out = runner.invoke(app, ["runbooks", "list"])
+    assert out.exit_code == 0 and "restore" in out.stdout and "snapshot" in out.stdout
+    show = runner.invoke(app, ["runbooks", "show", "restore"])
+    assert show.exit_code == 0 and "token" in show.stdout and "Stop etcd on every member" in show.stdout
+
+
+def test_validate_without_connecting() -> None:
+    out = runner.invoke(app, ["validate", "--inventory", "example-prod"])
+    assert out.exit_code == 0 and "ok: inventory" in out.stdout and "ok: runbook restore" in out.stdout
+
+
+def test_bad_inventory_exit_2_one_line(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text("all:\n  children:\n    etcd:\n      hosts:\n        a: {}\n")
+    out = runner.invoke(app, ["plan", "status", "--inventory", str(tmp_path)])
+    assert out.exit_code == 2
+    assert out.stderr.strip().count("\n") == 0 and "a.etcd_peer_url" in out.stderr
+
+
+def test_unknown_runbook_and_bad_param_exit_2() -> None:
+    assert runner.invoke(app, ["plan", "nope", "-i", "lab"]).exit_code == 2
+    assert runner.invoke(app, ["plan", "restore", "-i", "lab", "-p", "stop_timeout=soon"]).exit_code == 2
+    assert runner.invoke(app, ["plan", "restore", "-i", "lab", "-p", "novalue"]).exit_code == 2
+
+
+def test_run_without_terminal_and_without_yes_is_refused(tmp_path: Path) -> None:
+    # the inventory points at a closed port: the refusal must come before anything runs
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  children:\n    etcd:\n      hosts:\n        a: {ansible_host: 127.0.9.9, ansible_port: 9,"
+        " etcd_peer_url: 'http://127.0.9.9:2380', etcd_client_url: 'http://127.0.9.9:2379'}\n")
+    out = runner.invoke(app, ["run", "status", "-i", str(tmp_path)])
+    assert out.exit_code == 3 and "--yes" in out.stderr

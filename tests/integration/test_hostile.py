@@ -1,0 +1,60 @@
+"""Hostile input against the real lab: nothing runs that was not meant to; changed host keys refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.integration.conftest import LabEnv
+
+RUNBOOK = """\
+name: echo-param
+description: echo a param on every member
+params:
+  msg: {type: str, default: hi}
+steps:
+  - name: Echo {{ params.msg }}
+    target: all
+    command:
+      run: "echo {{ params.msg }} {{ host.name }}"
+      show: true
+"""
+
+
+def test_shell_metacharacters_in_params_and_host_names_run_nothing(lab: LabEnv, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "echo-param.yml").write_text(RUNBOOK)
+    inv = tmp_path / "inv"
+    shutil.copytree(lab.root / "inventories" / "lab", inv)
+    hosts = (inv / "hosts.yml").read_text().replace("node2:", f"'node2$(touch {marker})':")
+    (inv / "hosts.yml").write_text(hosts)
+    (inv / "group_vars" / "all.yml").write_text((inv / "group_vars" / "all.yml").read_text().replace(
+        '"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"').replace(
+        'host_root: "{{ lab_root }}/hosts/{{ inventory_hostname }}"',
+        'host_root: "{{ lab_root }}/hosts/{{ inventory_hostname[:5] }}"'))
+    evil = f"$(touch {marker}); `touch {marker}` && touch {marker}"
+    plan = lab.etcdops("plan", "echo-param", "-i", str(inv), "--runbooks", str(books), "-p", f"msg={evil}")
+    assert plan.returncode == 0, plan.stderr
+    run = lab.etcdops("run", "echo-param", "-i", str(inv), "--runbooks", str(books), "-p", f"msg={evil}",
+                      "--yes")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"$(touch {marker})" in run.stderr  # echoed back literally
+    assert not marker.exists()
+
+
+def test_changed_host_key_is_refused(lab: LabEnv, tmp_path: Path) -> None:
+    inv = tmp_path / "inv"
+    shutil.copytree(lab.root / "inventories" / "lab", inv)
+    known = tmp_path / "known_hosts"
+    lines = (lab.root / ".lab" / "ssh" / "known_hosts").read_text().splitlines()
+    other = (lab.root / ".lab" / "ssh" / "id_ed25519.pub").read_text().split()
+    lines[0] = " ".join([lines[0].split()[0], other[0], other[1]])  # node1 now "has" another key
+    known.write_text("\n".join(lines) + "\n")
+    gv = inv / "group_vars" / "all.yml"
+    gv.write_text(gv.read_text().replace('"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"')
+                  .replace('etcdops_known_hosts: "{{ lab_root }}/ssh/known_hosts"', f'etcdops_known_hosts: "{known}"'))
+    proc = lab.etcdops("run", "status", "-i", str(inv), "--yes")
+    assert proc.returncode != 0
+    assert "node1" in proc.stdout + proc.stderr and "CHANGED" in proc.stdout + proc.stderr

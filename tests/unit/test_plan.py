@@ -1,0 +1,132 @@
+"""Plan building: fixture inventory + facts + a dict probe in, exact commands out."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from etcdops.errors import ParamError, RenderError, RunbookError
+from etcdops.facts.gather import assemble
+from etcdops.facts.model import EndpointStatus, HostFacts, Member
+from etcdops.inventory import load_inventory
+from etcdops.params import parse_params, split_assignments
+from etcdops.plan import build_plan
+from etcdops.runbook import load_runbook
+
+RUN = {"id": "20260101T000000Z-abc123", "stamp": "20260101T000000Z", "time": "2026-01-01T00:00:00+00:00"}
+
+
+class DictProbe:
+    def __init__(self, files: dict[tuple[str, str], str] | None = None) -> None:
+        self.files = files or {}
+        self.checked: list[str] = []
+
+    def read(self, host: str, path: str) -> str | None:
+        return self.files.get((host, path))
+
+    def check(self, host: str, command: str) -> tuple[bool, str]:
+        self.checked.append(command)
+        return True, ""
+
+
+def lab_facts(inv, leader: str = "node1", down: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    members, hosts = [], {}
+    for i, h in enumerate(inv.members, 1):
+        members.append(Member(i, h.etcd.name, (h.etcd.peer_url,), (h.etcd.client_url,), False))
+        status = EndpointStatus(h.etcd.client_url, 99, i, "3.5.16", 1000, 900, 1 + [m.name for m in inv.members]
+                                .index(leader), 2, 10, 10, 5, False)
+        hosts[h.name] = HostFacts(h.name, h.name not in down, None if h.name in down else status,
+                                  h.name not in down, etcd_version="3.5.16")
+    return assemble(inv, hosts, members, 99, [])
+
+
+@pytest.fixture
+def inv(repo: Path):  # type: ignore[no-untyped-def]
+    return load_inventory(repo / "inventories" / "lab")
+
+
+def plan_for(repo: Path, inv, name: str, assignments: list[str], probe=None, facts=None):  # type: ignore
+    rb = load_runbook(repo / "runbooks" / f"{name}.yml")
+    params = parse_params(rb, split_assignments(assignments), inv)
+    return build_plan(rb, inv, params, facts or lab_facts(inv), probe or DictProbe(), RUN, repo / "playbooks")
+
+
+def commands(plan, step: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {a.host: a.action.command.text for a in plan.steps[step - 1].actions}
+
+
+def test_builtin_runbooks_load(repo: Path) -> None:
+    for path in (repo / "runbooks").glob("*.yml"):
+        assert load_runbook(path).steps
+
+
+def test_restore_plan_commands(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    snap = tmp_path / "snap.db"
+    snap.write_bytes(b"x")
+    env = "ETCD_NAME=node1\nETCD_INITIAL_CLUSTER_TOKEN=old\nETCD_INITIAL_CLUSTER_STATE=existing\nKEEP=me\n"
+    probe = DictProbe({("node1", inv.host("node1").etcd.env_file): env})
+    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}", "token=t1"], probe)
+    restore = shlex.split(commands(plan, 5)["node2"])
+    ic = "node1=http://127.0.1.1:2380,node2=http://127.0.1.2:2380,node3=http://127.0.1.3:2380"
+    assert ["--name", "node2"] == restore[restore.index("--name"):restore.index("--name") + 2]
+    assert restore[restore.index("--initial-cluster") + 1] == ic
+    assert restore[restore.index("--initial-cluster-token") + 1] == "t1"
+    assert "pre-restore-20260101T000000Z" in commands(plan, 6)["node1"]
+    assert "rm -rf" not in " ".join(commands(plan, 6).values())
+    diff = plan.steps[6].actions[0].action.diff
+    assert "-ETCD_INITIAL_CLUSTER_TOKEN=old" in diff and "+ETCD_INITIAL_CLUSTER_TOKEN=t1" in diff
+    assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [l[1:] for l in diff.splitlines()
+                                                                             if l[:1] in "+-"]
+    assert any("snapshot status" in c for c in probe.checked)
+
+
+def test_hostile_param_is_quoted_in_every_command(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore
+    evil = "$(touch /tmp/x)"
+    with pytest.raises(ParamError):  # the token param has a pattern
+        plan_for(repo, inv, "restore", [f"token={evil}"])
+    snap = tmp_path / "$(touch pwned); `id`.db"
+    snap.write_bytes(b"x")
+    probe = DictProbe()
+    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], probe)
+    check = next(c for c in probe.checked if "snapshot status" in c)
+    assert shlex.split(check)[-3] == str(snap)  # one argument, never shell syntax
+    assert plan.steps[0].actions[0].action.src == str(snap)
+
+
+def test_leader_target_and_unknown_param(repo: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_for(repo, inv, "snapshot", [], facts=lab_facts(inv, leader="node2"))
+    assert plan.steps[0].hosts == ("node2",) and plan.steps[0].leader is None
+    with pytest.raises(ParamError, match="unknown param 'nope'"):
+        plan_for(repo, inv, "snapshot", ["nope=1"])
+
+
+def test_preflight_refuses_unreachable_member_for_restore(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore
+    snap = tmp_path / "s.db"
+    snap.write_bytes(b"x")
+    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, down=("node3",)))
+    failed = [c.message for c in plan.failed_checks]
+    assert any("unreachable: node3" in m for m in failed)
+
+
+BAD_RUNBOOKS = [
+    ("name: x\nsteps: []\n", 1, "non-empty"),
+    ("name: x\nsteps:\n  - name: a\n    command: echo\n    bogus: 1\n", 3, "unknown key 'bogus'"),
+    ("name: x\nsteps:\n  - name: a\n    command: echo {{ x\n", 3, "template syntax"),
+    ("name: x\nsteps:\n  - name: a\n    target: everyone\n    command: echo\n", 3, "unknown target"),
+    ("name: x\nsteps:\n  - name: a\n    command: echo\n    wait: x\n", 3, "exactly one action"),
+    ("name: x\nparams:\n  p: {type: float}\nsteps:\n  - command: echo\n", 3, "unknown type"),
+    ("name: x\nsteps:\n  - command: a\n  - command: b\n  - name: step 1\n    command: c\n", None, "duplicate"),
+    ("name: x\nname: y\nsteps: [1]\n", 1, "duplicate key"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "message"), BAD_RUNBOOKS)
+def test_bad_runbook_errors_name_file_and_line(tmp_path: Path, text: str, line: int | None,
+                                              message: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    with pytest.raises((RunbookError, RenderError)) as info:
+        load_runbook(path)
+    assert (line is None or info.value.line == line) and message in str(info.value) and str(path) in str(info.value)
