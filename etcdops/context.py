@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from etcdops.facts.etcdctl import etcdctl, etcdutl
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Host, Inventory
+from etcdops.lab.binaries import candidate_dirs
 
 SNAPSHOT_SUFFIX = ".db"
 
@@ -79,13 +79,9 @@ def snapshot_status(snapshot: str) -> dict[str, Any]:
 
 
 def local_etcdutl() -> str:
-    """etcdutl on the control node: ETCDOPS_ETCD_BIN_DIR, PATH, then the project's .tools/etcd."""
-    explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
-    candidates = [Path(explicit) / "etcdutl"] if explicit else []
-    found = shutil.which("etcdutl")
-    candidates += [Path(found)] if found else []
+    """etcdutl on the control node, searched where the lab looks for etcd binaries."""
     home = Path(os.environ.get("ETCDOPS_HOME") or Path.cwd())
-    candidates.append(home / ".tools" / "etcd" / "etcdutl")
+    candidates = [folder / "etcdutl" for folder in candidate_dirs(home)]
     return next((str(c.absolute()) for c in candidates if c.is_file()), "")
 
 

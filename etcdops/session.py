@@ -14,7 +14,6 @@ from etcdops.inventory import Inventory, load_inventory, resolve_inventory
 from etcdops.params import parse_params, split_assignments
 from etcdops.plan import Plan, build_plan, new_run
 from etcdops.runbook import Runbook, find_runbooks, load_runbook
-from etcdops.transport.local import CONTROL
 from etcdops.transport.pool import Pool
 
 PROBE_TIMEOUT = 30.0
@@ -117,4 +116,4 @@ def secret_values(prepared: Prepared) -> list[str]:
     return values
 
 
-__all__ = ["CONTROL", "Prepared", "prepare", "project_root", "validate_all"]
+__all__ = ["Prepared", "prepare", "project_root", "validate_all"]

@@ -151,9 +151,7 @@ def _finalize_text(value: Any) -> str:
 
 
 def _raw(value: object) -> Raw:
-    if isinstance(value, Secret):
-        return Raw(str(value))
-    return Raw(str(value))
+    return Raw(str(value))  # a Secret still prints masked unless revealed
 
 
 def _quote_filter(value: object) -> Raw:

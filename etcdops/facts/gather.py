@@ -82,9 +82,9 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
         if rc == 0:
             status = parse_endpoint_status(out)[0]
         else:
-            error = _clean_error(err) or f"etcdctl exited {rc}"
+            error = err.strip() or f"etcdctl exited {rc}"
         rc, out, err = sec.get("health", (1, "", ""))
-        healthy, health_error = (False, _clean_error(err) or None)
+        healthy, health_error = (False, err.strip() or None)
         if rc == 0 or out.strip().startswith("["):
             healthy, health_error = parse_endpoint_health(out).get(host.etcd.client_url, (False, None))
         if raw is not None:
@@ -101,13 +101,6 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
     return HostFacts(host=host.name, reachable=True, status=status, healthy=healthy and status is not None,
                      health_error=health_error, error=error, etcd_version=etcd_version,
                      etcdctl_version=ctl_version)
-
-
-def _clean_error(err: str) -> str:
-    err = err.strip()
-    if err.startswith("{") and '"msg"' in err:
-        return err  # a JSON log line; keep as is
-    return err
 
 
 def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,

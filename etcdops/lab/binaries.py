@@ -12,19 +12,24 @@ from etcdops.errors import EtcdopsError
 TOOLS = ("etcd", "etcdctl", "etcdutl")
 
 
-def find_etcd_bin_dir(project_root: Path, fetch: bool = True) -> Path:
-    """ETCDOPS_ETCD_BIN_DIR, then PATH, then .tools/etcd (fetched from Debian if missing)."""
+def candidate_dirs(project_root: Path) -> list[Path]:
+    """Where etcd binaries are looked for, in order: ETCDOPS_ETCD_BIN_DIR, PATH, .tools/etcd."""
     explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
-    if explicit:
-        if _complete(Path(explicit)):
-            return Path(explicit)
-        raise EtcdopsError(f"ETCDOPS_ETCD_BIN_DIR={explicit}: needs {', '.join(TOOLS)}")
+    dirs = [Path(explicit)] if explicit else []
     on_path = shutil.which("etcdutl")
-    if on_path and _complete(Path(on_path).parent):
-        return Path(on_path).parent
+    dirs += [Path(on_path).parent] if on_path else []
+    return [*dirs, project_root / ".tools" / "etcd"]
+
+
+def find_etcd_bin_dir(project_root: Path, fetch: bool = True) -> Path:
+    """The first complete candidate dir; .tools/etcd is fetched from Debian if missing."""
+    explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
+    if explicit and not _complete(Path(explicit)):
+        raise EtcdopsError(f"ETCDOPS_ETCD_BIN_DIR={explicit}: needs {', '.join(TOOLS)}")
+    for folder in candidate_dirs(project_root):
+        if _complete(folder):
+            return folder
     local = project_root / ".tools" / "etcd"
-    if _complete(local):
-        return local
     script = project_root / "scripts" / "fetch-etcd.sh"
     if fetch and script.exists():
         subprocess.run(["bash", str(script), str(local)], check=True, timeout=600)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -292,6 +291,3 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return True
 
-
-def state_json(states: list[HostState]) -> str:
-    return json.dumps([s.__dict__ for s in states], indent=2)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from etcdops.errors import RunbookError
-from etcdops.templating import render, revealed
+from etcdops.templating import check_syntax, render, revealed
 
 
 @dataclass(frozen=True)
@@ -167,12 +167,8 @@ def require_mapping(spec: Any, file: str, line: int, kind: str, keys: set[str],
     missing = required - set(spec)
     if missing:
         raise RunbookError(file, line, f"'{kind}' needs {sorted(missing)[0]!r}")
-    from etcdops.templating import check_syntax
-
     for value in spec.values():
         if isinstance(value, str):
             check_syntax(value, file, line)
     return dict(spec)
 
-
-Renderer = Callable[[str], str]
