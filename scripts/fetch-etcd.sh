@@ -58,4 +58,5 @@ for bin in etcd etcdctl etcdutl; do
     [[ -f $src ]] || { echo "fetch-etcd: $bin not found in the $suite packages" >&2; exit 1; }
     install -m 0755 "$src" "$dest/$bin"
 done
-"$dest/etcd" --version | head -n 1
+version=$("$dest/etcd" --version)  # no pipe into head: SIGPIPE + pipefail would fail the script
+echo "${version%%$'\n'*}"
