@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etcdops.facts.etcdctl import etcdctl, etcdutl
+from etcdops.facts.etcdctl import etcdctl, etcdutl, member_line
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Host, Inventory
 from etcdops.lab.binaries import candidate_dirs
@@ -31,6 +31,7 @@ def host_context(host: Host, inventory: Inventory) -> dict[str, Any]:
         ctx["etcdctl"] = etcdctl(host.etcd)
         ctx["etcdctl_cluster"] = etcdctl(host.etcd, endpoints=cluster_endpoints(inventory))
         ctx["etcdutl"] = etcdutl(host.etcd)
+        ctx["member_line"] = lambda url, _etcd=host.etcd: member_line(_etcd, str(url))
     return ctx
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from etcdops.context import base_context, host_context
 from etcdops.errors import RunbookError
 from etcdops.facts.model import ClusterFacts, quorum, tolerance
 from etcdops.inventory import Inventory
+from etcdops.membership import Membership
 from etcdops.params import display_params
 from etcdops.runbook import Retry, Runbook, Step
 from etcdops.steps import STEP_KINDS
@@ -44,6 +45,8 @@ class QuorumChange:
     voters_before: int
     voters_after: int
     healthy_voters: int
+    healthy_after: int = 0
+    refusal: str | None = None
 
     @property
     def quorum_before(self) -> int:
@@ -78,6 +81,7 @@ class PlannedStep:
     leader: str | None = None
     quorum: QuorumChange | None = None
     on_failure: str | None = None
+    on_unreachable: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class Plan:
     variables: Mapping[str, Any] = field(repr=False)
     on_failure: str | None = None
     warnings: tuple[str, ...] = ()
+    on_success: str | None = None
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -119,25 +124,32 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
                probe: Probe, run: Mapping[str, str], playbooks_dir: Path) -> Plan:
     variables = base_context(inventory, params, facts, run)
     variables["vars"] = _render_vars(runbook, variables)
-    checks = tuple(_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight)
+    checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
     steps: list[PlannedStep] = []
-    voters = len(facts.voters)
+    membership = Membership.from_facts(facts)
     warnings = []
     for index, step in enumerate(runbook.steps, 1):
-        planned = _plan_step(runbook, step, index, variables, facts, inventory, probe, playbooks_dir, voters)
-        if planned.quorum and not planned.skipped:
-            voters = planned.quorum.voters_after
-            if voters and voters % 2 == 0:
-                warnings.append(f"step {index} ({step.name}) leaves an even number of voters ({voters}): "
-                                "it tolerates no more failures than one voter fewer")
+        planned = _plan_step(runbook, step, index, variables, facts, inventory, probe, playbooks_dir)
+        if step.membership and not planned.skipped:
+            planned, membership = _quorum(planned, step, variables, membership, runbook.file)
+            q = planned.quorum
+            assert q is not None
+            if q.refusal:
+                checks.append(CheckResult(message=f"step {index} ({planned.name}) is safe for quorum: "
+                                          f"{q.refusal}", ok=False, exit_code=3))
+            if q.voters_after and q.voters_after % 2 == 0 and q.voters_after != q.voters_before:
+                warnings.append(f"step {index} ({planned.name}) leaves an even number of voters "
+                                f"({q.voters_after}): it tolerates no more failures than one voter fewer")
         steps.append(planned)
     return Plan(
         runbook=runbook.name, runbook_file=runbook.file, inventory=inventory.name,
         inventory_path=str(inventory.path), params=display_params(dict(params)), run_id=run["id"],
-        created=run["time"], facts=facts, checks=checks, steps=tuple(steps), variables=variables,
+        created=run["time"], facts=facts, checks=tuple(checks), steps=tuple(steps), variables=variables,
         on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
         if runbook.on_failure else None,
         warnings=tuple(warnings),
+        on_success=render(runbook.on_success, variables, shell=False, where=runbook.file)
+        if runbook.on_success else None,
     )
 
 
@@ -193,14 +205,13 @@ def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFact
 
 
 def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, Any], facts: ClusterFacts,
-               inventory: Inventory, probe: Probe, playbooks_dir: Path, voters: int) -> PlannedStep:
+               inventory: Inventory, probe: Probe, playbooks_dir: Path) -> PlannedStep:
     skipped = None
     if step.when is not None and not evaluate(step.when, variables, where=runbook.file, line=step.line):
         skipped = f"when: {step.when} is false"
     hosts = resolve_targets(step, variables, facts, inventory, runbook.file) if not skipped else ()
     actions = tuple(HostAction(h, _plan_action(runbook, step, h, variables, inventory, probe, playbooks_dir))
                     for h in hosts)
-    quorum_change = _quorum(step, variables, facts, voters, runbook.file) if step.membership else None
     on_failure = render(step.on_failure, variables, shell=False, where=runbook.file, line=step.line) \
         if step.on_failure else None
     name = render(step.name, variables, shell=False, where=runbook.file, line=step.line)
@@ -209,7 +220,7 @@ def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, An
         index=index, name=name, kind=step.kind, target=step.target, hosts=hosts,
         parallel=step.parallel, timeout=timeout, retry=step.retry, actions=actions, skipped=skipped,
         requires=step.requires, leader=facts.leader_host if step.target in ("leader", "followers") else None,
-        quorum=quorum_change, on_failure=on_failure,
+        on_failure=on_failure, on_unreachable=step.on_unreachable,
     )
 
 
@@ -233,16 +244,15 @@ def _plan_action(runbook: Runbook, step: Step, host: str, variables: dict[str, A
     return STEP_KINDS[step.kind].plan(step.spec, ctx)  # type: ignore[no-any-return]
 
 
-def _quorum(step: Step, variables: dict[str, Any], facts: ClusterFacts, voters: int,
-            file: str) -> QuorumChange:
+def _quorum(planned: PlannedStep, step: Step, variables: dict[str, Any], before: Membership,
+            file: str) -> tuple[PlannedStep, Membership]:
+    """The quorum arithmetic of one membership step, on the membership simulated so far."""
     assert step.membership is not None
     change = step.membership["change"]
     host = render(str(step.membership.get("host", "")), variables, shell=False, where=file,
                   line=step.line).strip()
-    delta = {"add": 1, "promote": 1, "remove": -1, "add_learner": 0}[change]
-    if change == "remove":
-        member = facts.member_by_name(host) if host else None
-        if member is not None and member.is_learner:
-            delta = 0
-    return QuorumChange(change=change, host=host, voters_before=voters, voters_after=max(0, voters + delta),
-                        healthy_voters=len(facts.healthy_voters))
+    after = before.apply(change, host)
+    q = QuorumChange(change=change, host=host, voters_before=before.voter_count,
+                     voters_after=after.voter_count, healthy_voters=before.healthy_count,
+                     healthy_after=after.healthy_count, refusal=before.refusal(change, host))
+    return replace(planned, quorum=q), after

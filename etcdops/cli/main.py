@@ -96,6 +96,8 @@ def run(runbook: str, inventory: InventoryOpt, param: ParamsOpt = None, runbooks
     typer.echo(f"\nrun {result.run_id} finished: {len(result.steps)} steps "
                f"({sum(1 for s in result.steps if s.status == 'ok')} done, "
                f"{sum(1 for s in result.steps if s.status == 'skipped')} skipped)")
+    if the_plan.on_success:
+        typer.echo("\n" + the_plan.on_success.strip())
 
 
 def _confirm(message: str) -> bool:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from etcdops.errors import EtcdopsError, PlanStale, Refused, StepFailed
+from etcdops.errors import ConnectError, EtcdopsError, HostKeyError, PlanStale, Refused, StepFailed
 from etcdops.execute import actions
 from etcdops.execute.journal import Journal
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Inventory
+from etcdops.membership import Membership
 from etcdops.plan import HostAction, Plan, PlannedStep
 from etcdops.steps.base import (
     DownloadAction,
@@ -22,7 +23,7 @@ from etcdops.steps.base import (
     WaitAction,
     WriteFileAction,
 )
-from etcdops.templating import evaluate, mask_secrets
+from etcdops.templating import evaluate, mask_secrets, render
 from etcdops.transport.pool import Pool
 
 
@@ -131,9 +132,14 @@ class Runner:
         self.journal.event("step_finished", step=step.index, elapsed=round(out.elapsed, 3))
 
     def _recheck(self, step: PlannedStep) -> None:
-        if not step.requires and step.leader is None:
+        if not step.requires and step.leader is None and step.quorum is None:
             return
         facts = self.read_facts()
+        if step.quorum is not None:
+            refusal = Membership.from_facts(facts).refusal(step.quorum.change, step.quorum.host)
+            if refusal:
+                raise Refused(f"step {step.index} ({step.name}) refused on the live cluster: {refusal}; "
+                              "nothing of this step was done")
         if step.leader is not None and facts.leader_host != step.leader:
             raise PlanStale(f"step {step.index} ({step.name}) was planned with {step.leader} as leader, "
                             f"but the leader is now {facts.leader_host or 'unknown'}; plan again")
@@ -148,20 +154,28 @@ class Runner:
         start = time.monotonic()
         try:
             outcome = self._act(step, host_action, deadline)
+        except ConnectError as exc:
+            if step.on_unreachable != "skip" or isinstance(exc, HostKeyError):  # a changed key is never "down"
+                return self._host_failed(step, host, start, exc)
+            outcome = actions.Outcome("unreachable", f"could not reach {host} ({exc.reason}); going on "
+                                      "as the runbook allows")
         except EtcdopsError as exc:
-            elapsed = time.monotonic() - start
-            detail = mask_secrets(str(exc), self.secrets)
-            self.events.host_done(step, host, "failed", elapsed, detail)
-            self.journal.event("host_failed", step=step.index, host=host, error=detail)
-            if isinstance(exc, (StepFailed, PlanStale, Refused)):
-                raise
-            raise StepFailed(step.name, host, detail) from exc
+            return self._host_failed(step, host, start, exc)
         elapsed = time.monotonic() - start
         detail = mask_secrets(outcome.detail, self.secrets)
         self.events.host_done(step, host, outcome.status, elapsed, detail)
         self.journal.event("host_finished", step=step.index, host=host, status=outcome.status,
                            elapsed=round(elapsed, 3))
         return HostResult(host, outcome.status, elapsed, detail)
+
+    def _host_failed(self, step: PlannedStep, host: str, start: float, exc: EtcdopsError) -> HostResult:
+        elapsed = time.monotonic() - start
+        detail = mask_secrets(str(exc), self.secrets)
+        self.events.host_done(step, host, "failed", elapsed, detail)
+        self.journal.event("host_failed", step=step.index, host=host, error=detail)
+        if isinstance(exc, (StepFailed, PlanStale, Refused)):
+            raise exc
+        raise StepFailed(step.name, host, detail) from exc
 
     def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> actions.Outcome:
         action = host_action.action
@@ -196,7 +210,8 @@ class Runner:
             context = {**self.plan.variables, "facts": facts}
             if evaluate(action.until, context, where=self.plan.runbook_file):
                 return actions.Outcome("ok", f"after {time.monotonic() - start:.1f}s")
-            state = _summary(facts)
+            state = render(action.progress, context, shell=False, where=self.plan.runbook_file) \
+                if action.progress else _summary(facts)
             elapsed = time.monotonic() - start
             self.events.waiting(step, elapsed, action.timeout, state)
             if time.monotonic() + action.interval > deadline:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from etcdops.inventory import EtcdConfig
-from etcdops.templating import ShellFragment
+from etcdops.templating import Raw, ShellFragment
 
 DIAL_TIMEOUT = "2s"
 COMMAND_TIMEOUT = "5s"
@@ -34,6 +34,15 @@ class _UserFlag:
     def __str__(self) -> str:
         password = str(self.etcd.password) if self.etcd.password is not None else ""
         return f"--user={self.etcd.user}:{password}" if password else f"--user={self.etcd.user}"
+
+
+# prints the `member list` line (ID, status, name, peer URLs, client URLs, is learner) of a peer URL
+_MEMBER_LINE_AWK = '{n = split($4, urls, ","); for (i = 1; i <= n; i++) if (urls[i] == u) print}'
+
+
+def member_line(etcd: EtcdConfig, peer_url: str) -> ShellFragment:
+    """A pipeline printing the member-list line of the member with peer_url (nothing if none)."""
+    return etcdctl(etcd).plus(Raw("member list | awk -F', ' -v"), f"u={peer_url}", _MEMBER_LINE_AWK)
 
 
 def etcdutl(etcd: EtcdConfig) -> ShellFragment:

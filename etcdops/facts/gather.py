@@ -30,7 +30,7 @@ def facts_script(host: Host) -> str:
     with revealed():
         ctl = str(etcdctl(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
         etcd_bin = quote(host.etcd.etcd)
-    lines = ['t=$(mktemp) || exit 1', 'trap \'rm -f "$t"\' EXIT']
+    lines = ['t=$(mktemp) || exit 1', 'o=$(mktemp) || exit 1', 'trap \'rm -f "$t" "$o"\' EXIT']
     commands = {
         "version": f"{{ {etcd_bin} --version; {ctl.split(' ', 1)[0]} version; }}",
         "status": f"{ctl} -w json endpoint status",
@@ -38,9 +38,16 @@ def facts_script(host: Host) -> str:
         "members": f"{ctl} -w json member list",
         "alarms": f"{ctl} -w json alarm list",
     }
-    for name in SECTIONS:
-        lines.append(f'echo "@@{name}"; {commands[name]} 2>"$t"; echo "@@rc $?"; '
-                     'tail -n 1 "$t" | sed "s/^/@@err /"')
+    def section(name: str) -> str:
+        return (f'echo "@@{name}"; {commands[name]} >"$o" 2>"$t"; rc=$?; cat "$o"; echo; echo "@@rc $rc"; '
+                'tail -n 1 "$t" | sed "s/^/@@err /"')
+
+    # an etcd that does not answer endpoint status would make every other call wait for its
+    # timeout too; a learner refuses linearizable reads (health, member list) until its timeout
+    lines += [section("version"), section("status"),
+              'if [ "$rc" -ne 0 ]; then exit 0; fi',
+              'if grep -q \'"isLearner":true\' "$o"; then ' + section("alarms") + '; exit 0; fi',
+              section("health"), section("members"), section("alarms")]
     return "\n".join(lines)
 
 
@@ -77,6 +84,7 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
     etcd_version, ctl_version = parse_version(sec.get("version", (1, "", ""))[1])
     status: EndpointStatus | None = None
     error = None
+    member_ids: tuple[int, ...] | None = None
     try:
         rc, out, err = sec.get("status", (1, "", "no output"))
         if rc == 0:
@@ -85,13 +93,18 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
             error = err.strip() or f"etcdctl exited {rc}"
         rc, out, err = sec.get("health", (1, "", ""))
         healthy, health_error = (False, err.strip() or None)
-        if rc == 0 or out.strip().startswith("["):
+        if status is not None and status.is_learner:
+            # learners do not serve the linearizable read of `endpoint health`: answering status is it
+            healthy, health_error = True, None
+        elif rc == 0 or out.strip().startswith("["):
             healthy, health_error = parse_endpoint_health(out).get(host.etcd.client_url, (False, None))
+        rc, out, _ = sec.get("members", (1, "", ""))
+        if rc == 0:
+            cluster_id, members = parse_member_list(out)
+            member_ids = tuple(sorted(m.id for m in members))
+            if raw is not None and (raw.members is None or (status is not None and status.is_leader)):
+                raw.cluster_id, raw.members = cluster_id, members  # the leader's list wins
         if raw is not None:
-            rc, out, _ = sec.get("members", (1, "", ""))
-            if rc == 0 and raw.members is None:
-                raw.cluster_id, members = parse_member_list(out)
-                raw.members = members
             rc, out, _ = sec.get("alarms", (1, "", ""))
             if rc == 0:
                 raw.alarms.extend(a for a in parse_alarm_list(out) if a not in raw.alarms)
@@ -100,7 +113,7 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
         healthy, health_error = False, None
     return HostFacts(host=host.name, reachable=True, status=status, healthy=healthy and status is not None,
                      health_error=health_error, error=error, etcd_version=etcd_version,
-                     etcdctl_version=ctl_version)
+                     etcdctl_version=ctl_version, member_ids=member_ids)
 
 
 def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
@@ -114,6 +127,13 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
         return host_facts_from_output(host, result.stdout, raw)
 
     results = pool.map(targets, one)
+    # a second round for hosts that are members of the cluster but not (yet) in the etcd group,
+    # e.g. right after a scale-out, so that status and waits see the whole cluster
+    gathered = {h.name for h in targets}
+    extra = [h for m in (raw.members or []) if (h := _host_of_member(inventory, m)) is not None
+             and h.name not in gathered and h.etcd is not None]
+    if extra:
+        results.update(pool.map(extra, one))
     host_facts: dict[str, HostFacts] = {}
     for name, res in results.items():
         if isinstance(res, BaseException):
@@ -127,6 +147,11 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
     return assemble(inventory, host_facts, raw.members or [], raw.cluster_id, raw.alarms)
 
 
+def _host_of_member(inventory: Inventory, member: Member) -> Host | None:
+    host = inventory.by_member_name(member.name) if member.name else None
+    return host or next((h for u in member.peer_urls if (h := inventory.by_peer_url(u))), None)
+
+
 def assemble(inventory: Inventory, host_facts: dict[str, HostFacts], members: list[Member],
              cluster_id: int | None, alarms: list[Alarm]) -> ClusterFacts:
     member_hosts: dict[int, str] = {}
@@ -136,8 +161,7 @@ def assemble(inventory: Inventory, host_facts: dict[str, HostFacts], members: li
     for m in members:
         if m.id in member_hosts:
             continue
-        host = inventory.by_member_name(m.name) if m.name else None
-        host = host or next((h for u in m.peer_urls if (h := inventory.by_peer_url(u))), None)
+        host = _host_of_member(inventory, m)
         if host is not None:
             member_hosts[m.id] = host.name
     leaders = Counter(hf.status.leader for hf in host_facts.values() if hf.status and hf.status.leader)

@@ -66,6 +66,7 @@ class HostFacts:
     error: str | None = None
     etcd_version: str | None = None
     etcdctl_version: str | None = None
+    member_ids: tuple[int, ...] | None = None  # the member list as this host's etcd reports it
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,47 @@ class ClusterFacts:
 
     def member_by_name(self, name: str) -> Member | None:
         return next((m for m in self.members if m.name == name), None)
+
+    def member_of(self, host: str) -> Member | None:
+        """The member an inventory host is (mapped by endpoint status, name or peer URL), if any."""
+        return next((m for m in self.members if self.member_hosts.get(m.id) == host), None)
+
+    def status_of(self, host: str) -> EndpointStatus | None:
+        hf = self.hosts.get(host)
+        return hf.status if hf else None
+
+    @property
+    def member_lists_agree(self) -> bool:
+        """Every member that answered reports the same member list."""
+        ids = {m.id for m in self.members}
+        lists = [set(f.member_ids) for h, f in self.hosts.items()
+                 if f.member_ids is not None and f.status is not None and f.status.member_id in ids]
+        return bool(lists) and all(x == ids for x in lists)
+
+    def caught_up(self, host: str) -> bool:
+        """host has applied (nearly) everything the leader has: at most max(100, 1%) entries behind."""
+        progress = self.learner_progress(host)
+        if progress is None:
+            return False
+        mine, leader = progress
+        return mine >= leader - max(100, leader // 100)
+
+    def healthy_voter_host(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
+        """An inventory host of a healthy voter not in exclude (followers first), or ''."""
+        hosts = [h for m in self.healthy_voters if (h := self.member_hosts.get(m.id)) and h not in exclude]
+        hosts.sort(key=lambda h: (h == self.leader_host, h))
+        return hosts[0] if hosts else ""
+
+    def peer_list(self, without: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """NAME=PEER_URL of every current member whose host is not in without (for ETCD_INITIAL_CLUSTER)."""
+        return [f"{m.name}={url}" for m in self.members if self.member_hosts.get(m.id) not in without
+                for url in m.peer_urls]
+
+    def learner_progress(self, host: str) -> tuple[int, int] | None:
+        """(applied index of host, applied index of the leader), when both answered."""
+        mine = self.status_of(host)
+        leader = self.status_of(self.leader_host) if self.leader_host else None
+        return (mine.applied_index, leader.applied_index) if mine and leader else None
 
     def host_of(self, member: Member) -> str | None:
         return self.member_hosts.get(member.id)

@@ -74,8 +74,12 @@ class Lab:
         bin_dir = find_etcd_bin_dir(self.project_root)
         self._ssh_keys()
         hosts = list(inv.hosts.values())
+        self._dist(bin_dir)
+        members = {h.name for h in inv.members}
         for host in hosts:
-            self._prepare_host(host, bin_dir)
+            self._prepare_host(host)
+            if host.name in members:  # spares get etcd from playbooks/install-etcd.yml (scale-out)
+                self._install_etcd(host)
         self._known_hosts(hosts)
         for host in hosts:
             self._start_sshd(host)
@@ -116,7 +120,32 @@ class Lab:
     def _host_root(self, host: Host) -> Path:
         return self.root / "hosts" / host.name
 
-    def _prepare_host(self, host: Host, bin_dir: Path) -> None:
+    def _dist(self, bin_dir: Path) -> None:
+        """.lab/dist/: what the install playbook copies to a lab host (etcd binaries, the service script)."""
+        dist = self.root / "dist"
+        (dist / "bin").mkdir(parents=True, exist_ok=True)
+        for tool in ("etcd", "etcdctl", "etcdutl"):
+            link = dist / "bin" / tool
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to((bin_dir / tool).resolve())
+        script = resources.files("etcdops.lab").joinpath("etcd-service.sh").read_text()
+        (dist / "etcd-service.sh").write_text(script)
+
+    def _install_etcd(self, host: Host) -> None:
+        """What install-etcd.yml does, done directly for the lab's initial members."""
+        root = self._host_root(host)
+        dist = self.root / "dist"
+        for tool in ("etcd", "etcdctl", "etcdutl"):
+            link = root / "bin" / tool
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to((dist / "bin" / tool).resolve())
+        service = root / "bin" / "etcd-service"
+        service.write_text((dist / "etcd-service.sh").read_text().replace("@HOST_ROOT@", str(root.resolve())))
+        service.chmod(0o755)
+
+    def _prepare_host(self, host: Host) -> None:
         root = self._host_root(host)
         for sub in ("etc/etcd", "var/lib", "var/log", "bin", "run", "ssh"):
             (root / sub).mkdir(parents=True, exist_ok=True)
@@ -132,16 +161,6 @@ class Lab:
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "AllowTcpForwarding yes\nSubsystem sftp internal-sftp\n"
             "MaxStartups 100:30:200\nMaxSessions 50\n")
-        if host.etcd is not None and host.etcd.bin_dir == str(root / "bin"):
-            for tool in ("etcd", "etcdctl", "etcdutl"):
-                link = root / "bin" / tool
-                if link.is_symlink() or link.exists():
-                    link.unlink()
-                link.symlink_to((bin_dir / tool).resolve())
-        script = resources.files("etcdops.lab").joinpath("etcd-service.sh").read_text()
-        service = root / "bin" / "etcd-service"
-        service.write_text(script.replace("@HOST_ROOT@", str(root.resolve())))
-        service.chmod(0o755)
 
     def _known_hosts(self, hosts: list[Host]) -> None:
         lines = []

@@ -14,9 +14,9 @@ from etcdops.steps import STEP_KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure"}
+TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
-             "membership", "on_failure"}
+             "membership", "on_failure", "on_unreachable"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
 CHECK_KEYS = {"assert", "run", "on", "message", "exit_code"}
@@ -42,6 +42,14 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.2 booleans: only true/false. YAML 1.1 would read the keys `on:` (retry.on, a check's
+# `on:`) and values like `no` as booleans.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 
 
 def load_runbook(path: Path) -> Runbook:
@@ -87,7 +95,8 @@ def _runbook(d: LineDict, file: str) -> Runbook:
             raise RunbookError(file, s.line, f"duplicate step name {s.name!r}")
     return Runbook(name=name, description=str(d.get("description", "")).strip(), file=file,
                    params=params, vars=vars_, preflight=checks, steps=parsed,
-                   on_failure=_opt_template(file, d, "on_failure"))
+                   on_failure=_opt_template(file, d, "on_failure"),
+                   on_success=_opt_template(file, d, "on_success"))
 
 
 def _mapping(file: str, d: LineDict, key: str) -> LineDict:
@@ -169,13 +178,16 @@ def _step(file: str, s: Any, index: int) -> Step:
     if membership is not None and (not isinstance(membership, dict)
                                    or membership.get("change") not in ("add", "add_learner", "remove", "promote")):
         raise _err(file, s, f"step {name!r}: membership needs change: add|add_learner|remove|promote and host")
+    on_unreachable = str(s.get("on_unreachable", "fail"))
+    if on_unreachable not in ("fail", "skip"):
+        raise _err(file, s, f"step {name!r}: on_unreachable is fail or skip, not {on_unreachable!r}")
     return Step(
         name=name, line=s.line, kind=kind, spec=spec, target=target,
         parallel=bool(s.get("parallel", False)) and not bool(s.get("serial", False)),
         timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s), when=_opt_template(file, s, "when"),
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
         membership=dict(membership) if membership else None,
-        on_failure=_opt_template(file, s, "on_failure"),
+        on_failure=_opt_template(file, s, "on_failure"), on_unreachable=on_unreachable,
     )
 
 

@@ -58,6 +58,7 @@ class Step:
     requires: tuple[str, ...] = ()
     membership: dict[str, str] | None = None
     on_failure: str | None = None
+    on_unreachable: str = "fail"  # or "skip": a host that cannot be reached is reported and passed over
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Runbook:
     preflight: tuple[Check, ...]
     steps: tuple[Step, ...]
     on_failure: str | None = None
+    on_success: str | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -79,6 +79,7 @@ class WaitAction:
     timeout: float
     interval: float
     message: str
+    progress: str = ""  # a template rendered against the live facts at every poll
 
     def describe(self) -> list[str]:
         return [f"wait up to {self.timeout:g}s until {self.until}" + (f" ({self.message})" if self.message else "")]

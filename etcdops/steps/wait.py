@@ -14,7 +14,7 @@ MIN_INTERVAL = 0.2
 
 
 def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
-    checked = require_mapping(spec, file, line, "wait", {"until", "interval", "message", "timeout"},
+    checked = require_mapping(spec, file, line, "wait", {"until", "interval", "message", "timeout", "progress"},
                               {"until"}, shorthand="until")
     if float(checked.get("interval", 1.0)) < MIN_INTERVAL:
         raise RunbookError(file, line, f"wait.interval must be at least {MIN_INTERVAL}s")
@@ -29,4 +29,4 @@ def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
         raise RunbookError(ctx.file, ctx.line, f"wait.timeout {timeout!r} is not a number") from None
     return WaitAction(until=str(spec["until"]), timeout=seconds,
                       interval=float(spec.get("interval", 1.0)),
-                      message=ctx.text(str(spec.get("message", ""))))
+                      message=ctx.text(str(spec.get("message", ""))), progress=str(spec.get("progress", "")))

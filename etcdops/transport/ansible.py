@@ -6,7 +6,9 @@ The config is checked before anything runs; status, rc and stats map onto our ou
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,7 +34,9 @@ def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], ex
     play = Path(playbook)
     if not play.is_file():
         raise BadInput(f"playbook {play} does not exist")
-    if shutil.which("ansible-playbook") is None and not (Path(ansible_runner.__file__).parents[3] / "bin").exists():
+    # ansible-playbook is installed beside our own interpreter (the venv), which may not be on PATH
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if shutil.which("ansible-playbook", path=path) is None:
         raise BadInput("ansible-playbook is not installed (make setup installs ansible-core)")
     private = tempfile.mkdtemp(prefix="etcdops-ansible-")
 
@@ -46,7 +50,7 @@ def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], ex
         runner = ansible_runner.run(
             private_data_dir=private, playbook=str(play.resolve()), inventory=str(inventory_path.resolve()),
             limit=",".join(limit), extravars=dict(extravars), quiet=True, timeout=int(timeout),
-            event_handler=handler, envvars={"ANSIBLE_HOST_KEY_CHECKING": "True",
+            event_handler=handler, envvars={"PATH": path, "ANSIBLE_HOST_KEY_CHECKING": "True",
                                             "ANSIBLE_RETRY_FILES_ENABLED": "False"},
         )
         stats = runner.stats or {}
