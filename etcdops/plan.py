@@ -135,8 +135,8 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
             q = planned.quorum
             assert q is not None
             if q.refusal:
-                checks.append(CheckResult(message=f"step {index} ({planned.name}) is safe for quorum: "
-                                          f"{q.refusal}", ok=False, exit_code=3))
+                checks.append(CheckResult(message=f"step {index} ({planned.name}) is safe for the quorum",
+                                          ok=False, detail=q.refusal, exit_code=3))
             if q.voters_after and q.voters_after % 2 == 0 and q.voters_after != q.voters_before:
                 warnings.append(f"step {index} ({planned.name}) leaves an even number of voters "
                                 f"({q.voters_after}): it tolerates no more failures than one voter fewer")

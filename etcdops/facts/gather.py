@@ -164,8 +164,13 @@ def assemble(inventory: Inventory, host_facts: dict[str, HostFacts], members: li
         host = _host_of_member(inventory, m)
         if host is not None:
             member_hosts[m.id] = host.name
+    # a leader counts only if it answered and says so itself: right after a quorum loss the
+    # survivors still name the old leader for an election timeout or so
     leaders = Counter(hf.status.leader for hf in host_facts.values() if hf.status and hf.status.leader)
     leader_id = leaders.most_common(1)[0][0] if leaders else None
+    if leader_id is not None and not any(hf.status and hf.status.is_leader and hf.status.member_id == leader_id
+                                         for hf in host_facts.values()):
+        leader_id = None
     if cluster_id is None:
         ids = Counter(hf.status.cluster_id for hf in host_facts.values() if hf.status)
         cluster_id = ids.most_common(1)[0][0] if ids else None

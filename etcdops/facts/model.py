@@ -94,6 +94,11 @@ class ClusterFacts:
         return [m for m in self.voters if self.member_hosts.get(m.id) in healthy]
 
     @property
+    def has_quorum(self) -> bool:
+        """A leader, a member list, and at least a quorum of voters passing the health check."""
+        return self.leader_id is not None and bool(self.voters) and len(self.healthy_voters) >= self.quorum
+
+    @property
     def quorum(self) -> int:
         return quorum(len(self.voters))
 
