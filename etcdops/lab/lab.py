@@ -68,6 +68,7 @@ class Lab:
         if any(h.sshd_up or h.etcd_up for h in self.status()):
             progress("lab: a previous lab is still running; stopping it first")
             self.down(progress)
+        self._keep_previous()
         self._write_inventory(members, spares)
         inv = load_inventory(self.inventory_dir)
         self._check_ports_free(inv)
@@ -90,6 +91,19 @@ class Lab:
         self._wait_healthy(inv, bin_dir, progress)
         progress(f"lab: {len(inv.members)} members and {len(hosts) - len(inv.members)} spares up")
         return inv
+
+    def _keep_previous(self) -> None:
+        """A new lab starts empty: the previous lab's data, env files and installed etcd move to
+        .lab/previous/STAMP/ (nothing is deleted; `make clean` removes .lab)."""
+        hosts_root = self.root / "hosts"
+        if not hosts_root.is_dir():
+            return
+        keep = self.root / "previous" / time.strftime("%Y%m%dT%H%M%S")
+        for root in sorted(hosts_root.iterdir()):
+            for sub in ("var/lib", "etc/etcd", "bin"):
+                if (root / sub).exists() and any((root / sub).iterdir()):
+                    (keep / root.name / sub).parent.mkdir(parents=True, exist_ok=True)
+                    (root / sub).rename(keep / root.name / sub)
 
     def _write_inventory(self, members: int, spares: int) -> None:
         lines = [HOSTS_HEADER.rstrip("\n"), "all:", "  children:"]

@@ -1,0 +1,111 @@
+"""Quorum arithmetic and the refusals of membership changes, and how the membership
+runbooks plan against fixture facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etcdops.facts.gather import assemble, host_facts_from_output
+from etcdops.facts.model import EndpointStatus, HostFacts, Member
+from etcdops.inventory import load_inventory
+from etcdops.membership import Membership
+from tests.unit.test_plan import commands, lab_facts, plan_for
+
+
+def m(*voters: tuple[str, bool], learners: tuple[str, ...] = ()) -> Membership:
+    return Membership(voters=voters, learners=learners)
+
+
+def test_add_is_refused_while_a_voter_is_unhealthy_or_a_learner_is_pending() -> None:
+    assert "node2" in (m(("node1", True), ("node2", False), ("node3", True)).refusal("add_learner", "node4") or "")
+    assert "pending" in (m(("node1", True), learners=("node5",)).refusal("add_learner", "node4") or "")
+    assert m(("node1", True), ("node2", True), ("node3", True)).refusal("add_learner", "node4") is None
+    # the same learner again (a repeated step) is not "another" pending learner
+    assert m(("node1", True), learners=("node4",)).refusal("add_learner", "node4") is None
+
+
+@pytest.mark.parametrize(("voters", "remove", "refused"), [
+    ([("a", True), ("b", True), ("c", False)], "c", None),            # dead one out: 2 of 2 healthy
+    ([("a", True), ("b", False), ("c", False)], "c", "below"),          # 1 healthy of 2, quorum 2
+    ([("a", True), ("b", True), ("c", True), ("d", False), ("e", False)], "a", "below"),  # 2 of 4 < 3
+    ([("a", True)], "a", "without a voter"),
+    ([("a", True), ("b", True)], "a", None),                            # 2 -> 1 voter is allowed
+])
+def test_remove_keeps_a_quorum_of_healthy_voters(voters, remove, refused) -> None:  # type: ignore[no-untyped-def]
+    reason = Membership(voters=tuple(voters), learners=()).refusal("remove", remove)
+    assert (reason is None) if refused is None else (refused in (reason or ""))
+
+
+def test_removing_a_learner_does_not_touch_the_quorum() -> None:
+    before = m(("a", True), learners=("b",))
+    assert before.refusal("remove", "b") is None
+    after = before.apply("remove", "b")
+    assert after.voter_count == 1 and after.learners == ()
+
+
+def test_scale_out_plan_shows_the_quorum_arithmetic(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    plan = plan_for(repo, inv, "scale-out", ["host=node4"])
+    assert not plan.failed_checks
+    add = next(s for s in plan.steps if s.quorum and s.quorum.change == "add_learner")
+    promote = next(s for s in plan.steps if s.quorum and s.quorum.change == "promote")
+    assert (add.quorum.voters_before, add.quorum.voters_after, add.quorum.quorum_after) == (3, 3, 2)
+    assert (promote.quorum.voters_after, promote.quorum.quorum_after, promote.quorum.tolerance_after) == (4, 3, 1)
+    assert any("even number of voters (4)" in w for w in plan.warnings)
+    cmd = commands(plan, add.index)[add.hosts[0]]
+    assert "member add node4 --learner --peer-urls=http://127.0.1.4:2380" in cmd
+    assert add.hosts[0] != "node1"  # a follower is asked, the leader (node1) is left alone
+
+
+def test_scale_out_is_refused_while_a_voter_is_down(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    plan = plan_for(repo, inv, "scale-out", ["host=node4"], facts=lab_facts(inv, down=("node3",)))
+    failed = {c.exit_code: c for c in plan.failed_checks}
+    assert 3 in failed and "node3" in failed[3].detail and "unhealthy" in failed[3].detail
+
+
+def test_replace_removes_first_then_adds(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    plan = plan_for(repo, inv, "replace-member", ["old=node3", "new=node4"], facts=lab_facts(inv, down=("node3",)))
+    assert not plan.failed_checks
+    changes = [(s.quorum.change, s.quorum.voters_after) for s in plan.steps if s.quorum]
+    assert changes == [("remove", 2), ("add_learner", 2), ("promote", 3)]
+    env = next(s for s in plan.steps if s.kind == "template").actions[0].action.content
+    assert "ETCD_INITIAL_CLUSTER=node1=http://127.0.1.1:2380,node2=http://127.0.1.2:2380,node4=" in env
+    assert "node3=" not in env and "ETCD_INITIAL_CLUSTER_STATE=existing" in env
+    stop = next(s for s in plan.steps if s.name.startswith("Stop etcd on node3"))
+    assert stop.on_unreachable == "skip"
+
+
+def test_scale_in_of_the_leader_moves_leadership_first(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    facts = lab_facts(inv, leader="node1")
+    plan = plan_for(repo, inv, "scale-in", ["host=node1"], facts=facts)
+    move = plan.steps[0]
+    assert not move.skipped and move.hosts == ("node1",)
+    assert commands(plan, 1)["node1"].endswith(f"move-leader {facts.member_of('node2').id_hex}")
+    assert not plan.steps[2].skipped and plan.steps[2].quorum.voters_after == 2
+    assert plan_for(repo, inv, "scale-in", ["host=node2"], facts=facts).steps[0].skipped
+
+
+def test_a_learner_answers_status_only_and_counts_as_healthy(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    host = inv.host("node4")
+    status = ('[{"Endpoint":"http://127.0.1.4:2379","Status":{"header":{"cluster_id":1,"member_id":4,'
+              '"revision":5,"raft_term":2},"version":"3.5.16","dbSize":20480,"leader":1,"raftIndex":13,'
+              '"raftTerm":2,"raftAppliedIndex":13,"dbSizeInUse":16384,"isLearner":true}}]')
+    out = f"@@version\netcd Version: 3.5.16\n@@rc 0\n@@status\n{status}\n@@rc 0\n@@alarms\n{{}}\n@@rc 0\n"
+    facts = host_facts_from_output(host, out)
+    assert facts.healthy and facts.status is not None and facts.status.is_learner
+
+
+def test_a_leader_that_does_not_answer_is_no_leader(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    h = inv.host("node2")
+    # node2 still names node1 (id 1) as leader, but node1 did not answer
+    status = EndpointStatus(h.etcd.client_url, 9, 2, "3.5.16", 1, 1, 1, 2, 10, 10, 5, False)
+    facts = assemble(inv, {"node2": HostFacts("node2", True, status, True)},
+                     [Member(1, "node1", ("http://127.0.1.1:2380",), (), False)], 9, [])
+    assert facts.leader_host is None and not facts.has_quorum
