@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from etcdops.facts.etcdctl import etcdctl, etcdutl, member_line
 from etcdops.facts.model import ClusterFacts
+from etcdops.facts.space import defrag_reason, mb, rule_ok, space_of
 from etcdops.inventory import Host, Inventory
 from etcdops.lab.binaries import candidate_dirs
 
@@ -62,7 +63,17 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
         "dirname": lambda p: str(Path(str(p)).parent),
         "local_etcdutl": local_etcdutl,
         "snapshot_status": snapshot_status,
+        # space: facts are passed in, so the same helper works on live facts at run time
+        "space": lambda f, host: space_of(f, host, _quota(inventory, host)),
+        "defrag_reason": lambda f, host, rule: defrag_reason(space_of(f, host, _quota(inventory, host)), rule),
+        "mb": mb,
+        "rule_ok": rule_ok,
     }
+
+
+def _quota(inventory: Inventory, host: str) -> int | None:
+    etcd = inventory.hosts[host].etcd if host in inventory.hosts else None
+    return etcd.quota_backend_bytes if etcd else None
 
 
 def snapshot_status(snapshot: str) -> dict[str, Any]:

@@ -108,6 +108,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "cluster": {k: v for k, v in status_dict(plan.facts).items() if k != "endpoints"},
         "checks": [{"message": c.message, "ok": c.ok, "detail": c.detail} for c in plan.checks],
         "warnings": list(plan.warnings),
+        "summary": plan.summary,
         "steps": [_step_dict(s) for s in plan.steps],
         "on_failure": plan.on_failure,
     }
@@ -119,6 +120,7 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
         "hosts": list(step.hosts), "parallel": step.parallel, "timeout": step.timeout,
         "retry": {"attempts": step.retry.attempts, "on": list(step.retry.on)},
         "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader,
+        "only_if": step.only_if,
         "actions": [{"host": a.host, "kind": type(a.action).__name__, "describe": a.action.describe(),
                      **({"path": a.action.path, "diff": a.action.diff}
                         if isinstance(a.action, WriteFileAction) else {})} for a in step.actions],
@@ -151,6 +153,8 @@ def plan_text(plan: Plan) -> str:
         lines.append(f"pre-flight [{mark}] {check['message']}" + (f" ({check['detail']})" if check["detail"]
                                                                     and not check["ok"] else ""))
     lines += [f"WARNING: {w}" for w in d["warnings"]]
+    if d["summary"]:
+        lines += [""] + d["summary"].rstrip().splitlines()
     for s in d["steps"]:
         mode = "parallel" if s["parallel"] else "serial"
         lines.append("")
@@ -169,6 +173,8 @@ def plan_text(plan: Plan) -> str:
                          f"{q['after']['failures_tolerated']}; healthy voters now {q['healthy_voters']}")
         for req in s["requires"]:
             lines.append(f"    re-checked before running: {req}")
+        if s["only_if"]:
+            lines.append(f"    per host, decided on live facts just before it runs: only if {s['only_if']}")
         for a in s["actions"]:
             described = a["describe"]
             lines.append(f"  {a['host']}: {described[0]}")
@@ -188,6 +194,8 @@ def plan_markdown(plan: Plan) -> str:
     if d["checks"]:
         out += ["", "### Pre-flight", ""]
         out += [f"- [{'x' if ch['ok'] else ' '}] {ch['message']}" for ch in d["checks"]]
+    if d["summary"]:
+        out += ["", "### Summary", "", "```", d["summary"].rstrip(), "```"]
     out += ["", "### Steps", ""]
     for s in d["steps"]:
         out.append(f"{s['index']}. **{s['name']}** ({s['kind']}, {', '.join(s['hosts']) or 'no hosts'})"

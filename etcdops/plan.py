@@ -82,6 +82,7 @@ class PlannedStep:
     quorum: QuorumChange | None = None
     on_failure: str | None = None
     on_unreachable: str = "fail"
+    only_if: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Plan:
     on_failure: str | None = None
     warnings: tuple[str, ...] = ()
     on_success: str | None = None
+    summary: str | None = None
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -150,6 +152,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
         warnings=tuple(warnings),
         on_success=render(runbook.on_success, variables, shell=False, where=runbook.file)
         if runbook.on_success else None,
+        summary=render(runbook.summary, variables, shell=False, where=runbook.file) if runbook.summary else None,
     )
 
 
@@ -220,7 +223,7 @@ def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, An
         index=index, name=name, kind=step.kind, target=step.target, hosts=hosts,
         parallel=step.parallel, timeout=timeout, retry=step.retry, actions=actions, skipped=skipped,
         requires=step.requires, leader=facts.leader_host if step.target in ("leader", "followers") else None,
-        on_failure=on_failure, on_unreachable=step.on_unreachable,
+        on_failure=on_failure, on_unreachable=step.on_unreachable, only_if=step.only_if,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,12 +40,16 @@ class Events(Protocol):
     def step_done(self, step: PlannedStep, status: str, elapsed: float) -> None: ...
 
 
+REPORT_PREFIX = "ETCDOPS_REPORT "  # a command prints `ETCDOPS_REPORT {json}` to add figures to the report
+
+
 @dataclass
 class HostResult:
     host: str
     status: str
     elapsed: float
     detail: str = ""
+    report: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -152,6 +157,10 @@ class Runner:
     def _host(self, step: PlannedStep, host_action: HostAction, deadline: float) -> HostResult:
         host = host_action.host
         start = time.monotonic()
+        if step.only_if and not self._only_if(step, host):
+            self.events.host_done(step, host, "skipped", 0.0, f"only_if is false now: {step.only_if}")
+            self.journal.event("host_finished", step=step.index, host=host, status="skipped")
+            return HostResult(host, "skipped", 0.0, f"only_if: {step.only_if} is false")
         try:
             outcome = self._act(step, host_action, deadline)
         except ConnectError as exc:
@@ -162,11 +171,18 @@ class Runner:
         except EtcdopsError as exc:
             return self._host_failed(step, host, start, exc)
         elapsed = time.monotonic() - start
-        detail = mask_secrets(outcome.detail, self.secrets)
+        detail, report = _split_report(mask_secrets(outcome.detail, self.secrets))
         self.events.host_done(step, host, outcome.status, elapsed, detail)
         self.journal.event("host_finished", step=step.index, host=host, status=outcome.status,
-                           elapsed=round(elapsed, 3))
-        return HostResult(host, outcome.status, elapsed, detail)
+                           elapsed=round(elapsed, 3), report=report)
+        return HostResult(host, outcome.status, elapsed, detail, report)
+
+    def _only_if(self, step: PlannedStep, host: str) -> bool:
+        assert step.only_if is not None
+        context = {**self.plan.variables, "facts": self.read_facts()}
+        if host in self.plan.variables["hosts"]:
+            context["host"] = self.plan.variables["hosts"][host]
+        return bool(evaluate(step.only_if, context, where=self.plan.runbook_file))
 
     def _host_failed(self, step: PlannedStep, host: str, start: float, exc: EtcdopsError) -> HostResult:
         elapsed = time.monotonic() - start
@@ -237,6 +253,21 @@ class Runner:
         return actions.Outcome("changed" if result.changed else "ok", f"{result.changed} changed")
 
 
+def _split_report(detail: str) -> tuple[str, list[dict[str, Any]]]:
+    lines, report = [], []
+    for line in detail.splitlines():
+        if line.startswith(REPORT_PREFIX):
+            try:
+                item = json.loads(line[len(REPORT_PREFIX):])
+            except json.JSONDecodeError:
+                item = None
+            if isinstance(item, dict):
+                report.append(item)
+                continue
+        lines.append(line)
+    return "\n".join(lines), report
+
+
 def _action_for(step: PlannedStep, host: str) -> HostAction:
     return next(a for a in step.actions if a.host == host)
 
@@ -250,4 +281,4 @@ def _summary(facts: ClusterFacts) -> str:
 def summarize(result: RunResult) -> dict[str, Any]:
     return {"run_id": result.run_id, "status": result.status, "error": result.error,
             "steps": [{"index": s.index, "name": s.name, "status": s.status, "elapsed": round(s.elapsed, 3),
-                       "hosts": [h.__dict__ for h in s.hosts]} for s in result.steps]}
+                       "hosts": [dict(h.__dict__) for h in s.hosts]} for s in result.steps]}

@@ -98,6 +98,10 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
             healthy, health_error = True, None
         elif rc == 0 or out.strip().startswith("["):
             healthy, health_error = parse_endpoint_health(out).get(host.etcd.client_url, (False, None))
+            if not healthy and health_error and "Active Alarm" in health_error:
+                # etcdctl calls a member with an alarm (NOSPACE) unhealthy; it is up and serving
+                # reads, and the alarm is reported on its own
+                healthy, health_error = True, None
         rc, out, _ = sec.get("members", (1, "", ""))
         if rc == 0:
             cluster_id, members = parse_member_list(out)

@@ -14,9 +14,9 @@ from etcdops.steps import STEP_KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success"}
+TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
-             "membership", "on_failure", "on_unreachable"}
+             "membership", "on_failure", "on_unreachable", "only_if"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
 CHECK_KEYS = {"assert", "run", "on", "message", "exit_code"}
@@ -31,11 +31,13 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    keys = [loader.construct_object(k) for k, _ in node.value]  # type: ignore[no-untyped-call]
+    keys = [loader.construct_object(k) for k, _ in node.value  # type: ignore[no-untyped-call]
+            if k.tag != "tag:yaml.org,2002:merge"]
     duplicates = {k for k in keys if keys.count(k) > 1}
     if duplicates:
         raise yaml.constructor.ConstructorError(None, None, f"duplicate key {sorted(map(str, duplicates))[0]!r}",
                                                 node.start_mark)
+    loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor): the explicit keys win
     result = LineDict(loader.construct_mapping(node, deep=True))
     result.line = node.start_mark.line + 1
     return result
@@ -96,7 +98,7 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     return Runbook(name=name, description=str(d.get("description", "")).strip(), file=file,
                    params=params, vars=vars_, preflight=checks, steps=parsed,
                    on_failure=_opt_template(file, d, "on_failure"),
-                   on_success=_opt_template(file, d, "on_success"))
+                   on_success=_opt_template(file, d, "on_success"), summary=_opt_template(file, d, "summary"))
 
 
 def _mapping(file: str, d: LineDict, key: str) -> LineDict:
@@ -188,6 +190,7 @@ def _step(file: str, s: Any, index: int) -> Step:
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
         membership=dict(membership) if membership else None,
         on_failure=_opt_template(file, s, "on_failure"), on_unreachable=on_unreachable,
+        only_if=_opt_template(file, s, "only_if"),
     )
 
 

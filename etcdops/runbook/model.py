@@ -58,6 +58,7 @@ class Step:
     requires: tuple[str, ...] = ()
     membership: dict[str, str] | None = None
     on_failure: str | None = None
+    only_if: str | None = None  # evaluated per host on live facts just before it runs; false = skipped
     on_unreachable: str = "fail"  # or "skip": a host that cannot be reached is reported and passed over
 
 
@@ -72,6 +73,7 @@ class Runbook:
     steps: tuple[Step, ...]
     on_failure: str | None = None
     on_success: str | None = None
+    summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
