@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -64,7 +65,11 @@ def _exit_on_failed_checks(the_plan) -> None:  # type: ignore[no-untyped-def]
 @app.command()
 @boundary
 def run(runbook: str, inventory: InventoryOpt, param: ParamsOpt = None, runbooks: RunbooksOpt = None,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False) -> None:
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+        report: Annotated[Path | None, typer.Option(help="write the run report (JSON) here")] = None,
+        junit: Annotated[Path | None, typer.Option(help="write one JUnit testcase per step here")] = None,
+        output: Annotated[Output, typer.Option("--output", "-o", help="json: the report on stdout")]
+        = Output.text) -> None:
     """Plan RUNBOOK, show the plan, ask, then execute that same plan."""
     from etcdops.cli.progress import Progress
     from etcdops.errors import Refused
@@ -74,9 +79,10 @@ def run(runbook: str, inventory: InventoryOpt, param: ParamsOpt = None, runbooks
     from etcdops.session import prepare, project_root, secret_values
 
     prepared = prepare(runbook, inventory, param or [], runbooks)
+    say = err if output == Output.json else typer.echo  # with --output json, stdout is the report only
     with prepared.pool:
         the_plan = prepared.plan()
-        typer.echo(plan_text(the_plan))
+        say(plan_text(the_plan))
         _exit_on_failed_checks(the_plan)
         if not yes:
             if not sys.stdin.isatty():
@@ -88,16 +94,47 @@ def run(runbook: str, inventory: InventoryOpt, param: ParamsOpt = None, runbooks
         journal.write("plan.json", plan_dict(the_plan))
         runner = Runner(the_plan, prepared.inventory, prepared.pool, prepared.facts, Progress(), journal,
                         assume_yes=yes, confirm=None if yes else _confirm, secrets=secret_values(prepared))
+        started = _now()
         result = runner.run()
         journal.write("result.json", summarize(result))
+        the_report = _report(the_plan, result, prepared, started, journal, report, junit)
+    if output == Output.json:
+        typer.echo(json.dumps(the_report, indent=2))
     if result.status != "successful":
         err(f"\nrun {result.run_id} {result.status.upper()}: {result.error}")
         raise typer.Exit(result.exit_code or ExitCode.STEP_FAILED)
-    typer.echo(f"\nrun {result.run_id} finished: {len(result.steps)} steps "
-               f"({sum(1 for s in result.steps if s.status == 'ok')} done, "
-               f"{sum(1 for s in result.steps if s.status == 'skipped')} skipped)")
+    say(f"\nrun {result.run_id} finished: {len(result.steps)} steps "
+        f"({sum(1 for s in result.steps if s.status == 'ok')} done, "
+        f"{sum(1 for s in result.steps if s.status == 'skipped')} skipped)")
     if the_plan.on_success:
-        typer.echo("\n" + the_plan.on_success.strip())
+        say("\n" + the_plan.on_success.strip())
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _report(the_plan, result, prepared, started, journal, report, junit):  # type: ignore[no-untyped-def]
+    """The report: before (the plan's facts) and after (read now), every step; always in the journal."""
+    from etcdops.errors import EtcdopsError
+    from etcdops.report import build_report, junit_xml
+    from etcdops.templating import mask_secrets
+    from etcdops.session import secret_values
+
+    try:
+        after = prepared.facts()
+    except EtcdopsError:
+        after = None
+    data = build_report(the_plan, result, the_plan.facts, after, started, _now())
+    data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
+    journal.write("report.json", data)
+    if report is not None:
+        report.write_text(json.dumps(data, indent=2) + "\n")
+    if junit is not None:
+        junit.write_text(junit_xml(data))
+    return data
 
 
 def _confirm(message: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -68,6 +69,7 @@ class RunResult:
     steps: list[StepResult] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
+    leaders: list[tuple[str, str | None]] = field(default_factory=list)  # (UTC time, leader host) on change
 
 
 FactsReader = Callable[[], ClusterFacts]
@@ -81,9 +83,22 @@ class Runner:
         self.plan, self.inventory, self.pool = plan, inventory, pool
         self.read_facts, self.events, self.journal = read_facts, events, journal
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
+        self.result = RunResult(run_id=plan.run_id)
+        self._note_leader(plan.facts)
+
+    def _facts(self) -> ClusterFacts:
+        facts = self.read_facts()
+        self._note_leader(facts)
+        return facts
+
+    def _note_leader(self, facts: ClusterFacts) -> None:
+        leaders = self.result.leaders
+        if not leaders or leaders[-1][1] != facts.leader_host:
+            leaders.append((dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), facts.leader_host))
+            self.journal.event("leader", leader=facts.leader_host)
 
     def run(self) -> RunResult:
-        result = RunResult(run_id=self.plan.run_id)
+        result = self.result
         self.journal.event("run_started", runbook=self.plan.runbook, inventory=self.plan.inventory)
         for step in self.plan.steps:
             step_result = StepResult(step.index, step.name)
@@ -139,7 +154,7 @@ class Runner:
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:
             return
-        facts = self.read_facts()
+        facts = self._facts()
         if step.quorum is not None:
             refusal = Membership.from_facts(facts).refusal(step.quorum.change, step.quorum.host)
             if refusal:
@@ -179,7 +194,7 @@ class Runner:
 
     def _only_if(self, step: PlannedStep, host: str) -> bool:
         assert step.only_if is not None
-        context = {**self.plan.variables, "facts": self.read_facts()}
+        context = {**self.plan.variables, "facts": self._facts()}
         if host in self.plan.variables["hosts"]:
             context["host"] = self.plan.variables["hosts"][host]
         return bool(evaluate(step.only_if, context, where=self.plan.runbook_file))
@@ -222,7 +237,7 @@ class Runner:
         deadline = start + action.timeout
         state = "no facts yet"
         while True:
-            facts = self.read_facts()
+            facts = self._facts()
             context = {**self.plan.variables, "facts": facts}
             if evaluate(action.until, context, where=self.plan.runbook_file):
                 return actions.Outcome("ok", f"after {time.monotonic() - start:.1f}s")

@@ -62,8 +62,12 @@ def parse_endpoint_health(text: str) -> dict[str, tuple[bool, str | None]]:
 
 def parse_alarm_list(text: str) -> list[Alarm]:
     data = _load(text, "alarm list")
-    return [Alarm(member_id=int(a.get("memberID", 0)), alarm=str(a.get("alarm", "")))
+    return [Alarm(member_id=int(a.get("memberID", 0)), alarm=ALARM_TYPES.get(a.get("alarm"), str(a.get("alarm", ""))))
             for a in data.get("alarms") or []]
+
+
+# etcdserverpb.AlarmType: `-w json` prints the enum number
+ALARM_TYPES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,13 @@ def make_root(tmp: Path) -> Path:
 
 
 @contextmanager
-def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2) -> Iterator[LabEnv]:
+def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
+                extra_vars: dict[str, object] | None = None) -> Iterator[LabEnv]:
     """A lab of its own (project root, loopback /24), stopped by pid at the end."""
     root = make_root(tmp)
+    if extra_vars:
+        with open(root / "inventories" / "lab" / "group_vars" / "all.yml", "a") as fh:
+            fh.write("".join(f"\n{k}: {json.dumps(v)}" for k, v in extra_vars.items()) + "\n")
     env = {**os.environ, "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}
     labenv = LabEnv(root, env, net)
     try:

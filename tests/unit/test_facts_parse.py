@@ -54,3 +54,21 @@ def test_facts_script_output_with_a_down_member(repo) -> None:  # type: ignore[n
                            "node2": HostFacts(host="node2", reachable=False, error="no route")}, members, None, [])
     assert not facts.healthy and facts.unreachable == ["node2"]
     assert facts.quorum == 2 and facts.tolerance == 1 and len(facts.voters) == 3
+
+
+def test_alarm_numbers_become_names() -> None:
+    from etcdops.facts.parse import parse_alarm_list
+
+    text = (FIXTURES / "etcdctl" / "alarm-list-nospace.json").read_text()
+    assert [a.alarm for a in parse_alarm_list(text)] == ["NOSPACE"]
+
+
+def test_an_alarm_alone_does_not_make_a_member_unhealthy(repo) -> None:  # type: ignore[no-untyped-def]
+    from etcdops.facts.gather import host_facts_from_output
+    from etcdops.inventory import load_inventory
+
+    host = load_inventory(repo / "inventories" / "lab").host("node1")
+    status = (FIXTURES / "etcdctl" / "endpoint-status-3.5.json").read_text()
+    health = (FIXTURES / "etcdctl" / "endpoint-health-nospace.json").read_text().replace("127.0.8.1", "127.0.1.1")
+    out = f"@@status\n{status}\n@@rc 0\n@@health\n{health}\n@@rc 1\n@@err Error: unhealthy cluster\n"
+    assert host_facts_from_output(host, out).healthy

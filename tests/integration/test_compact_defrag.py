@@ -1,0 +1,109 @@
+"""compact-defrag on labs of their own: a ~130 MB database shrinks on every member, the leader
+last, while a writer keeps writing; a member down refuses the run; NOSPACE is cleared."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, LabEnv, running_lab
+from tests.integration.test_membership import Writer, check_writes
+
+pytestmark = pytest.mark.lab
+FILL = Path(__file__).with_name("fill.py")
+MB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def dlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
+    with running_lab(tmp_path_factory.mktemp("defrag"), "127.0.6.", members=3, spares=0) as labenv:
+        yield labenv
+
+
+def fill(lab: LabEnv, keys: int, rounds: int, size: int, prefix: str = "fill/") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(FILL), lab.client_url("node1"), str(keys), str(rounds), str(size),
+                           prefix], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def defrag_log_times(lab: LabEnv, name: str) -> list[str]:
+    log = (lab.host_root(name) / "var" / "log" / "etcd.log").read_text().splitlines()
+    return [json.loads(line)["ts"] for line in log if "finished defragmenting directory" in line]
+
+
+def test_a_member_down_refuses_and_nothing_is_compacted(dlab: LabEnv) -> None:
+    dlab.ctl("put", "probe", "v1")
+    dlab.ctl("put", "probe", "v2")
+    dlab.service("node3", "stop")
+    try:
+        proc = dlab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always")
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "node3" in proc.stderr
+        # revision 2 is still readable: no compaction happened
+        assert "v1" in dlab.ctl("get", "probe", "--rev=2", endpoints=dlab.client_url("node1"))
+    finally:
+        dlab.service("node3", "start")
+    dlab.wait_healthy()
+
+
+def test_every_member_shrinks_leader_last_while_a_writer_writes(dlab: LabEnv, tmp_path: Path) -> None:
+    assert fill(dlab, 20000, 5, 1024).returncode == 0
+    before = {e["host"]: e for e in dlab.wait_healthy()["endpoints"]}
+    assert all(e["db_size"] > 100 * MB for e in before.values()), before
+    leader = dlab.wait_healthy()["leader"]
+    writer = Writer(dlab, tmp_path / "writes.json", [dlab.client_url(n) for n in ("node1", "node2", "node3")])
+    try:
+        proc = dlab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "--report", str(tmp_path / "r.json"),
+                            "--junit", str(tmp_path / "j.xml"), timeout=900)
+    finally:
+        result = writer.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "DEFRAGMENT NOW?" in proc.stdout and "(the leader) last" in proc.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    figures = [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
+    assert [f["member"] for f in figures][-1] == leader and len(figures) == 3
+    for f in figures:
+        assert f["db_after"] <= f["in_use_after"] * 1.10 + MB, f
+        assert f["db_after"] < f["db_before"] / 2, f
+    after = {e["host"]: e for e in dlab.wait_healthy()["endpoints"]}
+    for name, e in after.items():
+        assert e["db_size"] <= e["db_size_in_use"] * 1.10 + MB + 2 * MB, (name, e)  # the writer kept writing
+    # the etcd logs agree: the leader finished its defragmentation last
+    last = {name: defrag_log_times(dlab, name)[-1] for name in after}
+    assert max(last, key=last.get) == leader  # type: ignore[arg-type]
+    check_writes(dlab, result, dlab.client_url("node2"))
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and len(suite.findall("testcase")) == 6
+
+
+def test_move_leader_means_no_leader_is_defragmented(dlab: LabEnv, tmp_path: Path) -> None:
+    leader = dlab.wait_healthy()["leader"]
+    proc = dlab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always", "-p",
+                        "move_leader=true", "--output", "json", timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    figures = [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
+    assert [f["member"] for f in figures][-1] == leader
+    for f in figures:
+        assert f["leader_before"] != f["member"] and f["leader_after"] != f["member"], f
+    assert dlab.wait_healthy()["leader"] != leader
+
+
+def test_nospace_is_cleared(tmp_path: Path) -> None:
+    root_vars = {"etcd_quota_backend_bytes": 16 * MB}
+    with running_lab(tmp_path, "127.0.7.", members=3, spares=0, extra_vars=root_vars) as small:
+        proc = fill(small, 200, 200, 1024, "big/")  # 40 MB of revisions > the 16 MB quota
+        assert proc.returncode != 0 and "database space exceeded" in proc.stderr
+        status = small.wait_healthy()
+        assert any(a["alarm"] == "NOSPACE" for a in status["alarms"])
+        run = small.etcdops("run", "compact-defrag", "-i", "lab", "--yes", timeout=900)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "Disarm NOSPACE" in run.stdout and "quota usage" in run.stdout
+        status = small.wait_healthy()
+        assert status["alarms"] == []
+        small.ctl("put", "after-nospace", "works", endpoints=small.client_url("node2"))
