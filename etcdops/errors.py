@@ -93,3 +93,15 @@ class Refused(EtcdopsError):
     """Refused for the caller's situation (no terminal and no --yes, a pause under --yes)."""
 
     exit_code = ExitCode.UNSAFE
+
+
+class Locked(EtcdopsError):
+    """Another run holds the cluster lock."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class OutsideWindow(EtcdopsError):
+    """Not inside the maintenance window (at the start, or it closed between steps)."""
+
+    exit_code = ExitCode.OUTSIDE_WINDOW

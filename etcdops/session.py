@@ -73,14 +73,15 @@ class Prepared:
     inventory: Inventory
     params: dict[str, Any]
     pool: Pool
+    assignments: tuple[str, ...] = ()  # the -p key=value the user gave, as given
 
     def facts(self) -> ClusterFacts:
         return gather(self.inventory, self.pool)
 
-    def plan(self, facts: ClusterFacts | None = None) -> Plan:
+    def plan(self, facts: ClusterFacts | None = None, run: dict[str, str] | None = None) -> Plan:
         facts = facts if facts is not None else self.facts()
-        return build_plan(self.runbook, self.inventory, self.params, facts, LiveProbe(self.pool), new_run(),
-                          builtin_dir("playbooks"))
+        return build_plan(self.runbook, self.inventory, self.params, facts, LiveProbe(self.pool),
+                          run or new_run(), builtin_dir("playbooks"))
 
 
 def prepare(runbook_name: str, inventory_name: str, assignments: list[str],
@@ -89,7 +90,7 @@ def prepare(runbook_name: str, inventory_name: str, assignments: list[str],
     runbook = get_runbook(runbook_name, extra_dirs)
     inventory = get_inventory(inventory_name)
     params = parse_params(runbook, split_assignments(assignments), inventory)
-    return Prepared(runbook, inventory, params, Pool(inventory))
+    return Prepared(runbook, inventory, params, Pool(inventory), tuple(assignments))
 
 
 def validate_all(inventory_name: str | None, runbooks: list[str], extra: list[Path] | None) -> list[str]:

@@ -67,3 +67,11 @@ def _debug_log() -> Path:
     with open(path, "a") as fh:
         fh.write(f"--- {dt.datetime.now(dt.UTC).isoformat()}\n{traceback.format_exc()}\n")
     return path
+
+
+def exit_on_failed_checks(the_plan) -> None:  # type: ignore[no-untyped-def]
+    failed = the_plan.failed_checks
+    if failed:
+        for check in failed:
+            err(f"refused: pre-flight check failed: {check.message}" + (f" ({check.detail})" if check.detail else ""))
+        raise typer.Exit(max(c.exit_code for c in failed))

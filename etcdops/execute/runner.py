@@ -9,7 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from etcdops.errors import ConnectError, EtcdopsError, HostKeyError, PlanStale, Refused, StepFailed
+from etcdops.errors import (
+    ConnectError,
+    EtcdopsError,
+    HostKeyError,
+    OutsideWindow,
+    PlanStale,
+    Refused,
+    StepFailed,
+)
 from etcdops.execute import actions
 from etcdops.execute.journal import Journal
 from etcdops.facts.model import ClusterFacts
@@ -79,10 +87,12 @@ Confirm = Callable[[str], bool]
 class Runner:
     def __init__(self, plan: Plan, inventory: Inventory, pool: Pool, read_facts: FactsReader,
                  events: Events, journal: Journal, *, assume_yes: bool, confirm: Confirm | None,
-                 secrets: list[str]) -> None:
+                 secrets: list[str], done_before: frozenset[int] = frozenset(),
+                 stop_reason: Callable[[], str | None] = lambda: None) -> None:
         self.plan, self.inventory, self.pool = plan, inventory, pool
         self.read_facts, self.events, self.journal = read_facts, events, journal
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
+        self.done_before, self.stop_reason = done_before, stop_reason
         self.result = RunResult(run_id=plan.run_id)
         self._note_leader(plan.facts)
 
@@ -103,11 +113,19 @@ class Runner:
         for step in self.plan.steps:
             step_result = StepResult(step.index, step.name)
             result.steps.append(step_result)
+            if step.index in self.done_before:
+                step_result.status = "done before"
+                self.journal.event("step_skipped", step=step.index, reason="finished in the run being resumed")
+                continue
             if step.skipped:
                 step_result.status = "skipped"
                 self.journal.event("step_skipped", step=step.index, reason=step.skipped)
                 continue
             try:
+                reason = self.stop_reason()
+                if reason:
+                    raise OutsideWindow(f"{reason}; stopped cleanly before step {step.index} ({step.name}); "
+                                        f"continue with: etcdops run --resume {self.plan.run_id}")
                 self._run_step(step, step_result)
             except EtcdopsError as exc:
                 return self._fail(result, step, step_result, exc)
@@ -117,11 +135,12 @@ class Runner:
 
     def _fail(self, result: RunResult, step: PlannedStep, step_result: StepResult,
               exc: EtcdopsError) -> RunResult:
-        step_result.status = "failed"
-        result.status = {PlanStale: "stale", Refused: "refused"}.get(type(exc), "failed")
+        step_result.status = "not started" if isinstance(exc, OutsideWindow) else "failed"
+        result.status = {PlanStale: "stale", Refused: "refused", OutsideWindow: "window_closed"}.get(
+            type(exc), "failed")
         message = mask_secrets(str(exc), self.secrets)
         advice = step.on_failure or self.plan.on_failure
-        if advice and not isinstance(exc, Refused):
+        if advice and not isinstance(exc, (Refused, OutsideWindow)):
             message += "\n\n" + advice.strip()
         result.error = message
         result.exit_code = exc.exit_code

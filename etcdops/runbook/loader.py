@@ -14,7 +14,7 @@ from etcdops.steps import STEP_KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary"}
+TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary", "lock"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
              "membership", "on_failure", "on_unreachable", "only_if"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
@@ -95,7 +95,10 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     for s in parsed:
         if names.count(s.name) > 1:
             raise RunbookError(file, s.line, f"duplicate step name {s.name!r}")
-    return Runbook(name=name, description=str(d.get("description", "")).strip(), file=file,
+    lock = str(d.get("lock", "etcd"))
+    if lock not in ("etcd", "files", "none"):
+        raise _err(file, d, f"lock is etcd, files or none, not {lock!r}")
+    return Runbook(name=name, lock=lock, description=str(d.get("description", "")).strip(), file=file,
                    params=params, vars=vars_, preflight=checks, steps=parsed,
                    on_failure=_opt_template(file, d, "on_failure"),
                    on_success=_opt_template(file, d, "on_success"), summary=_opt_template(file, d, "summary"))

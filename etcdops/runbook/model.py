@@ -74,6 +74,7 @@ class Runbook:
     on_failure: str | None = None
     on_success: str | None = None
     summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
+    lock: str = "etcd"  # etcd (a leased key) | files (lock files on every member: etcd is down) | none
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import select
 import shlex
-import socket
 import threading
 import time
 from pathlib import Path
@@ -72,7 +71,7 @@ class SSHTransport:
                     f"unknown host key for [{address}]:{port}: add it to {self._known_hosts()} "
                     f"after checking its fingerprint (ssh-keyscan -p {port} {address})")) from None
             raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
-        except (OSError, socket.timeout, EOFError) as exc:
+        except (TimeoutError, OSError, EOFError) as exc:
             raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
 
     def _ensure(self) -> paramiko.SSHClient:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager

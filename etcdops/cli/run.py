@@ -1,0 +1,229 @@
+"""`etcdops run` (fresh, a reviewed plan, or a resumed run) and `etcdops runs list | show`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from etcdops.cli.common import Output, ParamsOpt, RunbooksOpt, boundary, err, exit_on_failed_checks
+from etcdops.errors import BadInput, ExitCode, OutsideWindow, PlanStale, Refused
+
+runs_app = typer.Typer(no_args_is_help=True, help="Past runs and their journals (.etcdops/runs/).")
+
+WINDOW_ENV = "ETCDOPS_WINDOW"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@boundary
+def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file")] = None,
+        inventory: Annotated[str | None, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")]
+        = None,
+        param: ParamsOpt = None, runbooks: RunbooksOpt = None,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+        plan_file: Annotated[Path | None, typer.Option("--plan", help="run this reviewed plan (plan --save)")]
+        = None,
+        resume: Annotated[str | None, typer.Option(help="continue the run with this id after a crash")] = None,
+        window: Annotated[str | None, typer.Option(help=f'e.g. "Sat 02:00-04:00 UTC" (or ${WINDOW_ENV})')]
+        = None,
+        break_lock: Annotated[bool, typer.Option("--break-lock", help="remove a lock left by a dead run")]
+        = False,
+        report: Annotated[Path | None, typer.Option(help="write the run report (JSON) here")] = None,
+        junit: Annotated[Path | None, typer.Option(help="write one JUnit testcase per step here")] = None,
+        output: Annotated[Output, typer.Option("--output", "-o", help="json: the report on stdout")]
+        = Output.text) -> None:
+    """Plan RUNBOOK, show the plan, ask, then execute that same plan (or a reviewed or resumed one)."""
+    from etcdops.session import prepare
+    from etcdops.window import parse_window
+
+    the_window = parse_window(window or os.environ[WINDOW_ENV]) if (window or os.environ.get(WINDOW_ENV)) else None
+    if the_window is not None and not the_window.contains(dt.datetime.now(dt.UTC)):
+        raise OutsideWindow(f"outside the maintenance window {the_window}; nothing was touched")
+    saved, run_dir = _saved_record(plan_file, resume)
+    if saved is not None:
+        runbook, inventory = saved["runbook_file"], saved["inventory_path"]
+        param = [*saved["assignments"], *(param or [])]
+    if runbook is None or inventory is None:
+        raise BadInput("run needs RUNBOOK and --inventory (or --plan FILE, or --resume ID)")
+    say = err if output == Output.json else typer.echo  # with --output json, stdout is the report only
+    prepared = prepare(runbook, inventory, param or [], runbooks)
+    with prepared.pool:
+        the_plan = _plan(prepared, saved, plan_file is not None, say)
+        _confirm_or_refuse(the_plan, yes)
+        result, the_report = _execute(prepared, the_plan, saved, run_dir, the_window, yes, break_lock,
+                                      report, junit, say)
+    if output == Output.json:
+        typer.echo(json.dumps(the_report, indent=2))
+    if result.status != "successful":
+        err(f"\nrun {result.run_id} {result.status.upper()}: {result.error}")
+        if result.status not in ("stale", "refused", "window_closed"):
+            err(f"after fixing the cause, continue with: etcdops run --resume {result.run_id}")
+        raise typer.Exit(result.exit_code or ExitCode.STEP_FAILED)
+    say(f"\nrun {result.run_id} finished: {len(result.steps)} steps "
+        f"({sum(1 for s in result.steps if s.status == 'ok')} done, "
+        f"{sum(1 for s in result.steps if s.status == 'skipped')} skipped, "
+        f"{sum(1 for s in result.steps if s.status == 'done before')} done before)")
+    if the_plan.on_success:
+        say("\n" + the_plan.on_success.strip())
+
+
+def _saved_record(plan_file: Path | None, resume: str | None) -> tuple[dict[str, Any] | None, Path | None]:
+    from etcdops.runs import load_record, resume_record
+    from etcdops.session import project_root
+
+    if plan_file is not None and resume is not None:
+        raise BadInput("--plan and --resume do not go together")
+    if plan_file is not None:
+        return load_record(plan_file), None
+    if resume is not None:
+        run_dir, data = resume_record(project_root(), resume)
+        return data, run_dir
+    return None, None
+
+
+def _plan(prepared: Any, saved: dict[str, Any] | None, reviewed: bool, say: Any) -> Any:
+    from etcdops.output import plan_text
+    from etcdops.runs import check_reviewed, record, run_status, runs_dir
+    from etcdops.session import project_root
+
+    the_plan = prepared.plan(run=saved["run"] if saved else None)
+    say(plan_text(the_plan))
+    if reviewed:
+        assert saved is not None
+        if run_status(runs_dir(project_root()) / the_plan.run_id) == "successful":
+            raise PlanStale(f"the reviewed plan (run {the_plan.run_id}) has already run successfully; "
+                            "make and review a new plan")
+        check_reviewed(saved, record(the_plan, prepared.inventory, prepared.params, prepared.assignments))
+        say("\nthe reviewed plan still matches the cluster, the inventory and the runbook")
+    if saved is not None and not reviewed:
+        failed = the_plan.failed_checks
+        if failed:  # a resumed run passed its pre-flight when it started; each step re-checks what it needs
+            say("pre-flight checks that fail now are not re-applied to a resumed run: "
+                + "; ".join(c.message for c in failed))
+        return the_plan
+    exit_on_failed_checks(the_plan)
+    return the_plan
+
+
+def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Refused("no terminal to confirm on: review the plan and pass --yes to run unattended")
+    if not typer.confirm(f"\nRun {the_plan.runbook} on {the_plan.inventory}?", default=False):
+        err("not confirmed; nothing was changed")
+        raise typer.Exit(ExitCode.OK)
+
+
+def _execute(prepared: Any, the_plan: Any, saved: dict[str, Any] | None, run_dir: Path | None, the_window: Any,
+             yes: bool, break_lock: bool, report: Path | None, junit: Path | None, say: Any) -> tuple[Any, Any]:
+    from etcdops.cli.progress import Progress
+    from etcdops.execute.journal import Journal
+    from etcdops.execute.runner import Runner, summarize
+    from etcdops.lock import ClusterLock, new_holder
+    from etcdops.lock import break_lock as remove_lock
+    from etcdops.runs import finished_steps, record
+    from etcdops.session import project_root, secret_values
+
+    facts = the_plan.facts
+    hosts = [str(v) for k, v in prepared.params.items() if (p := prepared.runbook.param(k)) and p.type == "host"]
+    via = facts.healthy_voter_host(hosts) or None
+    if break_lock:
+        for removed in remove_lock(prepared.inventory, prepared.pool, via):
+            say(f"--break-lock: removed {removed}")
+    journal = Journal(project_root() / ".etcdops" / "runs" / the_plan.run_id)
+    done = finished_steps(run_dir) if run_dir is not None else frozenset()
+    if run_dir is None:
+        journal.write("plan.json", record(the_plan, prepared.inventory, prepared.params, prepared.assignments))
+    else:
+        journal.event("run_resumed", done_before=sorted(done))
+    lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(the_plan.run_id, the_plan.runbook),
+                       prepared.runbook.lock, via, on_note=lambda m: err(f"lock: {m}"))
+    with lock:
+        runner = Runner(the_plan, prepared.inventory, prepared.pool, prepared.facts, Progress(), journal,
+                        assume_yes=yes, confirm=None if yes else _confirm, secrets=secret_values(prepared),
+                        done_before=done, stop_reason=_window_closed(the_window))
+        started = _now()
+        result = runner.run()
+        journal.write("result.json", summarize(result))
+        the_report = _report(the_plan, result, prepared, started, journal, report, junit)
+    return result, the_report
+
+
+def _window_closed(the_window: Any) -> Any:
+    if the_window is None:
+        return lambda: None
+    return lambda: None if the_window.contains(dt.datetime.now(dt.UTC)) else \
+        f"the maintenance window {the_window} has closed"
+
+
+def _confirm(message: str) -> bool:
+    return typer.confirm(f"{message} Continue?", default=False)
+
+
+def _report(the_plan: Any, result: Any, prepared: Any, started: str, journal: Any, report: Path | None,
+            junit: Path | None) -> dict[str, Any]:
+    """The report: before (the plan's facts) and after (read now), every step; always in the journal."""
+    from etcdops.errors import EtcdopsError
+    from etcdops.report import build_report, junit_xml
+    from etcdops.session import secret_values
+    from etcdops.templating import mask_secrets
+
+    try:
+        after = prepared.facts()
+    except EtcdopsError:
+        after = None
+    data = build_report(the_plan, result, the_plan.facts, after, started, _now())
+    data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
+    journal.write("report.json", data)
+    if report is not None:
+        report.write_text(json.dumps(data, indent=2) + "\n")
+    if junit is not None:
+        junit.write_text(junit_xml(data))
+    return data
+
+
+@runs_app.command("list")
+@boundary
+def runs_list() -> None:
+    """Runs journaled under .etcdops/runs/, oldest first."""
+    from etcdops.runs import list_runs
+    from etcdops.session import project_root
+
+    rows = list_runs(project_root())
+    if not rows:
+        typer.echo("no runs yet")
+    for r in rows:
+        typer.echo(f"{r['id']:<28} {r['runbook']:<16} {r['inventory']:<12} {r['status']:<14} steps {r['steps']}")
+
+
+@runs_app.command("show")
+@boundary
+def runs_show(run_id: str) -> None:
+    """One run: its plan's steps and what happened to each, from the journal."""
+    from etcdops.runs import events, resume_record, run_status, runs_dir
+    from etcdops.session import project_root
+
+    run_dir = runs_dir(project_root()) / run_id
+    if "/" in run_id or not (run_dir / "plan.json").is_file():
+        raise BadInput(f"no run {run_id!r} in {runs_dir(project_root())}")
+    data = json.loads((run_dir / "plan.json").read_text())
+    typer.echo(f"run {run_id}: {data.get('runbook')} on {data.get('inventory')}, {run_status(run_dir)}")
+    typer.echo("params: " + ", ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items()))
+    for e in events(run_dir):
+        detail = {k: v for k, v in e.items() if k not in ("time", "event")}
+        typer.echo(f"  {e.get('time', '?')}  {e.get('event', '?'):<14} {json.dumps(detail)[:160]}")
+    if run_status(run_dir) not in ("successful", "planned"):
+        try:
+            resume_record(project_root(), run_id)
+            typer.echo(f"continue with: etcdops run --resume {run_id}")
+        except BadInput:
+            pass

@@ -1,0 +1,147 @@
+"""Runs on disk: reviewed plans (--save / --plan), the journal a run can be resumed from
+(--resume), and the listing of past runs. Reading and comparing only; no I/O to hosts.
+
+A run record (plan.json in the journal, or the file `plan --save` writes) is the plan as
+JSON plus what is needed to rebuild it exactly: the run (id, stamp), the non-secret
+parameters, the digests of the inventory and runbook files, and the cluster it was built
+against (cluster id, member ids, leader).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from etcdops.errors import BadInput, PlanStale
+from etcdops.inventory import Inventory
+from etcdops.output import plan_dict
+from etcdops.plan import Plan
+from etcdops.templating import Secret
+
+RECORD_SCHEMA = "etcdops-plan/1"
+COMPARED = ("checks", "steps")  # what must be identical between the reviewed and the rebuilt plan
+
+
+def record(plan: Plan, inventory: Inventory, params: dict[str, Any], given: tuple[str, ...] = ()) -> dict[str, Any]:
+    d = plan_dict(plan)
+    d.update(
+        record=RECORD_SCHEMA,
+        run={"id": plan.run_id, "stamp": plan.variables["run"]["stamp"], "time": plan.created},
+        assignments=[a for a in given if not isinstance(params.get(a.partition("=")[0].strip()), Secret)],
+        secret_params=sorted(k for k, v in params.items() if isinstance(v, Secret)),
+        digests=digests(inventory, plan.runbook_file),
+        basis=basis(plan),
+    )
+    return d
+
+
+def digests(inventory: Inventory, runbook_file: str) -> dict[str, str]:
+    inv = hashlib.sha256()
+    for path in sorted(p for p in Path(inventory.path).rglob("*") if p.is_file()):
+        inv.update(str(path.relative_to(inventory.path)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return {"inventory": inv.hexdigest(), "runbook": hashlib.sha256(Path(runbook_file).read_bytes()).hexdigest()}
+
+
+def basis(plan: Plan) -> dict[str, Any]:
+    facts = plan.facts
+    uses_leader = any(s.leader for s in plan.steps)  # steps aimed at "the leader" / "the followers"
+    return {"cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else None,
+            "members": sorted(m.id_hex for m in facts.members),
+            "leader": facts.leader_host if uses_leader else None}
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not a saved plan: {exc}") from None
+    if not isinstance(data, dict) or data.get("record") != RECORD_SCHEMA:
+        raise BadInput(f"{path}: not a plan saved by `etcdops plan --save` ({RECORD_SCHEMA})")
+    return data
+
+
+def check_reviewed(saved: dict[str, Any], rebuilt: dict[str, Any]) -> None:
+    """Refuse (PlanStale) when the cluster, the inventory, the runbook or the plan itself changed."""
+    changes = []
+    for key, what in (("inventory", "the inventory"), ("runbook", "the runbook")):
+        if saved["digests"][key] != rebuilt["digests"][key]:
+            changes.append(f"{what} changed since the plan was reviewed")
+    for key in ("cluster_id", "members", "leader"):
+        if saved["basis"][key] != rebuilt["basis"][key]:
+            changes.append(f"{key.replace('_', ' ')}: reviewed {saved['basis'][key]}, now {rebuilt['basis'][key]}")
+    for key in COMPARED:
+        for old, new in zip(saved[key], rebuilt[key], strict=False):
+            if _comparable(old) != _comparable(new):
+                changes.append(f"{key[:-1]} {old.get('index', '')} '{old.get('name') or old.get('message')}' "
+                               "would not be the same as reviewed")
+                break
+        if len(saved[key]) != len(rebuilt[key]):
+            changes.append(f"the number of {key} changed")
+    if changes:
+        raise PlanStale("the reviewed plan no longer matches the cluster: " + "; ".join(changes[:5])
+                        + ". Make and review a new plan.")
+
+
+def _comparable(item: dict[str, Any]) -> str:
+    return json.dumps(item, sort_keys=True)
+
+
+# ----- the journal ------------------------------------------------------------
+def runs_dir(root: Path) -> Path:
+    return root / ".etcdops" / "runs"
+
+
+def events(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "events.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill -9: ignored, the step counts as not finished
+    return out
+
+
+def finished_steps(run_dir: Path) -> frozenset[int]:
+    """Steps known to have finished (or been skipped) in that run: a resume starts after them."""
+    return frozenset(int(e["step"]) for e in events(run_dir)
+                     if e.get("event") in ("step_finished", "step_skipped") and "step" in e)
+
+
+def run_status(run_dir: Path) -> str:
+    result = run_dir / "result.json"
+    if result.is_file():
+        try:
+            return str(json.loads(result.read_text()).get("status", "?"))
+        except json.JSONDecodeError:
+            return "?"
+    return "interrupted" if events(run_dir) else "planned"
+
+
+def list_runs(root: Path) -> list[dict[str, Any]]:
+    rows = []
+    folder = runs_dir(root)
+    for run_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
+        plan = run_dir / "plan.json"
+        data = json.loads(plan.read_text()) if plan.is_file() else {}
+        done = finished_steps(run_dir)
+        rows.append({"id": run_dir.name, "runbook": data.get("runbook", "?"), "inventory": data.get("inventory", "?"),
+                     "status": run_status(run_dir), "steps": f"{len(done)}/{len(data.get('steps', []))}"})
+    return rows
+
+
+def resume_record(root: Path, run_id: str) -> tuple[Path, dict[str, Any]]:
+    run_dir = runs_dir(root) / run_id
+    if "/" in run_id or not (run_dir / "plan.json").is_file():
+        raise BadInput(f"no run {run_id!r} in {runs_dir(root)} (see `etcdops runs list`)")
+    status = run_status(run_dir)
+    if status == "successful":
+        raise BadInput(f"run {run_id} already finished successfully; nothing to resume")
+    data = json.loads((run_dir / "plan.json").read_text())
+    if data.get("record") != RECORD_SCHEMA:
+        raise BadInput(f"run {run_id} was journaled by an older etcdops and cannot be resumed")
+    return run_dir, data

@@ -1,0 +1,150 @@
+"""Unattended runs on a lab of their own (127.0.8.N): kill -9 and --resume (restore, scale-out),
+the cluster lock, reviewed plans made stale, the maintenance window, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ETCDOPS, LabEnv, running_lab
+
+pytestmark = pytest.mark.lab
+LOCK_TTL = "4"
+SLOW = """name: slow
+description: sleeps on one member, holding the cluster lock
+steps:
+  - name: Sleep
+    target: "host:node1"
+    timeout: 60
+    command:
+      run: sleep 6
+"""
+
+
+@pytest.fixture(scope="module")
+def ulab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
+    with running_lab(tmp_path_factory.mktemp("unattended"), "127.0.8.") as labenv:
+        labenv.env["ETCDOPS_LOCK_TTL"] = LOCK_TTL
+        (labenv.root / "my-runbooks").mkdir()
+        (labenv.root / "my-runbooks" / "slow.yml").write_text(SLOW)
+        yield labenv
+
+
+def start(lab: LabEnv, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(ETCDOPS), "run", *args, "-i", "lab", "--yes"], cwd=lab.root, env=lab.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def newest_run(lab: LabEnv, after: set[str]) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = lab.root / ".etcdops" / "runs"
+        new = [p for p in runs.iterdir() if p.name not in after] if runs.is_dir() else []
+        if new:
+            return new[0]
+        time.sleep(0.1)
+    raise AssertionError("no new run appeared")
+
+
+def runs(lab: LabEnv) -> set[str]:
+    folder = lab.root / ".etcdops" / "runs"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def kill_at(lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: str, step: int) -> str:
+    """kill -9 the runner as soon as its journal shows `event` for `step`; returns the run id."""
+    run_dir = newest_run(lab, before)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        text = (run_dir / "events.jsonl").read_text() if (run_dir / "events.jsonl").exists() else ""
+        if any(json.loads(line).get("event") == event and json.loads(line).get("step") == step
+               for line in text.splitlines() if line.strip()):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            return run_dir.name
+        assert proc.poll() is None, f"the run ended before step {step}: {proc.communicate()}"
+        time.sleep(0.05)
+    raise AssertionError(f"step {step} never reached")
+
+
+def test_outside_the_window_nothing_is_touched(ulab: LabEnv) -> None:
+    before = runs(ulab)
+    now = time.gmtime()
+    other_day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(now.tm_wday + 3) % 7]
+    proc = ulab.etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4",
+                        "--window", f"{other_day} 01:00-02:00 UTC")
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "outside the maintenance window" in proc.stderr
+    assert runs(ulab) == before and len(ulab.wait_healthy()["members"]) == 3
+
+
+def test_the_cluster_lock(ulab: LabEnv) -> None:
+    before = runs(ulab)
+    first = start(ulab, "slow", "--runbooks", "my-runbooks")
+    holder = newest_run(ulab, before).name
+    time.sleep(1.5)
+    second = ulab.etcdops("run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
+    assert second.returncode == 4, second.stdout + second.stderr
+    assert f"run {holder}" in second.stderr and "slow" in second.stderr and "since" in second.stderr
+    assert first.wait(timeout=60) == 0
+    # the first run released the lock: the next one gets it
+    again = ulab.etcdops("run", "status", "-i", "lab", "--yes")
+    assert again.returncode == 0, again.stderr
+    # a runner killed without releasing: refused at first, then the lease expires
+    before = runs(ulab)
+    killed = start(ulab, "slow", "--runbooks", "my-runbooks")
+    kill_at(ulab, killed, before, "step_started", 1)
+    refused = ulab.etcdops("run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
+    assert refused.returncode == 4, refused.stderr
+    time.sleep(int(LOCK_TTL) + 2)
+    later = ulab.etcdops("run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
+    assert later.returncode == 0, later.stdout + later.stderr
+
+
+def test_kill_during_restore_then_resume(ulab: LabEnv, tmp_path: Path) -> None:
+    for i in range(200):
+        ulab.ctl("put", f"keep/{i:03d}", str(i))
+    assert ulab.etcdops("run", "snapshot", "-i", "lab", "--yes").returncode == 0
+    before = runs(ulab)
+    proc = start(ulab, "restore")
+    run_id = kill_at(ulab, proc, before, "step_started", 5)
+    listed = ulab.etcdops("runs", "list", check=True).stdout
+    assert run_id in listed and "interrupted" in listed
+    resumed = ulab.etcdops("run", "--resume", run_id, "--yes", "--report", str(tmp_path / "r.json"), timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "done before" in resumed.stdout
+    status = ulab.wait_healthy()
+    assert len(status["members"]) == 3
+    keys = ulab.ctl("get", "keep/", "--prefix", "--keys-only").split()
+    assert len(keys) == 200
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "successful" and report["run_id"] == run_id
+
+
+def test_kill_during_scale_out_then_resume(ulab: LabEnv) -> None:
+    before = runs(ulab)
+    proc = start(ulab, "scale-out", "-p", "host=node4")
+    run_id = kill_at(ulab, proc, before, "step_started", 5)  # after the learner was added
+    resumed = ulab.etcdops("run", "--resume", run_id, "--yes", timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    status = ulab.wait_healthy()
+    voters = sorted(m["name"] for m in status["members"] if m["role"] == "voter")
+    assert voters == ["node1", "node2", "node3", "node4"]
+    assert len(ulab.ctl("get", "keep/", "--prefix", "--keys-only").split()) == 200
+
+
+def test_a_reviewed_plan_made_stale_by_a_membership_change(ulab: LabEnv, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    proc = ulab.etcdops("plan", "compact-defrag", "-i", "lab", "--save", str(saved))
+    assert proc.returncode == 0, proc.stderr
+    assert ulab.etcdops("run", "scale-in", "-i", "lab", "--yes", "-p", "host=node4").returncode == 0
+    stale = ulab.etcdops("run", "--plan", str(saved), "--yes")
+    assert stale.returncode == 6, stale.stdout + stale.stderr
+    assert "members" in stale.stderr and "no longer matches" in stale.stderr
