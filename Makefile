@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ETCDOPS := $(VENV)/bin/etcdops
-APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates
+APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates sudo
 ETCD_DIR := .tools/etcd
+ETCD34_DIR := .tools/etcd-3.4
 
 .PHONY: setup apt demo test unit integration bench lint lab-down clean
 
-setup: apt $(VENV)/.installed $(ETCD_DIR)/etcdutl
+setup: apt $(VENV)/.installed $(ETCD_DIR)/etcdutl $(ETCD34_DIR)/etcd
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -28,6 +29,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(ETCD_DIR)/etcdutl:
 	bash scripts/fetch-etcd.sh $(ETCD_DIR)
+
+# etcd 3.4 (Debian bookworm) for the side-by-side tests of the 3.4 code paths
+$(ETCD34_DIR)/etcd:
+	bash scripts/fetch-etcd.sh $(ETCD34_DIR) bookworm
 
 demo: setup
 	bash scripts/demo.sh

@@ -12,7 +12,10 @@ set -euo pipefail
 dest=${1:?usage: fetch-etcd.sh DEST [SUITE]}
 suite=${2:-trixie}
 
-if [[ -x "$dest/etcd" && -x "$dest/etcdctl" && -x "$dest/etcdutl" ]]; then
+# etcd 3.4 (Debian bookworm) has no etcdutl: restore there is `etcdctl snapshot restore`
+tools=(etcd etcdctl etcdutl)
+[[ $suite == bookworm ]] && tools=(etcd etcdctl)
+if [[ -x "$dest/etcd" && -x "$dest/etcdctl" && ( ${#tools[@]} -eq 2 || -x "$dest/etcdutl" ) ]]; then
     echo "etcd binaries already in $dest"
     exit 0
 fi
@@ -53,7 +56,7 @@ apt-get "${apt_opts[@]}" update -qq
 (cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq "etcd-server/$suite" "etcd-client/$suite")
 for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
 mkdir -p "$dest"
-for bin in etcd etcdctl etcdutl; do
+for bin in "${tools[@]}"; do
     src="$work/root/usr/bin/$bin"
     [[ -f $src ]] || { echo "fetch-etcd: $bin not found in the $suite packages" >&2; exit 1; }
     install -m 0755 "$src" "$dest/$bin"

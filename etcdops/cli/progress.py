@@ -17,6 +17,9 @@ class Progress:
         self._last_wait = 0.0
 
     def _write(self, text: str) -> None:
+        if not self.tty:  # a log (CI): every line gets its UTC time
+            stamp = time.strftime("%H:%M:%SZ ", time.gmtime())
+            text = "".join(stamp + line if line.strip() else line for line in text.splitlines(keepends=True))
         with self._lock:
             self.stream.write(text)
             self.stream.flush()

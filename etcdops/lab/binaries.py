@@ -10,6 +10,7 @@ from pathlib import Path
 from etcdops.errors import EtcdopsError
 
 TOOLS = ("etcd", "etcdctl", "etcdutl")
+REQUIRED = ("etcd", "etcdctl")  # etcd 3.4 has no etcdutl
 
 
 def candidate_dirs(project_root: Path) -> list[Path]:
@@ -25,7 +26,7 @@ def find_etcd_bin_dir(project_root: Path, fetch: bool = True) -> Path:
     """The first complete candidate dir; .tools/etcd is fetched from Debian if missing."""
     explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
     if explicit and not _complete(Path(explicit)):
-        raise EtcdopsError(f"ETCDOPS_ETCD_BIN_DIR={explicit}: needs {', '.join(TOOLS)}")
+        raise EtcdopsError(f"ETCDOPS_ETCD_BIN_DIR={explicit}: needs {', '.join(REQUIRED)} (and etcdutl on 3.5+)")
     for folder in candidate_dirs(project_root):
         if _complete(folder):
             return folder
@@ -39,4 +40,4 @@ def find_etcd_bin_dir(project_root: Path, fetch: bool = True) -> Path:
 
 
 def _complete(folder: Path) -> bool:
-    return all(os.access(folder / tool, os.X_OK) and (folder / tool).is_file() for tool in TOOLS)
+    return all(os.access(folder / tool, os.X_OK) and (folder / tool).is_file() for tool in REQUIRED)

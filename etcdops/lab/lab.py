@@ -142,7 +142,8 @@ class Lab:
             link = dist / "bin" / tool
             if link.is_symlink() or link.exists():
                 link.unlink()
-            link.symlink_to((bin_dir / tool).resolve())
+            if (bin_dir / tool).exists():  # etcd 3.4 has no etcdutl
+                link.symlink_to((bin_dir / tool).resolve())
         script = resources.files("etcdops.lab").joinpath("etcd-service.sh").read_text()
         (dist / "etcd-service.sh").write_text(script)
 
@@ -154,7 +155,8 @@ class Lab:
             link = root / "bin" / tool
             if link.is_symlink() or link.exists():
                 link.unlink()
-            link.symlink_to((dist / "bin" / tool).resolve())
+            if (dist / "bin" / tool).is_symlink():
+                link.symlink_to((dist / "bin" / tool).resolve())
         service = root / "bin" / "etcd-service"
         service.write_text((dist / "etcd-service.sh").read_text().replace("@HOST_ROOT@", str(root.resolve())))
         service.chmod(0o755)
@@ -208,6 +210,8 @@ class Lab:
         )
         if etcd.quota_backend_bytes:
             text += f"ETCD_QUOTA_BACKEND_BYTES={etcd.quota_backend_bytes}\n"
+        if etcd.wal_dir:
+            text += f"ETCD_WAL_DIR={etcd.wal_dir}\n"
         Path(etcd.env_file).write_text(text)
 
     def _service(self, host: Host, action: str) -> None:

@@ -97,14 +97,13 @@ def make_root(tmp: Path) -> Path:
 
 @contextmanager
 def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
-                extra_vars: dict[str, object] | None = None) -> Iterator[LabEnv]:
+                extra_vars: dict[str, object] | None = None, env: dict[str, str] | None = None) -> Iterator[LabEnv]:
     """A lab of its own (project root, loopback /24), stopped by pid at the end."""
     root = make_root(tmp)
     if extra_vars:
         with open(root / "inventories" / "lab" / "group_vars" / "all.yml", "a") as fh:
             fh.write("".join(f"\n{k}: {json.dumps(v)}" for k, v in extra_vars.items()) + "\n")
-    env = {**os.environ, "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}
-    labenv = LabEnv(root, env, net)
+    labenv = LabEnv(root, {**os.environ, **(env or {}), "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}, net)
     try:
         labenv.etcdops("lab", "up", "--members", str(members), "--spares", str(spares), check=True, timeout=120)
         yield labenv

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,19 @@ def dlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
 def fill(lab: LabEnv, keys: int, rounds: int, size: int, prefix: str = "fill/") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(FILL), lab.client_url("node1"), str(keys), str(rounds), str(size),
                            prefix], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def check_report_files(report: Path, junit: Path, steps: int, failures: int) -> None:
+    """The JSON report matches its documented schema; the JUnit file parses as JUnit XML."""
+    import jsonschema
+    from junitparser import Failure, JUnitXml
+
+    schema = json.loads((REPO / "docs" / "report.schema.json").read_text())
+    jsonschema.validate(json.loads(report.read_text()), schema)
+    xml = JUnitXml.fromfile(str(junit))
+    cases = [case for suite in xml for case in suite]
+    assert len(cases) == steps
+    assert sum(1 for case in cases for r in case.result if isinstance(r, Failure)) == failures
 
 
 def defrag_log_times(lab: LabEnv, name: str) -> list[str]:
@@ -77,8 +89,7 @@ def test_every_member_shrinks_leader_last_while_a_writer_writes(dlab: LabEnv, tm
     last = {name: defrag_log_times(dlab, name)[-1] for name in after}
     assert max(last, key=last.get) == leader  # type: ignore[arg-type]
     check_writes(dlab, result, dlab.client_url("node2"))
-    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
-    assert suite is not None and suite.get("failures") == "0" and len(suite.findall("testcase")) == 6
+    check_report_files(tmp_path / "r.json", tmp_path / "j.xml", steps=6, failures=0)
 
 
 def test_move_leader_means_no_leader_is_defragmented(dlab: LabEnv, tmp_path: Path) -> None:

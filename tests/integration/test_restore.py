@@ -122,3 +122,50 @@ def wait_healthy(lab: LabEnv, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+def test_restore_with_bump_revision_marks_old_revisions_compacted(lab: LabEnv) -> None:
+    lab.ctl("put", "/bump/k", "v")
+    snap = snapshot(lab)
+    rev = json.loads(snap.with_suffix(".json").read_text())["revision"]
+    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "bump_revision=1000", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--bump-revision 1000 --mark-compacted" in proc.stdout
+    status = lab.status()
+    assert min(e["revision"] for e in status["endpoints"] if e["revision"]) >= rev + 1000
+    # a watcher at an old revision is told it was compacted, not silently given nothing
+    old = subprocess.run([str(lab.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={lab.client_url('node1')}",
+                          "get", "/bump/k", f"--rev={rev}"], capture_output=True, text=True, timeout=30)
+    assert old.returncode != 0 and "compacted" in old.stderr
+    assert "v" in lab.ctl("get", "/bump/k")
+
+
+def test_snapshot_keep_prunes_the_oldest(lab: LabEnv) -> None:
+    folder = lab.root / "snapshots" / "lab"
+    for _ in range(3):
+        lab.ctl("put", "/keep/k", str(time.time()))
+        lab.etcdops("run", "snapshot", "-i", "lab", "--yes", "-p", "keep=2", check=True)
+        time.sleep(1.1)  # snapshot names carry the time to the second
+    dbs = sorted(folder.glob("*.db"), key=lambda p: p.stat().st_mtime)
+    assert len(dbs) == 2
+    assert all(p.with_suffix(".json").is_file() for p in dbs)
+    assert len(list(folder.glob("*.json"))) == 2
+
+
+def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
+    from tests.integration.conftest import running_lab
+
+    wal = {"etcd_wal_dir": "{{ host_root }}/var/lib/etcd-wal"}
+    with running_lab(tmp_path, "127.0.9.", members=3, spares=0, extra_vars=wal) as wlab:
+        assert (wlab.host_root("node1") / "var" / "lib" / "etcd-wal").is_dir()
+        wlab.ctl("put", "/wal/k", "before")
+        snap = snapshot(wlab)
+        wlab.ctl("put", "/wal/k", "after")
+        proc = wlab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "--yes")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "before" in wlab.ctl("get", "/wal/k")
+        for host in ("node1", "node2", "node3"):
+            lib = wlab.host_root(host) / "var" / "lib"
+            assert list(lib.glob("etcd-wal.pre-restore-*")), "the old WAL dir was moved aside"
+            assert any((lib / "etcd-wal").iterdir()), "the restored WAL is in the WAL dir"
+            assert not (lib / "etcd" / "member" / "wal").exists() or not any((lib / "etcd" / "member" / "wal").iterdir())

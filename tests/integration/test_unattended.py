@@ -148,3 +148,20 @@ def test_a_reviewed_plan_made_stale_by_a_membership_change(ulab: LabEnv, tmp_pat
     stale = ulab.etcdops("run", "--plan", str(saved), "--yes")
     assert stale.returncode == 6, stale.stdout + stale.stderr
     assert "members" in stale.stderr and "no longer matches" in stale.stderr
+
+
+def test_a_failed_run_reports_the_failing_step(ulab: LabEnv, tmp_path: Path) -> None:
+    from tests.integration.test_compact_defrag import check_report_files
+
+    (ulab.root / "my-runbooks" / "fails.yml").write_text(
+        "name: fails\ndescription: the second of three steps fails\nlock: none\nsteps:\n"
+        "  - {name: One, target: 'host:node1', command: {run: 'true'}}\n"
+        "  - {name: Two, target: 'host:node1', command: {run: 'echo broken >&2; exit 7'}}\n"
+        "  - {name: Three, target: 'host:node1', command: {run: 'true'}}\n")
+    proc = ulab.etcdops("run", "fails", "-i", "lab", "--yes", "--runbooks", "my-runbooks",
+                        "--report", str(tmp_path / "r.json"), "--junit", str(tmp_path / "j.xml"))
+    assert proc.returncode == 1
+    check_report_files(tmp_path / "r.json", tmp_path / "j.xml", steps=3, failures=1)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [s["status"] for s in report["steps"]] == ["ok", "failed", "pending"]
+    assert "broken" in report["error"]

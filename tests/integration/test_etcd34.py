@@ -1,0 +1,32 @@
+"""etcd 3.4 side by side (Debian bookworm's 3.4.23, no etcdutl): status, snapshot and restore
+take their 3.4 paths (`etcdctl snapshot status|restore`) on a lab of their own (127.0.10.N)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, running_lab
+
+pytestmark = pytest.mark.lab
+ETCD34 = REPO / ".tools" / "etcd-3.4"
+
+
+def test_snapshot_and_restore_on_etcd_34(tmp_path: Path) -> None:
+    assert (ETCD34 / "etcd").is_file(), "make setup fetches etcd 3.4 into .tools/etcd-3.4"
+    with running_lab(tmp_path, "127.0.10.", members=3, spares=0, env={"ETCDOPS_ETCD_BIN_DIR": str(ETCD34)}) as lab:
+        status = lab.wait_healthy()
+        assert {e["version"] for e in status["endpoints"]} == {"3.4.23"}
+        assert not (lab.host_root("node1") / "bin" / "etcdutl").exists()
+        lab.ctl("put", "/v34/before", "1")
+        snap = lab.etcdops("run", "snapshot", "-i", "lab", "--yes")
+        assert snap.returncode == 0, snap.stdout + snap.stderr
+        assert "etcdctl" in snap.stdout and "snapshot status" in snap.stdout
+        lab.ctl("put", "/v34/after", "2")
+        proc = lab.etcdops("run", "restore", "-i", "lab", "--yes")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        restore_cmd = next(line for line in proc.stdout.splitlines() if "snapshot restore" in line and "node1:" in line)
+        assert "/bin/etcdctl" in restore_cmd and "etcdutl" not in restore_cmd
+        assert lab.ctl("get", "/v34/", "--prefix", "--keys-only").split() == ["/v34/before"]
+        assert lab.wait_healthy()["voters"] == 3

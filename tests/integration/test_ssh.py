@@ -1,0 +1,60 @@
+"""SSH paths beyond the plain one, on the session lab: a jump host (ProxyJump) and become (sudo)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.integration.conftest import LabEnv
+
+pytestmark = pytest.mark.lab
+
+WHOAMI = """name: whoami
+description: who runs the commands on node1
+lock: none
+steps:
+  - name: Who am I
+    target: "host:node1"
+    command: {run: "echo user=$(id -un)", show: true}
+"""
+
+
+def variant(lab: LabEnv, name: str, extra: str) -> str:
+    """A copy of the lab inventory with extra group vars: inventories/NAME."""
+    src, dst = lab.root / "inventories" / "lab", lab.root / "inventories" / name
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    with open(dst / "group_vars" / "all.yml", "a") as fh:
+        fh.write(extra)
+    return name
+
+
+def accepted_logins(lab: LabEnv, host: str) -> int:
+    return (lab.host_root(host) / "var" / "log" / "sshd.log").read_text().count("Accepted publickey")
+
+
+def test_status_through_a_jump_host(lab: LabEnv) -> None:
+    inv = variant(lab, "jumped", f"\netcdops_jump_host: root@{lab.net}5:2222\n")
+    before = accepted_logins(lab, "node5")
+    proc = lab.etcdops("status", "-i", inv)
+    assert proc.returncode == 0 and "HEALTHY" in proc.stdout, proc.stdout + proc.stderr
+    assert accepted_logins(lab, "node5") > before  # the connections went through node5
+
+
+def test_a_dead_jump_host_is_reported_as_such(lab: LabEnv) -> None:
+    inv = variant(lab, "deadjump", f"\netcdops_jump_host: root@{lab.net}5:2299\n")  # nothing listens there
+    proc = lab.etcdops("status", "-i", inv)
+    assert "UNREACHABLE" in proc.stdout and "2299" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_become_runs_commands_through_sudo(lab: LabEnv) -> None:
+    (lab.root / "my-runbooks").mkdir(exist_ok=True)
+    (lab.root / "my-runbooks" / "whoami.yml").write_text(WHOAMI)
+    inv = variant(lab, "become", "\nansible_become: true\nansible_become_user: nobody\n")
+    proc = lab.etcdops("run", "whoami", "-i", inv, "--yes", "--runbooks", "my-runbooks")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "user=nobody" in proc.stdout + proc.stderr
+    plain = lab.etcdops("run", "whoami", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
+    assert "user=root" in plain.stdout + plain.stderr

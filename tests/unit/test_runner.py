@@ -1,0 +1,49 @@
+"""The runner's own logic without hosts: wait steps only, facts from a function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etcdops.errors import ExitCode
+from etcdops.execute.journal import Journal
+from etcdops.execute.runner import Runner
+from etcdops.inventory import load_inventory
+from etcdops.plan import build_plan
+from etcdops.runbook import load_runbook
+from tests.unit.test_plan import RUN, DictProbe, lab_facts
+
+WAITS = """name: waits
+description: three waits that hold at once
+steps:
+  - {name: One, wait: {until: "true", timeout: 5}}
+  - {name: Two, wait: {until: "true", timeout: 5}}
+  - {name: Three, wait: {until: "true", timeout: 5}}
+"""
+
+
+class Quiet:
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return lambda *args, **kwargs: None
+
+
+def runner(repo: Path, tmp_path: Path, **kwargs) -> Runner:  # type: ignore[no-untyped-def]
+    (tmp_path / "waits.yml").write_text(WAITS)
+    inv = load_inventory(repo / "inventories" / "lab")
+    facts = lab_facts(inv)
+    plan = build_plan(load_runbook(tmp_path / "waits.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
+    return Runner(plan, inv, None, lambda: facts, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
+                  assume_yes=True, confirm=None, secrets=[], **kwargs)
+
+
+def test_a_closing_window_stops_cleanly_between_steps(repo: Path, tmp_path: Path) -> None:
+    calls = iter([None, "the maintenance window Sat 02:00-04:00 UTC has closed"])
+    result = runner(repo, tmp_path, stop_reason=lambda: next(calls)).run()
+    assert result.status == "window_closed" and result.exit_code == ExitCode.OUTSIDE_WINDOW
+    assert [s.status for s in result.steps] == ["ok", "not started"]
+    assert "--resume" in (result.error or "")
+
+
+def test_a_resumed_run_skips_the_steps_that_finished(repo: Path, tmp_path: Path) -> None:
+    result = runner(repo, tmp_path, done_before=frozenset({1, 2})).run()
+    assert result.status == "successful"
+    assert [s.status for s in result.steps] == ["done before", "done before", "ok"]
