@@ -91,7 +91,16 @@ class ClusterLock:
             return
         if self.mode == "etcd":
             self._check_no_files()
-            self._acquire_etcd()
+            try:
+                self._acquire_etcd()
+            except Locked:
+                raise
+            except EtcdopsError as exc:
+                if "space exceeded" not in str(exc):
+                    raise
+                # NOSPACE: etcd refuses the lease; compact-defrag must still run, under lock files
+                self.note("etcd cannot store the lock (NOSPACE alarm): using lock files on every member")
+                self._acquire_files()
         else:
             self._acquire_files()
 
