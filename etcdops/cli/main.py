@@ -33,7 +33,8 @@ app.command()(run_cli.run)
 
 @app.command()
 @boundary
-def status(inventory: InventoryOpt, output: Annotated[Output, typer.Option("--output", "-o")] = Output.text
+def status(inventory: InventoryOpt, output: Annotated[Output, typer.Option("--output", "-o")] = Output.text,
+           check: Annotated[bool, typer.Option("--check", help="exit 1 unless the cluster is healthy")] = False
            ) -> None:
     """Members, endpoints, leader, quorum and alarms of the cluster (read-only)."""
     from etcdops.facts.gather import gather
@@ -45,6 +46,8 @@ def status(inventory: InventoryOpt, output: Annotated[Output, typer.Option("--ou
     with Pool(inv) as pool:
         facts = gather(inv, pool)
     typer.echo(json.dumps(status_dict(facts), indent=2) if output == Output.json else status_text(facts))
+    if check and not facts.healthy:
+        raise typer.Exit(1)
 
 
 @app.command()

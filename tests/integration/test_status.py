@@ -43,5 +43,21 @@ def test_unreachable_host_is_reported_not_a_crash(lab: LabEnv) -> None:
         # etcdops cannot vouch for a member it cannot reach
         assert "NOT HEALTHY" in proc.stdout
         assert "voters 3 (healthy 2)" in proc.stdout
+        assert lab.etcdops("status", "-i", "lab", "--check").returncode == 1
     finally:
         lab.etcdops("lab", "up", check=True, timeout=120)  # restarts the whole lab cleanly
+
+
+def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
+    import json
+
+    import jsonschema
+
+    from tests.integration.conftest import REPO
+
+    assert lab.etcdops("status", "-i", "lab", "--check").returncode == 0
+    for args in (["plan", "restore", "-i", "lab"], ["plan", "scale-out", "-i", "lab", "-p", "host=node4"],
+                 ["plan", "compact-defrag", "-i", "lab"]):
+        proc = lab.etcdops(*args, "-o", "json")
+        schema = json.loads((REPO / "docs" / "plan.schema.json").read_text())
+        jsonschema.validate(json.loads(proc.stdout), schema)

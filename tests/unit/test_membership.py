@@ -109,3 +109,22 @@ def test_a_leader_that_does_not_answer_is_no_leader(repo: Path) -> None:
     facts = assemble(inv, {"node2": HostFacts("node2", True, status, True)},
                      [Member(1, "node1", ("http://127.0.1.1:2380",), (), False)], 9, [])
     assert facts.leader_host is None and not facts.has_quorum
+
+
+def test_replace_finds_an_old_member_that_never_started_by_its_peer_url(repo: Path) -> None:
+    inv = load_inventory(repo / "inventories" / "lab")
+    hosts = {}
+    members = []
+    for i, name in enumerate(("node1", "node2", "node3"), 1):
+        h = inv.host(name)
+        started = name != "node3"
+        members.append(Member(i, h.etcd.name if started else "", (h.etcd.peer_url,),
+                              (h.etcd.client_url,) if started else (), False))
+        status = EndpointStatus(h.etcd.client_url, 9, i, "3.5.16", 1, 1, 1, 2, 10, 10, 5, False) if started else None
+        hosts[name] = HostFacts(name, True, status, started)
+    facts = assemble(inv, hosts, members, 9, [])
+    assert facts.member_of("node3") is not None and not facts.member_of("node3").started
+    plan = plan_for(repo, inv, "replace-member", ["old=node3", "new=node4"], facts=facts)
+    assert not plan.failed_checks
+    remove = next(s for s in plan.steps if s.quorum and s.quorum.change == "remove")
+    assert remove.quorum.voters_after == 2 and "http://127.0.1.3:2380" in commands(plan, remove.index)[remove.hosts[0]]
