@@ -24,6 +24,7 @@ from etcdops.errors import EtcdopsError, Locked
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.inventory import Host, Inventory
 from etcdops.templating import quote, revealed
+from etcdops.transport import Result
 from etcdops.transport.pool import Pool
 
 LOCK_KEY = "etcdops/lock"
@@ -176,22 +177,27 @@ class ClusterLock:
     # ----- files -------------------------------------------------------------
     def _acquire_files(self) -> None:
         value = quote(self.holder.text() + " ")
-        for host in self.inventory.members:
-            path = quote(lock_file(host))
-            mine = quote("run=" + self.holder.run_id + " ")
-            result = self.pool.get(host.name).run(
+        mine = quote("run=" + self.holder.run_id + " ")
+
+        def one(name: str) -> Result:
+            path = quote(lock_file(self.inventory.host(name)))
+            return self.pool.get(name).run(
                 f"mkdir -p \"$(dirname {path})\" && {{ (set -C; printf '%s\\n' {value} > {path}) 2>/dev/null "
                 f"|| grep -q {mine} {path} || {{ cat {path} >&2; exit 3; }}; }}", LOCK_TIMEOUT)
-            if result.exit_code == 3:
+
+        results = self.pool.map(self.inventory.members, one)
+        self._files = [n for n, r in results.items() if isinstance(r, Result) and r.ok]
+        for name, result in results.items():
+            if isinstance(result, BaseException) or not result.ok:
                 self.release()
+                if isinstance(result, BaseException):
+                    raise EtcdopsError(f"lock file on {name}: {result}")
                 current = Holder.parse(result.stderr)
-                raise Locked(f"another run holds the lock file {lock_file(host)} on {host.name}: "
-                             f"{current.describe() if current else result.stderr.strip()}; if that runner is gone, "
-                             "use --resume with its run id, or --break-lock")
-            if not result.ok:
-                self.release()
-                raise EtcdopsError(f"lock file on {host.name}: {result.stderr.strip()}")
-            self._files.append(host.name)
+                if result.exit_code == 3:
+                    raise Locked(f"another run holds the lock file {lock_file(self.inventory.host(name))} on "
+                                 f"{name}: {current.describe() if current else result.stderr.strip()}; if that "
+                                 "runner is gone, use --resume with its run id, or --break-lock")
+                raise EtcdopsError(f"lock file on {name}: {result.stderr.strip()}")
 
     def _check_no_files(self) -> None:
         for host in self.inventory.members:

@@ -5,9 +5,10 @@ set -eu
 LAB=$1; SNAP=$2; NET=$3; TOKEN="hand-$(date +%s)"
 CLUSTER="node1=http://${NET}1:2380,node2=http://${NET}2:2380,node3=http://${NET}3:2380"
 for n in 1 2 3; do "$LAB/hosts/node$n/bin/etcd-service" stop >/dev/null; done
+for n in 1 2 3; do cp "$SNAP" "$LAB/hosts/node$n/var/lib/restore.db"; done   # the snapshot on every member
 for n in 1 2 3; do
   h="$LAB/hosts/node$n"
-  "$h/bin/etcdutl" snapshot restore "$SNAP" --name "node$n" --initial-cluster "$CLUSTER" \
+  "$h/bin/etcdutl" snapshot restore "$h/var/lib/restore.db" --name "node$n" --initial-cluster "$CLUSTER" \
     --initial-cluster-token "$TOKEN" --initial-advertise-peer-urls "http://${NET}$n:2380" \
     --data-dir "$h/var/lib/etcd.new" >/dev/null 2>&1
   mv "$h/var/lib/etcd" "$h/var/lib/etcd.hand-$TOKEN"; mv "$h/var/lib/etcd.new" "$h/var/lib/etcd"

@@ -59,7 +59,7 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
         the_plan = _plan(prepared, saved, plan_file is not None, say)
         _confirm_or_refuse(the_plan, yes)
         result, the_report = _execute(prepared, the_plan, saved, run_dir, the_window, yes, break_lock,
-                                      report, junit, say)
+                                      report, junit, say, output == Output.json)
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))
     if result.status != "successful":
@@ -124,7 +124,8 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
 
 
 def _execute(prepared: Any, the_plan: Any, saved: dict[str, Any] | None, run_dir: Path | None, the_window: Any,
-             yes: bool, break_lock: bool, report: Path | None, junit: Path | None, say: Any) -> tuple[Any, Any]:
+             yes: bool, break_lock: bool, report: Path | None, junit: Path | None, say: Any,
+             output_json: bool) -> tuple[Any, Any]:
     from etcdops.cli.progress import Progress
     from etcdops.execute.journal import Journal
     from etcdops.execute.runner import Runner, summarize
@@ -154,7 +155,8 @@ def _execute(prepared: Any, the_plan: Any, saved: dict[str, Any] | None, run_dir
         started = _now()
         result = runner.run()
         journal.write("result.json", summarize(result))
-        the_report = _report(the_plan, result, prepared, started, journal, report, junit)
+        the_report = _report(the_plan, result, prepared, started, journal, report, junit,
+                             after=report is not None or junit is not None or output_json)
     return result, the_report
 
 
@@ -170,18 +172,19 @@ def _confirm(message: str) -> bool:
 
 
 def _report(the_plan: Any, result: Any, prepared: Any, started: str, journal: Any, report: Path | None,
-            junit: Path | None) -> dict[str, Any]:
-    """The report: before (the plan's facts) and after (read now), every step; always in the journal."""
+            junit: Path | None, after: bool) -> dict[str, Any]:
+    """The report: before (the plan's facts) and after (read now, when a report is asked for), every
+    step; always in the journal."""
     from etcdops.errors import EtcdopsError
     from etcdops.report import build_report, junit_xml
     from etcdops.session import secret_values
     from etcdops.templating import mask_secrets
 
     try:
-        after = prepared.facts()
+        after_facts = prepared.facts() if after else None
     except EtcdopsError:
-        after = None
-    data = build_report(the_plan, result, the_plan.facts, after, started, _now())
+        after_facts = None
+    data = build_report(the_plan, result, the_plan.facts, after_facts, started, _now())
     data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
     journal.write("report.json", data)
     if report is not None:
