@@ -58,3 +58,30 @@ def test_become_runs_commands_through_sudo(lab: LabEnv) -> None:
     assert "user=nobody" in proc.stdout + proc.stderr
     plain = lab.etcdops("run", "whoami", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
     assert "user=root" in plain.stdout + plain.stderr
+
+
+def test_key_from_ssh_agent(lab: LabEnv) -> None:
+    import os
+    import subprocess
+
+    from tests.integration.conftest import ETCDOPS
+
+    inv = variant(lab, "agent", '\nansible_ssh_private_key_file: ""\n')  # no key file: the agent's key
+    out = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True, timeout=30).stdout
+    agent = dict(part.split("=", 1) for line in out.split(";") if "=" in (part := line.strip()))
+    env = {**lab.env, "SSH_AUTH_SOCK": agent["SSH_AUTH_SOCK"], "HOME": str(lab.root)}  # and no ~/.ssh keys
+
+    def status() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(ETCDOPS), "status", "-i", inv], cwd=lab.root, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    try:
+        empty = status()  # the agent holds no key yet: no host can be logged in to
+        assert "HEALTHY" not in empty.stdout.replace("NOT HEALTHY", ""), empty.stdout
+        subprocess.run(["ssh-add", str(lab.root / ".lab" / "ssh" / "id_ed25519")], env=env, check=True,
+                       capture_output=True, timeout=30)
+        proc = status()
+        assert proc.returncode == 0 and "HEALTHY" in proc.stdout and "UNREACHABLE" not in proc.stdout, \
+            proc.stdout + proc.stderr
+    finally:
+        os.kill(int(agent["SSH_AGENT_PID"]), 15)
