@@ -118,3 +118,28 @@ def test_nospace_is_cleared(tmp_path: Path) -> None:
         status = small.wait_healthy()
         assert status["alarms"] == []
         small.ctl("put", "after-nospace", "works", endpoints=small.client_url("node2"))
+
+
+def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: LabEnv, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from tests.integration.test_unattended import newest_run, runs, start, wait_for_event
+
+    status = dlab.wait_healthy()
+    victim = next(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])
+    before = runs(dlab)
+    proc = start(dlab, "compact-defrag", "-p", "rule=always", "--report", str(tmp_path / "r.json"))
+    wait_for_event(newest_run(dlab, before), "step_finished", 2)  # compaction applied everywhere
+    pid = int((dlab.host_root(victim) / "run" / "etcd.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)  # the member hangs: it stops answering
+    try:
+        out, err = proc.communicate(timeout=600)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert proc.returncode == 1, out + err
+    assert "not healthy" in err and "stopping here" in err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [s["status"] for s in report["steps"]][2:] == ["failed", "pending", "pending", "pending"]
+    assert not [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
+    dlab.wait_healthy()

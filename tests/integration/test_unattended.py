@@ -58,14 +58,33 @@ def runs(lab: LabEnv) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
 
+def journal_has(run_dir: Path, event: str, step: int) -> bool:
+    path = run_dir / "events.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line being written right now
+            continue
+        if record.get("event") == event and record.get("step") == step:
+            return True
+    return False
+
+
+def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal_has(run_dir, event, step):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{event} of step {step} never came")
+
+
 def kill_at(lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: str, step: int) -> str:
     """kill -9 the runner as soon as its journal shows `event` for `step`; returns the run id."""
     run_dir = newest_run(lab, before)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        text = (run_dir / "events.jsonl").read_text() if (run_dir / "events.jsonl").exists() else ""
-        if any(json.loads(line).get("event") == event and json.loads(line).get("step") == step
-               for line in text.splitlines() if line.strip()):
+        if journal_has(run_dir, event, step):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
             return run_dir.name
