@@ -55,7 +55,8 @@ def junit_xml(report: dict[str, Any]) -> str:
     ET.SubElement(ET.SubElement(suite, "properties"), "property", {"name": "run_id", "value": report["run_id"]})
     for s in steps:
         case = ET.SubElement(suite, "testcase", {"classname": f"etcdops.{report['runbook']}",
-                                                 "name": f"{s['index']:02d} {s['name']}", "time": f"{s['elapsed']:.3f}"})
+                                                 "name": f"{s['index']:02d} {s['name']}",
+                                                 "time": f"{s['elapsed']:.3f}"})
         if s["status"] == "failed":
             failure = ET.SubElement(case, "failure", {"message": (report["error"] or "failed").splitlines()[0]})
             failure.text = report["error"] or ""

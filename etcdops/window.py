@@ -43,7 +43,8 @@ class Window:
 def parse_window(spec: str) -> Window:
     m = _SPEC.match(spec)
     if not m:
-        raise BadInput(f"--window {spec!r}: expected e.g. \"Sat 02:00-04:00 UTC\" or \"Mon-Fri 22:00-02:00 Europe/Berlin\"")
+        raise BadInput(f"--window {spec!r}: expected e.g. \"Sat 02:00-04:00 UTC\" or "
+                       "\"Mon-Fri 22:00-02:00 Europe/Berlin\"")
     try:
         start, end = (dt.time.fromisoformat(f"{int(x.split(':')[0]):02d}:{x.split(':')[1]}")
                       for x in (m["start"], m["end"]))

@@ -45,5 +45,6 @@ def status() -> None:
         typer.echo("lab: not set up (etcdops lab up)")
         return
     for s in states:
-        typer.echo(f"{s.name:<8} {s.address:<11} sshd {'up (pid %d)' % s.sshd_pid if s.sshd_pid else 'down':<16} "
-                   f"etcd {'up (pid %d)' % s.etcd_pid if s.etcd_pid else 'down'}")
+        sshd = f"up (pid {s.sshd_pid})" if s.sshd_pid else "down"
+        etcd = f"up (pid {s.etcd_pid})" if s.etcd_pid else "down"
+        typer.echo(f"{s.name:<8} {s.address:<11} sshd {sshd:<16} etcd {etcd}")

@@ -54,7 +54,9 @@ def facts_script(host: Host) -> str:
 def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
     """@@-marked output → {section: (exit code, stdout, last stderr line)}."""
     sections: dict[str, tuple[int, str, str]] = {}
-    name, body, rc, err = None, [], 0, ""
+    name: str | None = None
+    body: list[str] = []
+    rc, err = 0, ""
     for line in output.splitlines():
         if line.startswith("@@rc "):
             rc = int(line[5:].strip() or 1)

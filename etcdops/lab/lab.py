@@ -76,10 +76,10 @@ class Lab:
         self._ssh_keys()
         hosts = list(inv.hosts.values())
         self._dist(bin_dir)
-        members = {h.name for h in inv.members}
+        member_names = {h.name for h in inv.members}
         for host in hosts:
             self._prepare_host(host)
-            if host.name in members:  # spares get etcd from playbooks/install-etcd.yml (scale-out)
+            if host.name in member_names:  # spares get etcd from playbooks/install-etcd.yml (scale-out)
                 self._install_etcd(host)
         self._known_hosts(hosts)
         for host in hosts:

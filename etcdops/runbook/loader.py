@@ -14,7 +14,8 @@ from etcdops.steps import STEP_KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary", "lock"}
+TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary",
+            "lock"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
              "membership", "on_failure", "on_unreachable", "only_if"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
@@ -38,7 +39,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
         raise yaml.constructor.ConstructorError(None, None, f"duplicate key {sorted(map(str, duplicates))[0]!r}",
                                                 node.start_mark)
     loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor): the explicit keys win
-    result = LineDict(loader.construct_mapping(node, deep=True))
+    result = LineDict(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     result.line = node.start_mark.line + 1
     return result
 
@@ -189,7 +190,8 @@ def _step(file: str, s: Any, index: int) -> Step:
     return Step(
         name=name, line=s.line, kind=kind, spec=spec, target=target,
         parallel=bool(s.get("parallel", False)) and not bool(s.get("serial", False)),
-        timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s), when=_opt_template(file, s, "when"),
+        timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s),
+        when=_opt_template(file, s, "when"),
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
         membership=dict(membership) if membership else None,
         on_failure=_opt_template(file, s, "on_failure"), on_unreachable=on_unreachable,

@@ -149,7 +149,9 @@ class SSHTransport:
         target = remote_path if not self.host.become else f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
         sftp = self._sftp()
         try:
-            sftp.get_channel().settimeout(timeout)
+            channel = sftp.get_channel()
+            if channel is not None:
+                channel.settimeout(timeout)
             sftp.put(local_path, target)
         except (OSError, paramiko.SSHException) as exc:
             raise ConnectError(self.name, f"upload to {remote_path}: {exc}") from None
@@ -163,7 +165,9 @@ class SSHTransport:
     def get(self, remote_path: str, local_path: str, timeout: float) -> None:
         sftp = self._sftp()
         try:
-            sftp.get_channel().settimeout(timeout)
+            channel = sftp.get_channel()
+            if channel is not None:
+                channel.settimeout(timeout)
             sftp.get(remote_path, local_path)
         except (OSError, paramiko.SSHException) as exc:
             raise ConnectError(self.name, f"download of {remote_path}: {exc}") from None

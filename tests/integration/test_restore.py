@@ -168,4 +168,5 @@ def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
             lib = wlab.host_root(host) / "var" / "lib"
             assert list(lib.glob("etcd-wal.pre-restore-*")), "the old WAL dir was moved aside"
             assert any((lib / "etcd-wal").iterdir()), "the restored WAL is in the WAL dir"
-            assert not (lib / "etcd" / "member" / "wal").exists() or not any((lib / "etcd" / "member" / "wal").iterdir())
+            data_wal = lib / "etcd" / "member" / "wal"
+            assert not data_wal.exists() or not any(data_wal.iterdir()), "no WAL inside the data dir"

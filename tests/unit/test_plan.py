@@ -77,8 +77,8 @@ def test_restore_plan_commands(repo: Path, inv, tmp_path: Path) -> None:  # type
     assert "rm -rf" not in " ".join(commands(plan, 6).values())
     diff = plan.steps[6].actions[0].action.diff
     assert "-ETCD_INITIAL_CLUSTER_TOKEN=old" in diff and "+ETCD_INITIAL_CLUSTER_TOKEN=t1" in diff
-    assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [l[1:] for l in diff.splitlines()
-                                                                             if l[:1] in "+-"]
+    assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [line[1:] for line in diff.splitlines()
+                                                                             if line[:1] in "+-"]
     assert any("snapshot restore" in c for c in probe.checked)  # the trial restore on the control node
 
 
