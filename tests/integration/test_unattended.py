@@ -184,3 +184,17 @@ def test_a_failed_run_reports_the_failing_step(ulab: LabEnv, tmp_path: Path) -> 
     report = json.loads((tmp_path / "r.json").read_text())
     assert [s["status"] for s in report["steps"]] == ["ok", "failed", "pending"]
     assert "broken" in report["error"]
+
+
+def test_a_lock_file_left_by_a_dead_restore_refuses_until_break_lock(ulab: LabEnv) -> None:
+    lock = ulab.host_root("node2") / "run" / "etcdops.lock"
+    lock.write_text("run=20260101T000000Z-dead00 runbook=restore user=ops control=ci-7 pid=4242 "
+                    "since=2026-01-01T00:00:00+00:00 \n")
+    for runbook in ("restore", "slow"):  # lock files (restore) and the etcd lock both honour it
+        proc = ulab.etcdops("run", runbook, "-i", "lab", "--yes", "--runbooks", "my-runbooks")
+        assert proc.returncode == 4, proc.stdout + proc.stderr
+        assert "20260101T000000Z-dead00" in proc.stderr and "ci-7" in proc.stderr and "--break-lock" in proc.stderr
+    assert lock.exists()
+    proc = ulab.etcdops("run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks", "--break-lock")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "removed node2:" in proc.stdout and not lock.exists()
