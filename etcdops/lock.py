@@ -200,16 +200,22 @@ class ClusterLock:
                 raise EtcdopsError(f"lock file on {name}: {result.stderr.strip()}")
 
     def _check_no_files(self) -> None:
-        for host in self.inventory.members:
-            path = quote(lock_file(host))
-            try:
-                result = self.pool.get(host.name).run(f"cat {path} 2>/dev/null || true", LOCK_TIMEOUT)
-            except EtcdopsError:
+        def one(name: str) -> Result:
+            return self.pool.get(name).run(f"cat {quote(lock_file(self.inventory.host(name)))} 2>/dev/null || true",
+                                           LOCK_TIMEOUT)
+
+        for name, result in self.pool.map(self.inventory.members, one).items():
+            if isinstance(result, BaseException):
                 continue  # an unreachable host holds no lock we can see; the etcd lock still applies
             current = Holder.parse(result.stdout)
             if current is not None and current.run_id != self.holder.run_id:
-                raise Locked(f"a lock file {lock_file(host)} on {host.name} is held by {current.describe()}; "
-                             "if that runner is gone, use --resume with its run id, or --break-lock")
+                raise Locked(f"a lock file {lock_file(self.inventory.host(name))} on {name} is held by "
+                             f"{current.describe()}; if that runner is gone, use --resume with its run id, "
+                             "or --break-lock")
+
+    def remove_key(self) -> bool:
+        """Delete the etcd lock key whoever holds it (--break-lock); True if there was one."""
+        return self._run(self._ctl() + f" del {LOCK_KEY}").strip() not in ("", "0")
 
 
 def break_lock(inventory: Inventory, pool: Pool, via: str | None) -> list[str]:
@@ -218,7 +224,7 @@ def break_lock(inventory: Inventory, pool: Pool, via: str | None) -> list[str]:
     if via is not None:
         lock = ClusterLock(inventory, pool, new_holder("break", "break-lock"), "etcd", via)
         try:
-            if lock._run(lock._ctl() + f" del {LOCK_KEY}").strip() not in ("", "0"):
+            if lock.remove_key():
                 removed.append(f"etcd key {LOCK_KEY}")
         except EtcdopsError:
             pass

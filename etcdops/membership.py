@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 
 from etcdops.facts.model import ClusterFacts, quorum
 
-CHANGES = ("add", "add_learner", "remove", "promote")
-
 
 @dataclass(frozen=True)
 class Membership:

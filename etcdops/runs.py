@@ -134,14 +134,26 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def resume_record(root: Path, run_id: str) -> tuple[Path, dict[str, Any]]:
+def find_run(root: Path, run_id: str) -> tuple[Path, dict[str, Any]]:
+    """The journal folder of a run and its plan record; BadInput if there is no such run."""
     run_dir = runs_dir(root) / run_id
     if "/" in run_id or not (run_dir / "plan.json").is_file():
         raise BadInput(f"no run {run_id!r} in {runs_dir(root)} (see `etcdops runs list`)")
-    status = run_status(run_dir)
-    if status == "successful":
-        raise BadInput(f"run {run_id} already finished successfully; nothing to resume")
-    data = json.loads((run_dir / "plan.json").read_text())
+    return run_dir, json.loads((run_dir / "plan.json").read_text())
+
+
+def resumable(run_dir: Path, data: dict[str, Any]) -> str | None:
+    """Why the run cannot be resumed, or None."""
+    if run_status(run_dir) == "successful":
+        return f"run {run_dir.name} already finished successfully; nothing to resume"
     if data.get("record") != RECORD_SCHEMA:
-        raise BadInput(f"run {run_id} was journaled by an older etcdops and cannot be resumed")
+        return f"run {run_dir.name} was journaled by an older etcdops and cannot be resumed"
+    return None
+
+
+def resume_record(root: Path, run_id: str) -> tuple[Path, dict[str, Any]]:
+    run_dir, data = find_run(root, run_id)
+    reason = resumable(run_dir, data)
+    if reason:
+        raise BadInput(reason)
     return run_dir, data

@@ -58,7 +58,7 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
     with prepared.pool:
         the_plan = _plan(prepared, saved, plan_file is not None, say)
         _confirm_or_refuse(the_plan, yes)
-        result, the_report = _execute(prepared, the_plan, saved, run_dir, the_window, yes, break_lock,
+        result, the_report = _execute(prepared, the_plan, run_dir, the_window, yes, break_lock,
                                       report, junit, say, output == Output.json)
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))
@@ -123,7 +123,7 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
         raise typer.Exit(ExitCode.OK)
 
 
-def _execute(prepared: Any, the_plan: Any, saved: dict[str, Any] | None, run_dir: Path | None, the_window: Any,
+def _execute(prepared: Any, the_plan: Any, run_dir: Path | None, the_window: Any,
              yes: bool, break_lock: bool, report: Path | None, junit: Path | None, say: Any,
              output_json: bool) -> tuple[Any, Any]:
     from etcdops.cli.progress import Progress
@@ -212,21 +212,14 @@ def runs_list() -> None:
 @boundary
 def runs_show(run_id: str) -> None:
     """One run: its plan's steps and what happened to each, from the journal."""
-    from etcdops.runs import events, resume_record, run_status, runs_dir
+    from etcdops.runs import events, find_run, resumable, run_status
     from etcdops.session import project_root
 
-    run_dir = runs_dir(project_root()) / run_id
-    if "/" in run_id or not (run_dir / "plan.json").is_file():
-        raise BadInput(f"no run {run_id!r} in {runs_dir(project_root())}")
-    data = json.loads((run_dir / "plan.json").read_text())
+    run_dir, data = find_run(project_root(), run_id)
     typer.echo(f"run {run_id}: {data.get('runbook')} on {data.get('inventory')}, {run_status(run_dir)}")
     typer.echo("params: " + ", ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items()))
     for e in events(run_dir):
         detail = {k: v for k, v in e.items() if k not in ("time", "event")}
         typer.echo(f"  {e.get('time', '?')}  {e.get('event', '?'):<14} {json.dumps(detail)[:160]}")
-    if run_status(run_dir) not in ("successful", "planned"):
-        try:
-            resume_record(project_root(), run_id)
-            typer.echo(f"continue with: etcdops run --resume {run_id}")
-        except BadInput:
-            pass
+    if run_status(run_dir) != "planned" and resumable(run_dir, data) is None:
+        typer.echo(f"continue with: etcdops run --resume {run_id}")

@@ -130,9 +130,6 @@ class ClusterFacts:
     def cluster_ids(self) -> set[int]:
         return {f.status.cluster_id for f in self.hosts.values() if f.status}
 
-    def member_by_name(self, name: str) -> Member | None:
-        return next((m for m in self.members if m.name == name), None)
-
     def member_of(self, host: str) -> Member | None:
         """The member an inventory host is (mapped by endpoint status, name or peer URL), if any."""
         return next((m for m in self.members if self.member_hosts.get(m.id) == host), None)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from etcdops.errors import EtcdopsError
 from etcdops.inventory import Host, Inventory, load_inventory
-from etcdops.lab.binaries import find_etcd_bin_dir
+from etcdops.lab.binaries import TOOLS, find_etcd_bin_dir
 
 SSH_PORT = 2222
 LAB_NET = "127.0.1."
@@ -138,12 +138,7 @@ class Lab:
         """.lab/dist/: what the install playbook copies to a lab host (etcd binaries, the service script)."""
         dist = self.root / "dist"
         (dist / "bin").mkdir(parents=True, exist_ok=True)
-        for tool in ("etcd", "etcdctl", "etcdutl"):
-            link = dist / "bin" / tool
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            if (bin_dir / tool).exists():  # etcd 3.4 has no etcdutl
-                link.symlink_to((bin_dir / tool).resolve())
+        _link_tools(bin_dir, dist / "bin")
         script = resources.files("etcdops.lab").joinpath("etcd-service.sh").read_text()
         (dist / "etcd-service.sh").write_text(script)
 
@@ -151,12 +146,7 @@ class Lab:
         """What install-etcd.yml does, done directly for the lab's initial members."""
         root = self._host_root(host)
         dist = self.root / "dist"
-        for tool in ("etcd", "etcdctl", "etcdutl"):
-            link = root / "bin" / tool
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            if (dist / "bin" / tool).is_symlink():
-                link.symlink_to((dist / "bin" / tool).resolve())
+        _link_tools(dist / "bin", root / "bin")
         service = root / "bin" / "etcd-service"
         service.write_text((dist / "etcd-service.sh").read_text().replace("@HOST_ROOT@", str(root.resolve())))
         service.chmod(0o755)
@@ -254,6 +244,16 @@ class Lab:
                 progress(f"lab: stopped {what} of {state.name} (pid {pid})")
                 stopped += 1
         return stopped
+
+
+def _link_tools(src: Path, dst: Path) -> None:
+    """dst/etcd, etcdctl, etcdutl as symlinks to the real files in src (etcd 3.4 has no etcdutl)."""
+    for tool in TOOLS:
+        link = dst / tool
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        if (src / tool).exists():
+            link.symlink_to((src / tool).resolve())
 
 
 def _run(cmd: list[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from etcdops.errors import RunbookError
-from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
+from etcdops.runbook.model import MEMBERSHIP_CHANGES, PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
 from etcdops.steps import STEP_KINDS
 from etcdops.templating import check_syntax
 
@@ -182,7 +182,7 @@ def _step(file: str, s: Any, index: int) -> Step:
         raise _err(file, s, f"step {name!r}: timeout must be a positive number of seconds")
     membership = s.get("membership")
     if membership is not None and (not isinstance(membership, dict)
-                                   or membership.get("change") not in ("add", "add_learner", "remove", "promote")):
+                                   or membership.get("change") not in MEMBERSHIP_CHANGES):
         raise _err(file, s, f"step {name!r}: membership needs change: add|add_learner|remove|promote and host")
     on_unreachable = str(s.get("on_unreachable", "fail"))
     if on_unreachable not in ("fail", "skip"):

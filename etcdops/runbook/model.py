@@ -7,6 +7,7 @@ from typing import Any
 
 PARAM_TYPES = ("str", "int", "bool", "host", "path", "choice")
 TARGETS = ("all", "members", "leader", "followers", "control")
+MEMBERSHIP_CHANGES = ("add", "add_learner", "remove", "promote")
 
 
 @dataclass(frozen=True)

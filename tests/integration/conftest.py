@@ -96,6 +96,17 @@ def make_root(tmp: Path) -> Path:
 
 
 @contextmanager
+def frozen(pidfile: Path) -> Iterator[None]:
+    """The process hangs (SIGSTOP) while inside; it always gets SIGCONT on the way out."""
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@contextmanager
 def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
                 extra_vars: dict[str, object] | None = None, env: dict[str, str] | None = None) -> Iterator[LabEnv]:
     """A lab of its own (project root, loopback /24), stopped by pid at the end."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, LabEnv, running_lab
+from tests.integration.conftest import REPO, LabEnv, frozen, running_lab
 from tests.integration.test_membership import Writer, check_writes
 
 pytestmark = pytest.mark.lab
@@ -121,9 +121,6 @@ def test_nospace_is_cleared(tmp_path: Path) -> None:
 
 
 def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: LabEnv, tmp_path: Path) -> None:
-    import os
-    import signal
-
     from tests.integration.test_unattended import newest_run, runs, start, wait_for_event
 
     status = dlab.wait_healthy()
@@ -131,12 +128,8 @@ def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: L
     before = runs(dlab)
     proc = start(dlab, "compact-defrag", "-p", "rule=always", "--report", str(tmp_path / "r.json"))
     wait_for_event(newest_run(dlab, before), "step_finished", 2)  # compaction applied everywhere
-    pid = int((dlab.host_root(victim) / "run" / "etcd.pid").read_text())
-    os.kill(pid, signal.SIGSTOP)  # the member hangs: it stops answering
-    try:
+    with frozen(dlab.host_root(victim) / "run" / "etcd.pid"):  # the member hangs: it stops answering
         out, err = proc.communicate(timeout=600)
-    finally:
-        os.kill(pid, signal.SIGCONT)
     assert proc.returncode == 1, out + err
     assert "not healthy" in err and "stopping here" in err
     report = json.loads((tmp_path / "r.json").read_text())

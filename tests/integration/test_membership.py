@@ -5,8 +5,6 @@ with a continuous writer whose every acknowledged write must survive."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, LabEnv, running_lab
+from tests.integration.conftest import REPO, LabEnv, frozen, running_lab
 from tests.integration.test_unattended import newest_run, runs, start, wait_for_event
 
 pytestmark = pytest.mark.lab
@@ -119,12 +117,8 @@ def test_scale_out_to_four_and_five_voters_with_a_writer(mlab: LabEnv, tmp_path:
         proc = start(mlab, "scale-out", "-p", "host=node5", "-p", "catchup_timeout=5")
         run_dir = newest_run(mlab, before)
         wait_for_event(run_dir, "step_finished", 5)
-        pid = int((mlab.host_root("node5") / "run" / "etcd.pid").read_text())
-        os.kill(pid, signal.SIGSTOP)
-        try:
+        with frozen(mlab.host_root("node5") / "run" / "etcd.pid"):
             out, err = proc.communicate(timeout=300)
-        finally:
-            os.kill(pid, signal.SIGCONT)
         assert proc.returncode == 1, out + err
         assert "member remove" in err and "learner" in err
         status = mlab.wait_healthy()
