@@ -108,6 +108,8 @@ def latest_snapshot(folder: str) -> str:
 
 
 def snapshot_meta(snapshot: str) -> dict[str, Any]:
+    if not str(snapshot):  # no snapshot found: the pre-flight says so
+        return {}
     meta = Path(str(snapshot)).with_suffix(".json")
     if not meta.is_file():
         return {}

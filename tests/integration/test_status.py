@@ -61,3 +61,12 @@ def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
         proc = lab.etcdops(*args, "-o", "json")
         schema = json.loads((REPO / "docs" / "plan.schema.json").read_text())
         jsonschema.validate(json.loads(proc.stdout), schema)
+
+
+def test_plan_markdown_for_a_merge_request(lab: LabEnv) -> None:
+    proc = lab.etcdops("plan", "scale-out", "-i", "lab", "-p", "host=node4", "-o", "markdown")
+    assert proc.returncode == 0, proc.stderr
+    md = proc.stdout
+    assert md.startswith("## etcdops plan: `scale-out` on `lab`")
+    assert "### Pre-flight" in md and "- [x]" in md and "### Steps" in md
+    assert "quorum: voters 3 → 4" in md and "```sh" in md and "member add node4 --learner" in md

@@ -198,3 +198,16 @@ def test_a_lock_file_left_by_a_dead_restore_refuses_until_break_lock(ulab: LabEn
     proc = ulab.etcdops("run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks", "--break-lock")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "removed node2:" in proc.stdout and not lock.exists()
+
+
+def test_a_pause_is_refused_under_yes_unless_the_runbook_allows_it(ulab: LabEnv) -> None:
+    for allow, code in (("false", 3), ("true", 0)):
+        (ulab.root / "my-runbooks" / "pauses.yml").write_text(
+            "name: pauses\ndescription: waits for an operator\nlock: none\nsteps:\n"
+            f"  - name: Ask\n    pause: {{message: 'Check the dashboards.', allow_unattended: {allow}}}\n"
+            "  - {name: After, target: 'host:node1', command: {run: 'echo after-the-pause', show: true}}\n")
+        proc = ulab.etcdops("run", "pauses", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
+        assert proc.returncode == code, proc.stdout + proc.stderr
+        ran_after = "node1: changed" in proc.stderr  # the step after the pause ran
+        assert ran_after == (code == 0)
+        assert ("refused under --yes" in proc.stderr) == (code == 3)

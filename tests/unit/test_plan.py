@@ -131,3 +131,9 @@ def test_bad_runbook_errors_name_file_and_line(tmp_path: Path, text: str, line: 
     with pytest.raises((RunbookError, RenderError)) as info:
         load_runbook(path)
     assert (line is None or info.value.line == line) and message in str(info.value) and str(path) in str(info.value)
+
+
+def test_restore_without_any_snapshot_is_a_clear_refusal(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_for(repo, inv, "restore", [f"dir={tmp_path}"])
+    failed = [c for c in plan.failed_checks if c.message.startswith("a snapshot was found")]
+    assert failed and failed[0].exit_code == 2
