@@ -158,6 +158,9 @@ class Lab:
         hostkey = root / "ssh" / "ssh_host_ed25519_key"
         if not hostkey.exists():
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(hostkey)])
+        # SetEnv SHLVL=1: Debian's bash sources ~/.bashrc for every non-interactive SSH command at
+        # shell level 1; a lab host is this machine, whose root .bashrc (pyenv, cargo) is a
+        # developer's, not a server's, and cost ~80 ms per command. At SHLVL 2 bash skips it.
         (root / "ssh" / "sshd_config").write_text(
             f"ListenAddress {host.address}:{SSH_PORT}\n"
             f"HostKey {hostkey}\n"
@@ -166,7 +169,7 @@ class Lab:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "AllowTcpForwarding yes\nSubsystem sftp internal-sftp\n"
-            "MaxStartups 100:30:200\nMaxSessions 50\n")
+            "MaxStartups 100:30:200\nMaxSessions 50\nSetEnv SHLVL=1\n")
 
     def _known_hosts(self, hosts: list[Host]) -> None:
         lines = []
