@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +64,7 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
         "dirname": lambda p: str(Path(str(p)).parent),
         "local_etcdutl": local_etcdutl,
         "snapshot_status": snapshot_status,
+        "snapshot_integrity": snapshot_integrity,
         # space: facts are passed in, so the same helper works on live facts at run time
         "space": lambda f, host: space_of(f, host, _quota(inventory, host)),
         "defrag_reason": lambda f, host, rule: defrag_reason(space_of(f, host, _quota(inventory, host)), rule),
@@ -76,11 +78,27 @@ def _quota(inventory: Inventory, host: str) -> int | None:
     return etcd.quota_backend_bytes if etcd else None
 
 
+def _file_key(path: str) -> tuple[str, int, int] | None:
+    """(path, size, mtime): helpers that read a whole file run once per version of it."""
+    try:
+        st = os.stat(str(path))
+    except OSError:
+        return None
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
 def snapshot_status(snapshot: str) -> dict[str, Any]:
     """`etcdutl snapshot status` of a file on the control node; {} if it is not a valid snapshot."""
     tool = local_etcdutl()
-    if not tool or not Path(str(snapshot)).is_file():
+    key = _file_key(snapshot)
+    if not tool or key is None or not Path(str(snapshot)).is_file():
         return {}
+    return dict(_snapshot_status(tool, key))
+
+
+@lru_cache(maxsize=8)
+def _snapshot_status(tool: str, key: tuple[str, int, int]) -> dict[str, Any]:
+    snapshot = key[0]
     try:
         proc = subprocess.run([tool, "snapshot", "status", str(snapshot), "-w", "json"], capture_output=True,
                               text=True, timeout=300)
@@ -121,11 +139,41 @@ def snapshot_meta(snapshot: str) -> dict[str, Any]:
 
 
 def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
+    key = _file_key(path)
+    return _sha256(key)[0] if key is not None else ""
+
+
+@lru_cache(maxsize=16)
+def _sha256(key: tuple[str, int, int]) -> tuple[str, str]:
+    """(sha256 of the whole file, "ok" if its last 32 bytes are the sha256 of the rest else "mismatch")."""
+    whole, body = hashlib.sha256(), hashlib.sha256()
+    size = key[1]
+    trailer = b""
     try:
-        with open(str(path), "rb") as fh:
+        with open(key[0], "rb") as fh:
+            done = 0
             for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+                whole.update(chunk)
+                keep = max(0, min(len(chunk), size - 32 - done))
+                body.update(chunk[:keep])
+                trailer += chunk[keep:]
+                done += len(chunk)
     except OSError:
-        return ""
-    return digest.hexdigest()
+        return "", ""
+    ok = len(trailer) == 32 and body.digest() == trailer
+    return whole.hexdigest(), "ok" if ok else "mismatch"
+
+
+def snapshot_integrity(path: str) -> str:
+    """'' when the file carries the sha256 trailer `etcdctl snapshot save` appends and it matches
+    (exactly the check `snapshot restore` makes before it writes anything); else what is wrong."""
+    key = _file_key(path)
+    if key is None:
+        return "cannot be read"
+    if key[1] % 512 != 32:  # etcd's own test: a bbolt file is whole pages; + 32 bytes of sha256
+        return (f"has no sha256 trailer (size {key[1]} bytes): truncated, or not written by "
+                "`etcdctl snapshot save`")
+    whole, verdict = _sha256(key)
+    if not whole:
+        return "cannot be read"
+    return "" if verdict == "ok" else "fails its sha256 trailer check: corrupt"

@@ -119,7 +119,7 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
         "index": step.index, "name": step.name, "kind": step.kind, "target": step.target,
         "hosts": list(step.hosts), "parallel": step.parallel, "timeout": step.timeout,
         "retry": {"attempts": step.retry.attempts, "on": list(step.retry.on)},
-        "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader,
+        "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader, "last": step.last,
         "only_if": step.only_if,
         "actions": [{"host": a.host, "kind": type(a.action).__name__, "describe": a.action.describe(),
                      **({"path": a.action.path, "diff": a.action.diff}
@@ -157,6 +157,8 @@ def plan_text(plan: Plan) -> str:
         lines += [""] + d["summary"].rstrip().splitlines()
     for s in d["steps"]:
         mode = "parallel" if s["parallel"] else "serial"
+        if s["last"]:
+            mode += f", the leader {s['last']} last"
         lines.append("")
         head = f"[{s['index']}/{len(d['steps'])}] {s['name']}"
         if s["skipped"]:

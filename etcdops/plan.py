@@ -83,6 +83,7 @@ class PlannedStep:
     on_failure: str | None = None
     on_unreachable: str = "fail"
     only_if: str | None = None
+    last: str | None = None  # leader_last: this host (the leader when planned) after the others
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, An
         parallel=step.parallel, timeout=timeout, retry=step.retry, actions=actions, skipped=skipped,
         requires=step.requires, leader=facts.leader_host if step.target in ("leader", "followers") else None,
         on_failure=on_failure, on_unreachable=step.on_unreachable, only_if=step.only_if,
+        last=facts.leader_host if step.leader_last and facts.leader_host in hosts and len(hosts) > 1 else None,
     )
 
 

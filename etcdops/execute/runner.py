@@ -156,12 +156,14 @@ class Runner:
         self._recheck(step)
         deadline = start + step.timeout
         if step.parallel and len(step.actions) > 1:
-            results = self.pool.map([a.host for a in step.actions],
-                                    lambda h: self._host(step, _action_for(step, h), deadline), parallel=True)
+            first = [a.host for a in step.actions if a.host != step.last]
+            results = self.pool.map(first, lambda h: self._host(step, _action_for(step, h), deadline), parallel=True)
             errors = [r for r in results.values() if isinstance(r, BaseException)]
             out.hosts = [r for r in results.values() if isinstance(r, HostResult)]
             if errors:
                 raise errors[0]
+            if step.last is not None:  # e.g. a leader stopped while its followers run stalls handing over
+                out.hosts.append(self._host(step, _action_for(step, step.last), deadline))
         else:
             for host_action in step.actions:
                 out.hosts.append(self._host(step, host_action, deadline))

@@ -17,7 +17,7 @@ NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary",
             "lock"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
-             "membership", "on_failure", "on_unreachable", "only_if"}
+             "membership", "on_failure", "on_unreachable", "only_if", "leader_last"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
 CHECK_KEYS = {"assert", "run", "on", "message", "exit_code"}
@@ -195,7 +195,7 @@ def _step(file: str, s: Any, index: int) -> Step:
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
         membership=dict(membership) if membership else None,
         on_failure=_opt_template(file, s, "on_failure"), on_unreachable=on_unreachable,
-        only_if=_opt_template(file, s, "only_if"),
+        only_if=_opt_template(file, s, "only_if"), leader_last=bool(s.get("leader_last", False)),
     )
 
 

@@ -61,6 +61,7 @@ class Step:
     on_failure: str | None = None
     only_if: str | None = None  # evaluated per host on live facts just before it runs; false = skipped
     on_unreachable: str = "fail"  # or "skip": a host that cannot be reached is reported and passed over
+    leader_last: bool = False  # parallel: the others first, then the plan-time leader (not re-checked)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ def snapshot(lab: LabEnv) -> Path:
     return snaps[-1]
 
 
+def log_times(lab: LabEnv, host: str, message: str) -> list[str]:
+    log = (lab.host_root(host) / "var" / "log" / "etcd.log").read_text().splitlines()
+    return [json.loads(line)["ts"] for line in log if f'"msg":"{message}"' in line]
+
+
 def running_token(lab: LabEnv, host: str) -> str:
     env = (lab.host_root(host) / "etc" / "etcd" / "etcd.env").read_text()
     return next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("ETCD_INITIAL_CLUSTER_TOKEN="))
@@ -48,9 +53,14 @@ def test_restore_round_trip(lab: LabEnv) -> None:
     for i in range(5):
         lab.ctl("put", f"/t/after-{i}", "v")
     old_cluster = lab.status()["cluster_id"]
+    leader = lab.status()["leader"]
     proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=round-trip-1",
                        "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the leader received its stop signal only after every follower had closed (etcd's own logs)
+    signalled = {h: log_times(lab, h, "received signal; shutting down")[-1] for h in ("node1", "node2", "node3")}
+    closed = {h: log_times(lab, h, "closed etcd server")[-1] for h in ("node1", "node2", "node3")}
+    assert all(signalled[leader] > closed[h] for h in closed if h != leader), (leader, signalled, closed)
     keys = lab.ctl("get", "/t/", "--prefix", "--keys-only").split()
     assert sorted(keys) == [f"/t/before-{i}" for i in range(5)]
     status = lab.status()
@@ -73,19 +83,26 @@ def test_restore_twice_with_same_snapshot_and_token_is_healthy(lab: LabEnv) -> N
         assert lab.status()["healthy"]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "part"])
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "part"])
 def test_bad_snapshot_is_refused_and_cluster_untouched(lab: LabEnv, damage: str, tmp_path: Path) -> None:
     snap = snapshot(lab)
     before = member_ids(lab)
     if damage == "truncated":
         bad = tmp_path / "truncated.db"
         bad.write_bytes(snap.read_bytes()[: snap.stat().st_size // 2])
+    elif damage == "corrupt":  # same size, a few bytes changed: `snapshot status` still reads it
+        data = bytearray(snap.read_bytes())
+        data[len(data) // 2: len(data) // 2 + 4] = b"XXXX"
+        bad = tmp_path / "corrupt.db"
+        bad.write_bytes(bytes(data))
     else:
         bad = tmp_path / (snap.name + ".part")
         shutil.copyfile(snap, bad)
     proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={bad}", "--yes")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "refused: pre-flight check failed" in proc.stderr
+    if damage != "part":
+        assert "sha256" in proc.stderr and str(bad) in proc.stderr
     assert member_ids(lab) == before and lab.status()["healthy"]
 
 

@@ -31,12 +31,13 @@ class DictProbe:
         return True, ""
 
 
-def lab_facts(inv, leader: str = "node1", down: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def lab_facts(inv, leader: str | None = "node1", down: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     members, hosts = [], {}
+    names = [m.name for m in inv.members]
     for i, h in enumerate(inv.members, 1):
         members.append(Member(i, h.etcd.name, (h.etcd.peer_url,), (h.etcd.client_url,), False))
-        status = EndpointStatus(h.etcd.client_url, 99, i, "3.5.16", 1000, 900, 1 + [m.name for m in inv.members]
-                                .index(leader), 2, 10, 10, 5, False)
+        status = EndpointStatus(h.etcd.client_url, 99, i, "3.5.16", 1000, 900,
+                                1 + names.index(leader) if leader else 0, 2, 10, 10, 5, False)
         hosts[h.name] = HostFacts(h.name, h.name not in down, None if h.name in down else status,
                                   h.name not in down, etcd_version="3.5.16")
     return assemble(inv, hosts, members, 99, [])
@@ -79,7 +80,8 @@ def test_restore_plan_commands(repo: Path, inv, tmp_path: Path) -> None:  # type
     assert "-ETCD_INITIAL_CLUSTER_TOKEN=old" in diff and "+ETCD_INITIAL_CLUSTER_TOKEN=t1" in diff
     assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [line[1:] for line in diff.splitlines()
                                                                              if line[:1] in "+-"]
-    assert any("snapshot restore" in c for c in probe.checked)  # the trial restore on the control node
+    failed = " ".join(c.message for c in plan.failed_checks)  # b"x" is no snapshot: refused before any step
+    assert "has no sha256 trailer" in failed and "etcdutl snapshot status" in failed
 
 
 def test_hostile_param_is_quoted_in_every_command(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore
@@ -90,10 +92,10 @@ def test_hostile_param_is_quoted_in_every_command(repo: Path, inv, tmp_path: Pat
     snap.write_bytes(b"x")
     probe = DictProbe()
     plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], probe)
-    check = next(c for c in probe.checked if "snapshot restore" in c)
-    words = shlex.split(check)
-    assert words[words.index("restore") + 1] == str(snap)  # one argument, never shell syntax
+    summary = commands(plan, len(plan.steps))["node1"]  # the one command that names the snapshot
+    assert any(str(snap.name) in word for word in shlex.split(summary))  # one literal word, never shell syntax
     assert plan.steps[0].actions[0].action.src == str(snap)
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_leader_target_and_unknown_param(repo: Path, inv) -> None:  # type: ignore[no-untyped-def]
@@ -137,3 +139,14 @@ def test_restore_without_any_snapshot_is_a_clear_refusal(repo: Path, inv, tmp_pa
     plan = plan_for(repo, inv, "restore", [f"dir={tmp_path}"])
     failed = [c for c in plan.failed_checks if c.message.startswith("a snapshot was found")]
     assert failed and failed[0].exit_code == 2
+
+
+def test_restore_stops_the_leader_last_and_every_member_without_a_leader(repo: Path, inv,  # type: ignore
+                                                                         tmp_path: Path) -> None:
+    snap = tmp_path / "s.db"
+    snap.write_bytes(b"x")
+    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader="node2"))
+    stop = plan.steps[2]
+    assert stop.hosts == ("node1", "node2", "node3") and stop.last == "node2" and stop.leader is None
+    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader=None))
+    assert plan.steps[2].hosts == ("node1", "node2", "node3") and plan.steps[2].last is None  # no quorum: all
