@@ -94,12 +94,18 @@ class Runner:
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
         self.done_before, self.stop_reason = done_before, stop_reason
         self.result = RunResult(run_id=plan.run_id)
+        self._fresh: ClusterFacts | None = None  # facts read since the last action, if any
         self._note_leader(plan.facts)
 
     def _facts(self) -> ClusterFacts:
         facts = self.read_facts()
         self._note_leader(facts)
+        self._fresh = facts
         return facts
+
+    def _live_facts(self) -> ClusterFacts:
+        """Facts read since the last action ran (the step's re-check), else read now."""
+        return self._fresh if self._fresh is not None else self._facts()
 
     def _note_leader(self, facts: ClusterFacts) -> None:
         leaders = self.result.leaders
@@ -215,7 +221,7 @@ class Runner:
 
     def _only_if(self, step: PlannedStep, host: str) -> bool:
         assert step.only_if is not None
-        context = {**self.plan.variables, "facts": self._facts()}
+        context = {**self.plan.variables, "facts": self._live_facts()}
         if host in self.plan.variables["hosts"]:
             context["host"] = self.plan.variables["hosts"][host]
         return bool(evaluate(step.only_if, context, where=self.plan.runbook_file))
@@ -231,6 +237,7 @@ class Runner:
 
     def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> actions.Outcome:
         action = host_action.action
+        self._fresh = None  # this action may change the cluster
         remaining = max(1.0, deadline - time.monotonic())
         if isinstance(action, WaitAction):
             return self._wait(step, action)

@@ -25,30 +25,46 @@ SECTIONS = ("version", "status", "health", "members", "alarms")
 
 
 def facts_script(host: Host) -> str:
-    """One shell script printing every section between @@ markers, with exit codes."""
+    """One shell script printing every section between @@ markers, with exit codes.
+
+    Sections run side by side (each etcdctl call is a process start and a round trip):
+    version with status, then health, members and alarms together once status answered.
+    """
     assert host.etcd is not None
     with revealed():
         ctl = str(etcdctl(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
         etcd_bin = quote(host.etcd.etcd)
-    lines = ['t=$(mktemp) || exit 1', 'o=$(mktemp) || exit 1', 'trap \'rm -f "$t" "$o"\' EXIT']
     commands = {
-        "version": f"{{ {etcd_bin} --version; {ctl.split(' ', 1)[0]} version; }}",
+        "version": f"{etcd_bin} --version; {ctl.split(' ', 1)[0]} version",
         "status": f"{ctl} -w json endpoint status",
         "health": f"{ctl} -w json endpoint health",
         "members": f"{ctl} -w json member list",
         "alarms": f"{ctl} -w json alarm list",
     }
-    def section(name: str) -> str:
-        return (f'echo "@@{name}"; {commands[name]} >"$o" 2>"$t"; rc=$?; cat "$o"; echo; echo "@@rc $rc"; '
-                'tail -n 1 "$t" | sed "s/^/@@err /"')
+
+    def start(name: str) -> str:
+        return f'{{ {commands[name]}; }} >"$d/{name}.o" 2>"$d/{name}.e"; echo $? >"$d/{name}.rc"'
+
+    def show(*names: str) -> str:
+        return "; ".join(f'echo "@@{n}"; cat "$d/{n}.o"; echo; echo "@@rc $(cat "$d/{n}.rc")"; '
+                         f'tail -n 1 "$d/{n}.e" | sed "s/^/@@err /"' for n in names)
 
     # an etcd that does not answer endpoint status would make every other call wait for its
     # timeout too; a learner refuses linearizable reads (health, member list) until its timeout
-    lines += [section("version"), section("status"),
-              'if [ "$rc" -ne 0 ]; then exit 0; fi',
-              'if grep -q \'"isLearner":true\' "$o"; then ' + section("alarms") + '; exit 0; fi',
-              section("health"), section("members"), section("alarms")]
-    return "\n".join(lines)
+    return "\n".join([
+        'd=$(mktemp -d) || exit 1',
+        'trap \'rm -f "$d"/*.o "$d"/*.e "$d"/*.rc; rmdir "$d"\' EXIT',
+        f"( {start('version')} ) &",
+        start("status"),
+        f'if [ "$(cat "$d/status.rc")" -ne 0 ]; then wait; {show("version", "status")}; exit 0; fi',
+        f'if grep -q \'"isLearner":true\' "$d/status.o"; then {start("alarms")}; wait; '
+        f'{show("version", "status", "alarms")}; exit 0; fi',
+        f"( {start('health')} ) &",
+        f"( {start('members')} ) &",
+        start("alarms"),
+        "wait",
+        show("version", "status", "health", "members", "alarms"),
+    ])
 
 
 def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
