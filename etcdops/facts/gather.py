@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
+from urllib.parse import urlsplit
 
 from etcdops.errors import CommandTimeout, EtcdopsError
 from etcdops.facts.etcdctl import etcdctl
@@ -49,16 +51,32 @@ def facts_script(host: Host) -> str:
         return "; ".join(f'echo "@@{n}"; cat "$d/{n}.o"; echo; echo "@@rc $(cat "$d/{n}.rc")"; '
                          f'tail -n 1 "$d/{n}.e" | sed "s/^/@@err /"' for n in names)
 
+    url = urlsplit(host.etcd.client_url)
+    port = url.port or 2379
+    # nothing listening on the client port (etcd stopped, or not started yet): say so at once
+    # rather than let etcdctl redial until its timeout. Only when the URL names an IP address
+    # (a listener on it or on the wildcard); ss is iproute2's; without it, etcdctl decides.
+    where = f"port {port}"
+    try:
+        ip = ipaddress.ip_address(url.hostname or "")
+        where = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+        patterns = " ".join(f"-e {quote(a)}" for a in (where, f"0.0.0.0:{port}", f"*:{port}", f"[::]:{port}"))
+        not_listening = (f"command -v ss >/dev/null 2>&1 && ! ss -Hltn 2>/dev/null | awk '{{print $4}}' "
+                         f"| grep -qxF {patterns}")
+    except ValueError:
+        not_listening = "false"
+    stopped = (f'echo "nothing listens on {where}: etcd is not running" >"$d/status.e"; '
+               ': >"$d/status.o"; echo 1 >"$d/status.rc"')
     # an etcd that does not answer endpoint status would make every other call wait for its
-    # timeout too; a learner refuses linearizable reads (health, member list) until its timeout
+    # timeout too; a learner refuses linearizable reads (health, member list) and the alarm
+    # RPC ("rpc not supported for learner", after ~2.6 s of client retries)
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
         'trap \'rm -f "$d"/*.o "$d"/*.e "$d"/*.rc; rmdir "$d"\' EXIT',
         f"( {start('version')} ) &",
-        start("status"),
+        f"if {not_listening}; then {stopped}; else {start('status')}; fi",
         f'if [ "$(cat "$d/status.rc")" -ne 0 ]; then wait; {show("version", "status")}; exit 0; fi',
-        f'if grep -q \'"isLearner":true\' "$d/status.o"; then {start("alarms")}; wait; '
-        f'{show("version", "status", "alarms")}; exit 0; fi',
+        f'if grep -q \'"isLearner":true\' "$d/status.o"; then wait; {show("version", "status")}; exit 0; fi',
         f"( {start('health')} ) &",
         f"( {start('members')} ) &",
         start("alarms"),

@@ -165,6 +165,12 @@ class ClusterFacts:
         return [f"{m.name}={url}" for m in self.members if self.member_hosts.get(m.id) not in without
                 for url in m.peer_urls]
 
+    def peers_are(self, initial_cluster: str) -> bool:
+        """True when the members' peer URLs are exactly those of an ETCD_INITIAL_CLUSTER value
+        (names aside: a member added but not started has none yet)."""
+        wanted = {item.partition("=")[2] for item in initial_cluster.split(",") if item.strip()}
+        return wanted == {url for m in self.members for url in m.peer_urls}
+
     def learner_progress(self, host: str) -> tuple[int, int] | None:
         """(applied index of host, applied index of the leader), when both answered."""
         mine = self.status_of(host)

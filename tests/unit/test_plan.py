@@ -150,3 +150,19 @@ def test_restore_stops_the_leader_last_and_every_member_without_a_leader(repo: P
     assert stop.hosts == ("node1", "node2", "node3") and stop.last == "node2" and stop.leader is None
     plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader=None))
     assert plan.steps[2].hosts == ("node1", "node2", "node3") and plan.steps[2].last is None  # no quorum: all
+
+
+def test_peers_are_compares_peer_urls_of_the_live_members(inv) -> None:  # type: ignore[no-untyped-def]
+    facts = lab_facts(inv)
+    three = inv.initial_cluster()
+    assert facts.peers_are(three)
+    assert facts.peers_are(three.replace("node2=", "=")) and facts.peers_are(",".join(reversed(three.split(","))))
+    assert not facts.peers_are(three + ",node4=http://127.0.1.4:2380")  # the add has not happened
+    assert not facts.peers_are(",".join(three.split(",")[:2]))
+
+
+def test_scale_out_writes_the_env_only_if_the_members_are_as_planned(repo: Path, inv) -> None:  # type: ignore
+    plan = plan_for(repo, inv, "scale-out", ["host=node4", "install=false"])
+    write = next(s for s in plan.steps if s.kind == "template")
+    assert write.requires == ("facts.peers_are(vars.initial_cluster)",)
+    assert plan.variables["vars"]["initial_cluster"].endswith(",node4=http://127.0.1.4:2380")
