@@ -132,7 +132,16 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
     membership = Membership.from_facts(facts)
     warnings = []
     for index, step in enumerate(runbook.steps, 1):
-        planned = _plan_step(runbook, step, index, variables, facts, inventory, probe, playbooks_dir)
+        try:
+            planned = _plan_step(runbook, step, index, variables, facts, inventory, probe, playbooks_dir)
+        except RunbookError as exc:
+            if all(c.ok for c in checks):
+                raise
+            # the cluster failed pre-flight (e.g. no healthy member to run on): that is the
+            # refusal to show, not a step that cannot be planned on such a cluster
+            planned = PlannedStep(index=index, name=step.name, kind=step.kind, target=step.target, hosts=(),
+                                  parallel=step.parallel, timeout=0.0, retry=step.retry, actions=(),
+                                  skipped=f"not planned, the pre-flight refused ({exc.reason})")
         if step.membership and not planned.skipped:
             planned, membership = _quorum(planned, step, variables, membership, runbook.file)
             q = planned.quorum

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.integration.conftest import NET, LabEnv
+from tests.integration.conftest import NET, LabEnv, frozen
 
 
 def test_status_json_reports_a_healthy_three_member_cluster(lab: LabEnv) -> None:
@@ -70,3 +70,21 @@ def test_plan_markdown_for_a_merge_request(lab: LabEnv) -> None:
     assert md.startswith("## etcdops plan: `scale-out` on `lab`")
     assert "### Pre-flight" in md and "- [x]" in md and "### Steps" in md
     assert "quorum: voters 3 → 4" in md and "```sh" in md and "member add node4 --learner" in md
+
+
+def test_a_stopped_member_is_named_down_and_a_hung_one_still_asked(lab: LabEnv) -> None:
+    lab.service("node3", "stop")
+    try:
+        status = lab.status()
+        node3 = next(e for e in status["endpoints"] if e["host"] == "node3")
+        assert node3["error"] == f"nothing listens on {NET}3:2379: etcd is not running"
+        assert not status["healthy"] and status["voters"] == 3
+    finally:
+        lab.service("node3", "start")
+    lab.wait_healthy()
+    # a hung etcd still holds its port: the listener check passes and etcdctl's timeout decides
+    with frozen(lab.host_root("node3") / "run" / "etcd.pid"):
+        status = lab.status()
+    node3 = next(e for e in status["endpoints"] if e["host"] == "node3")
+    assert node3["error"] and "nothing listens" not in node3["error"]
+    lab.wait_healthy()

@@ -166,3 +166,11 @@ def test_scale_out_writes_the_env_only_if_the_members_are_as_planned(repo: Path,
     write = next(s for s in plan.steps if s.kind == "template")
     assert write.requires == ("facts.peers_are(vars.initial_cluster)",)
     assert plan.variables["vars"]["initial_cluster"].endswith(",node4=http://127.0.1.4:2380")
+
+
+def test_a_cluster_that_fails_pre_flight_is_refused_not_a_runbook_error(repo: Path, inv) -> None:  # type: ignore
+    # every member down: no host to compact on; the answer is the refusal, not "'' is not a host"
+    plan = plan_for(repo, inv, "compact-defrag", [], facts=lab_facts(inv, leader=None,
+                                                                   down=("node1", "node2", "node3")))
+    assert plan.failed_checks and "every member is healthy" in plan.failed_checks[0].message
+    assert plan.steps[0].skipped and "the pre-flight refused" in plan.steps[0].skipped
