@@ -165,6 +165,12 @@ class ClusterFacts:
         return [f"{m.name}={url}" for m in self.members if self.member_hosts.get(m.id) not in without
                 for url in m.peer_urls]
 
+    def members_outside(self, hosts: list[str] | tuple[str, ...]) -> list[str]:
+        """Members of the cluster that are not on one of hosts (by host, else by member name or id):
+        what a runbook over the inventory's etcd group would leave out."""
+        return [self.member_hosts.get(m.id) or m.name or f"{m.id:x}" for m in self.members
+                if self.member_hosts.get(m.id) not in hosts]
+
     def peers_are(self, initial_cluster: str) -> bool:
         """True when the members' peer URLs are exactly those of an ETCD_INITIAL_CLUSTER value
         (names aside: a member added but not started has none yet)."""

@@ -211,17 +211,34 @@ def _template_vars(host: str, merged: _Vars, inv_dir: Path) -> _Vars:
     for _ in range(TEMPLATE_PASSES):
         changed = False
         for name, value in list(current.items()):
-            if isinstance(value, str) and "{{" in value:
-                rendered = _render_var(value, {**current, **magic}, current.origin.get(name, "?"), name)
+            if _unresolved(value):
+                rendered = _render_value(value, {**current, **magic}, current.origin.get(name, "?"), name)
                 changed = changed or rendered != value
                 current[name] = rendered
         if not changed:
             break
     for name, value in current.items():
-        if isinstance(value, str) and "{{" in value:
+        if _unresolved(value):
             raise InventoryError(current.origin.get(name, "?"), name,
                                  "variable references do not resolve (a cycle?)")
     return current
+
+
+def _unresolved(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_unresolved(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_unresolved(v) for v in value)
+    return isinstance(value, str) and "{{" in value
+
+
+def _render_value(value: Any, context: dict[str, Any], file: str, key: str) -> Any:
+    """Strings are rendered; mappings and lists (etcd_env) value by value."""
+    if isinstance(value, dict):
+        return {k: _render_value(v, context, file, f"{key}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_value(v, context, file, key) for v in value]
+    return _render_var(value, context, file, key) if isinstance(value, str) and "{{" in value else value
 
 
 def _render_var(value: str, context: dict[str, Any], file: str, key: str) -> str:
@@ -283,7 +300,27 @@ def _etcd_config(name: str, v: _Vars, where: Any) -> EtcdConfig:
         password=Secret(v["etcd_password"]) if v.get("etcd_password") else None,
         quota_backend_bytes=(_int(quota, where("etcd_quota_backend_bytes"), "etcd_quota_backend_bytes")
                              if quota is not None else None),
+        env=_env_settings(v.get("etcd_env"), where("etcd_env"), f"{name}.etcd_env"),
     )
+
+
+ENV_NAME = re.compile(r"^ETCD_[A-Z0-9_]+$")
+
+
+def _env_settings(value: Any, file: str, key: str) -> dict[str, str]:
+    """etcd_env: {ETCD_SETTING: value} written into a joining host's etcd.env (TLS files, ...)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InventoryError(file, key, "must be a mapping of ETCD_* settings to values")
+    settings = {}
+    for name, setting in value.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            raise InventoryError(file, f"{key}.{name}", "not an etcd setting (ETCD_ and capitals, digits, _)")
+        if isinstance(setting, (dict, list)) or setting is None or "\n" in str(setting):
+            raise InventoryError(file, f"{key}.{name}", "must be one line of text")
+        settings[name] = str(setting).lower() if isinstance(setting, bool) else str(setting)
+    return settings
 
 
 def _url(value: str, file: str, key: str) -> str:

@@ -31,6 +31,7 @@ class EtcdConfig:
     user: str | None = None
     password: Secret | None = None
     quota_backend_bytes: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)  # etcd.env settings for a joining host
 
     @property
     def etcdctl(self) -> str:

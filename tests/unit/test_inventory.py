@@ -47,6 +47,9 @@ def test_lab_inventory_resolves_variables(repo: Path) -> None:
 def test_example_prod_inventory_loads(repo: Path) -> None:
     inv = load_inventory(repo / "inventories" / "example-prod")
     assert len(inv.members) == 3 and all(h.etcd and h.etcd.client_url.startswith("https") for h in inv.members)
+    first = inv.members[0]
+    assert first.etcd and first.etcd.env["ETCD_CERT_FILE"] == f"/etc/etcd/pki/{first.name}.crt"
+    assert first.etcd.env["ETCD_CLIENT_CERT_AUTH"] == "true"
 
 
 @pytest.mark.parametrize(("hosts", "group_vars", "file_part", "key_part"), [
@@ -61,6 +64,10 @@ def test_example_prod_inventory_loads(repo: Path) -> None:
     (GOOD, {"nosuchgroup": "a: 1\n"}, "group_vars/nosuchgroup.yml", "nosuchgroup"),
     (GOOD.replace("etcd:", "etcd_hosts:"), None, "hosts.yml", "etcd"),
     (GOOD.replace("  vars:", "  varz:"), None, "hosts.yml", "all.varz"),
+    (GOOD, {"all": "etcd_env: [ETCD_CERT_FILE]\n"}, "group_vars/all.yml", "e1.etcd_env"),
+    (GOOD, {"all": "etcd_env: {CERT_FILE: /x}\n"}, "group_vars/all.yml", "e1.etcd_env.CERT_FILE"),
+    (GOOD, {"all": "etcd_env: {ETCD_CERT_FILE: \"/x\\nETCD_NAME=evil\"}\n"}, "group_vars/all.yml",
+     "e1.etcd_env.ETCD_CERT_FILE"),
 ])
 def test_bad_inventory_names_file_and_key(tmp_path: Path, hosts: str, group_vars: dict[str, str] | None,
                                           file_part: str, key_part: str) -> None:

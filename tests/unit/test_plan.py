@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 
@@ -174,3 +175,28 @@ def test_a_cluster_that_fails_pre_flight_is_refused_not_a_runbook_error(repo: Pa
                                                                    down=("node1", "node2", "node3")))
     assert plan.failed_checks and "every member is healthy" in plan.failed_checks[0].message
     assert plan.steps[0].skipped and "the pre-flight refused" in plan.steps[0].skipped
+
+
+def test_a_member_outside_the_etcd_group_refuses_compact_defrag_and_restore(repo: Path, inv,  # type: ignore
+                                                                            tmp_path: Path) -> None:
+    node4 = inv.host("node4").etcd
+    facts = dataclasses.replace(lab_facts(inv), members=(*lab_facts(inv).members, Member(
+        4, "node4", (node4.peer_url,), (node4.client_url,), False)))
+    facts.member_hosts[4] = "node4"  # a scaled-out member the operator has not added to the group yet
+    plan = plan_for(repo, inv, "compact-defrag", [], facts=facts)
+    failed = [c for c in plan.failed_checks if "etcd group" in c.message]
+    assert failed and "not in it: node4" in failed[0].message and failed[0].exit_code == 2
+    snap = tmp_path / "s.db"
+    snap.write_bytes(b"x")
+    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=facts)
+    assert any("not in it: node4" in c.message for c in plan.failed_checks)
+    assert not [c for c in plan_for(repo, inv, "compact-defrag", []).failed_checks if "etcd group" in c.message]
+
+
+def test_a_joining_host_gets_the_inventorys_etcd_env_and_etcdops_settings_win(repo: Path, inv) -> None:  # type: ignore
+    node4 = inv.host("node4")
+    etcd = dataclasses.replace(node4.etcd, env={"ETCD_CERT_FILE": "/pki/node4.crt", "ETCD_NAME": "not-this"})
+    hosts = {**inv.hosts, "node4": dataclasses.replace(node4, etcd=etcd)}
+    plan = plan_for(repo, dataclasses.replace(inv, hosts=hosts), "scale-out", ["host=node4", "install=false"])
+    env = next(s for s in plan.steps if s.kind == "template").actions[0].action.content.splitlines()
+    assert "ETCD_CERT_FILE=/pki/node4.crt" in env and "ETCD_NAME=node4" in env and "ETCD_NAME=not-this" not in env
