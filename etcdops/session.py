@@ -75,8 +75,12 @@ class Prepared:
     pool: Pool
     assignments: tuple[str, ...] = ()  # the -p key=value the user gave, as given
 
-    def facts(self) -> ClusterFacts:
-        return gather(self.inventory, self.pool)
+    def facts(self, versions: bool = True) -> ClusterFacts:
+        return gather(self.inventory, self.pool, versions=versions)
+
+    def live_facts(self) -> ClusterFacts:
+        """The re-reads during a run: live state only, not the installed binaries' versions."""
+        return self.facts(versions=False)
 
     def plan(self, facts: ClusterFacts | None = None, run: dict[str, str] | None = None) -> Plan:
         facts = facts if facts is not None else self.facts()

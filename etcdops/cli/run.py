@@ -149,7 +149,7 @@ def _execute(prepared: Any, the_plan: Any, run_dir: Path | None, the_window: Any
     lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(the_plan.run_id, the_plan.runbook),
                        prepared.runbook.lock, via, on_note=lambda m: err(f"lock: {m}"))
     with lock:
-        runner = Runner(the_plan, prepared.inventory, prepared.pool, prepared.facts, Progress(), journal,
+        runner = Runner(the_plan, prepared.inventory, prepared.pool, prepared.live_facts, Progress(), journal,
                         assume_yes=yes, confirm=None if yes else _confirm, secrets=secret_values(prepared),
                         done_before=done, stop_reason=_window_closed(the_window))
         started = _now()
@@ -181,7 +181,7 @@ def _report(the_plan: Any, result: Any, prepared: Any, started: str, journal: An
     from etcdops.templating import mask_secrets
 
     try:
-        after_facts = prepared.facts() if after else None
+        after_facts = prepared.live_facts() if after else None
     except EtcdopsError:
         after_facts = None
     data = build_report(the_plan, result, the_plan.facts, after_facts, started, _now())

@@ -49,6 +49,7 @@ class Events(Protocol):
     def step_done(self, step: PlannedStep, status: str, elapsed: float) -> None: ...
 
 
+FRESH_FOR = 2.0  # s: facts read this recently, with no action of the run since, count as live
 REPORT_PREFIX = "ETCDOPS_REPORT "  # a command prints `ETCDOPS_REPORT {json}` to add figures to the report
 
 
@@ -94,7 +95,8 @@ class Runner:
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
         self.done_before, self.stop_reason = done_before, stop_reason
         self.result = RunResult(run_id=plan.run_id)
-        self._fresh: ClusterFacts | None = None  # facts read since the last action, if any
+        # facts read since the last action, if any: at first the plan's own, if just read
+        self._fresh: ClusterFacts | None = plan.facts
         self._note_leader(plan.facts)
 
     def _facts(self) -> ClusterFacts:
@@ -104,8 +106,12 @@ class Runner:
         return facts
 
     def _live_facts(self) -> ClusterFacts:
-        """Facts read since the last action ran (the step's re-check), else read now."""
-        return self._fresh if self._fresh is not None else self._facts()
+        """Facts read since the last action ran and at most FRESH_FOR ago (a wait's last read, the
+        plan's when the run starts at once), else read now: the re-check before a step."""
+        fresh = self._fresh
+        if fresh is not None and fresh.read_at and time.monotonic() - fresh.read_at <= FRESH_FOR:
+            return fresh
+        return self._facts()
 
     def _note_leader(self, facts: ClusterFacts) -> None:
         leaders = self.result.leaders
@@ -181,7 +187,7 @@ class Runner:
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:
             return
-        facts = self._facts()
+        facts = self._live_facts()
         if step.quorum is not None:
             refusal = Membership.from_facts(facts).refusal(step.quorum.change, step.quorum.host)
             if refusal:

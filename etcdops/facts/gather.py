@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -11,10 +12,10 @@ from etcdops.facts.etcdctl import etcdctl
 from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
 from etcdops.facts.parse import (
     ParseError,
-    parse_alarm_list,
     parse_endpoint_health,
     parse_endpoint_status,
     parse_member_list,
+    parse_status_alarms,
     parse_version,
 )
 from etcdops.inventory import Host, Inventory
@@ -22,15 +23,18 @@ from etcdops.templating import quote, revealed
 from etcdops.transport.pool import Pool
 
 FACTS_TIMEOUT = 20.0
-FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 4 calls stay well inside FACTS_TIMEOUT
-SECTIONS = ("version", "status", "health", "members", "alarms")
+FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 3 calls stay well inside FACTS_TIMEOUT
+SECTIONS = ("version", "status", "health", "members")
 
 
-def facts_script(host: Host) -> str:
-    """One shell script printing every section between @@ markers, with exit codes.
+def facts_script(host: Host, versions: bool = True) -> str:
+    """One shell script printing every section as `@@NAME`, its stdout, `@@rc N`, `@@stderr` and its stderr.
 
-    Sections run side by side (each etcdctl call is a process start and a round trip):
-    version with status, then health, members and alarms together once status answered.
+    Sections run side by side (each etcdctl call is a process start and a round trip): the
+    installed versions (only when asked: the running etcd reports its own in endpoint status)
+    with status, then health and members together once status answered. Alarms come with
+    endpoint status (its `errors`), so there is no `alarm list` call. Few processes besides
+    etcdctl: on a host running several members, every fork counts.
     """
     assert host.etcd is not None
     with revealed():
@@ -41,80 +45,85 @@ def facts_script(host: Host) -> str:
         "status": f"{ctl} -w json endpoint status",
         "health": f"{ctl} -w json endpoint health",
         "members": f"{ctl} -w json member list",
-        "alarms": f"{ctl} -w json alarm list",
     }
 
-    def start(name: str) -> str:
-        return f'{{ {commands[name]}; }} >"$d/{name}.o" 2>"$d/{name}.e"; echo $? >"$d/{name}.rc"'
+    def section(name: str) -> str:
+        return (f'{{ echo "@@{name}"; {{ {commands[name]}; }} 2>"$d/{name}.e"; rc=$?; echo; echo "@@rc $rc"; '
+                f'echo "@@stderr"; cat "$d/{name}.e"; }} >"$d/{name}.o"')
 
-    def show(*names: str) -> str:
-        return "; ".join(f'echo "@@{n}"; cat "$d/{n}.o"; echo; echo "@@rc $(cat "$d/{n}.rc")"; '
-                         f'tail -n 1 "$d/{n}.e" | sed "s/^/@@err /"' for n in names)
-
-    url = urlsplit(host.etcd.client_url)
-    port = url.port or 2379
-    # nothing listening on the client port (etcd stopped, or not started yet): say so at once
-    # rather than let etcdctl redial until its timeout. Only when the URL names an IP address
-    # (a listener on it or on the wildcard); ss is iproute2's; without it, etcdctl decides.
-    where = f"port {port}"
-    try:
-        ip = ipaddress.ip_address(url.hostname or "")
-        where = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
-        patterns = " ".join(f"-e {quote(a)}" for a in (where, f"0.0.0.0:{port}", f"*:{port}", f"[::]:{port}"))
-        not_listening = (f"command -v ss >/dev/null 2>&1 && ! ss -Hltn 2>/dev/null | awk '{{print $4}}' "
-                         f"| grep -qxF {patterns}")
-    except ValueError:
-        not_listening = "false"
-    stopped = (f'echo "nothing listens on {where}: etcd is not running" >"$d/status.e"; '
-               ': >"$d/status.o"; echo 1 >"$d/status.rc"')
+    where, not_listening = _not_listening(host.etcd.client_url)
+    stopped = (f"printf '@@status\\n\\n@@rc 1\\n@@stderr\\nnothing listens on %s: etcd is not running\\n' "
+               f'{quote(where)} >"$d/status.o"; rc=1')
     # an etcd that does not answer endpoint status would make every other call wait for its
-    # timeout too; a learner refuses linearizable reads (health, member list) and the alarm
-    # RPC ("rpc not supported for learner", after ~2.6 s of client retries)
+    # timeout too; a learner refuses linearizable reads (health, member list)
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
-        'trap \'rm -f "$d"/*.o "$d"/*.e "$d"/*.rc; rmdir "$d"\' EXIT',
-        f"( {start('version')} ) &",
-        f"if {not_listening}; then {stopped}; else {start('status')}; fi",
-        f'if [ "$(cat "$d/status.rc")" -ne 0 ]; then wait; {show("version", "status")}; exit 0; fi',
-        f'if grep -q \'"isLearner":true\' "$d/status.o"; then wait; {show("version", "status")}; exit 0; fi',
-        f"( {start('health')} ) &",
-        f"( {start('members')} ) &",
-        start("alarms"),
+        'trap \'rm -f "$d"/*.o "$d"/*.e; rmdir "$d"\' EXIT',
+        f"( {section('version')} ) &" if versions else ":",
+        f"if {not_listening}; then {stopped}; else {section('status')}; fi",
+        'if [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
+        f"""case "$s" in *'"isLearner":true'*) ;; *) ( {section('health')} ) & {section('members')};; esac; fi""",
         "wait",
-        show("version", "status", "health", "members", "alarms"),
+        'cat "$d"/*.o',
     ])
 
 
+def _not_listening(client_url: str) -> tuple[str, str]:
+    """(where, a shell test true when nothing listens there), so that a stopped etcd is named at
+    once instead of after etcdctl's dial timeout. Only when the URL names an IP address (a listener
+    on it or on the wildcard); ss is iproute2's; without it, etcdctl decides."""
+    url = urlsplit(client_url)
+    port = url.port or 2379
+    try:
+        ip = ipaddress.ip_address(url.hostname or "")
+    except ValueError:
+        return f"port {port}", "false"
+    where = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    wanted = " || ".join(f'$4 == "{a}"' for a in (where, f"0.0.0.0:{port}", f"*:{port}", f"[::]:{port}"))
+    program = f"{wanted} {{ found = 1 }} END {{ exit !found }}"
+    return where, f"command -v ss >/dev/null 2>&1 && ! ss -Hltn 2>/dev/null | awk {quote(program)}"
+
+
 def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
-    """@@-marked output → {section: (exit code, stdout, last stderr line)}."""
+    """@@-marked output → {section: (exit code, stdout, last non-empty stderr line)}."""
     sections: dict[str, tuple[int, str, str]] = {}
     name: str | None = None
     body: list[str] = []
-    rc, err = 0, ""
+    stderr: list[str] = []
+    rc, in_stderr = 0, False
+
+    def close() -> None:
+        if name:
+            err = next((line for line in reversed(stderr) if line.strip()), "")
+            sections[name] = (rc, "\n".join(body), err)
+
     for line in output.splitlines():
         if line.startswith("@@rc "):
             rc = int(line[5:].strip() or 1)
-        elif line.startswith("@@err "):
-            err = line[6:]
+        elif line == "@@stderr":
+            in_stderr = True
         elif line.startswith("@@") and line[2:] in SECTIONS:
-            if name:
-                sections[name] = (rc, "\n".join(body), err)
-            name, body, rc, err = line[2:], [], 0, ""
+            close()
+            name, body, stderr, rc, in_stderr = line[2:], [], [], 0, False
+        elif in_stderr:
+            stderr.append(line)
         else:
             body.append(line)
-    if name:
-        sections[name] = (rc, "\n".join(body), err)
+    close()
     return sections
 
 
-class _Raw:
+class ClusterParts:
+    """What the hosts' outputs tell about the cluster as a whole: the member list (the leader's
+    wins), the cluster id and the alarms."""
+
     def __init__(self) -> None:
         self.members: list[Member] | None = None
         self.cluster_id: int | None = None
         self.alarms: list[Alarm] = []
 
 
-def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> HostFacts:
+def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = None) -> HostFacts:
     assert host.etcd is not None
     sec = split_sections(output)
     etcd_version, ctl_version = parse_version(sec.get("version", (1, "", ""))[1])
@@ -138,32 +147,38 @@ def host_facts_from_output(host: Host, output: str, raw: _Raw | None = None) -> 
                 # etcdctl calls a member with an alarm (NOSPACE) unhealthy; it is up and serving
                 # reads, and the alarm is reported on its own
                 healthy, health_error = True, None
+        if status is not None:
+            for alarm in parse_status_alarms(status.errors):
+                if raw is not None and alarm not in raw.alarms:
+                    raw.alarms.append(alarm)
         rc, out, _ = sec.get("members", (1, "", ""))
         if rc == 0:
             cluster_id, members = parse_member_list(out)
             member_ids = tuple(sorted(m.id for m in members))
             if raw is not None and (raw.members is None or (status is not None and status.is_leader)):
                 raw.cluster_id, raw.members = cluster_id, members  # the leader's list wins
-        if raw is not None:
-            rc, out, _ = sec.get("alarms", (1, "", ""))
-            if rc == 0:
-                raw.alarms.extend(a for a in parse_alarm_list(out) if a not in raw.alarms)
     except (ParseError, KeyError, IndexError, ValueError) as exc:
         error = f"unexpected etcdctl output: {exc}"
         healthy, health_error = False, None
     return HostFacts(host=host.name, reachable=True, status=status, healthy=healthy and status is not None,
-                     health_error=health_error, error=error, etcd_version=etcd_version,
+                     health_error=health_error, error=error,
+                     etcd_version=etcd_version or (status.version if status is not None else None),
                      etcdctl_version=ctl_version, member_ids=member_ids)
 
 
 def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
-           timeout: float = FACTS_TIMEOUT) -> ClusterFacts:
+           timeout: float = FACTS_TIMEOUT, versions: bool = True) -> ClusterFacts:
+    """Facts of the inventory's members (or hosts) and of any other member the cluster lists.
+
+    versions=False skips the installed binaries' versions (the running etcd's own comes with
+    endpoint status): for the re-reads during a run, which need live state only.
+    """
     targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
-    raw = _Raw()
+    raw = ClusterParts()
 
     def one(name: str) -> HostFacts:
         host = inventory.host(name)
-        result = pool.get(name).run(facts_script(host), timeout)
+        result = pool.get(name).run(facts_script(host, versions), timeout)
         return host_facts_from_output(host, result.stdout, raw)
 
     results = pool.map(targets, one)
@@ -217,5 +232,5 @@ def assemble(inventory: Inventory, host_facts: dict[str, HostFacts], members: li
     return ClusterFacts(
         hosts=host_facts, members=tuple(members), alarms=tuple(alarms), cluster_id=cluster_id,
         leader_id=leader_id, leader_host=member_hosts.get(leader_id) if leader_id else None,
-        member_hosts=member_hosts,
+        member_hosts=member_hosts, read_at=time.monotonic(),
     )

@@ -78,6 +78,7 @@ class ClusterFacts:
     leader_id: int | None
     leader_host: str | None
     member_hosts: dict[int, str] = field(default_factory=dict)
+    read_at: float = field(default=0.0, compare=False)  # time.monotonic() when read; 0.0 = not read live
 
     # ----- derived ---------------------------------------------------------
     @property

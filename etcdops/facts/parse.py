@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +61,13 @@ def parse_endpoint_health(text: str) -> dict[str, tuple[bool, str | None]]:
     return {e["endpoint"]: (bool(e.get("health")), e.get("error")) for e in data}
 
 
-def parse_alarm_list(text: str) -> list[Alarm]:
-    data = _load(text, "alarm list")
-    return [Alarm(member_id=int(a.get("memberID", 0)), alarm=ALARM_TYPES.get(a.get("alarm"), str(a.get("alarm", ""))))
-            for a in data.get("alarms") or []]
+_ALARM = re.compile(r"memberID:(\d+)\s+alarm:([A-Z_]+)")
 
 
-# etcdserverpb.AlarmType: `-w json` prints the enum number
-ALARM_TYPES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
+def parse_status_alarms(errors: tuple[str, ...] | list[str]) -> list[Alarm]:
+    """The alarms in endpoint status `errors` (etcd 3.4+ lists every active alarm there, as
+    `memberID:ID alarm:NAME`, next to messages such as `etcdserver: no leader`)."""
+    return [Alarm(member_id=int(m.group(1)), alarm=m.group(2)) for e in errors if (m := _ALARM.search(e))]
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def test_facts_script_output_with_a_down_member(repo) -> None:  # type: ignore[n
                            "@@rc 0", "@@health",
                            '[{"endpoint":"http://127.0.1.1:2379","health":true}]', "@@rc 0",
                            "@@members", (CAPTURED / "member-list-3.5.json").read_text(), "@@rc 0"])
-    down_output = f"@@version\netcd Version: 3.5.16\n@@rc 0\n@@status\n[]\n@@rc 1\n@@err {down_err}\n"
+    down_output = (f"@@version\netcd Version: 3.5.16\n@@rc 0\n@@stderr\n"
+                   f"@@status\n\n@@rc 1\n@@stderr\n{down_err}\n\n")
     hf1 = host_facts_from_output(inv.host("node1"), ok_output)
     hf3 = host_facts_from_output(inv.host("node3"), down_output)
     assert hf1.healthy and hf1.etcd_version == "3.5.16"
@@ -56,11 +57,22 @@ def test_facts_script_output_with_a_down_member(repo) -> None:  # type: ignore[n
     assert facts.quorum == 2 and facts.tolerance == 1 and len(facts.voters) == 3
 
 
-def test_alarm_numbers_become_names() -> None:
-    from etcdops.facts.parse import parse_alarm_list
+def test_alarms_come_from_endpoint_status_on_3_5_and_3_4(repo) -> None:  # type: ignore[no-untyped-def]
+    from etcdops.facts.gather import ClusterParts
+    from etcdops.facts.parse import parse_status_alarms
+    from etcdops.inventory import load_inventory
 
-    text = (FIXTURES / "etcdctl" / "alarm-list-nospace.json").read_text()
-    assert [a.alarm for a in parse_alarm_list(text)] == ["NOSPACE"]
+    for name in ("endpoint-status-nospace.json", "endpoint-status-nospace-3.4.json"):
+        status = parse_endpoint_status((CAPTURED / name).read_text())[0]
+        assert [(a.member_id, a.alarm) for a in parse_status_alarms(status.errors)] == \
+            [(15024778627834509036, "NOSPACE")]
+    assert parse_status_alarms(["etcdserver: no leader"]) == []
+    inv = load_inventory(repo / "inventories" / "lab")
+    text = (CAPTURED / "endpoint-status-nospace.json").read_text().replace("127.0.50.1", "127.0.1.1")
+    parts = ClusterParts()
+    hf = host_facts_from_output(inv.host("node1"), f"@@status\n{text}\n@@rc 0\n@@stderr\n", parts)
+    facts = assemble(inv, {"node1": hf}, [], None, parts.alarms)
+    assert [a.alarm for a in facts.alarms] == ["NOSPACE"] and hf.etcd_version == "3.5.16"
 
 
 def test_an_alarm_alone_does_not_make_a_member_unhealthy(repo) -> None:  # type: ignore[no-untyped-def]
@@ -70,5 +82,5 @@ def test_an_alarm_alone_does_not_make_a_member_unhealthy(repo) -> None:  # type:
     host = load_inventory(repo / "inventories" / "lab").host("node1")
     status = (FIXTURES / "etcdctl" / "endpoint-status-3.5.json").read_text()
     health = (FIXTURES / "etcdctl" / "endpoint-health-nospace.json").read_text().replace("127.0.8.1", "127.0.1.1")
-    out = f"@@status\n{status}\n@@rc 0\n@@health\n{health}\n@@rc 1\n@@err Error: unhealthy cluster\n"
+    out = f"@@status\n{status}\n@@rc 0\n@@health\n{health}\n@@rc 1\n@@stderr\nError: unhealthy cluster\n"
     assert host_facts_from_output(host, out).healthy

@@ -96,7 +96,7 @@ def test_a_learner_answers_status_only_and_counts_as_healthy(repo: Path) -> None
     status = ('[{"Endpoint":"http://127.0.1.4:2379","Status":{"header":{"cluster_id":1,"member_id":4,'
               '"revision":5,"raft_term":2},"version":"3.5.16","dbSize":20480,"leader":1,"raftIndex":13,'
               '"raftTerm":2,"raftAppliedIndex":13,"dbSizeInUse":16384,"isLearner":true}}]')
-    out = f"@@version\netcd Version: 3.5.16\n@@rc 0\n@@status\n{status}\n@@rc 0\n@@alarms\n{{}}\n@@rc 0\n"
+    out = f"@@version\netcd Version: 3.5.16\n@@rc 0\n@@status\n{status}\n@@rc 0\n@@stderr\n"
     facts = host_facts_from_output(host, out)
     assert facts.healthy and facts.status is not None and facts.status.is_learner
 

@@ -47,3 +47,44 @@ def test_a_resumed_run_skips_the_steps_that_finished(repo: Path, tmp_path: Path)
     result = runner(repo, tmp_path, done_before=frozenset({1, 2})).run()
     assert result.status == "successful"
     assert [s.status for s in result.steps] == ["done before", "done before", "ok"]
+
+
+RECHECKS = """name: rechecks
+description: re-checked steps around an action
+steps:
+  - {name: One, requires: ["facts.healthy"], wait: {until: "true", timeout: 5}}
+  - {name: Two, requires: ["facts.healthy"], wait: {until: "true", timeout: 5}}
+  - {name: Act, pause: {message: "an action", allow_unattended: true}}
+  - {name: Three, requires: ["facts.healthy"], wait: {until: "true", timeout: 5}}
+"""
+
+
+def reads_for(repo: Path, tmp_path: Path, plan_facts_age: float) -> int:
+    """How often a run of RECHECKS reads the facts, the plan's being plan_facts_age seconds old."""
+    import dataclasses
+    import time
+
+    (tmp_path / "rechecks.yml").write_text(RECHECKS)
+    inv = load_inventory(repo / "inventories" / "lab")
+    facts = lab_facts(inv)
+    planned = dataclasses.replace(facts, read_at=time.monotonic() - plan_facts_age)
+    plan = build_plan(load_runbook(tmp_path / "rechecks.yml"), inv, {}, planned, DictProbe(), RUN,
+                      repo / "playbooks")
+    reads = []
+
+    def read() -> object:
+        reads.append(1)
+        return dataclasses.replace(facts, read_at=time.monotonic())
+
+    result = Runner(plan, inv, None, read, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
+                    assume_yes=True, confirm=None, secrets=[]).run()
+    assert result.status == "successful"
+    return len(reads)
+
+
+def test_a_recheck_reuses_facts_read_just_before_with_no_action_since(repo: Path, tmp_path: Path) -> None:
+    # One: the plan's facts (just read) + its wait; Two: the wait's facts + its wait; the pause is an
+    # action, so Three reads again before its wait
+    assert reads_for(repo, tmp_path, plan_facts_age=0.0) == 4
+    # plan facts older than FRESH_FOR (an operator took a while to confirm): One reads them again
+    assert reads_for(repo, tmp_path, plan_facts_age=30.0) == 5
