@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -178,11 +179,26 @@ SHELL = _make_env(_finalize_shell)
 TEXT = _make_env(_finalize_text)
 
 
+# a runbook renders the same sources per host, per step and per re-check: compile each once
+@functools.lru_cache(maxsize=1024)
+def _template(source: str, shell: bool) -> jinja2.Template:
+    return (SHELL if shell else TEXT).from_string(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _expression(expression: str) -> Any:
+    return TEXT.compile_expression(expression, undefined_to_none=False)
+
+
+def render_text(source: str, context: Mapping[str, Any]) -> str:
+    """Text mode, letting jinja2's own errors through (for callers with errors of their own)."""
+    return _template(source, False).render(context)
+
+
 def render(source: str, context: Mapping[str, Any], *, shell: bool, where: str = "<template>",
            line: int | None = None) -> str:
-    env = SHELL if shell else TEXT
     try:
-        return env.from_string(source).render(context)
+        return _template(source, shell).render(context)
     except jinja2.UndefinedError as exc:
         raise RenderError(where, line, f"undefined value: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:
@@ -198,7 +214,7 @@ def evaluate(expression: str, context: Mapping[str, Any], *, where: str = "<expr
              line: int | None = None) -> Any:
     """Evaluate a jinja2 expression (``when``, ``until``, pre-flight checks)."""
     try:
-        return TEXT.compile_expression(expression, undefined_to_none=False)(**context)
+        return _expression(expression)(**context)
     except jinja2.UndefinedError as exc:
         raise RenderError(where, line, f"undefined value: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:

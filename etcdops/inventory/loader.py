@@ -17,7 +17,9 @@ import yaml
 
 from etcdops.errors import InventoryError
 from etcdops.inventory.model import EtcdConfig, Host, Inventory
-from etcdops.templating import TEXT, Secret
+from etcdops.templating import Secret, render_text
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser, where PyYAML has it
 
 GROUP_KEYS = {"hosts", "vars", "children"}
 HOSTS_FILES = ("hosts.yml", "hosts.yaml")
@@ -83,7 +85,11 @@ def _hosts_file(path: Path) -> Path:
 
 def _read_yaml(file: Path) -> Any:
     try:
-        return yaml.safe_load(file.read_text())
+        text = file.read_text()
+        try:
+            return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            return yaml.safe_load(text)  # pure Python again, for its error positions (libyaml's differ)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{file}:{mark.line + 1}" if mark else str(file)
@@ -243,7 +249,7 @@ def _render_value(value: Any, context: dict[str, Any], file: str, key: str) -> A
 
 def _render_var(value: str, context: dict[str, Any], file: str, key: str) -> str:
     try:
-        rendered = TEXT.from_string(value).render(context)
+        rendered = render_text(value, context)
     except Exception as exc:  # noqa: BLE001 - any template failure is bad input here
         raise InventoryError(file, key, f"cannot resolve: {exc}") from None
     return os.path.normpath(rendered) if rendered.startswith("/") and "://" not in rendered else rendered
