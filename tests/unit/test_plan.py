@@ -200,3 +200,21 @@ def test_a_joining_host_gets_the_inventorys_etcd_env_and_etcdops_settings_win(re
     plan = plan_for(repo, dataclasses.replace(inv, hosts=hosts), "scale-out", ["host=node4", "install=false"])
     env = next(s for s in plan.steps if s.kind == "template").actions[0].action.content.splitlines()
     assert "ETCD_CERT_FILE=/pki/node4.crt" in env and "ETCD_NAME=node4" in env and "ETCD_NAME=not-this" not in env
+
+
+def test_libyaml_and_pure_python_read_every_runbook_alike(repo: Path) -> None:
+    import yaml
+
+    from etcdops.runbook.loader import _FastLoader, _Loader
+
+    def lines(data, path="") -> dict[str, int | None]:  # type: ignore[no-untyped-def]
+        found = {path: getattr(data, "line", None)} if isinstance(data, dict) else {}
+        items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+        for key, value in items:
+            found.update(lines(value, f"{path}/{key}"))
+        return found
+
+    assert _FastLoader.__mro__[1] is not yaml.SafeLoader or not yaml.__with_libyaml__
+    for file in sorted((repo / "runbooks").glob("*.yml")):
+        fast, pure = yaml.load(file.read_text(), Loader=_FastLoader), yaml.load(file.read_text(), Loader=_Loader)
+        assert fast == pure and lines(fast) == lines(pure), file
