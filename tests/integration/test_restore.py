@@ -30,9 +30,27 @@ def log_times(lab: LabEnv, host: str, message: str) -> list[str]:
     return [json.loads(line)["ts"] for line in log if f'"msg":"{message}"' in line]
 
 
-def running_token(lab: LabEnv, host: str) -> str:
+def env_file_token(lab: LabEnv, host: str) -> str:
     env = (lab.host_root(host) / "etc" / "etcd" / "etcd.env").read_text()
     return next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("ETCD_INITIAL_CLUSTER_TOKEN="))
+
+
+def running_token(lab: LabEnv, host: str) -> str:
+    """The token in the environment of the etcd process running now."""
+    pid = int((lab.host_root(host) / "run" / "etcd.pid").read_text())
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return next(v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"ETCD_INITIAL_CLUSTER_TOKEN="))
+
+
+def cluster_id_for(peer_urls: list[str], token: str) -> str:
+    """The cluster id etcd derives from the members' peer URLs and the token (etcd's computeMemberId and
+    genID): a running cluster with this id was made with this token."""
+    import hashlib
+    import struct
+
+    ids = sorted(struct.unpack(">Q", hashlib.sha1(url.encode() + token.encode()).digest()[:8])[0]
+                 for url in peer_urls)
+    return f"{struct.unpack('>Q', hashlib.sha1(b''.join(struct.pack('>Q', i) for i in ids)).digest()[:8])[0]:x}"
 
 
 def test_snapshot_writes_verified_copy_and_metadata(lab: LabEnv) -> None:
@@ -66,7 +84,10 @@ def test_restore_round_trip(lab: LabEnv) -> None:
     status = lab.status()
     assert status["healthy"] and status["voters"] == 3
     assert status["cluster_id"] != old_cluster  # a new cluster, from the snapshot
+    peers = [m["peer_urls"][0] for m in status["members"]]
+    assert status["cluster_id"] == cluster_id_for(peers, "round-trip-1")  # ... made with the new token
     for host in ("node1", "node2", "node3"):
+        assert env_file_token(lab, host) == "round-trip-1"
         assert running_token(lab, host) == "round-trip-1"
         aside = list((lab.host_root(host) / "var" / "lib").glob("etcd.pre-restore-*"))
         assert aside and all((d / "member").is_dir() for d in aside)
