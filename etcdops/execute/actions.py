@@ -17,6 +17,7 @@ from etcdops.steps.base import DownloadAction, RunAction, UploadAction, WriteFil
 from etcdops.transport import Result, Transport
 
 TAIL_LINES = 15
+PROGRESS_EVERY = 5.0  # s between notes on a long copy
 
 
 @dataclass
@@ -76,14 +77,36 @@ def write_file(transport: Transport, action: WriteFileAction, timeout: float, st
                    if action.base_sha256 else f"wrote {action.path}")
 
 
-def upload(transport: Transport, action: UploadAction, timeout: float) -> Outcome:
+class TransferProgress:
+    """Notes on a long copy, at most one per `every` seconds: how much, of how much, how fast."""
+
+    def __init__(self, verb: str, note: Callable[[str], None], every: float = PROGRESS_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.verb, self.note, self.every, self.clock = verb, note, every, clock
+        self.start = self.last = clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if now - self.last < self.every or not total or done >= total:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-6)
+        self.note(f"{self.verb} {_mb(done)} of {_mb(total)} ({done / total:.0%}, {_mb(rate)}/s)")
+
+
+def _mb(size: float) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
+def upload(transport: Transport, action: UploadAction, timeout: float,
+           note: Callable[[str], None] = lambda _m: None) -> Outcome:
     local_sha = sha256_file(action.src)
     if not local_sha:
         raise StepFailed("upload", transport.name, f"cannot read {action.src} on the control node")
     if remote_sha256(transport, action.dest, timeout) == local_sha:
         return Outcome("skipped", f"{action.dest} already has sha256 {local_sha[:12]}")
     part = action.dest + ".part"
-    transport.put(action.src, part, timeout)
+    transport.put(action.src, part, timeout, TransferProgress("sent", note))
     got = remote_sha256(transport, part, timeout)
     if got != local_sha:
         transport.run(f"rm -f {shlex.quote(part)}", timeout)
@@ -95,7 +118,8 @@ def upload(transport: Transport, action: UploadAction, timeout: float) -> Outcom
     return Outcome("changed", f"{action.dest} sha256 {local_sha[:12]} verified")
 
 
-def download(transport: Transport, action: DownloadAction, timeout: float) -> Outcome:
+def download(transport: Transport, action: DownloadAction, timeout: float,
+             note: Callable[[str], None] = lambda _m: None) -> Outcome:
     want = remote_sha256(transport, action.src, timeout)
     if not want:
         raise StepFailed("download", transport.name, f"{action.src} does not exist or is unreadable")
@@ -104,7 +128,7 @@ def download(transport: Transport, action: DownloadAction, timeout: float) -> Ou
     if dest.is_file() and sha256_file(str(dest)) == want:
         return Outcome("skipped", f"{dest} already has sha256 {want[:12]}")
     part = dest.with_name(dest.name + ".part")
-    transport.get(action.src, str(part), timeout)
+    transport.get(action.src, str(part), timeout, TransferProgress("received", note))
     got = sha256_file(str(part))
     if got != want:
         part.unlink(missing_ok=True)

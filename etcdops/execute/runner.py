@@ -252,18 +252,21 @@ class Runner:
         if isinstance(action, PlaybookAction):
             return self._playbook(step, action, remaining)
         transport = self.pool.get(host_action.host)
+
+        def note(message: str) -> None:
+            self.events.note(step, host_action.host, message)
+
         if isinstance(action, RunAction):
             retry = step.retry
             return actions.with_retries(
                 lambda: actions.run_command(transport, action, max(1.0, deadline - time.monotonic())),
-                retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, deadline,
-                lambda msg: self.events.note(step, host_action.host, msg))
+                retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, deadline, note)
         if isinstance(action, WriteFileAction):
             return actions.write_file(transport, action, remaining, self.plan.variables["run"]["stamp"])
         if isinstance(action, UploadAction):
-            return actions.upload(transport, action, remaining)
+            return actions.upload(transport, action, remaining, note)
         if isinstance(action, DownloadAction):
-            return actions.download(transport, action, remaining)
+            return actions.download(transport, action, remaining, note)
         raise AssertionError(f"unknown action {action!r}")
 
     def _wait(self, step: PlannedStep, action: WaitAction) -> actions.Outcome:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all), called as a copy goes
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,9 @@ class Transport(Protocol):
 
     def run(self, command: str, timeout: float) -> Result: ...
 
-    def put(self, local_path: str, remote_path: str, timeout: float) -> None: ...
+    def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None: ...
 
-    def get(self, remote_path: str, local_path: str, timeout: float) -> None: ...
+    def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None: ...
 
     def read_file(self, path: str, timeout: float) -> str | None: ...
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from etcdops.errors import CommandTimeout
-from etcdops.transport import Result
+from etcdops.transport import Progress, Result
 
 CONTROL = "control"
 
@@ -23,10 +23,10 @@ class LocalTransport:
             raise CommandTimeout(self.name, command, timeout) from None
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
-    def put(self, local_path: str, remote_path: str, timeout: float) -> None:
+    def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None:
         shutil.copyfile(local_path, remote_path)
 
-    def get(self, remote_path: str, local_path: str, timeout: float) -> None:
+    def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None:
         shutil.copyfile(remote_path, local_path)
 
     def read_file(self, path: str, timeout: float) -> str | None:

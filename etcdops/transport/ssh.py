@@ -17,7 +17,7 @@ import paramiko
 
 from etcdops.errors import CommandTimeout, ConnectError, HostKeyError
 from etcdops.inventory import Host
-from etcdops.transport import Result
+from etcdops.transport import Progress, Result
 
 CONNECT_TIMEOUT = 10.0
 READ_CHUNK = 65536
@@ -150,7 +150,7 @@ class SSHTransport:
         except (paramiko.SSHException, OSError) as exc:
             raise ConnectError(self.name, f"SFTP: {exc}") from None
 
-    def put(self, local_path: str, remote_path: str, timeout: float) -> None:
+    def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None:
         """Upload; with sudo, through a temporary file moved into place by sudo."""
         target = remote_path if not self.host.become else f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
         sftp = self._sftp()
@@ -158,7 +158,7 @@ class SSHTransport:
             channel = sftp.get_channel()
             if channel is not None:
                 channel.settimeout(timeout)
-            sftp.put(local_path, target)
+            sftp.put(local_path, target, callback=progress)
         except (OSError, paramiko.SSHException) as exc:
             raise ConnectError(self.name, f"upload to {remote_path}: {exc}") from None
         finally:
@@ -168,13 +168,13 @@ class SSHTransport:
             if not result.ok:
                 raise ConnectError(self.name, f"upload to {remote_path}: {result.stderr.strip()}")
 
-    def get(self, remote_path: str, local_path: str, timeout: float) -> None:
+    def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None:
         sftp = self._sftp()
         try:
             channel = sftp.get_channel()
             if channel is not None:
                 channel.settimeout(timeout)
-            sftp.get(remote_path, local_path)
+            sftp.get(remote_path, local_path, callback=progress)
         except (OSError, paramiko.SSHException) as exc:
             raise ConnectError(self.name, f"download of {remote_path}: {exc}") from None
         finally:

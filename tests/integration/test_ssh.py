@@ -85,3 +85,28 @@ def test_key_from_ssh_agent(lab: LabEnv) -> None:
             proc.stdout + proc.stderr
     finally:
         os.kill(int(agent["SSH_AGENT_PID"]), 15)
+
+
+def test_copies_report_their_progress_both_ways(lab: LabEnv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from etcdops.inventory import load_inventory
+    from etcdops.transport.ssh import SSHTransport
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(8 << 20))
+    remote = str(lab.host_root("node1") / "var" / "lib" / "progress.bin")
+    back = tmp_path / "back.bin"
+    sent: list[tuple[int, int]] = []
+    received: list[tuple[int, int]] = []
+    transport = SSHTransport(load_inventory(lab.root / "inventories" / "lab").host("node1"))
+    try:
+        transport.put(str(src), remote, 60, lambda done, total: sent.append((done, total)))
+        transport.get(remote, str(back), 60, lambda done, total: received.append((done, total)))
+    finally:
+        transport.close()
+        os.unlink(remote)
+    assert back.read_bytes() == src.read_bytes()
+    for calls in (sent, received):
+        assert len(calls) > 10 and calls[-1] == (8 << 20, 8 << 20)
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -88,3 +88,18 @@ def test_a_recheck_reuses_facts_read_just_before_with_no_action_since(repo: Path
     assert reads_for(repo, tmp_path, plan_facts_age=0.0) == 4
     # plan facts older than FRESH_FOR (an operator took a while to confirm): One reads them again
     assert reads_for(repo, tmp_path, plan_facts_age=30.0) == 5
+
+
+def test_a_long_copy_notes_its_progress_at_most_every_few_seconds() -> None:
+    from etcdops.execute.actions import TransferProgress
+
+    now = [100.0]
+    notes: list[str] = []
+    progress = TransferProgress("sent", notes.append, every=5.0, clock=lambda: now[0])
+    total = 1000 << 20
+    for second in range(1, 13):  # 12 s at ~80 MB/s, called every second
+        now[0] = 100.0 + second
+        progress(min(total, second * (80 << 20)), total)
+    assert notes == ["sent 400.0 MB of 1000.0 MB (40%, 80.0 MB/s)", "sent 800.0 MB of 1000.0 MB (80%, 80.0 MB/s)"]
+    progress(total, total)  # the end is told by the step's own result, not by a note
+    assert len(notes) == 2
