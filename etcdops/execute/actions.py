@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from etcdops.transport import Result, Transport
 
 TAIL_LINES = 15
 PROGRESS_EVERY = 5.0  # s between notes on a long copy
+HEARTBEAT_EVERY = 15.0  # s between "still running" notes on a long command
 
 
 @dataclass
@@ -38,6 +41,26 @@ def run_command(transport: Transport, action: RunAction, timeout: float) -> Outc
     result = transport.run(action.command.text, timeout)
     check(transport.name, action.command.display, result)
     return Outcome("changed", result.stdout.rstrip() if action.show else tail(result.stdout, 5))
+
+
+@contextlib.contextmanager
+def heartbeat(note: Callable[[str], None], timeout: float, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
+    """While the block runs, note every `every` seconds how long it has been running (a snapshot save,
+    a restore or a defragmentation of a large database takes minutes: the log shows it is alive)."""
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            note(f"still running after {time.monotonic() - start:.0f}s (the step's timeout is {timeout:g}s)")
+
+    thread = threading.Thread(target=beat, name="etcdops-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every)
 
 
 def check(host: str, display: str, result: Result) -> None:

@@ -89,8 +89,10 @@ class Runner:
     def __init__(self, plan: Plan, inventory: Inventory, pool: Pool, read_facts: FactsReader,
                  events: Events, journal: Journal, *, assume_yes: bool, confirm: Confirm | None,
                  secrets: list[str], done_before: frozenset[int] = frozenset(),
-                 stop_reason: Callable[[], str | None] = lambda: None) -> None:
+                 stop_reason: Callable[[], str | None] = lambda: None,
+                 heartbeat: float = actions.HEARTBEAT_EVERY) -> None:
         self.plan, self.inventory, self.pool = plan, inventory, pool
+        self.heartbeat = heartbeat
         self.read_facts, self.events, self.journal = read_facts, events, journal
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
         self.done_before, self.stop_reason = done_before, stop_reason
@@ -258,9 +260,10 @@ class Runner:
 
         if isinstance(action, RunAction):
             retry = step.retry
-            return actions.with_retries(
-                lambda: actions.run_command(transport, action, max(1.0, deadline - time.monotonic())),
-                retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, deadline, note)
+            with actions.heartbeat(note, step.timeout, self.heartbeat):
+                return actions.with_retries(
+                    lambda: actions.run_command(transport, action, max(1.0, deadline - time.monotonic())),
+                    retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, deadline, note)
         if isinstance(action, WriteFileAction):
             return actions.write_file(transport, action, remaining, self.plan.variables["run"]["stamp"])
         if isinstance(action, UploadAction):

@@ -103,3 +103,32 @@ def test_a_long_copy_notes_its_progress_at_most_every_few_seconds() -> None:
     assert notes == ["sent 400.0 MB of 1000.0 MB (40%, 80.0 MB/s)", "sent 800.0 MB of 1000.0 MB (80%, 80.0 MB/s)"]
     progress(total, total)  # the end is told by the step's own result, not by a note
     assert len(notes) == 2
+
+
+SLOW = """name: slow
+description: one command on the control node that takes a while
+lock: none
+steps:
+  - {name: Slow, target: control, timeout: 30, command: {run: "sleep 0.7; echo done"}}
+"""
+
+
+def test_a_long_command_says_it_is_still_running(repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "slow.yml").write_text(SLOW)
+    inv = load_inventory(repo / "inventories" / "lab")
+    facts = lab_facts(inv)
+    plan = build_plan(load_runbook(tmp_path / "slow.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
+    notes: list[str] = []
+
+    class Notes(Quiet):
+        def note(self, step: object, host: str, message: str) -> None:
+            notes.append(f"{host}: {message}")
+
+    from etcdops.transport.pool import Pool
+
+    with Pool(inv) as pool:
+        result = Runner(plan, inv, pool, lambda: facts, Notes(), Journal(tmp_path / "journal"),
+                        assume_yes=True, confirm=None, secrets=[], heartbeat=0.2).run()
+    assert result.status == "successful"
+    assert 2 <= len(notes) <= 4 and all(n.startswith("control: still running after ") for n in notes), notes
+    assert "the step's timeout is 30s" in notes[0]
