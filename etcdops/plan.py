@@ -111,6 +111,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     on_success: str | None = None
     summary: str | None = None
+    runbook_includes: tuple[str, ...] = ()  # the files its `- include:` steps come from
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -143,7 +144,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
                                   parallel=step.parallel, timeout=0.0, retry=step.retry, actions=(),
                                   skipped=f"not planned, the pre-flight refused ({exc.reason})")
         if step.membership and not planned.skipped:
-            planned, membership = _quorum(planned, step, variables, membership, runbook.file)
+            planned, membership = _quorum(planned, step, variables, membership, step.file or runbook.file)
             q = planned.quorum
             assert q is not None
             if q.refusal:
@@ -154,7 +155,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
                                 f"({q.voters_after}): it tolerates no more failures than one voter fewer")
         steps.append(planned)
     return Plan(
-        runbook=runbook.name, runbook_file=runbook.file, inventory=inventory.name,
+        runbook=runbook.name, runbook_file=runbook.file, runbook_includes=runbook.includes, inventory=inventory.name,
         inventory_path=str(inventory.path), params=display_params(dict(params)), run_id=run["id"],
         created=run["time"], facts=facts, checks=tuple(checks), steps=tuple(steps), variables=variables,
         on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
@@ -219,16 +220,17 @@ def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFact
 
 def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, Any], facts: ClusterFacts,
                inventory: Inventory, probe: Probe, playbooks_dir: Path) -> PlannedStep:
+    file = step.file or runbook.file  # an included step's errors name its own file
     skipped = None
-    if step.when is not None and not evaluate(step.when, variables, where=runbook.file, line=step.line):
+    if step.when is not None and not evaluate(step.when, variables, where=file, line=step.line):
         skipped = f"when: {step.when} is false"
-    hosts = resolve_targets(step, variables, facts, inventory, runbook.file) if not skipped else ()
+    hosts = resolve_targets(step, variables, facts, inventory, file) if not skipped else ()
     actions = tuple(HostAction(h, _plan_action(runbook, step, h, variables, inventory, probe, playbooks_dir))
                     for h in hosts)
-    on_failure = render(step.on_failure, variables, shell=False, where=runbook.file, line=step.line) \
+    on_failure = render(step.on_failure, variables, shell=False, where=file, line=step.line) \
         if step.on_failure else None
-    name = render(step.name, variables, shell=False, where=runbook.file, line=step.line)
-    timeout = _seconds(step.timeout, variables, runbook.file, step.line)
+    name = render(step.name, variables, shell=False, where=file, line=step.line)
+    timeout = _seconds(step.timeout, variables, file, step.line)
     return PlannedStep(
         index=index, name=name, kind=step.kind, target=step.target, hosts=hosts,
         parallel=step.parallel, timeout=timeout, retry=step.retry, actions=actions, skipped=skipped,
@@ -254,7 +256,9 @@ def _plan_action(runbook: Runbook, step: Step, host: str, variables: dict[str, A
     ctx_vars = dict(variables)
     if host != CONTROL:
         ctx_vars["host"] = variables["hosts"][host]
-    ctx = StepContext(runbook.file, step.line, host, ctx_vars, probe, Path(runbook.file).parent, playbooks_dir)
+    # templates (src:) are found beside the runbook, for included steps too
+    ctx = StepContext(step.file or runbook.file, step.line, host, ctx_vars, probe, Path(runbook.file).parent,
+                      playbooks_dir)
     return STEP_KINDS[step.kind].plan(step.spec, ctx)  # type: ignore[no-any-return]
 
 

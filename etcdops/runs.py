@@ -31,17 +31,20 @@ def record(plan: Plan, inventory: Inventory, params: dict[str, Any], given: tupl
         run={"id": plan.run_id, "stamp": plan.variables["run"]["stamp"], "time": plan.created},
         assignments=[a for a in given if not isinstance(params.get(a.partition("=")[0].strip()), Secret)],
         secret_params=sorted(k for k, v in params.items() if isinstance(v, Secret)),
-        digests=digests(inventory, plan.runbook_file),
+        digests=digests(inventory, plan.runbook_file, plan.runbook_includes),
         basis=basis(plan),
     )
     return d
 
 
-def digests(inventory: Inventory, runbook_file: str) -> dict[str, str]:
+def digests(inventory: Inventory, runbook_file: str, includes: tuple[str, ...] = ()) -> dict[str, str]:
     inv = hashlib.sha256()
     for path in sorted(p for p in Path(inventory.path).rglob("*") if p.is_file()):
         inv.update(str(path.relative_to(inventory.path)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return {"inventory": inv.hexdigest(), "runbook": hashlib.sha256(Path(runbook_file).read_bytes()).hexdigest()}
+    runbook = hashlib.sha256(Path(runbook_file).read_bytes())
+    for include in includes:  # the steps it includes are part of it
+        runbook.update(b"\0" + include.encode() + b"\0" + Path(include).read_bytes())
+    return {"inventory": inv.hexdigest(), "runbook": runbook.hexdigest()}
 
 
 def basis(plan: Plan) -> dict[str, Any]:

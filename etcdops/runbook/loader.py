@@ -61,21 +61,50 @@ for _cls in (_Loader, _FastLoader):
 
 
 def load_runbook(path: Path) -> Runbook:
+    data = _load_yaml(path)
+    if not isinstance(data, LineDict):
+        raise RunbookError(str(path), None, "a runbook is a mapping with name, description and steps")
+    return _runbook(data, str(path))
+
+
+def _load_yaml(path: Path) -> Any:
     file = str(path)
     try:
         text = path.read_text()
         try:
-            data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - SafeLoader subclass
+            return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - SafeLoader subclass
         except yaml.YAMLError:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - again, for pure Python's error positions
+            return yaml.load(text, Loader=_Loader)  # noqa: S506 - again, for pure Python's error positions
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise RunbookError(file, mark.line + 1 if mark else None, f"YAML error: {exc.problem}") from None
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RunbookError(file, None, f"cannot read: {exc}") from None
-    if not isinstance(data, LineDict):
-        raise RunbookError(file, None, "a runbook is a mapping with name, description and steps")
-    return _runbook(data, file)
+
+
+def _expand_includes(file: str, steps: list[Any]) -> tuple[list[tuple[Any, str]], tuple[str, ...]]:
+    """Steps as (step, the file it is written in): `- include: FILE` stands for the list of steps in
+    FILE, a path below the runbook's folder (one level: an included file includes nothing)."""
+    expanded: list[tuple[Any, str]] = []
+    included: list[str] = []
+    for s in steps:
+        if not (isinstance(s, LineDict) and "include" in s):
+            expanded.append((s, file))
+            continue
+        _unknown(file, s, {"include"}, "an include")
+        rel = s["include"]
+        if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise _err(file, s, "include: names a file below the runbook's folder (no absolute path, no ..)")
+        path = Path(file).parent / rel
+        data = _load_yaml(path)
+        if not isinstance(data, list) or not data:
+            raise RunbookError(str(path), None, "an included file is a non-empty list of steps")
+        for item in data:
+            if isinstance(item, LineDict) and "include" in item:
+                raise _err(str(path), item, "an included file cannot include another")
+        expanded += [(item, str(path)) for item in data]
+        included.append(str(path))
+    return expanded, tuple(included)
 
 
 def _err(file: str, node: Any, reason: str) -> RunbookError:
@@ -100,7 +129,8 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     vars_ = tuple((k, _template(file, v, d, f"vars.{k}"), d.line)
                   for k, v in _mapping(file, d, "vars").items())
     checks = tuple(_check(file, c) for c in _list(file, d, "preflight"))
-    parsed = tuple(_step(file, s, i) for i, s in enumerate(steps, 1))
+    expanded, includes = _expand_includes(file, steps)
+    parsed = tuple(_step(src, s, i, "" if src == file else src) for i, (s, src) in enumerate(expanded, 1))
     names = [s.name for s in parsed]
     for s in parsed:
         if names.count(s.name) > 1:
@@ -109,7 +139,7 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     if lock not in ("etcd", "files", "none"):
         raise _err(file, d, f"lock is etcd, files or none, not {lock!r}")
     return Runbook(name=name, lock=lock, description=str(d.get("description", "")).strip(), file=file,
-                   params=params, vars=vars_, preflight=checks, steps=parsed,
+                   params=params, vars=vars_, preflight=checks, steps=parsed, includes=includes,
                    on_failure=_opt_template(file, d, "on_failure"),
                    on_success=_opt_template(file, d, "on_success"), summary=_opt_template(file, d, "summary"))
 
@@ -171,7 +201,7 @@ def _check(file: str, c: Any) -> Check:
                  on=str(c.get("on", "control")), exit_code=int(c.get("exit_code", 3)))
 
 
-def _step(file: str, s: Any, index: int) -> Step:
+def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
     if not isinstance(s, LineDict):
         raise RunbookError(file, None, f"step {index} must be a mapping")
     kinds = [k for k in s if k in STEP_KINDS]
@@ -197,7 +227,7 @@ def _step(file: str, s: Any, index: int) -> Step:
     if on_unreachable not in ("fail", "skip"):
         raise _err(file, s, f"step {name!r}: on_unreachable is fail or skip, not {on_unreachable!r}")
     return Step(
-        name=name, line=s.line, kind=kind, spec=spec, target=target,
+        name=name, line=s.line, file=included_from, kind=kind, spec=spec, target=target,
         parallel=bool(s.get("parallel", False)) and not bool(s.get("serial", False)),
         timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s),
         when=_opt_template(file, s, "when"),

@@ -62,6 +62,7 @@ class Step:
     only_if: str | None = None  # evaluated per host on live facts just before it runs; false = skipped
     on_unreachable: str = "fail"  # or "skip": a host that cannot be reached is reported and passed over
     leader_last: bool = False  # parallel: the others first, then the plan-time leader (not re-checked)
+    file: str = ""  # the file it is written in, when not the runbook's own (an `include:`)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Runbook:
     on_success: str | None = None
     summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
     lock: str = "etcd"  # etcd (a leased key) | files (lock files on every member: etcd is down) | none
+    includes: tuple[str, ...] = ()  # files of steps included with `- include: FILE`, in order
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
