@@ -162,8 +162,18 @@ def bench_scale_out() -> None:
           f"etcdops/that {o / c:.2f}; hand/checked-hand {b / c:.2f}", flush=True)
 
 
+def shrunk() -> int:
+    """Members whose db size is within 10% (+1 MB) of its size in use: the issue's outcome."""
+    out = subprocess.run([str(LAB / "hosts" / "node1" / "bin" / "etcdctl"), "-w", "json", "endpoint", "status",
+                          "--endpoints=" + ",".join(f"http://{NET}{i}:2379" for i in (1, 2, 3))],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return sum(1 for e in json.loads(out)
+               if e["Status"]["dbSize"] <= 1.1 * e["Status"]["dbSizeInUse"] + 2**20)
+
+
 def bench_compact_defrag() -> None:
     runs: dict[str, list[tuple[float, float]]] = {"ours": [], "base": [], "checked": [], "least": []}
+    outcome: dict[str, list[int]] = {name: [] for name in runs}
     commands = {"ours": [ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"],
                 "base": [str(HAND / "compact-defrag.sh"), str(LAB), NET],
                 "checked": [str(HAND / "compact-defrag-checked.sh"), str(LAB), NET],
@@ -172,6 +182,7 @@ def bench_compact_defrag() -> None:
         for name, cmd in commands.items():
             fill(20000, 5)
             runs[name].append(with_writer(cmd))
+            outcome[name].append(shrunk())  # right after the run
     (o, o_stall), (b, b_stall), (c, c_stall), (least, _) = (
         (statistics.median(t for t, _ in runs[n]), max(s for _, s in runs[n]))
         for n in ("ours", "base", "checked", "least"))
@@ -183,6 +194,9 @@ def bench_compact_defrag() -> None:
     print(f"  the least a run can take that waits for the compaction before defragmenting "
           f"(compact-then-defrag.sh: compact --physical, then defrag, nothing checked): {least:.2f}s, "
           f"{least / b:.2f} x the hand run", flush=True)
+    print("  members within 10% (+1 MB) of their size in use right after each run (of 3): "
+          + ", ".join(f"{n} {' '.join(map(str, outcome[k]))}" for k, n in (
+              ("ours", "etcdops"), ("base", "by hand"), ("checked", "checked"), ("least", "least"))), flush=True)
 
 
 BENCHES = {"status": bench_status, "restore": bench_restore, "scale-out": bench_scale_out,
