@@ -68,6 +68,7 @@ NET = "127.0.1."
 LAB = ROOT / ".lab"
 HAND = ROOT / "bench" / "hand"
 TESTS = ROOT / "tests" / "integration"
+ETCDCTL = str(LAB / "hosts" / "node1" / "bin" / "etcdctl")  # the lab's, run on the control node
 results: list[bool] = []
 
 
@@ -128,15 +129,22 @@ def bench_restore() -> None:
         base.append(timed([str(HAND / "restore.sh"), str(LAB), str(snap), NET]))
         # the snapshot was taken under etcdops' lock: the hand restore brought the key back with
         # its lease (the etcdops restore removes it); remove it here, untimed
-        subprocess.run([str(LAB / "hosts" / "node1" / "bin" / "etcdctl"), f"--endpoints=http://{NET}1:2379",
-                        "del", "etcdops/lock"], check=True, capture_output=True, timeout=60)
+        subprocess.run([ETCDCTL, f"--endpoints=http://{NET}1:2379", "del", "etcdops/lock"],
+                       check=True, capture_output=True, timeout=60)
     report(f"restore of a {snap.stat().st_size / 2**20:.0f} MB snapshot on 3 members [median of {RESTORES}]",
            statistics.median(ours), statistics.median(base), 1.25, spread(ours, base))
 
 
 def spread(ours: list[float], base: list[float]) -> str:
-    return (f"; all runs: etcdops {' '.join(f'{x:.2f}' for x in ours)}, "
-            f"by hand {' '.join(f'{x:.2f}' for x in base)}")
+    return f"; all runs: etcdops {seconds(ours)}, by hand {seconds(base)}"
+
+
+def seconds(runs: list[float]) -> str:
+    return " ".join(f"{x:.2f}" for x in runs)
+
+
+def lab_up() -> None:
+    subprocess.run([ETCDOPS, "lab", "up"], cwd=ROOT, check=True, timeout=120, capture_output=True)
 
 
 def scale_in() -> None:
@@ -164,7 +172,7 @@ def scale_out_rounds(rounds: int) -> tuple[list[float], list[float], list[float]
 
 def bench_scale_out() -> None:
     # a fresh lab holding ~25 MB: the leader still has its whole log, and the learner replays it
-    subprocess.run([ETCDOPS, "lab", "up"], cwd=ROOT, check=True, timeout=120, capture_output=True)
+    lab_up()
     fill(20000, 1)
     first = etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4")
     scale_in()
@@ -185,14 +193,14 @@ def bench_scale_out() -> None:
     etcdops("run", "restore", "-i", "lab", "--yes", "-p", f"snapshot={snap}")
     time.sleep(6)  # etcd refuses member add ("unhealthy cluster") for ~5 s after a restart; the hand scripts would fail
     ours, base, checked, answers = scale_out_rounds(SCALE_OUTS)
-    print(f"  after a restore (no target): etcdops {' '.join(f'{x:.2f}' for x in ours)}, by hand "
-          f"{' '.join(f'{x:.2f}' for x in base)}, checked {' '.join(f'{x:.2f}' for x in checked)}; serving "
-          "right after: " + ", ".join(f"{k} {' '.join(v)}" for k, v in answers.items()), flush=True)
+    print(f"  after a restore (no target): etcdops {seconds(ours)}, by hand {seconds(base)}, checked "
+          f"{seconds(checked)}; serving right after: "
+          + ", ".join(f"{k} {' '.join(v)}" for k, v in answers.items()), flush=True)
 
 
 def serving() -> str:
     """Does node4 answer `endpoint health` (1 s) right after a run: the issue's started, healthy voter."""
-    ok = subprocess.run([str(LAB / "hosts" / "node1" / "bin" / "etcdctl"), f"--endpoints=http://{NET}4:2379",
+    ok = subprocess.run([ETCDCTL, f"--endpoints=http://{NET}4:2379",
                          "--dial-timeout=1s", "--command-timeout=1s", "endpoint", "health"],
                         capture_output=True, timeout=30).returncode == 0
     return "yes" if ok else "no"
@@ -200,7 +208,7 @@ def serving() -> str:
 
 def shrunk() -> int:
     """Members whose db size is within 10% (+1 MB) of its size in use: the issue's outcome."""
-    out = subprocess.run([str(LAB / "hosts" / "node1" / "bin" / "etcdctl"), "-w", "json", "endpoint", "status",
+    out = subprocess.run([ETCDCTL, "-w", "json", "endpoint", "status",
                           "--endpoints=" + ",".join(f"http://{NET}{i}:2379" for i in (1, 2, 3))],
                          capture_output=True, text=True, check=True, timeout=60).stdout
     return sum(1 for e in json.loads(out)
@@ -243,7 +251,7 @@ def main(names: list[str]) -> int:
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         raise SystemExit(f"bench: unknown {', '.join(unknown)} (known: {', '.join(BENCHES)})")
-    subprocess.run([ETCDOPS, "lab", "up"], cwd=ROOT, check=True, timeout=120, capture_output=True)
+    lab_up()
     for name in names or list(BENCHES):
         BENCHES[name]()
     return 0 if all(results) else 1
