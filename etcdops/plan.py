@@ -144,7 +144,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
                                   parallel=step.parallel, timeout=0.0, retry=step.retry, actions=(),
                                   skipped=f"not planned, the pre-flight refused ({exc.reason})")
         if step.membership and not planned.skipped:
-            planned, membership = _quorum(planned, step, variables, membership, step.file or runbook.file)
+            planned, membership = _quorum(planned, step, variables, membership, _written_in(runbook, step))
             q = planned.quorum
             assert q is not None
             if q.refusal:
@@ -220,12 +220,12 @@ def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFact
 
 def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, Any], facts: ClusterFacts,
                inventory: Inventory, probe: Probe, playbooks_dir: Path) -> PlannedStep:
-    file = step.file or runbook.file  # an included step's errors name its own file
+    file = _written_in(runbook, step)
     skipped = None
     if step.when is not None and not evaluate(step.when, variables, where=file, line=step.line):
         skipped = f"when: {step.when} is false"
     hosts = resolve_targets(step, variables, facts, inventory, file) if not skipped else ()
-    actions = tuple(HostAction(h, _plan_action(runbook, step, h, variables, inventory, probe, playbooks_dir))
+    actions = tuple(HostAction(h, _plan_action(runbook, step, file, h, variables, inventory, probe, playbooks_dir))
                     for h in hosts)
     on_failure = render(step.on_failure, variables, shell=False, where=file, line=step.line) \
         if step.on_failure else None
@@ -251,14 +251,18 @@ def _seconds(value: float | str, variables: dict[str, Any], file: str, line: int
     return seconds
 
 
-def _plan_action(runbook: Runbook, step: Step, host: str, variables: dict[str, Any],
+def _written_in(runbook: Runbook, step: Step) -> str:
+    """The file a step is written in: an included step's errors name its own file."""
+    return step.file or runbook.file
+
+
+def _plan_action(runbook: Runbook, step: Step, file: str, host: str, variables: dict[str, Any],
                  inventory: Inventory, probe: Probe, playbooks_dir: Path) -> Action:
     ctx_vars = dict(variables)
     if host != CONTROL:
         ctx_vars["host"] = variables["hosts"][host]
     # templates (src:) are found beside the runbook, for included steps too
-    ctx = StepContext(step.file or runbook.file, step.line, host, ctx_vars, probe, Path(runbook.file).parent,
-                      playbooks_dir)
+    ctx = StepContext(file, step.line, host, ctx_vars, probe, Path(runbook.file).parent, playbooks_dir)
     return STEP_KINDS[step.kind].plan(step.spec, ctx)  # type: ignore[no-any-return]
 
 

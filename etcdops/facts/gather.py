@@ -147,10 +147,8 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
                 # etcdctl calls a member with an alarm (NOSPACE) unhealthy; it is up and serving
                 # reads, and the alarm is reported on its own
                 healthy, health_error = True, None
-        if status is not None:
-            for alarm in parse_status_alarms(status.errors):
-                if raw is not None and alarm not in raw.alarms:
-                    raw.alarms.append(alarm)
+        if status is not None and raw is not None:
+            raw.alarms.extend(a for a in parse_status_alarms(status.errors) if a not in raw.alarms)
         rc, out, _ = sec.get("members", (1, "", ""))
         if rc == 0:
             cluster_id, members = parse_member_list(out)
