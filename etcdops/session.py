@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,21 @@ class Prepared:
         """The re-reads during a run: live state only, not the installed binaries' versions."""
         return self.facts(versions=False)
 
+    def param_hosts(self) -> list[str]:
+        """The inventory hosts the runbook's host params name (scale-out's new host, say)."""
+        return [str(v) for k, v in self.params.items() if (p := self.runbook.param(k)) and p.type == "host"]
+
     def plan(self, facts: ClusterFacts | None = None, run: dict[str, str] | None = None) -> Plan:
-        facts = facts if facts is not None else self.facts()
+        if facts is None:
+            # connect to the hosts named by params that are not read for facts while the members'
+            # facts are read, so that their pre-flight checks find the connection open; a failure
+            # here is left to the check or step that uses the host, which connects again and says so
+            members = {h.name for h in self.inventory.members}
+            others = [h for h in self.param_hosts() if h not in members]
+            if others:
+                threading.Thread(target=self.pool.map, args=(others, lambda h: self.pool.get(h).connect()),
+                                 daemon=True).start()
+            facts = self.facts()
         return build_plan(self.runbook, self.inventory, self.params, facts, LiveProbe(self.pool),
                           run or new_run(), builtin_dir("playbooks"))
 

@@ -135,8 +135,7 @@ def _execute(prepared: Any, the_plan: Any, run_dir: Path | None, the_window: Any
     from etcdops.session import project_root, secret_values
 
     facts = the_plan.facts
-    hosts = [str(v) for k, v in prepared.params.items() if (p := prepared.runbook.param(k)) and p.type == "host"]
-    via = facts.healthy_voter_host(hosts) or None
+    via = facts.healthy_voter_host(prepared.param_hosts()) or None
     if break_lock:
         for removed in remove_lock(prepared.inventory, prepared.pool, via):
             say(f"--break-lock: removed {removed}")

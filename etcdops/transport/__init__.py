@@ -23,6 +23,8 @@ class Result:
 class Transport(Protocol):
     name: str
 
+    def connect(self) -> None: ...  # open the connection now (else the first use does)
+
     def run(self, command: str, timeout: float) -> Result: ...
 
     def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None: ...

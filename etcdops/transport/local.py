@@ -15,6 +15,9 @@ CONTROL = "control"
 class LocalTransport:
     name = CONTROL
 
+    def connect(self) -> None:
+        pass
+
     def run(self, command: str, timeout: float) -> Result:
         try:
             proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,

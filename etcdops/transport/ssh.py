@@ -9,10 +9,19 @@ import os
 import select
 import shlex
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
 
+if "invoke" not in sys.modules:
+    # paramiko.config imports invoke only to run ssh_config's `Match exec`, and etcdops never reads an
+    # ssh_config: importing it anyway cost ~90 ms of every etcdops command's start-up (measured)
+    sys.modules["invoke"] = None  # type: ignore[assignment]  # makes `import invoke` raise ImportError
+    try:
+        import paramiko
+    finally:
+        del sys.modules["invoke"]
 import paramiko
 
 from etcdops.errors import CommandTimeout, ConnectError, HostKeyError
@@ -41,6 +50,8 @@ class SSHTransport:
         self._client: paramiko.SSHClient | None = None
         self._jump: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
+        self._attempts = 0  # connection attempts finished so far, and the error of the last, if it failed
+        self._error: ConnectError | None = None
 
     # ----- connection ------------------------------------------------------
     def _known_hosts(self) -> str:
@@ -81,27 +92,40 @@ class SSHTransport:
             transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _ensure(self) -> paramiko.SSHClient:
+        attempts = self._attempts
         with self._lock:
             if self._client is not None:
                 transport = self._client.get_transport()
                 if transport is not None and transport.is_active():
                     return self._client
-            sock = None
-            if self.host.jump:
-                juser, jhost, jport = _parse_jump(self.host.jump)
-                self._jump = self._new_client()
-                self._connect_one(self._jump, jhost, jport, juser, None)
-                jt = self._jump.get_transport()
-                assert jt is not None
-                try:
-                    sock = jt.open_channel("direct-tcpip", (self.host.address, self.host.port),
-                                           ("127.0.0.1", 0), timeout=self.connect_timeout)
-                except (paramiko.SSHException, OSError) as exc:
-                    raise ConnectError(self.name, f"through jump host {self.host.jump}: {exc}") from None
-            client = self._new_client()
-            self._connect_one(client, self.host.address, self.host.port, self.host.user, sock)
-            self._client = client
-            return client
+            if self._attempts != attempts and self._error is not None:
+                raise self._error  # an attempt made while this caller waited (e.g. Prepared.plan's) failed
+            try:
+                self._error = None
+                return self._connect()
+            except ConnectError as exc:
+                self._error = exc
+                raise
+            finally:
+                self._attempts += 1  # counted once finished: a caller that waited for it sees it
+
+    def _connect(self) -> paramiko.SSHClient:
+        sock = None
+        if self.host.jump:
+            juser, jhost, jport = _parse_jump(self.host.jump)
+            self._jump = self._new_client()
+            self._connect_one(self._jump, jhost, jport, juser, None)
+            jt = self._jump.get_transport()
+            assert jt is not None
+            try:
+                sock = jt.open_channel("direct-tcpip", (self.host.address, self.host.port),
+                                       ("127.0.0.1", 0), timeout=self.connect_timeout)
+            except (paramiko.SSHException, OSError) as exc:
+                raise ConnectError(self.name, f"through jump host {self.host.jump}: {exc}") from None
+        client = self._new_client()
+        self._connect_one(client, self.host.address, self.host.port, self.host.user, sock)
+        self._client = client
+        return client
 
     def connect(self) -> None:
         self._ensure()

@@ -1,0 +1,76 @@
+"""SSHTransport's connection attempts, against a loopback socket that accepts and never answers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from etcdops.errors import ConnectError
+from etcdops.inventory.model import Host
+from etcdops.transport.ssh import SSHTransport
+
+
+@pytest.fixture
+def silent() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP port on 127.0.0.1 that accepts connections and never sends an SSH banner."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], accepted
+    stop.set()
+    thread.join(timeout=5)
+    for s in [*accepted, server]:
+        s.close()
+
+
+def _transport(port: int, tmp_path) -> SSHTransport:  # type: ignore[no-untyped-def]
+    host = Host(name="silent", address="127.0.0.1", port=port, user="root", groups=("spares",),
+                vars={}, known_hosts=str(tmp_path / "known_hosts"))
+    return SSHTransport(host, connect_timeout=1.0)
+
+
+def test_a_caller_waiting_for_a_failed_attempt_gets_its_error_without_a_second_attempt(silent, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port, accepted = silent
+    transport = _transport(port, tmp_path)
+    errors: list[BaseException] = []
+
+    def early() -> None:  # what Prepared.plan does for a host param while facts are read
+        try:
+            transport.connect()
+        except ConnectError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=early)
+    first.start()
+    time.sleep(0.3)  # the first attempt is under way (it waits 1 s for the banner)
+    with pytest.raises(ConnectError) as caught:
+        transport.run("true", timeout=5)
+    first.join(timeout=10)
+    assert errors and caught.value is errors[0]
+    assert len(accepted) == 1  # one connection: the waiting caller did not try again
+
+
+def test_a_later_caller_tries_again(silent, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port, accepted = silent
+    transport = _transport(port, tmp_path)
+    for _ in range(2):
+        with pytest.raises(ConnectError):
+            transport.connect()
+    assert len(accepted) == 2  # a failure is not remembered for callers that come after it
