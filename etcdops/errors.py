@@ -12,6 +12,7 @@ class ExitCode:
     OUTSIDE_WINDOW = 5
     PLAN_STALE = 6
     INTERNAL = 70
+    PIPE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a command whose output pipe closed
 
 
 class EtcdopsError(Exception):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,36 @@ def test_run_without_terminal_and_without_yes_is_refused(tmp_path: Path) -> None
         " etcd_peer_url: 'http://127.0.9.9:2380', etcd_client_url: 'http://127.0.9.9:2379'}\n")
     out = runner.invoke(app, ["run", "status", "-i", str(tmp_path)])
     assert out.exit_code == 3 and "--yes" in out.stderr
+
+
+# ----- the installed command as a process: main() exits without the interpreter's finalization -----
+def _etcdops(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "etcdops", *args], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+
+
+def test_exit_codes_and_output_survive_the_fast_exit() -> None:
+    listed = _etcdops("runbooks", "list")
+    assert listed.returncode == 0 and "scale-out" in listed.stdout  # flushed before os._exit
+    assert _etcdops("plan", "nope", "-i", "lab").returncode == 2
+    assert _etcdops("no-such-command").returncode == 2  # typer's own usage error
+
+
+def test_a_closed_stdout_stops_with_141_and_no_internal_error() -> None:
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads: the first write fails with EPIPE
+    try:
+        proc = _etcdops("runbooks", "list", stdout=writer)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 141, proc.stderr
+    assert "internal error" not in proc.stderr
+
+
+def test_atexit_handlers_still_run_before_the_fast_exit(tmp_path: Path) -> None:
+    # ansible-runner removes its temporary folders in an atexit handler
+    marker = tmp_path / "ran"
+    code = (f"import atexit, pathlib; atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+            "from etcdops.cli.main import _exit; _exit(3)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3 and marker.read_text() == "yes"
