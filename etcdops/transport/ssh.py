@@ -214,7 +214,8 @@ class SSHTransport:
         return result.stdout
 
     def close(self) -> None:
-        for client in (self._client, self._jump):
-            if client is not None:
-                client.close()
-        self._client = self._jump = None
+        with self._lock:  # after a connection attempt under way (Prepared.plan's early one), not during it
+            for client in (self._client, self._jump):
+                if client is not None:
+                    client.close()
+            self._client = self._jump = None
