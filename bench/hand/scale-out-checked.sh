@@ -8,6 +8,7 @@
 # etcd is already installed on node4. Usage: scale-out-checked.sh LAB_ROOT NET
 set -eu
 LAB=$1; NET=$2; H="$LAB/hosts/node4"
+. "$(dirname "$0")/node4-env.sh"
 CTL="$LAB/hosts/node1/bin/etcdctl --dial-timeout=1s --command-timeout=2s"
 ALL="http://${NET}1:2379,http://${NET}2:2379,http://${NET}3:2379"
 NEW="http://${NET}4:2379"
@@ -15,16 +16,7 @@ $CTL --endpoints="$ALL" endpoint health >/dev/null
 if $CTL --endpoints="$ALL" member list | grep -q ', true$'; then echo "a learner is pending" >&2; exit 3; fi
 out=$($CTL --endpoints="$ALL" member add node4 --learner --peer-urls="http://${NET}4:2380")
 cluster=$(printf '%s\n' "$out" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
-cat > "$H/etc/etcd/etcd.env" <<ENV
-ETCD_NAME=node4
-ETCD_DATA_DIR=$H/var/lib/etcd
-ETCD_LISTEN_PEER_URLS=http://${NET}4:2380
-ETCD_LISTEN_CLIENT_URLS=$NEW
-ETCD_INITIAL_ADVERTISE_PEER_URLS=http://${NET}4:2380
-ETCD_ADVERTISE_CLIENT_URLS=$NEW
-ETCD_INITIAL_CLUSTER=$cluster
-ETCD_INITIAL_CLUSTER_STATE=existing
-ENV
+node4_env "$cluster" > "$H/etc/etcd/etcd.env"
 "$H/bin/etcd-service" start >/dev/null
 applied() { $CTL --endpoints="$1" -w json endpoint status 2>/dev/null | grep -o '"raftAppliedIndex":[0-9]*' | cut -d: -f2 | sort -n | tail -n 1; }
 i=0
