@@ -11,6 +11,8 @@ class ExitCode:
     LOCKED = 4
     OUTSIDE_WINDOW = 5
     PLAN_STALE = 6
+    HOST_KEY = 7  # a changed or unknown SSH host key: a security event, never "unhealthy"
+    INTERRUPTED = 8  # SIGTERM / SIGINT: stopped at a safe point; `run --resume RUN_ID` continues
     INTERNAL = 70
     PIPE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a command whose output pipe closed
 
@@ -54,14 +56,31 @@ class ConnectError(EtcdopsError):
 
 
 class HostKeyError(ConnectError):
-    exit_code = ExitCode.UNSAFE
+    """The host offered a key that known_hosts does not have for it (changed), or has none for it."""
+
+    exit_code = ExitCode.HOST_KEY
+
+    def __init__(self, host: str, reason: str, *, address: str = "", offered: str = "", expected: str = "",
+                 known_hosts: str = "") -> None:
+        super().__init__(host, reason)
+        self.address, self.offered, self.expected, self.known_hosts = address, offered, expected, known_hosts
+
+
+def first_line(command: str, limit: int = 160) -> str:
+    """A command's first line, cut to limit: what a failure message shows (the journal has it all)."""
+    lines = command.strip().splitlines()
+    line = lines[0] if lines else ""
+    more = " ..." if len(lines) > 1 else ""
+    if len(line) > limit:  # its start (the program) and its end (what it was asked to do)
+        line = line[:limit // 2 - 3] + " ... " + line[-(limit // 2 - 2):]
+    return line + more
 
 
 class CommandFailed(EtcdopsError):
     def __init__(self, host: str, command: str, exit_code: int, stderr_tail: str) -> None:
         tail = stderr_tail.strip()
         super().__init__(
-            f"{host}: command failed with exit code {exit_code}: {command}"
+            f"{host}: command failed with exit code {exit_code}: {first_line(command)}"
             + (f"\n  stderr: {tail}" if tail else "")
         )
         self.host, self.command, self.code, self.stderr_tail = host, command, exit_code, tail
@@ -100,6 +119,12 @@ class Locked(EtcdopsError):
     """Another run holds the cluster lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class Interrupted(EtcdopsError):
+    """SIGTERM or SIGINT: the run stopped at the next safe point."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class OutsideWindow(EtcdopsError):

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from etcdops.commands import auth_env
 from etcdops.errors import EtcdopsError, Locked
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.inventory import Host, Inventory
@@ -136,7 +137,8 @@ class ClusterLock:
 
     def _run(self, command: str) -> str:
         assert self.via is not None
-        result = self.pool.get(self.via).run(command, LOCK_TIMEOUT)
+        env = {k: v.reveal() for k, v in auth_env(self.inventory.host(self.via).etcd)} or None
+        result = self.pool.get(self.via).run(command, LOCK_TIMEOUT, env=env)  # auth over stdin, never argv
         if not result.ok:
             raise EtcdopsError(f"cluster lock on {self.via}: {(result.stderr or result.stdout).strip()}")
         return result.stdout
@@ -163,8 +165,10 @@ class ClusterLock:
             self.note(f"taking over the lock of run {current.run_id} (resumed)")
             self._run(f"{ctl} del {LOCK_KEY}")
             return self._acquire_etcd()
+        resume = (f"; if that run is yours and its runner is gone, continue it at once with `etcdops run "
+                  f"--resume {current.run_id}` (which takes the lock over)") if current else ""
         raise Locked(f"another run holds the cluster lock: {current.describe() if current else out.strip()}; "
-                     f"it expires {lock_ttl()}s after its runner dies, or use --break-lock")
+                     f"it expires {lock_ttl()}s after its runner dies{resume}; or remove it with --break-lock")
 
     def _keep_alive(self) -> None:
         interval = lock_ttl() / 3
@@ -196,7 +200,9 @@ class ClusterLock:
                 if result.exit_code == 3:
                     raise Locked(f"another run holds the lock file {lock_file(self.inventory.host(name))} on "
                                  f"{name}: {current.describe() if current else result.stderr.strip()}; if that "
-                                 "runner is gone, use --resume with its run id, or --break-lock")
+                                 "runner is gone, continue it at once with `etcdops run --resume "
+                                 f"{current.run_id if current else 'RUN_ID'}` (which takes the lock over), "
+                                 "or remove the lock with --break-lock")
                 raise EtcdopsError(f"lock file on {name}: {result.stderr.strip()}")
 
     def _check_no_files(self) -> None:
@@ -210,8 +216,9 @@ class ClusterLock:
             current = Holder.parse(result.stdout)
             if current is not None and current.run_id != self.holder.run_id:
                 raise Locked(f"a lock file {lock_file(self.inventory.host(name))} on {name} is held by "
-                             f"{current.describe()}; if that runner is gone, use --resume with its run id, "
-                             "or --break-lock")
+                             f"{current.describe()}; if that runner is gone, continue it at once with "
+                             f"`etcdops run --resume {current.run_id}` (which takes the lock over), or remove "
+                             "the lock with --break-lock")
 
     def remove_key(self) -> bool:
         """Delete the etcd lock key whoever holds it (--break-lock); True if there was one."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from etcdops.facts.model import ClusterFacts, hex_id, quorum, tolerance
 from etcdops.plan import Plan, PlannedStep
-from etcdops.steps.base import WriteFileAction
+from etcdops.steps.template import WriteFileAction
 
 PLAN_SCHEMA = 1
 
@@ -121,7 +121,7 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
         "retry": {"attempts": step.retry.attempts, "on": list(step.retry.on)},
         "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader, "last": step.last,
         "only_if": step.only_if,
-        "actions": [{"host": a.host, "kind": type(a.action).__name__, "describe": a.action.describe(),
+        "actions": [{"host": a.host, "kind": step.kind, "describe": a.action.describe(),
                      **({"path": a.action.path, "diff": a.action.diff}
                         if isinstance(a.action, WriteFileAction) else {})} for a in step.actions],
     }

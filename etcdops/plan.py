@@ -13,23 +13,30 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from etcdops.commands import Command
 from etcdops.context import base_context, host_context
-from etcdops.errors import RunbookError
+from etcdops.errors import RenderError, RunbookError
 from etcdops.facts.model import ClusterFacts, quorum, tolerance
 from etcdops.inventory import Inventory
 from etcdops.membership import Membership
 from etcdops.params import display_params
+from etcdops.preflight import PROBES
 from etcdops.runbook import Retry, Runbook, Step
-from etcdops.steps import STEP_KINDS
-from etcdops.steps.base import Action, StepContext
-from etcdops.templating import evaluate, render
+from etcdops.steps import KINDS
+from etcdops.steps.base import Action, RunInfo, StepContext
+from etcdops.templating import evaluate, native, render, revealed
+from etcdops.transport import Result
 from etcdops.transport.local import CONTROL
 
 
 class Probe(Protocol):
+    """Read-only access at plan time: current files, pre-flight commands."""
+
     def read(self, host: str, path: str) -> str | None: ...
 
     def check(self, host: str, command: str) -> tuple[bool, str]: ...
+
+    def run(self, host: str, command: Command) -> Result: ...
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,7 @@ class Plan:
     inventory: str
     inventory_path: str
     params: Mapping[str, Any]
-    run_id: str
-    created: str
+    run: RunInfo
     facts: ClusterFacts = field(repr=False)
     checks: tuple[CheckResult, ...]
     steps: tuple[PlannedStep, ...]
@@ -117,16 +123,44 @@ class Plan:
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.ok]
 
+    @property
+    def run_id(self) -> str:
+        return self.run.id
 
-def new_run(now: dt.datetime | None = None) -> dict[str, str]:
+    @property
+    def created(self) -> str:
+        return self.run.time
+
+    def step(self, name: str) -> PlannedStep:
+        """The step of that name (tests and tools select steps by name, never by position)."""
+        found = [s for s in self.steps if s.name == name] or [s for s in self.steps if s.name.startswith(name)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} steps named {name!r} in {[s.name for s in self.steps]}")
+        return found[0]
+
+
+def new_run(now: dt.datetime | None = None) -> RunInfo:
     now = now or dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    return {"id": f"{stamp}-{secrets.token_hex(3)}", "stamp": stamp, "time": now.isoformat(timespec="seconds")}
+    return RunInfo(id=f"{stamp}-{secrets.token_hex(3)}", stamp=stamp, time=now.isoformat(timespec="seconds"))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every step is planned from."""
+
+    runbook: Runbook
+    inventory: Inventory
+    facts: ClusterFacts
+    probe: Probe
+    run: RunInfo
+    playbooks_dir: Path
 
 
 def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any], facts: ClusterFacts,
-               probe: Probe, run: Mapping[str, str], playbooks_dir: Path) -> Plan:
-    variables = base_context(inventory, params, facts, run)
+               probe: Probe, run: RunInfo, playbooks_dir: Path) -> Plan:
+    inputs = Inputs(runbook, inventory, facts, probe, run, playbooks_dir)
+    variables = base_context(inventory, params, facts, run.as_dict())
     variables["vars"] = _render_vars(runbook, variables)
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
     steps: list[PlannedStep] = []
@@ -134,17 +168,19 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
     warnings = []
     for index, step in enumerate(runbook.steps, 1):
         try:
-            planned = _plan_step(runbook, step, index, variables, facts, inventory, probe, playbooks_dir)
-        except RunbookError as exc:
+            planned = _plan_step(inputs, step, index, variables)
+        except (RunbookError, RenderError) as exc:
             if all(c.ok for c in checks):
                 raise
             # the cluster failed pre-flight (e.g. no healthy member to run on): that is the
             # refusal to show, not a step that cannot be planned on such a cluster
-            planned = PlannedStep(index=index, name=step.name, kind=step.kind, target=step.target, hosts=(),
+            planned = PlannedStep(index=index, name=_name(step, variables, runbook), kind=step.kind,
+                                  target=step.target, hosts=(),
                                   parallel=step.parallel, timeout=0.0, retry=step.retry, actions=(),
                                   skipped=f"not planned, the pre-flight refused ({exc.reason})")
-        if step.membership and not planned.skipped:
-            planned, membership = _quorum(planned, step, variables, membership, _written_in(runbook, step))
+        change = _membership_of(planned)
+        if change is not None:
+            planned, membership = _quorum(planned, change, membership)
             q = planned.quorum
             assert q is not None
             if q.refusal:
@@ -156,8 +192,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
         steps.append(planned)
     return Plan(
         runbook=runbook.name, runbook_file=runbook.file, runbook_includes=runbook.includes, inventory=inventory.name,
-        inventory_path=str(inventory.path), params=display_params(dict(params)), run_id=run["id"],
-        created=run["time"], facts=facts, checks=tuple(checks), steps=tuple(steps), variables=variables,
+        inventory_path=str(inventory.path), params=display_params(dict(params)), run=run, facts=facts, checks=tuple(checks), steps=tuple(steps), variables=variables,
         on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
         if runbook.on_failure else None,
         warnings=tuple(warnings),
@@ -168,26 +203,32 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
 
 
 def _render_vars(runbook: Runbook, variables: dict[str, Any]) -> dict[str, Any]:
+    """Each var in order, in its native type: `"{{ x + 1 }}"` is an int, a text template is text."""
     rendered: dict[str, Any] = {}
     for name, source, line in runbook.vars:
         ctx = {**variables, "vars": rendered}
-        rendered[name] = render(source, ctx, shell=False, where=f"{runbook.file} (vars.{name})", line=line)
+        rendered[name] = native(source, ctx, where=f"{runbook.file} (vars.{name})", line=line)
     return rendered
 
 
 def _run_check(runbook: Runbook, check: Any, variables: dict[str, Any], probe: Probe,
                inventory: Inventory) -> CheckResult:
     message = render(check.message, variables, shell=False, where=runbook.file, line=check.line)
+    if check.unless is not None and evaluate(check.unless, variables, where=runbook.file, line=check.line):
+        return CheckResult(message=message, ok=True, detail=f"not checked: {check.unless}", exit_code=check.exit_code)
     if check.expr is not None:
         ok = bool(evaluate(check.expr, variables, where=runbook.file, line=check.line))
         return CheckResult(message=message, ok=ok, exit_code=check.exit_code)
     host = render(check.on, variables, shell=False, where=runbook.file, line=check.line).strip()
     if host != CONTROL and host not in inventory.hosts:
         raise RunbookError(runbook.file, check.line, f"pre-flight check on unknown host {host!r}")
+    if check.probe is not None:
+        ok, detail = PROBES[check.probe].check(probe, inventory.hosts[host], runbook.file, check.line)
+        return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
     ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)} if host != CONTROL else variables
-    command = StepContext(runbook.file, check.line, host, ctx, probe, Path(runbook.file).parent,
-                          Path(".")).command(check.run)
-    ok, detail = probe.check(host, command.text)
+    with revealed():
+        text = render(check.run, ctx, shell=True, where=runbook.file, line=check.line)
+    ok, detail = probe.check(host, text.strip())
     return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
 
 
@@ -218,15 +259,14 @@ def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFact
     return (name,)
 
 
-def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, Any], facts: ClusterFacts,
-               inventory: Inventory, probe: Probe, playbooks_dir: Path) -> PlannedStep:
+def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]) -> PlannedStep:
+    runbook, facts = inputs.runbook, inputs.facts
     file = _written_in(runbook, step)
     skipped = None
     if step.when is not None and not evaluate(step.when, variables, where=file, line=step.line):
         skipped = f"when: {step.when} is false"
-    hosts = resolve_targets(step, variables, facts, inventory, file) if not skipped else ()
-    actions = tuple(HostAction(h, _plan_action(runbook, step, file, h, variables, inventory, probe, playbooks_dir))
-                    for h in hosts)
+    hosts = resolve_targets(step, variables, facts, inputs.inventory, file) if not skipped else ()
+    actions = tuple(HostAction(h, _plan_action(inputs, step, file, h, variables)) for h in hosts)
     on_failure = render(step.on_failure, variables, shell=False, where=file, line=step.line) \
         if step.on_failure else None
     name = render(step.name, variables, shell=False, where=file, line=step.line)
@@ -238,6 +278,14 @@ def _plan_step(runbook: Runbook, step: Step, index: int, variables: dict[str, An
         on_failure=on_failure, on_unreachable=step.on_unreachable, only_if=step.only_if,
         last=facts.leader_host if step.leader_last and facts.leader_host in hosts and len(hosts) > 1 else None,
     )
+
+
+def _name(step: Step, variables: dict[str, Any], runbook: Runbook) -> str:
+    """The step's name rendered, or as written when it cannot be (a cluster that failed pre-flight)."""
+    try:
+        return render(step.name, variables, shell=False, where=_written_in(runbook, step), line=step.line)
+    except (RunbookError, RenderError):
+        return step.name
 
 
 def _seconds(value: float | str, variables: dict[str, Any], file: str, line: int) -> float:
@@ -256,23 +304,26 @@ def _written_in(runbook: Runbook, step: Step) -> str:
     return step.file or runbook.file
 
 
-def _plan_action(runbook: Runbook, step: Step, file: str, host: str, variables: dict[str, Any],
-                 inventory: Inventory, probe: Probe, playbooks_dir: Path) -> Action:
+def _plan_action(inputs: Inputs, step: Step, file: str, host: str, variables: dict[str, Any]) -> Action:
     ctx_vars = dict(variables)
     if host != CONTROL:
         ctx_vars["host"] = variables["hosts"][host]
     # templates (src:) are found beside the runbook, for included steps too
-    ctx = StepContext(file, step.line, host, ctx_vars, probe, Path(runbook.file).parent, playbooks_dir)
-    return STEP_KINDS[step.kind].plan(step.spec, ctx)  # type: ignore[no-any-return]
+    ctx = StepContext(file, step.line, host, ctx_vars, inputs.probe, Path(inputs.runbook.file).parent,
+                      inputs.playbooks_dir, inputs.inventory, inputs.facts, inputs.run)
+    kind = KINDS[step.kind]
+    return kind.plan(kind.spec(step.spec, ctx), ctx)
 
 
-def _quorum(planned: PlannedStep, step: Step, variables: dict[str, Any], before: Membership,
-            file: str) -> tuple[PlannedStep, Membership]:
+def _membership_of(planned: PlannedStep) -> tuple[str, str] | None:
+    """The membership change a step's own action makes (an etcd_member step runs on one host)."""
+    changes = {a.action.membership for a in planned.actions if a.action.membership is not None}
+    return next(iter(changes)) if len(changes) == 1 and not planned.skipped else None
+
+
+def _quorum(planned: PlannedStep, membership: tuple[str, str], before: Membership) -> tuple[PlannedStep, Membership]:
     """The quorum arithmetic of one membership step, on the membership simulated so far."""
-    assert step.membership is not None
-    change = step.membership["change"]
-    host = render(str(step.membership.get("host", "")), variables, shell=False, where=file,
-                  line=step.line).strip()
+    change, host = membership
     after = before.apply(change, host)
     q = QuorumChange(change=change, host=host, voters_before=before.voter_count,
                      voters_after=after.voter_count, healthy_voters=before.healthy_count,

@@ -28,7 +28,7 @@ def record(plan: Plan, inventory: Inventory, params: dict[str, Any], given: tupl
     d = plan_dict(plan)
     d.update(
         record=RECORD_SCHEMA,
-        run={"id": plan.run_id, "stamp": plan.variables["run"]["stamp"], "time": plan.created},
+        run=plan.run.as_dict(),
         assignments=[a for a in given if not isinstance(params.get(a.partition("=")[0].strip()), Secret)],
         secret_params=sorted(k for k, v in params.items() if isinstance(v, Secret)),
         digests=digests(inventory, plan.runbook_file, plan.runbook_includes),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etcdops.commands import Command
 from etcdops.errors import BadInput, EtcdopsError, RunbookError
 from etcdops.facts.gather import gather
 from etcdops.facts.model import ClusterFacts
@@ -15,6 +16,8 @@ from etcdops.inventory import Inventory, load_inventory, resolve_inventory
 from etcdops.params import parse_params, split_assignments
 from etcdops.plan import Plan, build_plan, new_run
 from etcdops.runbook import Runbook, find_runbooks, load_runbook
+from etcdops.steps.base import RunInfo
+from etcdops.transport import Result
 from etcdops.transport.pool import Pool
 
 PROBE_TIMEOUT = 30.0
@@ -67,6 +70,9 @@ class LiveProbe:
         text = (result.stderr or result.stdout).strip().splitlines()
         return result.ok, (text[-1] if text else f"exit code {result.exit_code}")
 
+    def run(self, host: str, command: Command) -> Result:
+        return self.pool.get(host).run(command.text, PROBE_TIMEOUT, env=command.revealed_env() or None)
+
 
 @dataclass
 class Prepared:
@@ -87,7 +93,7 @@ class Prepared:
         """The inventory hosts the runbook's host params name (scale-out's new host, say)."""
         return [str(v) for k, v in self.params.items() if (p := self.runbook.param(k)) and p.type == "host"]
 
-    def plan(self, facts: ClusterFacts | None = None, run: dict[str, str] | None = None) -> Plan:
+    def plan(self, facts: ClusterFacts | None = None, run: RunInfo | dict[str, str] | None = None) -> Plan:
         if facts is None:
             # connect to the hosts named by params that are not read for facts while the members'
             # facts are read, so that their pre-flight checks find the connection open; a failure
@@ -98,6 +104,8 @@ class Prepared:
                 threading.Thread(target=self.pool.map, args=(others, lambda h: self.pool.get(h).connect()),
                                  daemon=True).start()
             facts = self.facts()
+        if isinstance(run, dict):
+            run = RunInfo(id=run["id"], stamp=run["stamp"], time=run["time"])
         return build_plan(self.runbook, self.inventory, self.params, facts, LiveProbe(self.pool),
                           run or new_run(), builtin_dir("playbooks"))
 

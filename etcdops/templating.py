@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -223,6 +224,22 @@ def evaluate(expression: str, context: Mapping[str, Any], *, where: str = "<expr
         raise RenderError(where, line, f"refused by the sandbox: {exc}") from None
     except (TypeError, ValueError, AttributeError, KeyError, jinja2.TemplateError) as exc:
         raise RenderError(where, line, f"cannot evaluate: {exc}") from None
+
+
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
+
+
+def native(source: str, context: Mapping[str, Any], *, where: str = "<template>", line: int | None = None) -> Any:
+    """A value as its own type: a source that is one ``{{ expression }}`` gives the expression's value
+    (an int stays an int, a list a list, None None); anything else renders as text. No literal_eval of
+    rendered text (jinja2's NativeEnvironment would turn a file named ``[1]`` into a list)."""
+    match = _SINGLE_EXPRESSION.match(source)
+    if match and "{{" not in match.group(1) and "}}" not in match.group(1) and "{%" not in source:
+        value = evaluate(match.group(1), context, where=where, line=line)
+        if isinstance(value, jinja2.Undefined):
+            raise RenderError(where, line, f"undefined value: {match.group(1).strip()}")
+        return value
+    return render(source, context, shell=False, where=where, line=line)
 
 
 def check_syntax(source: str, where: str, line: int | None) -> None:

@@ -19,10 +19,6 @@ runs_app = typer.Typer(no_args_is_help=True, help="Past runs and their journals 
 WINDOW_ENV = "ETCDOPS_WINDOW"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 @boundary
 def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file")] = None,
         inventory: Annotated[str | None, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")]
@@ -41,6 +37,9 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
         output: Annotated[Output, typer.Option("--output", "-o", help="json: the report on stdout")]
         = Output.text) -> None:
     """Plan RUNBOOK, show the plan, ask, then execute that same plan (or a reviewed or resumed one)."""
+    from etcdops.cli.progress import Progress
+    from etcdops.execute.orchestrate import RunOptions, execute
+    from etcdops.execute.runner import RunStatus, StepStatus
     from etcdops.session import prepare
     from etcdops.window import parse_window
 
@@ -58,19 +57,21 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
     with prepared.pool:
         the_plan = _plan(prepared, saved, plan_file is not None, say)
         _confirm_or_refuse(the_plan, yes)
-        result, the_report = _execute(prepared, the_plan, run_dir, the_window, yes, break_lock,
-                                      report, junit, say, output == Output.json)
+        options = RunOptions(assume_yes=yes, confirm=None if yes else _confirm, break_lock=break_lock,
+                             window=the_window, resume_dir=run_dir, report=report, junit=junit,
+                             read_after=output == Output.json, say=err)
+        result, the_report = execute(prepared, the_plan, options, Progress())
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))
-    if result.status != "successful":
-        err(f"\nrun {result.run_id} {result.status.upper()}: {result.error}")
-        if result.status not in ("stale", "refused", "window_closed"):
+    if result.status != RunStatus.SUCCESSFUL:
+        err(f"\nrun {result.run_id} {result.status.value.upper()}: {result.error}")
+        if result.resumable:
             err(f"after fixing the cause, continue with: etcdops run --resume {result.run_id}")
         raise typer.Exit(result.exit_code or ExitCode.STEP_FAILED)
-    say(f"\nrun {result.run_id} finished: {len(result.steps)} steps "
-        f"({sum(1 for s in result.steps if s.status == 'ok')} done, "
-        f"{sum(1 for s in result.steps if s.status == 'skipped')} skipped, "
-        f"{sum(1 for s in result.steps if s.status == 'done before')} done before)")
+    counts = {status: sum(1 for s in result.steps if s.status == status) for status in StepStatus}
+    say(f"\nrun {result.run_id} finished: {len(result.steps)} steps ({counts[StepStatus.CHANGED]} changed, "
+        f"{counts[StepStatus.OK]} ok (nothing to do), {counts[StepStatus.SKIPPED]} skipped, "
+        f"{counts[StepStatus.DONE_BEFORE]} done before)")
     if the_plan.on_success:
         say("\n" + the_plan.on_success.strip())
 
@@ -123,74 +124,8 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
         raise typer.Exit(ExitCode.OK)
 
 
-def _execute(prepared: Any, the_plan: Any, run_dir: Path | None, the_window: Any,
-             yes: bool, break_lock: bool, report: Path | None, junit: Path | None, say: Any,
-             output_json: bool) -> tuple[Any, Any]:
-    from etcdops.cli.progress import Progress
-    from etcdops.execute.journal import Journal
-    from etcdops.execute.runner import Runner, summarize
-    from etcdops.lock import ClusterLock, new_holder
-    from etcdops.lock import break_lock as remove_lock
-    from etcdops.runs import finished_steps, record
-    from etcdops.session import project_root, secret_values
-
-    facts = the_plan.facts
-    via = facts.healthy_voter_host(prepared.param_hosts()) or None
-    if break_lock:
-        for removed in remove_lock(prepared.inventory, prepared.pool, via):
-            say(f"--break-lock: removed {removed}")
-    journal = Journal(project_root() / ".etcdops" / "runs" / the_plan.run_id)
-    done = finished_steps(run_dir) if run_dir is not None else frozenset()
-    if run_dir is None:
-        journal.write("plan.json", record(the_plan, prepared.inventory, prepared.params, prepared.assignments))
-    else:
-        journal.event("run_resumed", done_before=sorted(done))
-    lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(the_plan.run_id, the_plan.runbook),
-                       prepared.runbook.lock, via, on_note=lambda m: err(f"lock: {m}"))
-    with lock:
-        runner = Runner(the_plan, prepared.inventory, prepared.pool, prepared.live_facts, Progress(), journal,
-                        assume_yes=yes, confirm=None if yes else _confirm, secrets=secret_values(prepared),
-                        done_before=done, stop_reason=_window_closed(the_window))
-        started = _now()
-        result = runner.run()
-        journal.write("result.json", summarize(result))
-        the_report = _report(the_plan, result, prepared, started, journal, report, junit,
-                             after=report is not None or junit is not None or output_json)
-    return result, the_report
-
-
-def _window_closed(the_window: Any) -> Any:
-    if the_window is None:
-        return lambda: None
-    return lambda: None if the_window.contains(dt.datetime.now(dt.UTC)) else \
-        f"the maintenance window {the_window} has closed"
-
-
 def _confirm(message: str) -> bool:
     return typer.confirm(f"{message} Continue?", default=False)
-
-
-def _report(the_plan: Any, result: Any, prepared: Any, started: str, journal: Any, report: Path | None,
-            junit: Path | None, after: bool) -> dict[str, Any]:
-    """The report: before (the plan's facts) and after (read now, when a report is asked for), every
-    step; always in the journal."""
-    from etcdops.errors import EtcdopsError
-    from etcdops.report import build_report, junit_xml
-    from etcdops.session import secret_values
-    from etcdops.templating import mask_secrets
-
-    try:
-        after_facts = prepared.live_facts() if after else None
-    except EtcdopsError:
-        after_facts = None
-    data = build_report(the_plan, result, the_plan.facts, after_facts, started, _now())
-    data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
-    journal.write("report.json", data)
-    if report is not None:
-        report.write_text(json.dumps(data, indent=2) + "\n")
-    if junit is not None:
-        junit.write_text(junit_xml(data))
-    return data
 
 
 @runs_app.command("list")

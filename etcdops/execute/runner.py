@@ -1,40 +1,62 @@
-"""Execute a Plan: steps in order, re-checking facts, retries, waits, progress, journal."""
+"""Execute a Plan: steps in order, re-checking facts, retries, progress, journal.
+
+The runner knows nothing of what a step does: it resolves each planned action's kind in
+steps.KINDS and calls its execute() through an ExecContext. It owns the order, the re-checks
+before a step, retries, the heartbeat of long steps, the journal and the stop requests: a
+closing maintenance window stops between steps; SIGTERM/SIGINT stops at the next safe point
+(between steps and hosts, inside waits, polls, retry delays and copies).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
+from etcdops.commands import Command
 from etcdops.errors import (
+    CommandFailed,
     ConnectError,
     EtcdopsError,
     HostKeyError,
+    Interrupted,
     OutsideWindow,
     PlanStale,
     Refused,
     StepFailed,
 )
-from etcdops.execute import actions
 from etcdops.execute.journal import Journal
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Inventory
 from etcdops.membership import Membership
 from etcdops.plan import HostAction, Plan, PlannedStep
-from etcdops.steps.base import (
-    DownloadAction,
-    PauseAction,
-    PlaybookAction,
-    RunAction,
-    UploadAction,
-    WaitAction,
-    WriteFileAction,
-)
-from etcdops.templating import evaluate, mask_secrets, render
+from etcdops.steps import KINDS
+from etcdops.steps.base import HEARTBEAT_EVERY, ExecContext, HostStatus, Outcome, heartbeat
+from etcdops.templating import evaluate, mask_secrets
 from etcdops.transport.pool import Pool
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    STALE = "stale"
+    REFUSED = "refused"
+    WINDOW_CLOSED = "window_closed"
+    INTERRUPTED = "interrupted"
+
+
+class StepStatus(str, Enum):
+    PENDING = "pending"
+    OK = "ok"  # every host was already as wanted
+    CHANGED = "changed"
+    SKIPPED = "skipped"
+    DONE_BEFORE = "done before"  # finished in the run being resumed
+    FAILED = "failed"
+    NOT_STARTED = "not started"
 
 
 class Events(Protocol):
@@ -50,13 +72,12 @@ class Events(Protocol):
 
 
 FRESH_FOR = 2.0  # s: facts read this recently, with no action of the run since, count as live
-REPORT_PREFIX = "ETCDOPS_REPORT "  # a command prints `ETCDOPS_REPORT {json}` to add figures to the report
 
 
 @dataclass
 class HostResult:
     host: str
-    status: str
+    status: HostStatus
     elapsed: float
     detail: str = ""
     report: list[dict[str, Any]] = field(default_factory=list)
@@ -66,7 +87,7 @@ class HostResult:
 class StepResult:
     index: int
     name: str
-    status: str = "pending"
+    status: StepStatus = StepStatus.PENDING
     elapsed: float = 0.0
     hosts: list[HostResult] = field(default_factory=list)
 
@@ -74,15 +95,23 @@ class StepResult:
 @dataclass
 class RunResult:
     run_id: str
-    status: str = "running"  # running | successful | failed | stale | refused
+    status: RunStatus = RunStatus.RUNNING
     steps: list[StepResult] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
     leaders: list[tuple[str, str | None]] = field(default_factory=list)  # (UTC time, leader host) on change
 
+    @property
+    def resumable(self) -> bool:
+        """A failed run is continued with --resume once its cause is fixed (an interrupted one or
+        one whose window closed says so in its error already)."""
+        return self.status == RunStatus.FAILED
+
 
 FactsReader = Callable[[], ClusterFacts]
 Confirm = Callable[[str], bool]
+_FAILED_AS = {PlanStale: RunStatus.STALE, Refused: RunStatus.REFUSED, OutsideWindow: RunStatus.WINDOW_CLOSED,
+              Interrupted: RunStatus.INTERRUPTED}
 
 
 class Runner:
@@ -90,12 +119,13 @@ class Runner:
                  events: Events, journal: Journal, *, assume_yes: bool, confirm: Confirm | None,
                  secrets: list[str], done_before: frozenset[int] = frozenset(),
                  stop_reason: Callable[[], str | None] = lambda: None,
-                 heartbeat: float = actions.HEARTBEAT_EVERY) -> None:
+                 interrupt: Callable[[], str | None] = lambda: None,
+                 heartbeat: float = HEARTBEAT_EVERY) -> None:
         self.plan, self.inventory, self.pool = plan, inventory, pool
         self.heartbeat = heartbeat
         self.read_facts, self.events, self.journal = read_facts, events, journal
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
-        self.done_before, self.stop_reason = done_before, stop_reason
+        self.done_before, self.stop_reason, self.interrupt = done_before, stop_reason, interrupt
         self.result = RunResult(run_id=plan.run_id)
         # facts read since the last action, if any: at first the plan's own, if just read
         self._fresh: ClusterFacts | None = plan.facts
@@ -128,38 +158,48 @@ class Runner:
             step_result = StepResult(step.index, step.name)
             result.steps.append(step_result)
             if step.index in self.done_before:
-                step_result.status = "done before"
+                step_result.status = StepStatus.DONE_BEFORE
                 self.journal.event("step_skipped", step=step.index, reason="finished in the run being resumed")
                 continue
             if step.skipped:
-                step_result.status = "skipped"
+                step_result.status = StepStatus.SKIPPED
                 self.journal.event("step_skipped", step=step.index, reason=step.skipped)
                 continue
             try:
-                reason = self.stop_reason()
-                if reason:
-                    raise OutsideWindow(f"{reason}; stopped cleanly before step {step.index} ({step.name}); "
-                                        f"continue with: etcdops run --resume {self.plan.run_id}")
+                self._between_steps(step)
                 self._run_step(step, step_result)
             except EtcdopsError as exc:
                 return self._fail(result, step, step_result, exc)
-        result.status = "successful"
-        self.journal.event("run_finished", status=result.status)
+        result.status = RunStatus.SUCCESSFUL
+        self.journal.event("run_finished", status=result.status.value)
         return result
+
+    def _between_steps(self, step: PlannedStep) -> None:
+        reason = self.interrupt()
+        if reason:
+            raise Interrupted(reason)
+        reason = self.stop_reason()
+        if reason:
+            raise OutsideWindow(f"{reason}; stopped cleanly before step {step.index} ({step.name})")
 
     def _fail(self, result: RunResult, step: PlannedStep, step_result: StepResult,
               exc: EtcdopsError) -> RunResult:
-        step_result.status = "not started" if isinstance(exc, OutsideWindow) else "failed"
-        result.status = {PlanStale: "stale", Refused: "refused", OutsideWindow: "window_closed"}.get(
-            type(exc), "failed")
+        not_started = isinstance(exc, (OutsideWindow, Interrupted)) and not step_result.hosts
+        step_result.status = StepStatus.NOT_STARTED if not_started else StepStatus.FAILED
+        result.status = _FAILED_AS.get(type(exc), RunStatus.FAILED)
         message = mask_secrets(str(exc), self.secrets)
+        if isinstance(exc, Interrupted):
+            where = "before" if not_started else "during"
+            message = f"stopped {where} step {step.index} ({step.name}): {message}"
+        if isinstance(exc, (Interrupted, OutsideWindow)):
+            message += f"; continue with: etcdops run --resume {self.plan.run_id}"
         advice = step.on_failure or self.plan.on_failure
         if advice and not isinstance(exc, (Refused, OutsideWindow)):
             message += "\n\n" + advice.strip()
         result.error = message
         result.exit_code = exc.exit_code
-        self.journal.event("step_failed", step=step.index, error=message)
-        self.journal.event("run_finished", status=result.status)
+        self.journal.event("step_failed", step=step.index, error=message, status=result.status.value)
+        self.journal.event("run_finished", status=result.status.value)
         return result
 
     # ----- one step --------------------------------------------------------
@@ -175,16 +215,25 @@ class Runner:
             errors = [r for r in results.values() if isinstance(r, BaseException)]
             out.hosts = [r for r in results.values() if isinstance(r, HostResult)]
             if errors:
-                raise errors[0]
+                raise _worst(errors)
             if step.last is not None:  # e.g. a leader stopped while its followers run stalls handing over
+                self._between_hosts()
                 out.hosts.append(self._host(step, _action_for(step, step.last), deadline))
         else:
-            for host_action in step.actions:
+            for i, host_action in enumerate(step.actions):
+                if i:
+                    self._between_hosts()
                 out.hosts.append(self._host(step, host_action, deadline))
-        out.status = "ok"
+        changed = any(h.status in (HostStatus.CHANGED, HostStatus.UNREACHABLE) for h in out.hosts)
+        out.status = StepStatus.CHANGED if changed else StepStatus.OK
         out.elapsed = time.monotonic() - start
-        self.events.step_done(step, "ok", out.elapsed)
-        self.journal.event("step_finished", step=step.index, elapsed=round(out.elapsed, 3))
+        self.events.step_done(step, out.status.value, out.elapsed)
+        self.journal.event("step_finished", step=step.index, status=out.status.value, elapsed=round(out.elapsed, 3))
+
+    def _between_hosts(self) -> None:
+        reason = self.interrupt()
+        if reason:
+            raise Interrupted(reason)
 
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:
@@ -208,22 +257,24 @@ class Runner:
         host = host_action.host
         start = time.monotonic()
         if step.only_if and not self._only_if(step, host):
-            self.events.host_done(step, host, "skipped", 0.0, f"only_if is false now: {step.only_if}")
-            self.journal.event("host_finished", step=step.index, host=host, status="skipped")
-            return HostResult(host, "skipped", 0.0, f"only_if: {step.only_if} is false")
+            self.events.host_done(step, host, HostStatus.SKIPPED.value, 0.0, f"only_if is false now: {step.only_if}")
+            self.journal.event("host_finished", step=step.index, host=host, status=HostStatus.SKIPPED.value)
+            return HostResult(host, HostStatus.SKIPPED, 0.0, f"only_if: {step.only_if} is false")
+        self.journal.event("host_started", step=step.index, host=host)
         try:
             outcome = self._act(step, host_action, deadline)
         except ConnectError as exc:
             if step.on_unreachable != "skip" or isinstance(exc, HostKeyError):  # a changed key is never "down"
                 return self._host_failed(step, host, start, exc)
-            outcome = actions.Outcome("unreachable", f"could not reach {host} ({exc.reason}); going on "
-                                      "as the runbook allows")
+            outcome = Outcome(HostStatus.UNREACHABLE, f"could not reach {host} ({exc.reason}); going on as the "
+                              "runbook allows")
         except EtcdopsError as exc:
             return self._host_failed(step, host, start, exc)
         elapsed = time.monotonic() - start
-        detail, report = _split_report(mask_secrets(outcome.detail, self.secrets))
-        self.events.host_done(step, host, outcome.status, elapsed, detail)
-        self.journal.event("host_finished", step=step.index, host=host, status=outcome.status,
+        detail = mask_secrets(outcome.detail, self.secrets)
+        report = [dict(outcome.report)] if outcome.report else []
+        self.events.host_done(step, host, outcome.status.value, elapsed, detail)
+        self.journal.event("host_finished", step=step.index, host=host, status=outcome.status.value,
                            elapsed=round(elapsed, 3), report=report)
         return HostResult(host, outcome.status, elapsed, detail, report)
 
@@ -237,103 +288,79 @@ class Runner:
     def _host_failed(self, step: PlannedStep, host: str, start: float, exc: EtcdopsError) -> HostResult:
         elapsed = time.monotonic() - start
         detail = mask_secrets(str(exc), self.secrets)
-        self.events.host_done(step, host, "failed", elapsed, detail)
+        self.events.host_done(step, host, HostStatus.FAILED.value, elapsed, detail)
         self.journal.event("host_failed", step=step.index, host=host, error=detail)
-        if isinstance(exc, (StepFailed, PlanStale, Refused)):
+        if isinstance(exc, (StepFailed, PlanStale, Refused, Interrupted, HostKeyError)):
             raise exc
+        if isinstance(exc, ConnectError):
+            raise StepFailed(step.name, host, f"lost the connection to {host}: {exc.reason}") from exc
         raise StepFailed(step.name, host, detail) from exc
 
-    def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> actions.Outcome:
-        action = host_action.action
-        self._fresh = None  # this action may change the cluster
-        remaining = max(1.0, deadline - time.monotonic())
-        if isinstance(action, WaitAction):
-            return self._wait(step, action)
-        if isinstance(action, PauseAction):
-            return self._pause(action)
-        if isinstance(action, PlaybookAction):
-            return self._playbook(step, action, remaining)
-        transport = self.pool.get(host_action.host)
-
+    def _context(self, step: PlannedStep, host: str, deadline: float) -> ExecContext:
         def note(message: str) -> None:
-            self.events.note(step, host_action.host, message)
+            self.events.note(step, host, mask_secrets(message, self.secrets))
 
-        if isinstance(action, RunAction):
-            retry = step.retry
-            with actions.heartbeat(note, step.timeout, self.heartbeat):
-                return actions.with_retries(
-                    lambda: actions.run_command(transport, action, max(1.0, deadline - time.monotonic())),
-                    retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, deadline, note)
-        if isinstance(action, WriteFileAction):
-            return actions.write_file(transport, action, remaining, self.plan.variables["run"]["stamp"])
-        if isinstance(action, UploadAction):
-            return actions.upload(transport, action, remaining, note)
-        if isinstance(action, DownloadAction):
-            return actions.download(transport, action, remaining, note)
-        raise AssertionError(f"unknown action {action!r}")
+        def waiting(elapsed: float, timeout: float, state: str) -> None:
+            self.events.waiting(step, elapsed, timeout, mask_secrets(state, self.secrets))
 
-    def _wait(self, step: PlannedStep, action: WaitAction) -> actions.Outcome:
-        start = time.monotonic()
-        deadline = start + action.timeout
-        state = "no facts yet"
-        while True:
-            facts = self._facts()
-            context = {**self.plan.variables, "facts": facts}
-            if evaluate(action.until, context, where=self.plan.runbook_file):
-                return actions.Outcome("ok", f"after {time.monotonic() - start:.1f}s")
-            state = render(action.progress, context, shell=False, where=self.plan.runbook_file) \
-                if action.progress else _summary(facts)
-            elapsed = time.monotonic() - start
-            self.events.waiting(step, elapsed, action.timeout, state)
-            if time.monotonic() + action.interval > deadline:
-                raise StepFailed(step.name, None, f"timed out after {action.timeout:g}s waiting until "
-                                 f"{action.until} (last seen: {state})")
-            time.sleep(action.interval)
+        def on_command(target: str, command: Command) -> None:
+            self.journal.event("command", step=step.index, host=target, command=command.display)
 
-    def _pause(self, action: PauseAction) -> actions.Outcome:
-        if self.assume_yes:
-            if action.allow_unattended:
-                return actions.Outcome("skipped", "unattended run: pause allowed by the runbook")
-            raise Refused(f"this step pauses for an operator ({action.message}); it is refused under --yes")
-        if self.confirm is None or not self.confirm(action.message):
-            raise Refused(f"operator declined: {action.message}")
-        return actions.Outcome("ok", "confirmed by the operator")
+        return ExecContext(host=host, step=step.name, timeout=step.timeout, deadline=deadline, info=self.plan.run,
+                           transports=lambda name: self.pool.get(name), read_facts=self._facts, note=note, waiting=waiting,
+                           stop_reason=self.interrupt, assume_yes=self.assume_yes, confirm=self.confirm,
+                           variables=self.plan.variables, inventory=self.inventory, file=self.plan.runbook_file,
+                           on_command=on_command)
 
-    def _playbook(self, step: PlannedStep, action: PlaybookAction, timeout: float) -> actions.Outcome:
-        from etcdops.transport.ansible import check_result, run_playbook
+    def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> Outcome:
+        self._fresh = None  # this action may change the cluster
+        kind = KINDS[step.kind]
+        ex = self._context(step, host_action.host, deadline)
+        retry = step.retry
 
-        result = run_playbook(self.inventory.path, action.playbook, action.limit, action.extravars, timeout,
-                              lambda msg: self.events.note(step, ",".join(action.limit), msg))
-        check_result(result, action.playbook)
-        return actions.Outcome("changed" if result.changed else "ok", f"{result.changed} changed")
+        def attempt() -> Outcome:
+            return kind.execute(host_action.action, ex)
+
+        if not kind.heartbeat:
+            return with_retries(attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay,
+                                ex)
+        with heartbeat(ex.note, step.timeout, self.heartbeat):
+            return with_retries(attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, ex)
 
 
-def _split_report(detail: str) -> tuple[str, list[dict[str, Any]]]:
-    lines, report = [], []
-    for line in detail.splitlines():
-        if line.startswith(REPORT_PREFIX):
-            try:
-                item = json.loads(line[len(REPORT_PREFIX):])
-            except json.JSONDecodeError:
-                item = None
-            if isinstance(item, dict):
-                report.append(item)
-                continue
-        lines.append(line)
-    return "\n".join(lines), report
+def with_retries(fn: Callable[[], Outcome], attempts: int, on: tuple[str, ...], delay: float,
+                 backoff: float, max_delay: float, ex: ExecContext) -> Outcome:
+    """Retry fn while it fails with one of the named transient errors, bounded in count and time."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except CommandFailed as exc:
+            transient = any(marker in exc.stderr_tail for marker in on)
+            wait = min(max_delay, delay * backoff ** (attempt - 1))
+            if not transient or attempt == attempts or time.monotonic() + wait > ex.deadline:
+                raise
+            last = (exc.stderr_tail.splitlines() or [""])[-1][:120]
+            ex.note(f"attempt {attempt}/{attempts} failed ({last}); retrying in {wait:.1f}s")
+            ex.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _worst(errors: list[BaseException]) -> BaseException:
+    """Of the hosts' errors in a parallel step, the one to report: a security event first."""
+    for kind in (HostKeyError, Interrupted, PlanStale, Refused):
+        found = next((e for e in errors if isinstance(e, kind)), None)
+        if found is not None:
+            return found
+    return errors[0]
 
 
 def _action_for(step: PlannedStep, host: str) -> HostAction:
     return next(a for a in step.actions if a.host == host)
 
 
-def _summary(facts: ClusterFacts) -> str:
-    healthy = sum(1 for f in facts.hosts.values() if f.healthy)
-    leader = facts.leader_host or "none"
-    return f"{healthy}/{len(facts.hosts)} healthy, leader {leader}"
-
-
 def summarize(result: RunResult) -> dict[str, Any]:
-    return {"run_id": result.run_id, "status": result.status, "error": result.error,
-            "steps": [{"index": s.index, "name": s.name, "status": s.status, "elapsed": round(s.elapsed, 3),
-                       "hosts": [dict(h.__dict__) for h in s.hosts]} for s in result.steps]}
+    return {"run_id": result.run_id, "status": result.status.value, "error": result.error,
+            "steps": [{"index": s.index, "name": s.name, "status": s.status.value, "elapsed": round(s.elapsed, 3),
+                       "hosts": [{"host": h.host, "status": h.status.value, "elapsed": round(h.elapsed, 3),
+                                  "detail": h.detail, "report": h.report} for h in s.hosts]}
+                      for s in result.steps]}

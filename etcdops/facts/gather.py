@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from urllib.parse import urlsplit
 
+from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
@@ -176,7 +177,9 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
 
     def one(name: str) -> HostFacts:
         host = inventory.host(name)
-        result = pool.get(name).run(facts_script(host, versions), timeout)
+        # etcd auth goes over stdin into the remote shell's environment, never into an argument
+        env = {k: v.reveal() for k, v in auth_env(host.etcd)} or None
+        result = pool.get(name).run(facts_script(host, versions), timeout, env=env)
         return host_facts_from_output(host, result.stdout, raw)
 
     results = pool.map(targets, one)

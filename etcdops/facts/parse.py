@@ -98,3 +98,60 @@ def parse_version(text: str) -> tuple[str | None, str | None]:
 def parse_count(text: str) -> int:
     data = _load(text, "get --count-only")
     return int(data.get("count", 0))
+
+
+def parse_listeners(text: str) -> set[tuple[str, int]]:
+    """Listening TCP sockets from /proc/net/tcp and /proc/net/tcp6 → {(address, port)}.
+
+    Addresses come out as Python's ipaddress prints them ('0.0.0.0' and '::' for the wildcards).
+    Read from /proc rather than `ss`, so that no tool needs to be installed on the host.
+    """
+    import ipaddress
+
+    found: set[tuple[str, int]] = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[0] == "sl" or fields[3] != "0A":  # 0A: TCP_LISTEN
+            continue
+        address, _, port = fields[1].partition(":")
+        try:
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            ip = ipaddress.ip_address(packed)
+            found.add((str(ip), int(port, 16)))
+        except ValueError:
+            continue
+    return found
+
+
+WILDCARDS = ("0.0.0.0", "::")
+
+
+def listening_on(listeners: set[tuple[str, int]], address: str, port: int) -> bool:
+    """Something listens on address:port, or on the port of a wildcard address."""
+    import ipaddress
+
+    try:
+        wanted = str(ipaddress.ip_address(address.strip("[]")))
+    except ValueError:
+        wanted = ""  # a host name: only a wildcard or any listener on the port can be told apart
+    return any(p == port and (a == wanted or a in WILDCARDS or not wanted) for a, p in listeners)
+
+
+def parse_member_add(text: str) -> tuple[int, bool]:
+    """`etcdctl member add -w json` → (new member id, is learner)."""
+    data = _load(text, "member add")
+    member = data.get("member") or {}
+    return int(member.get("ID", 0)), bool(member.get("isLearner", False))
+
+
+def parse_health_list(text: str) -> list[tuple[str, bool, str]]:
+    """`endpoint health -w json` of several endpoints → [(endpoint, healthy, error)]."""
+    data = _load(text, "endpoint health")
+    return [(e["endpoint"], bool(e.get("health")), str(e.get("error") or "")) for e in data]
+
+
+def parse_sha256sum(text: str) -> str:
+    first = text.strip().split()
+    return first[0] if first and len(first[0]) == 64 else ""

@@ -32,6 +32,7 @@ class EtcdConfig:
     password: Secret | None = None
     quota_backend_bytes: int | None = None
     env: Mapping[str, str] = field(default_factory=dict, hash=False)  # etcd.env settings for a joining host
+    listen_urls: tuple[str, ...] = ()  # listen client/peer URLs when they differ from the advertised ones
 
     @property
     def etcdctl(self) -> str:

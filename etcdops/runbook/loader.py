@@ -9,18 +9,19 @@ from typing import Any
 import yaml
 
 from etcdops.errors import RunbookError
-from etcdops.runbook.model import MEMBERSHIP_CHANGES, PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
-from etcdops.steps import STEP_KINDS
+from etcdops.preflight import PROBES
+from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
+from etcdops.steps import KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary",
             "lock"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
-             "membership", "on_failure", "on_unreachable", "only_if", "leader_last"}
+             "on_failure", "on_unreachable", "only_if", "leader_last"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
-CHECK_KEYS = {"assert", "run", "on", "message", "exit_code"}
+CHECK_KEYS = {"assert", "run", "on", "message", "exit_code", "unless", *PROBES}
 
 
 class LineDict(dict[str, Any]):
@@ -191,38 +192,43 @@ def _check(file: str, c: Any) -> Check:
     if not isinstance(c, LineDict):
         raise RunbookError(file, None, "each pre-flight check must be a mapping (assert or run, message)")
     _unknown(file, c, CHECK_KEYS, "pre-flight check")
-    if ("assert" in c) == ("run" in c):
-        raise _err(file, c, "a pre-flight check has exactly one of 'assert' or 'run'")
+    kinds = [k for k in ("assert", "run", *PROBES) if k in c]
+    if len(kinds) != 1:
+        raise _err(file, c, f"a pre-flight check has exactly one of {', '.join(['assert', 'run', *PROBES])}")
     if "message" not in c:
         raise _err(file, c, "a pre-flight check needs a 'message'")
+    probe = kinds[0] if kinds[0] in PROBES else None
+    if probe is not None and "on" in c:
+        raise _err(file, c, f"{probe}: names its host itself ({probe}: HOST), no 'on'")
+    on = _template(file, c[probe], c, probe) if probe else str(c.get("on", "control"))
     return Check(line=c.line, message=_template(file, c["message"], c, "message"),
                  expr=_template(file, c["assert"], c, "assert") if "assert" in c else None,
                  run=_template(file, c["run"], c, "run") if "run" in c else None,
-                 on=str(c.get("on", "control")), exit_code=int(c.get("exit_code", 3)))
+                 on=on, exit_code=int(c.get("exit_code", 3)), probe=probe,
+                 unless=_template(file, c["unless"], c, "unless") if "unless" in c else None)
 
 
 def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
     if not isinstance(s, LineDict):
         raise RunbookError(file, None, f"step {index} must be a mapping")
-    kinds = [k for k in s if k in STEP_KINDS]
+    kinds = [k for k in s if k in KINDS]
     if len(kinds) != 1:
-        raise _err(file, s, f"step {index} needs exactly one action of: {', '.join(sorted(STEP_KINDS))}"
+        raise _err(file, s, f"step {index} needs exactly one action of: {', '.join(sorted(KINDS))}"
                    + (f" (has {', '.join(kinds)})" if kinds else ""))
     kind = kinds[0]
+    if "membership" in s:
+        raise _err(file, s, f"step {index}: 'membership:' is gone: an etcd_member step makes the change, and the "
+                   "plan's quorum arithmetic comes from it")
     _unknown(file, s, STEP_KEYS | {kind}, f"step {index}")
     name = str(s.get("name") or f"step {index}")
-    target = str(s.get("target", STEP_KINDS[kind].DEFAULT_TARGET))
+    target = str(s.get("target", KINDS[kind].default_target))
     _check_target(file, s, target)
-    spec = STEP_KINDS[kind].validate(s[kind], file, s.line)
-    timeout = s.get("timeout", STEP_KINDS[kind].DEFAULT_TIMEOUT)
+    spec = KINDS[kind].validate(s[kind], file, s.line)
+    timeout = s.get("timeout", KINDS[kind].default_timeout)
     if isinstance(timeout, str):
         timeout = _template(file, timeout, s, "timeout")
     elif not isinstance(timeout, (int, float)) or timeout <= 0:
         raise _err(file, s, f"step {name!r}: timeout must be a positive number of seconds")
-    membership = s.get("membership")
-    if membership is not None and (not isinstance(membership, dict)
-                                   or membership.get("change") not in MEMBERSHIP_CHANGES):
-        raise _err(file, s, f"step {name!r}: membership needs change: add|add_learner|remove|promote and host")
     on_unreachable = str(s.get("on_unreachable", "fail"))
     if on_unreachable not in ("fail", "skip"):
         raise _err(file, s, f"step {name!r}: on_unreachable is fail or skip, not {on_unreachable!r}")
@@ -232,7 +238,6 @@ def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
         timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s),
         when=_opt_template(file, s, "when"),
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
-        membership=dict(membership) if membership else None,
         on_failure=_opt_template(file, s, "on_failure"), on_unreachable=on_unreachable,
         only_if=_opt_template(file, s, "only_if"), leader_last=bool(s.get("leader_last", False)),
     )

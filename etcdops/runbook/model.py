@@ -7,7 +7,6 @@ from typing import Any
 
 PARAM_TYPES = ("str", "int", "bool", "host", "path", "choice")
 TARGETS = ("all", "members", "leader", "followers", "control")
-MEMBERSHIP_CHANGES = ("add", "add_learner", "remove", "promote")
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Retry:
 
 @dataclass(frozen=True)
 class Check:
-    """A pre-flight check: an expression over facts, or a read-only command."""
+    """A pre-flight check: an expression over facts, a read-only command, or a typed probe of a host."""
 
     line: int
     message: str
@@ -43,6 +42,8 @@ class Check:
     run: str | None = None
     on: str = "control"
     exit_code: int = 3
+    probe: str | None = None  # a name in etcdops.preflight.PROBES, run on the host `on` names
+    unless: str | None = None  # an expression: when true, the check is not made (passes)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,6 @@ class Step:
     retry: Retry = Retry()
     when: str | None = None
     requires: tuple[str, ...] = ()
-    membership: dict[str, str] | None = None
     on_failure: str | None = None
     only_if: str | None = None  # evaluated per host on live facts just before it runs; false = skipped
     on_unreachable: str = "fail"  # or "skip": a host that cannot be reached is reported and passed over

@@ -1,111 +1,86 @@
-"""What a step kind produces: frozen actions that the plan holds and the executor runs."""
+"""What every step kind is built on.
+
+A step kind is one class (one module in steps/) that owns three things:
+- ``Spec``: a frozen dataclass of its typed arguments, checked when the runbook loads;
+- ``plan(spec, ctx)``: turns the spec and the facts into an action holding the exact commands,
+  quoted in Python. It does no I/O (but for reading current file contents through ``ctx.files``);
+- ``execute(action, ex)``: carries the action out on one host through ``ex`` (an ExecContext),
+  parses what came back in Python and returns an Outcome: ``ok`` when the host was already in
+  the wanted state and nothing was done, ``changed`` otherwise.
+Adding a kind means one module and one line in steps/__init__.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from etcdops.errors import RunbookError
-from etcdops.templating import check_syntax, render, revealed
+from etcdops.commands import Command
+from etcdops.errors import CommandFailed, Interrupted, RunbookError, StepFailed
+from etcdops.facts.model import ClusterFacts
+from etcdops.inventory import EtcdConfig, Inventory
+from etcdops.steps import spec as specs
+from etcdops.templating import native, render
+from etcdops.transport import Result, Transport
+
+
+class HostStatus(str, Enum):
+    OK = "ok"  # already as wanted: nothing was done
+    CHANGED = "changed"
+    SKIPPED = "skipped"  # not run (only_if false, an unattended pause allowed)
+    UNREACHABLE = "unreachable"  # the runbook allows passing over a host that cannot be reached
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
-class Command:
-    """A shell command: ``text`` runs (secrets revealed), ``display`` is what people see."""
+class Outcome:
+    status: HostStatus
+    detail: str = ""
+    report: Mapping[str, Any] | None = None  # figures for the run report (a defragmentation's sizes)
 
-    text: str = field(repr=False)
-    display: str
+    @classmethod
+    def ok(cls, detail: str = "", report: Mapping[str, Any] | None = None) -> Outcome:
+        return cls(HostStatus.OK, detail, report)
 
-    def __str__(self) -> str:
-        return self.display
+    @classmethod
+    def changed(cls, detail: str = "", report: Mapping[str, Any] | None = None) -> Outcome:
+        return cls(HostStatus.CHANGED, detail, report)
 
 
 @dataclass(frozen=True)
-class RunAction:
-    command: Command
-    unless: Command | None = None
-    show: bool = False  # print the whole output (reports), not just its last lines
+class RunInfo:
+    """The run a plan belongs to: its id, the UTC stamp in names it creates, when it was planned."""
+
+    id: str
+    stamp: str
+    time: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "stamp": self.stamp, "time": self.time}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """One host's part of a step: a line of intent, then the exact commands under it."""
+
+    intent: str
+    commands: tuple[Command, ...] = ()
 
     def describe(self) -> list[str]:
-        lines = [f"$ {self.command.display}"]
-        if self.unless:
-            lines.append(f"  (skipped when this succeeds: {self.unless.display})")
-        return lines
-
-
-@dataclass(frozen=True)
-class WriteFileAction:
-    path: str
-    content: str = field(repr=False)
-    diff: str
-    mode: str | None = None
-    base_sha256: str = ""  # of the content the diff was made against ("" = no file)
+        return [self.intent, *(f"$ {line}" if i == 0 else f"  {line}"
+                               for c in self.commands for i, line in enumerate(c.display.splitlines()))]
 
     @property
-    def changed(self) -> bool:
-        return bool(self.diff)
-
-    def describe(self) -> list[str]:
-        if not self.diff:
-            return [f"write {self.path}: no change"]
-        return [f"write {self.path}:", *self.diff.rstrip("\n").splitlines()]
-
-
-@dataclass(frozen=True)
-class UploadAction:
-    src: str
-    dest: str
-    mode: str | None = None
-
-    def describe(self) -> list[str]:
-        return [f"upload {self.src} -> {self.dest} (sha256 verified)"]
-
-
-@dataclass(frozen=True)
-class DownloadAction:
-    src: str
-    dest: str
-
-    def describe(self) -> list[str]:
-        return [f"download {self.src} -> {self.dest} (sha256 verified)"]
-
-
-@dataclass(frozen=True)
-class WaitAction:
-    until: str
-    timeout: float
-    interval: float
-    message: str
-    progress: str = ""  # a template rendered against the live facts at every poll
-
-    def describe(self) -> list[str]:
-        return [f"wait up to {self.timeout:g}s until {self.until}" + (f" ({self.message})" if self.message else "")]
-
-
-@dataclass(frozen=True)
-class PlaybookAction:
-    playbook: str
-    extravars: Mapping[str, Any]
-    limit: tuple[str, ...]
-
-    def describe(self) -> list[str]:
-        extra = f" with {dict(self.extravars)}" if self.extravars else ""
-        return [f"ansible-playbook {self.playbook} --limit {','.join(self.limit)}{extra}"]
-
-
-@dataclass(frozen=True)
-class PauseAction:
-    message: str
-    allow_unattended: bool
-
-    def describe(self) -> list[str]:
-        return [f"pause for confirmation: {self.message}"]
-
-
-Action = RunAction | WriteFileAction | UploadAction | DownloadAction | WaitAction | PlaybookAction | PauseAction
+    def membership(self) -> tuple[str, str] | None:
+        """(change, inventory host) when this action changes the membership (quorum arithmetic)."""
+        return None
 
 
 class FileSource(Protocol):
@@ -114,7 +89,7 @@ class FileSource(Protocol):
 
 @dataclass
 class StepContext:
-    """What a step kind may use to turn its spec into an action. No I/O but ``files``."""
+    """What a kind plans from: the rendered variables, the inventory, the facts, the run."""
 
     file: str
     line: int
@@ -123,21 +98,158 @@ class StepContext:
     files: FileSource
     runbook_dir: Path
     playbooks_dir: Path
+    inventory: Inventory
+    facts: ClusterFacts
+    run: RunInfo
 
     def text(self, source: str) -> str:
         return render(source, self.variables, shell=False, where=self.file, line=self.line)
 
-    def command(self, source: str) -> Command:
-        display = render(source, self.variables, shell=True, where=self.file, line=self.line)
-        with revealed():
-            text = render(source, self.variables, shell=True, where=self.file, line=self.line)
-        return Command(text=text.strip(), display=display.strip())
+    def native(self, source: str) -> Any:
+        return native(source, self.variables, where=self.file, line=self.line)
 
-    def with_vars(self, **extra: Any) -> StepContext:
-        return StepContext(self.file, self.line, self.host, {**self.variables, **extra}, self.files,
-                           self.runbook_dir, self.playbooks_dir)
+    @property
+    def etcd(self) -> EtcdConfig:
+        return self.etcd_of(self.host)
+
+    def etcd_of(self, host: str) -> EtcdConfig:
+        if host not in self.inventory.hosts or self.inventory.hosts[host].etcd is None:
+            raise RunbookError(self.file, self.line, f"{host!r} has no etcd settings in the inventory")
+        etcd = self.inventory.hosts[host].etcd
+        assert etcd is not None
+        return etcd
+
+    def version(self, host: str | None = None) -> str | None:
+        """The etcd version of a host (installed, else running), else the cluster's."""
+        hf = self.facts.hosts.get(host or self.host)
+        if hf is not None and (hf.etcd_version or (hf.status and hf.status.version)):
+            return hf.etcd_version or (hf.status.version if hf.status else None)
+        return self.facts.version
+
+    def error(self, reason: str) -> RunbookError:
+        return RunbookError(self.file, self.line, reason)
 
 
+def _noop(*_args: Any) -> None:
+    return None
+
+
+@dataclass
+class ExecContext:
+    """What a kind executes through: the host's transport (and others'), live facts, progress,
+    the step's deadline and the run's stop request (SIGTERM, a closing window)."""
+
+    host: str
+    step: str
+    timeout: float
+    deadline: float
+    info: RunInfo  # the run (its id and the stamp in the names it creates)
+    transports: Callable[[str], Transport]
+    read_facts: Callable[[], ClusterFacts]
+    note: Callable[[str], None] = _noop
+    waiting: Callable[[float, float, str], None] = _noop
+    stop_reason: Callable[[], str | None] = lambda: None
+    assume_yes: bool = True
+    confirm: Callable[[str], bool] | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    inventory: Inventory | None = None
+    file: str = ""
+    on_command: Callable[[str, Command], None] = _noop  # the journal keeps every command in full
+
+    @property
+    def transport(self) -> Transport:
+        return self.transports(self.host)
+
+    def remaining(self) -> float:
+        return max(1.0, self.deadline - time.monotonic())
+
+    def run(self, command: Command, *, host: str | None = None, check: bool = True,
+            timeout: float | None = None) -> Result:
+        """Run a command on the host (or another); CommandFailed unless it succeeds (check)."""
+        target = host or self.host
+        self.on_command(target, command)
+        result = self.transports(target).run(command.text, min(timeout or self.remaining(), self.remaining()),
+                                             env=command.revealed_env() or None, cancel=self.stop_reason)
+        if check and not result.ok:
+            raise CommandFailed(target, command.display, result.exit_code,
+                                _tail(result.stderr or result.stdout))
+        return result
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, bounded by the deadline; a stop request ends it at once (a safe point)."""
+        end = min(time.monotonic() + seconds, self.deadline)
+        while True:
+            self.check_stop()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
+
+    def check_stop(self) -> None:
+        reason = self.stop_reason()
+        if reason:
+            raise Interrupted(reason)
+
+    def poll(self, read: Callable[[], tuple[bool, str]], what: str, interval: float,
+             timeout: float | None = None) -> str:
+        """Call read() until it says done, every interval, bounded by timeout and the step's deadline;
+        returns its last state, or fails naming what it waited for and the last state seen."""
+        start = time.monotonic()
+        end = min(self.deadline, start + (timeout if timeout is not None else self.timeout))
+        polls = 0
+        while True:
+            done, state = read()
+            polls += 1
+            if done:
+                return state
+            if time.monotonic() + interval > end or polls >= MAX_POLLS:
+                raise StepFailed(self.step, self.host, f"timed out after {time.monotonic() - start:.0f}s "
+                                 f"waiting until {what} (last seen: {state})")
+            self.waiting(time.monotonic() - start, end - start, state)
+            self.sleep(interval)
+
+
+MAX_POLLS = 100_000  # every poll loop is bounded in time and in count
+TAIL_LINES = 15
+
+
+def _tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+S = TypeVar("S")
+A = TypeVar("A", bound=Action)
+
+
+class StepKind(Generic[S, A]):
+    """A step kind. Subclasses set the class attributes and implement plan() and execute()."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line, for `runbooks kinds` and the schema
+    Spec: ClassVar[type]
+    shorthand: ClassVar[str | None] = None  # `kind: VALUE` stands for `kind: {shorthand: VALUE}`
+    default_target: ClassVar[str] = "all"
+    default_timeout: ClassVar[float] = 60.0
+    heartbeat: ClassVar[bool] = True  # a long execution notes that it is still running
+
+    def validate(self, raw: Any, file: str, line: int) -> dict[str, Any]:
+        return specs.validate(self.Spec, raw, self.name, file, line, self.shorthand)
+
+    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> S:
+        value: S = specs.render(self.Spec, raw, ctx.native, self.name, ctx.file, ctx.line)
+        return value
+
+    def plan(self, spec: S, ctx: StepContext) -> A:
+        raise NotImplementedError
+
+    def execute(self, action: A, ex: ExecContext) -> Outcome:
+        raise NotImplementedError
+
+    def schema(self) -> dict[str, Any]:
+        return specs.spec_schema(self.Spec, self.shorthand)
+
+
+# ----- helpers shared by kinds ------------------------------------------------
 def unified_diff(path: str, old: str | None, new: str) -> str:
     if old == new:
         return ""
@@ -146,30 +258,28 @@ def unified_diff(path: str, old: str | None, new: str) -> str:
                                         tofile=f"{path} (planned)"))
 
 
-class StepKind(Protocol):
-    DEFAULT_TARGET: str
-    DEFAULT_TIMEOUT: float
-
-    def validate(self, spec: Any, file: str, line: int) -> dict[str, Any]: ...
-
-    def plan(self, spec: Mapping[str, Any], ctx: StepContext) -> Action: ...
+HEARTBEAT_EVERY = 15.0  # s between "still running" notes on a long step
 
 
-def require_mapping(spec: Any, file: str, line: int, kind: str, keys: set[str],
-                    required: set[str], shorthand: str | None = None) -> dict[str, Any]:
-    if isinstance(spec, str) and shorthand:
-        spec = {shorthand: spec}
-    if not isinstance(spec, dict):
-        raise RunbookError(file, line, f"'{kind}' must be a mapping ({', '.join(sorted(keys))})")
-    extra = set(spec) - keys
-    if extra:
-        raise RunbookError(file, line, f"unknown key {sorted(extra)[0]!r} in '{kind}' "
-                           f"(allowed: {', '.join(sorted(keys))})")
-    missing = required - set(spec)
-    if missing:
-        raise RunbookError(file, line, f"'{kind}' needs {sorted(missing)[0]!r}")
-    for value in spec.values():
-        if isinstance(value, str):
-            check_syntax(value, file, line)
-    return dict(spec)
+@contextlib.contextmanager
+def heartbeat(note: Callable[[str], None], timeout: float, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
+    """While the block runs, note every `every` seconds how long it has been running (a snapshot save,
+    a restore or a defragmentation of a large database takes minutes: the log shows it is alive)."""
+    stop = threading.Event()
+    start = time.monotonic()
 
+    def beat() -> None:
+        while not stop.wait(every):
+            note(f"still running after {time.monotonic() - start:.0f}s (the step's timeout is {timeout:g}s)")
+
+    thread = threading.Thread(target=beat, name="etcdops-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every)
+
+
+def mb(size: float) -> str:
+    return f"{size / 2**20:.1f} MB"

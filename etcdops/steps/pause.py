@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
-from etcdops.steps.base import Action, PauseAction, StepContext, require_mapping
-
-DEFAULT_TARGET = "control"
-DEFAULT_TIMEOUT = 3600.0
+from etcdops.errors import Refused
+from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
+from etcdops.steps.spec import spec_field
 
 
-def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
-    return require_mapping(spec, file, line, "pause", {"message", "allow_unattended"}, {"message"},
-                           shorthand="message")
+@dataclass(frozen=True)
+class Spec:
+    message: str = spec_field("what the operator confirms")
+    allow_unattended: bool = spec_field("under --yes, go on without asking (else refused)", False)
 
 
-def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    return PauseAction(message=ctx.text(str(spec["message"])),
-                       allow_unattended=bool(spec.get("allow_unattended", False)))
+@dataclass(frozen=True, kw_only=True)
+class PauseAction(Action):
+    message: str
+    allow_unattended: bool
+
+    def describe(self) -> list[str]:
+        return [f"pause for confirmation: {self.message}"]
+
+
+class PauseKind(StepKind[Spec, PauseAction]):
+    name = "pause"
+    summary = "ask the operator to confirm (refused under --yes unless allow_unattended)"
+    Spec = Spec
+    shorthand = "message"
+    default_target = "control"
+    default_timeout = 3600.0
+    heartbeat = False
+
+    def plan(self, spec: Spec, ctx: StepContext) -> PauseAction:
+        return PauseAction(intent=f"pause: {spec.message}", message=spec.message,
+                           allow_unattended=spec.allow_unattended)
+
+    def execute(self, action: PauseAction, ex: ExecContext) -> Outcome:
+        if ex.assume_yes:
+            if action.allow_unattended:
+                return Outcome(HostStatus.SKIPPED, "unattended run: pause allowed by the runbook")
+            raise Refused(f"this step pauses for an operator ({action.message}); it is refused under --yes")
+        if ex.confirm is None or not ex.confirm(action.message):
+            raise Refused(f"operator declined: {action.message}")
+        return Outcome.ok("confirmed by the operator")

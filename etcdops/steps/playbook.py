@@ -3,25 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from etcdops.errors import RunbookError
-from etcdops.steps.base import Action, PlaybookAction, StepContext, require_mapping
-
-DEFAULT_TARGET = "all"
-DEFAULT_TIMEOUT = 900.0
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.spec import spec_field
 
 
-def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
-    checked = require_mapping(spec, file, line, "playbook", {"name", "extravars"}, {"name"}, shorthand="name")
-    if "/" in str(checked["name"]) or ".." in str(checked["name"]):
-        raise RunbookError(file, line, "playbook.name is a file name in playbooks/, not a path")
-    return checked
+@dataclass(frozen=True)
+class Spec:
+    name: str = spec_field("a playbook file in playbooks/")
+    extravars: dict[str, Any] = spec_field("extra variables", factory=dict)
 
 
-def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    path = ctx.playbooks_dir / str(spec["name"])
-    if not path.is_file():
-        raise RunbookError(ctx.file, ctx.line, f"playbook {path} does not exist")
-    extravars = {str(k): ctx.text(str(v)) for k, v in (spec.get("extravars") or {}).items()}
-    return PlaybookAction(playbook=str(path), extravars=extravars, limit=(ctx.host,))
+@dataclass(frozen=True, kw_only=True)
+class PlaybookAction(Action):
+    playbook: str
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+    limit: tuple[str, ...] = ()
+
+    def describe(self) -> list[str]:
+        extra = f" with {dict(self.extravars)}" if self.extravars else ""
+        return [f"ansible-playbook {self.playbook} --limit {','.join(self.limit)}{extra}"]
+
+
+class PlaybookKind(StepKind[Spec, PlaybookAction]):
+    name = "playbook"
+    summary = "run an Ansible playbook from playbooks/ on the step's hosts (ansible-runner)"
+    Spec = Spec
+    shorthand = "name"
+    default_timeout = 900.0
+
+    def validate(self, raw: Any, file: str, line: int) -> dict[str, Any]:
+        checked = super().validate(raw, file, line)
+        if "/" in str(checked["name"]) or ".." in str(checked["name"]):
+            raise RunbookError(file, line, "playbook.name is a file name in playbooks/, not a path")
+        return checked
+
+    def plan(self, spec: Spec, ctx: StepContext) -> PlaybookAction:
+        path = ctx.playbooks_dir / spec.name
+        if not path.is_file():
+            raise ctx.error(f"playbook {path} does not exist")
+        extravars = {str(k): v for k, v in spec.extravars.items()}
+        return PlaybookAction(intent=f"run playbook {spec.name} on {ctx.host}", playbook=str(path),
+                              extravars=extravars, limit=(ctx.host,))
+
+    def execute(self, action: PlaybookAction, ex: ExecContext) -> Outcome:
+        from etcdops.transport.ansible import check_result, run_playbook
+
+        assert ex.inventory is not None
+        result = run_playbook(ex.inventory.path, action.playbook, action.limit, action.extravars, ex.remaining(),
+                              ex.note, run_id=ex.info.id, stop_reason=ex.stop_reason)
+        check_result(result, action.playbook)
+        if result.changed:
+            return Outcome.changed(f"{result.changed} changed")
+        return Outcome.ok("nothing changed")

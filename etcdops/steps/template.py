@@ -1,45 +1,114 @@
 """`template`: render a jinja2 template to a file on the host; the plan shows the diff.
 
 The template sees ``current``: the file's present content (or none), so a template can
-rewrite some lines and keep the rest (``current | env_update({...})``).
+rewrite some lines and keep the rest (``current | env_update({...})``). The file is written
+atomically (a temporary file beside it, owner and mode kept, renamed into place) and the
+previous one is kept as FILE.bak-STAMP.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from etcdops.errors import RunbookError
-from etcdops.steps.base import Action, StepContext, WriteFileAction, require_mapping, unified_diff
-
-DEFAULT_TARGET = "all"
-DEFAULT_TIMEOUT = 30.0
-
-
-def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
-    checked = require_mapping(spec, file, line, "template", {"src", "content", "dest", "mode"}, {"dest"})
-    if ("src" in checked) == ("content" in checked):
-        raise RunbookError(file, line, "'template' needs exactly one of 'src' (a file) or 'content'")
-    return checked
+from etcdops.commands import AND, sh
+from etcdops.errors import PlanStale
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, unified_diff
+from etcdops.steps.files import remote_sha256
+from etcdops.steps.spec import spec_field
 
 
-def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    dest = ctx.text(spec["dest"]).strip()
-    current = ctx.files.read(ctx.host, dest)
-    if "src" in spec:
-        src = ctx.runbook_dir / ctx.text(spec["src"]).strip()
+@dataclass(frozen=True)
+class Spec:
+    dest: str = spec_field("the file on the host")
+    src: str | None = spec_field("a template file beside the runbook", None)
+    content: str | None = spec_field("the template itself (instead of src)", None)
+    mode: str | None = spec_field("file mode, e.g. '0644' (default: the current file's)", None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteFileAction(Action):
+    path: str
+    content: str = field(repr=False)
+    diff: str
+    mode: str | None = None
+    base_sha256: str = ""  # of the content the diff was made against ("" = no file)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.diff)
+
+    def describe(self) -> list[str]:
+        if not self.diff:
+            return [f"write {self.path}: no change"]
+        return [f"write {self.path}:", *self.diff.rstrip("\n").splitlines()]
+
+
+class TemplateKind(StepKind[Spec, WriteFileAction]):
+    name = "template"
+    summary = "write a file from a template (plan shows the diff; previous file kept as .bak-STAMP)"
+    Spec = Spec
+    default_timeout = 30.0
+
+    def validate(self, raw: Any, file: str, line: int) -> dict[str, Any]:
+        checked = super().validate(raw, file, line)
+        if ("src" in checked) == ("content" in checked):
+            from etcdops.errors import RunbookError
+
+            raise RunbookError(file, line, "'template' needs exactly one of 'src' (a file) or 'content'")
+        return checked
+
+    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> Spec:
+        # content is the template itself: rendered by plan() with `current`, not here
+        return Spec(dest=ctx.text(str(raw["dest"])).strip(),
+                    src=ctx.text(str(raw["src"])).strip() if raw.get("src") is not None else None,
+                    content=str(raw["content"]) if raw.get("content") is not None else None,
+                    mode=str(raw["mode"]) if raw.get("mode") is not None else None)
+
+    def plan(self, spec: Spec, ctx: StepContext) -> WriteFileAction:
+        current = ctx.files.read(ctx.host, spec.dest)
+        if spec.src is not None:
+            src = ctx.runbook_dir / spec.src
+            try:
+                source = src.read_text()
+            except OSError as exc:
+                raise ctx.error(f"template {src}: {exc.strerror}") from None
+            sub = StepContext(str(src), 1, ctx.host, {**ctx.variables, "current": current}, ctx.files,
+                              ctx.runbook_dir, ctx.playbooks_dir, ctx.inventory, ctx.facts, ctx.run)
+            content = sub.text(source)
+        else:
+            assert spec.content is not None
+            content = StepContext(ctx.file, ctx.line, ctx.host, {**ctx.variables, "current": current}, ctx.files,
+                                  ctx.runbook_dir, ctx.playbooks_dir, ctx.inventory, ctx.facts,
+                                  ctx.run).text(spec.content)
+        base = hashlib.sha256(current.encode()).hexdigest() if current is not None else ""
+        return WriteFileAction(intent=f"write {spec.dest}", path=spec.dest, content=content,
+                               diff=unified_diff(spec.dest, current, content), mode=spec.mode, base_sha256=base)
+
+    def execute(self, action: WriteFileAction, ex: ExecContext) -> Outcome:
+        current = remote_sha256(ex, action.path)
+        wanted = hashlib.sha256(action.content.encode()).hexdigest()
+        if current == wanted:
+            return Outcome.ok("already has the planned content")
+        if current != action.base_sha256:
+            raise PlanStale(f"{ex.host}: {action.path} changed since the plan was made; plan again")
+        tmp_remote = f"{action.path}.etcdops-{ex.info.stamp}.tmp"
+        with tempfile.NamedTemporaryFile("w", delete=False) as fh:
+            fh.write(action.content)
         try:
-            source = src.read_text()
-        except OSError as exc:
-            raise RunbookError(ctx.file, ctx.line, f"template {src}: {exc.strerror}") from None
-        sub = ctx.with_vars(current=current)
-        sub.file = str(src)
-        sub.line = 1
-        content = sub.text(source)
-    else:
-        content = ctx.with_vars(current=current).text(spec["content"])
-    mode = str(spec["mode"]) if spec.get("mode") is not None else None
-    base = hashlib.sha256(current.encode()).hexdigest() if current is not None else ""
-    return WriteFileAction(path=dest, content=content, diff=unified_diff(dest, current, content), mode=mode,
-                           base_sha256=base)
+            ex.transport.put(fh.name, tmp_remote, ex.remaining())
+        finally:
+            os.unlink(fh.name)
+        backup = f"{action.path}.bak-{ex.info.stamp}"
+        if action.base_sha256:  # the file exists: the new one gets its owner and mode, the old one is kept
+            ex.run(sh("chown", f"--reference={action.path}", tmp_remote, AND, "chmod", f"--reference={action.path}",
+                      tmp_remote, AND, "cp", "-p", action.path, backup))
+        if action.mode:
+            ex.run(sh("chmod", action.mode, tmp_remote))
+        ex.run(sh("mv", "-f", tmp_remote, action.path))
+        return Outcome.changed(f"wrote {action.path} (previous kept as {backup})" if action.base_sha256
+                               else f"wrote {action.path}")

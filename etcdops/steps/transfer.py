@@ -1,42 +1,138 @@
-"""`upload` / `download`: copy a file between the control node and the host, sha256 checked."""
+"""`upload` / `download`: copy a file between the control node and the host, sha256 checked.
+
+The copy goes to FILE.part and is renamed into place once its sha256 matches, so a copy cut
+short is never taken for a complete one; a second run finds the file already there (ok).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from etcdops.steps.base import Action, DownloadAction, StepContext, UploadAction, require_mapping
+from etcdops.commands import sh
+from etcdops.context import sha256_file
+from etcdops.errors import StepFailed
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, mb
+from etcdops.steps.files import remote_sha256
+from etcdops.steps.spec import spec_field
 
-DEFAULT_TARGET = "all"
-DEFAULT_TIMEOUT = 300.0
-
-
-def validate_upload(spec: Any, file: str, line: int) -> dict[str, Any]:
-    return require_mapping(spec, file, line, "upload", {"src", "dest", "mode"}, {"src", "dest"})
-
-
-def validate_download(spec: Any, file: str, line: int) -> dict[str, Any]:
-    return require_mapping(spec, file, line, "download", {"src", "dest"}, {"src", "dest"})
+PROGRESS_EVERY = 5.0  # s between notes on a long copy
 
 
-def plan_upload(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    mode = str(spec["mode"]) if spec.get("mode") is not None else None
-    return UploadAction(src=ctx.text(spec["src"]).strip(), dest=ctx.text(spec["dest"]).strip(), mode=mode)
+@dataclass(frozen=True)
+class UploadSpec:
+    src: str = spec_field("a file on the control node")
+    dest: str = spec_field("the path on the host")
+    mode: str | None = spec_field("file mode, e.g. '0600'", None)
 
 
-def plan_download(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    return DownloadAction(src=ctx.text(spec["src"]).strip(), dest=ctx.text(spec["dest"]).strip())
+@dataclass(frozen=True)
+class DownloadSpec:
+    src: str = spec_field("a file on the host")
+    dest: str = spec_field("the path on the control node")
 
 
-class Upload:
-    DEFAULT_TARGET = DEFAULT_TARGET
-    DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
-    validate = staticmethod(validate_upload)
-    plan = staticmethod(plan_upload)
+@dataclass(frozen=True, kw_only=True)
+class UploadAction(Action):
+    src: str
+    dest: str
+    mode: str | None = None
+
+    def describe(self) -> list[str]:
+        return [f"upload {self.src} -> {self.dest} (sha256 verified)"]
 
 
-class Download:
-    DEFAULT_TARGET = DEFAULT_TARGET
-    DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
-    validate = staticmethod(validate_download)
-    plan = staticmethod(plan_download)
+@dataclass(frozen=True, kw_only=True)
+class DownloadAction(Action):
+    src: str
+    dest: str
+
+    def describe(self) -> list[str]:
+        return [f"download {self.src} -> {self.dest} (sha256 verified)"]
+
+
+class TransferProgress:
+    """Notes on a long copy, at most one per `every` seconds: how much, of how much, how fast."""
+
+    def __init__(self, verb: str, note: Callable[[str], None], every: float = PROGRESS_EVERY,
+                 clock: Callable[[], float] = time.monotonic, check_stop: Callable[[], None] = lambda: None) -> None:
+        self.verb, self.note, self.every, self.clock, self.check_stop = verb, note, every, clock, check_stop
+        self.start = self.last = clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        self.check_stop()  # a stop request ends a copy between two chunks (the .part stays)
+        now = self.clock()
+        if now - self.last < self.every or not total or done >= total:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-6)
+        self.note(f"{self.verb} {mb(done)} of {mb(total)} ({done / total:.0%}, {mb(rate)}/s)")
+
+
+class UploadKind(StepKind[UploadSpec, UploadAction]):
+    name = "upload"
+    summary = "copy a file from the control node to the hosts (via .part, sha256 verified)"
+    Spec = UploadSpec
+    default_timeout = 300.0
+    heartbeat = False  # the copy notes its own progress
+
+    def plan(self, spec: UploadSpec, ctx: StepContext) -> UploadAction:
+        return UploadAction(intent=f"upload {spec.src} -> {spec.dest}", src=spec.src.strip(),
+                            dest=spec.dest.strip(), mode=spec.mode)
+
+    def execute(self, action: UploadAction, ex: ExecContext) -> Outcome:
+        return upload(ex, action.src, action.dest, action.mode)
+
+
+class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
+    name = "download"
+    summary = "copy a file from a host to the control node (via .part, sha256 verified)"
+    Spec = DownloadSpec
+    default_timeout = 300.0
+    heartbeat = False
+
+    def plan(self, spec: DownloadSpec, ctx: StepContext) -> DownloadAction:
+        return DownloadAction(intent=f"download {spec.src} -> {spec.dest}", src=spec.src.strip(),
+                              dest=spec.dest.strip())
+
+    def execute(self, action: DownloadAction, ex: ExecContext) -> Outcome:
+        return download(ex, action.src, action.dest)
+
+
+def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Outcome:
+    local_sha = sha256_file(src)
+    if not local_sha:
+        raise StepFailed(ex.step, ex.host, f"cannot read {src} on the control node")
+    if remote_sha256(ex, dest) == local_sha:
+        return Outcome.ok(f"{dest} already has sha256 {local_sha[:12]}")
+    part = dest + ".part"
+    ex.transport.put(src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop))
+    got = remote_sha256(ex, part)
+    if got != local_sha:
+        ex.run(sh("rm", "-f", "--", part), check=False)
+        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: sent {local_sha[:12]}, "
+                         f"host has {got[:12] or 'nothing'}")
+    if mode:
+        ex.run(sh("chmod", mode, part))
+    ex.run(sh("mv", "-f", "--", part, dest))
+    return Outcome.changed(f"{dest} sha256 {local_sha[:12]} verified")
+
+
+def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outcome:
+    want = want or remote_sha256(ex, src)
+    if not want:
+        raise StepFailed(ex.step, ex.host, f"{src} does not exist or is unreadable")
+    dest = Path(dest_path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_file() and sha256_file(str(dest)) == want:
+        return Outcome.ok(f"{dest} already has sha256 {want[:12]}")
+    part = dest.with_name(dest.name + ".part")
+    ex.transport.get(src, str(part), ex.remaining(), TransferProgress("received", ex.note, check_stop=ex.check_stop))
+    got = sha256_file(str(part))
+    if got != want:
+        part.unlink(missing_ok=True)
+        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: host {want[:12]}, copy {got[:12]}")
+    part.rename(dest)
+    return Outcome.changed(f"{dest} sha256 {want[:12]} verified")

@@ -2,31 +2,86 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from etcdops.errors import RunbookError
-from etcdops.steps.base import Action, StepContext, WaitAction, require_mapping
+from etcdops.errors import RunbookError, StepFailed
+from etcdops.facts.model import ClusterFacts
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.spec import spec_field
+from etcdops.templating import evaluate, render
 
-DEFAULT_TARGET = "control"
-DEFAULT_TIMEOUT = 120.0
 MIN_INTERVAL = 0.2
 
 
-def validate(spec: Any, file: str, line: int) -> dict[str, Any]:
-    checked = require_mapping(spec, file, line, "wait", {"until", "interval", "message", "timeout", "progress"},
-                              {"until"}, shorthand="until")
-    if float(checked.get("interval", 1.0)) < MIN_INTERVAL:
-        raise RunbookError(file, line, f"wait.interval must be at least {MIN_INTERVAL}s")
-    return checked
+@dataclass(frozen=True)
+class Spec:
+    until: str = spec_field("an expression over fresh facts (`facts`), read at every poll")
+    timeout: float = spec_field("seconds to wait at most", 120.0, minimum=0.1)
+    interval: float = spec_field("seconds between polls", 1.0, minimum=MIN_INTERVAL)
+    message: str = spec_field("what is waited for, in words", "")
+    progress: str = spec_field("a template over the live facts shown while waiting", "")
 
 
-def plan(spec: Mapping[str, Any], ctx: StepContext) -> Action:
-    timeout = ctx.text(str(spec.get("timeout", DEFAULT_TIMEOUT)))
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        raise RunbookError(ctx.file, ctx.line, f"wait.timeout {timeout!r} is not a number") from None
-    return WaitAction(until=str(spec["until"]), timeout=seconds,
-                      interval=float(spec.get("interval", 1.0)),
-                      message=ctx.text(str(spec.get("message", ""))), progress=str(spec.get("progress", "")))
+@dataclass(frozen=True, kw_only=True)
+class WaitAction(Action):
+    until: str
+    timeout: float
+    interval: float
+    message: str
+    progress: str = ""
+
+    def describe(self) -> list[str]:
+        return [f"wait up to {self.timeout:g}s until {self.until}" + (f" ({self.message})" if self.message else "")]
+
+
+class WaitKind(StepKind[Spec, WaitAction]):
+    name = "wait"
+    summary = "poll fresh facts until an expression holds (bounded, with progress)"
+    Spec = Spec
+    shorthand = "until"
+    default_target = "control"
+    default_timeout = 120.0
+    heartbeat = False
+
+    def validate(self, raw: Any, file: str, line: int) -> dict[str, Any]:
+        checked = super().validate(raw, file, line)
+        interval = checked.get("interval", 1.0)
+        if isinstance(interval, (int, float)) and interval < MIN_INTERVAL:
+            raise RunbookError(file, line, f"wait.interval must be at least {MIN_INTERVAL}s")
+        return checked
+
+    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> Spec:
+        # until and progress are evaluated on live facts while waiting, not at plan time
+        literal = {k: v for k, v in raw.items() if k not in ("until", "progress")}
+        rendered: Spec = super().spec({**literal, "until": "x"}, ctx)
+        return Spec(until=str(raw["until"]), timeout=rendered.timeout, interval=rendered.interval,
+                    message=rendered.message, progress=str(raw.get("progress", "")))
+
+    def plan(self, spec: Spec, ctx: StepContext) -> WaitAction:
+        return WaitAction(intent=f"wait until {spec.until}", until=spec.until, timeout=spec.timeout,
+                          interval=spec.interval, message=spec.message, progress=spec.progress)
+
+    def execute(self, action: WaitAction, ex: ExecContext) -> Outcome:
+        start = time.monotonic()
+        deadline = start + action.timeout
+        for _poll in range(int(action.timeout / action.interval) + 2):  # bounded in count and time
+            facts = ex.read_facts()
+            context = {**ex.variables, "facts": facts}
+            if evaluate(action.until, context, where=ex.file):
+                return Outcome.ok(f"after {time.monotonic() - start:.1f}s")
+            state = render(action.progress, context, shell=False, where=ex.file) if action.progress \
+                else summary(facts)
+            ex.waiting(time.monotonic() - start, action.timeout, state)
+            if time.monotonic() + action.interval > deadline:
+                break
+            ex.sleep(action.interval)
+        raise StepFailed(ex.step, None, f"timed out after {action.timeout:g}s waiting until {action.until} "
+                         f"(last seen: {state})")
+
+
+def summary(facts: ClusterFacts) -> str:
+    healthy = sum(1 for f in facts.hosts.values() if f.healthy)
+    return f"{healthy}/{len(facts.hosts)} healthy, leader {facts.leader_host or 'none'}"

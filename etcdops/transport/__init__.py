@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all), called as a copy goes
+Cancel = Callable[[], "str | None"]  # a reason to stop (SIGTERM), or None
+STOP_GRACE = 10.0  # s a running command is given to finish once the run was asked to stop
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def env_prelude(env: Mapping[str, str] | None) -> tuple[str, bytes]:
+    """(shell text, stdin bytes) that set secret environment variables in the remote shell from
+    its stdin: the values never appear in any process's arguments. `read` is a shell builtin."""
+    if not env:
+        return "", b""
+    for name, value in env.items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"not an environment variable name: {name!r}")
+        if "\n" in value or "\0" in value:
+            raise ValueError(f"the value of {name} holds a newline or NUL")
+    text = "".join(f"IFS= read -r {name} || exit 97\nexport {name}\n" for name in env)
+    return text, "".join(f"{value}\n" for value in env.values()).encode()
 
 
 @dataclass(frozen=True)
@@ -25,7 +43,8 @@ class Transport(Protocol):
 
     def connect(self) -> None: ...  # open the connection now (else the first use does)
 
-    def run(self, command: str, timeout: float) -> Result: ...
+    def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None,
+            cancel: Cancel | None = None) -> Result: ...
 
     def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None: ...
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from etcdops.errors import CommandTimeout
-from etcdops.transport import Progress, Result
+from etcdops.transport import Cancel, Progress, Result, env_prelude
 
 CONTROL = "control"
 
@@ -18,13 +19,15 @@ class LocalTransport:
     def connect(self) -> None:
         pass
 
-    def run(self, command: str, timeout: float) -> Result:
+    def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None,
+            cancel: Cancel | None = None) -> Result:
+        prelude, stdin = env_prelude(env)
         try:
-            proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(["/bin/sh", "-c", prelude + command], capture_output=True, input=stdin,
+                                  timeout=timeout)
         except subprocess.TimeoutExpired:
             raise CommandTimeout(self.name, command, timeout) from None
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
     def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None:
         shutil.copyfile(local_path, remote_path)

@@ -24,9 +24,14 @@ if "invoke" not in sys.modules:
         del sys.modules["invoke"]
 import paramiko
 
-from etcdops.errors import CommandTimeout, ConnectError, HostKeyError
+from collections.abc import Mapping
+
+from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, Interrupted, first_line
 from etcdops.inventory import Host
-from etcdops.transport import Progress, Result
+from etcdops.transport import STOP_GRACE, Cancel, Progress, Result, env_prelude
+
+# what a connection that breaks (sshd killed, a reset, a timeout) raises out of paramiko
+LOST = (paramiko.SSHException, OSError, EOFError, socket.timeout)
 
 CONNECT_TIMEOUT = 10.0
 READ_CHUNK = 65536
@@ -73,15 +78,21 @@ class SSHTransport:
                            auth_timeout=self.connect_timeout, sock=sock,
                            allow_agent=True, look_for_keys=self.host.key_file is None)
         except paramiko.BadHostKeyException as exc:
+            where, known = f"[{address}]:{port}", self._known_hosts()
+            offered, expected = _fingerprint(exc.key), _fingerprint(exc.expected_key)
             raise HostKeyError(self.name, (
-                f"host key for [{address}]:{port} CHANGED (got {exc.key.get_fingerprint().hex()}); "
-                f"if the host was really rebuilt, remove its old line from {self._known_hosts()} "
-                "and add the new key after checking its fingerprint")) from None
+                f"HOST KEY CHANGED for {where}: it offered {offered}, {known} expects {expected}. This can "
+                "be an attack; if the host was really rebuilt, remove its old line from "
+                f"{known} and add the new key after checking its fingerprint"),
+                address=where, offered=offered, expected=expected, known_hosts=known) from None
         except paramiko.SSHException as exc:
             if "not found in known_hosts" in str(exc):
+                where, known = f"[{address}]:{port}", self._known_hosts()
+                offered = _offered(client)
                 raise HostKeyError(self.name, (
-                    f"unknown host key for [{address}]:{port}: add it to {self._known_hosts()} "
-                    f"after checking its fingerprint (ssh-keyscan -p {port} {address})")) from None
+                    f"UNKNOWN HOST KEY for {where}: it offered {offered}, and {known} has no key for it. "
+                    f"Add it after checking its fingerprint (ssh-keyscan -p {port} {address})"),
+                    address=where, offered=offered, expected="", known_hosts=known) from None
             raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
         except (TimeoutError, OSError, EOFError) as exc:
             raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
@@ -136,20 +147,27 @@ class SSHTransport:
             return command
         return f"sudo -n -u {shlex.quote(self.host.become_user)} -- /bin/sh -c {shlex.quote(command)}"
 
-    def run(self, command: str, timeout: float) -> Result:
+    def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None,
+            cancel: Cancel | None = None) -> Result:
         client = self._ensure()
         transport = client.get_transport()
         assert transport is not None
+        prelude, stdin = env_prelude(env)
         try:
             chan = transport.open_session(timeout=self.connect_timeout)
-            chan.exec_command(self._wrap(command))
-            return self._collect(chan, command, timeout)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise ConnectError(self.name, f"lost the connection: {exc}") from None
+            chan.exec_command(self._wrap(prelude + command))
+            if stdin:
+                chan.sendall(stdin)  # the secrets: read by the shell's `read` builtin, never an argument
+            chan.shutdown_write()
+            return self._collect(chan, command, timeout, cancel)
+        except LOST as exc:
+            raise ConnectError(self.name, f"lost the connection while running `{first_line(command, 80)}`: "
+                               f"{_reason(exc)}") from None
 
-    def _collect(self, chan: paramiko.Channel, command: str, timeout: float) -> Result:
+    def _collect(self, chan: paramiko.Channel, command: str, timeout: float, cancel: Cancel | None) -> Result:
         out, err = bytearray(), bytearray()
         deadline = time.monotonic() + timeout
+        asked: float | None = None  # when the run was asked to stop
         try:
             while True:
                 while chan.recv_ready():
@@ -158,21 +176,35 @@ class SSHTransport:
                     err += chan.recv_stderr(READ_CHUNK)
                 if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                     break
+                if chan.closed or (chan.eof_received and not chan.exit_status_ready()
+                                   and not self._transport_active()):
+                    raise ConnectError(self.name, f"the connection closed while running "
+                                       f"`{first_line(command, 80)}`")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise CommandTimeout(self.name, command, timeout)
+                reason = cancel() if cancel is not None else None
+                if reason and asked is None:
+                    asked = time.monotonic()
+                if asked is not None and time.monotonic() - asked > STOP_GRACE:
+                    raise Interrupted(f"{reason}; `{first_line(command, 80)}` was still running on {self.name} "
+                                      f"after {STOP_GRACE:g}s and was left to finish there")
                 select.select([chan], [], [], min(remaining, 0.5))
             return Result(chan.recv_exit_status(), out.decode(errors="replace"),
                           err.decode(errors="replace"))
         finally:
             chan.close()
 
+    def _transport_active(self) -> bool:
+        transport = self._client.get_transport() if self._client is not None else None
+        return transport is not None and transport.is_active()
+
     # ----- files -----------------------------------------------------------
     def _sftp(self) -> paramiko.SFTPClient:
         try:
             return self._ensure().open_sftp()
-        except (paramiko.SSHException, OSError) as exc:
-            raise ConnectError(self.name, f"SFTP: {exc}") from None
+        except LOST as exc:
+            raise ConnectError(self.name, f"SFTP: {_reason(exc)}") from None
 
     def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None:
         """Upload; with sudo, through a temporary file moved into place by sudo."""
@@ -183,10 +215,10 @@ class SSHTransport:
             if channel is not None:
                 channel.settimeout(timeout)
             sftp.put(local_path, target, callback=progress)
-        except (OSError, paramiko.SSHException) as exc:
-            raise ConnectError(self.name, f"upload to {remote_path}: {exc}") from None
+        except LOST as exc:
+            raise ConnectError(self.name, f"upload to {remote_path}: {_reason(exc)}") from None
         finally:
-            sftp.close()
+            _close_quietly(sftp)
         if self.host.become:
             result = self.run(f"mv {shlex.quote(target)} {shlex.quote(remote_path)}", timeout)
             if not result.ok:
@@ -199,10 +231,10 @@ class SSHTransport:
             if channel is not None:
                 channel.settimeout(timeout)
             sftp.get(remote_path, local_path, callback=progress)
-        except (OSError, paramiko.SSHException) as exc:
-            raise ConnectError(self.name, f"download of {remote_path}: {exc}") from None
+        except LOST as exc:
+            raise ConnectError(self.name, f"download of {remote_path}: {_reason(exc)}") from None
         finally:
-            sftp.close()
+            _close_quietly(sftp)
 
     def read_file(self, path: str, timeout: float) -> str | None:
         q = shlex.quote(path)
@@ -219,3 +251,36 @@ class SSHTransport:
                 if client is not None:
                     client.close()
             self._client = self._jump = None
+
+
+def _fingerprint(key: paramiko.PKey | None) -> str:
+    """SHA256:base64 as OpenSSH prints it (ssh-keygen -lf), and the key type."""
+    if key is None:
+        return "?"
+    import base64
+    import hashlib
+
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    return f"{key.get_name()} SHA256:{digest}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, EOFError) or not text:
+        return f"{type(exc).__name__} (the host's sshd went away?)"
+    return text
+
+
+def _offered(client: paramiko.SSHClient) -> str:
+    try:
+        transport = client.get_transport()
+        return _fingerprint(transport.get_remote_server_key()) if transport is not None else "?"
+    except LOST:
+        return "?"
+
+
+def _close_quietly(sftp: paramiko.SFTPClient) -> None:
+    try:
+        sftp.close()
+    except LOST:  # the connection is gone already: the copy's own error says so
+        pass

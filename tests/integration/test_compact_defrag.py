@@ -89,7 +89,7 @@ def test_every_member_shrinks_leader_last_while_a_writer_writes(dlab: LabEnv, tm
     last = {name: defrag_log_times(dlab, name)[-1] for name in after}
     assert max(last, key=last.get) == leader  # type: ignore[arg-type]
     check_writes(dlab, result, dlab.client_url("node2"))
-    check_report_files(tmp_path / "r.json", tmp_path / "j.xml", steps=6, failures=0)
+    check_report_files(tmp_path / "r.json", tmp_path / "j.xml", steps=5, failures=0)
 
 
 def test_move_leader_means_no_leader_is_defragmented(dlab: LabEnv, tmp_path: Path) -> None:
@@ -127,12 +127,14 @@ def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: L
     victim = next(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])
     before = runs(dlab)
     proc = start(dlab, "compact-defrag", "-p", "rule=always", "--report", str(tmp_path / "r.json"))
-    wait_for_event(newest_run(dlab, before), "step_finished", 2)  # compaction applied everywhere
+    wait_for_event(newest_run(dlab, before), "step_finished", 1)  # compaction applied everywhere
     with frozen(dlab.host_root(victim) / "run" / "etcd.pid"):  # the member hangs: it stops answering
         out, err = proc.communicate(timeout=600)
     assert proc.returncode == 1, out + err
     assert "not healthy" in err and "stopping here" in err
+    failed = next(line for line in err.splitlines() if "FAILED" in line or "not healthy" in line)
+    assert f"{victim} (" in failed and failed.index(victim) < failed.index("not healthy"), failed  # the sick one
     report = json.loads((tmp_path / "r.json").read_text())
-    assert [s["status"] for s in report["steps"]][2:] == ["failed", "pending", "pending", "pending"]
+    assert [s["status"] for s in report["steps"]][1:] == ["failed", "pending", "pending", "pending"]
     assert not [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
     dlab.wait_healthy()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from tests.helpers import LAB_INVENTORY
 from etcdops.facts.gather import assemble, host_facts_from_output
 from etcdops.facts.model import HostFacts
 from etcdops.facts.parse import (
@@ -36,7 +37,7 @@ def test_snapshot_status() -> None:
 def test_facts_script_output_with_a_down_member(repo) -> None:  # type: ignore[no-untyped-def]
     from etcdops.inventory import load_inventory
 
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     status = (CAPTURED / "endpoint-status-3.5.json").read_text()
     down_err = (CAPTURED / "endpoint-status-down.stderr").read_text().strip().splitlines()[-1]
     ok_output = "\n".join(["@@version", "etcd Version: 3.5.16", "@@rc 0",
@@ -67,7 +68,7 @@ def test_alarms_come_from_endpoint_status_on_3_5_and_3_4(repo) -> None:  # type:
         assert [(a.member_id, a.alarm) for a in parse_status_alarms(status.errors)] == \
             [(15024778627834509036, "NOSPACE")]
     assert parse_status_alarms(["etcdserver: no leader"]) == []
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     text = (CAPTURED / "endpoint-status-nospace.json").read_text().replace("127.0.50.1", "127.0.1.1")
     parts = ClusterParts()
     hf = host_facts_from_output(inv.host("node1"), f"@@status\n{text}\n@@rc 0\n@@stderr\n", parts)
@@ -79,7 +80,7 @@ def test_an_alarm_alone_does_not_make_a_member_unhealthy(repo) -> None:  # type:
     from etcdops.facts.gather import host_facts_from_output
     from etcdops.inventory import load_inventory
 
-    host = load_inventory(repo / "inventories" / "lab").host("node1")
+    host = load_inventory(LAB_INVENTORY).host("node1")
     status = (FIXTURES / "etcdctl" / "endpoint-status-3.5.json").read_text()
     health = (FIXTURES / "etcdctl" / "endpoint-health-nospace.json").read_text().replace("127.0.8.1", "127.0.1.1")
     out = f"@@status\n{status}\n@@rc 0\n@@health\n{health}\n@@rc 1\n@@stderr\nError: unhealthy cluster\n"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import LAB_INVENTORY
 from etcdops.errors import InventoryError
 from etcdops.inventory import load_inventory
 
@@ -37,10 +38,10 @@ def test_good_inventory_with_defaults_and_group_vars(tmp_path: Path) -> None:
 
 
 def test_lab_inventory_resolves_variables(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     node1 = inv.host("node1")
     assert node1.port == 2222 and node1.etcd is not None
-    assert node1.etcd.data_dir == str(repo / ".lab" / "hosts" / "node1" / "var" / "lib" / "etcd")
+    assert node1.etcd.data_dir == str(repo / "tests" / "fixtures" / ".lab" / "hosts" / "node1" / "var" / "lib" / "etcd")
     assert node1.etcd.client_url == "http://127.0.1.1:2379"
 
 

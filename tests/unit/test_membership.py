@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+import shlex
+
 from etcdops.facts.gather import assemble, host_facts_from_output
 from etcdops.facts.model import EndpointStatus, HostFacts, Member
 from etcdops.inventory import load_inventory
 from etcdops.membership import Membership
-from tests.unit.test_plan import commands, lab_facts, plan_for
+from tests.helpers import LAB_INVENTORY, commands, lab_facts, plan_for
 
 
 def m(*voters: tuple[str, bool], learners: tuple[str, ...] = ()) -> Membership:
@@ -46,29 +48,30 @@ def test_removing_a_learner_does_not_touch_the_quorum() -> None:
 
 
 def test_scale_out_plan_shows_the_quorum_arithmetic(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
-    plan = plan_for(repo, inv, "scale-out", ["host=node4"])
+    inv = load_inventory(LAB_INVENTORY)
+    plan = plan_for(inv, "scale-out", ["host=node4"])
     assert not plan.failed_checks
     add = next(s for s in plan.steps if s.quorum and s.quorum.change == "add_learner")
     promote = next(s for s in plan.steps if s.quorum and s.quorum.change == "promote")
     assert (add.quorum.voters_before, add.quorum.voters_after, add.quorum.quorum_after) == (3, 3, 2)
     assert (promote.quorum.voters_after, promote.quorum.quorum_after, promote.quorum.tolerance_after) == (4, 3, 1)
     assert any("even number of voters (4)" in w for w in plan.warnings)
-    cmd = commands(plan, add.index)[add.hosts[0]]
-    assert "member add node4 --learner --peer-urls=http://127.0.1.4:2380" in cmd
+    cmd = shlex.split(commands(add)[add.hosts[0]][-1])
+    assert cmd[cmd.index("member"):] == ["member", "add", "node4", "--learner", "--peer-urls=http://127.0.1.4:2380",
+                                         "-w", "json"]
     assert add.hosts[0] != "node1"  # a follower is asked, the leader (node1) is left alone
 
 
 def test_scale_out_is_refused_while_a_voter_is_down(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
-    plan = plan_for(repo, inv, "scale-out", ["host=node4"], facts=lab_facts(inv, down=("node3",)))
+    inv = load_inventory(LAB_INVENTORY)
+    plan = plan_for(inv, "scale-out", ["host=node4"], facts=lab_facts(inv, down=("node3",)))
     failed = {c.exit_code: c for c in plan.failed_checks}
     assert 3 in failed and "node3" in failed[3].detail and "unhealthy" in failed[3].detail
 
 
 def test_replace_removes_first_then_adds(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
-    plan = plan_for(repo, inv, "replace-member", ["old=node3", "new=node4"], facts=lab_facts(inv, down=("node3",)))
+    inv = load_inventory(LAB_INVENTORY)
+    plan = plan_for(inv, "replace-member", ["old=node3", "new=node4"], facts=lab_facts(inv, down=("node3",)))
     assert not plan.failed_checks
     changes = [(s.quorum.change, s.quorum.voters_after) for s in plan.steps if s.quorum]
     assert changes == [("remove", 2), ("add_learner", 2), ("promote", 3)]
@@ -80,18 +83,21 @@ def test_replace_removes_first_then_adds(repo: Path) -> None:
 
 
 def test_scale_in_of_the_leader_moves_leadership_first(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv, leader="node1")
-    plan = plan_for(repo, inv, "scale-in", ["host=node1"], facts=facts)
-    move = plan.steps[0]
-    assert not move.skipped and move.hosts == ("node1",)
-    assert commands(plan, 1)["node1"].endswith(f"move-leader {facts.member_of('node2').id_hex}")
-    assert not plan.steps[2].skipped and plan.steps[2].quorum.voters_after == 2
-    assert plan_for(repo, inv, "scale-in", ["host=node2"], facts=facts).steps[0].skipped
+    plan = plan_for(inv, "scale-in", ["host=node1"], facts=facts)
+    move = plan.step("Move leadership from node1")
+    assert not move.skipped and move.hosts == ("node2",)  # asked on the member that takes over
+    cmd = shlex.split(commands(move)["node2"][-1])
+    assert cmd[-2:] == ["move-leader", facts.member_of("node2").id_hex]
+    assert "--endpoints=http://127.0.1.1:2379" in cmd  # sent to the leader itself
+    remove = plan.step("Remove the member of node1")
+    assert not remove.skipped and remove.quorum.voters_after == 2
+    assert plan_for(inv, "scale-in", ["host=node2"], facts=facts).step("Move leadership").skipped
 
 
 def test_a_learner_answers_status_only_and_counts_as_healthy(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     host = inv.host("node4")
     status = ('[{"Endpoint":"http://127.0.1.4:2379","Status":{"header":{"cluster_id":1,"member_id":4,'
               '"revision":5,"raft_term":2},"version":"3.5.16","dbSize":20480,"leader":1,"raftIndex":13,'
@@ -102,7 +108,7 @@ def test_a_learner_answers_status_only_and_counts_as_healthy(repo: Path) -> None
 
 
 def test_a_leader_that_does_not_answer_is_no_leader(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     h = inv.host("node2")
     # node2 still names node1 (id 1) as leader, but node1 did not answer
     status = EndpointStatus(h.etcd.client_url, 9, 2, "3.5.16", 1, 1, 1, 2, 10, 10, 5, False)
@@ -112,7 +118,7 @@ def test_a_leader_that_does_not_answer_is_no_leader(repo: Path) -> None:
 
 
 def test_replace_finds_an_old_member_that_never_started_by_its_peer_url(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     hosts = {}
     members = []
     for i, name in enumerate(("node1", "node2", "node3"), 1):
@@ -124,7 +130,7 @@ def test_replace_finds_an_old_member_that_never_started_by_its_peer_url(repo: Pa
         hosts[name] = HostFacts(name, True, status, started)
     facts = assemble(inv, hosts, members, 9, [])
     assert facts.member_of("node3") is not None and not facts.member_of("node3").started
-    plan = plan_for(repo, inv, "replace-member", ["old=node3", "new=node4"], facts=facts)
+    plan = plan_for(inv, "replace-member", ["old=node3", "new=node4"], facts=facts)
     assert not plan.failed_checks
     remove = next(s for s in plan.steps if s.quorum and s.quorum.change == "remove")
-    assert remove.quorum.voters_after == 2 and "http://127.0.1.3:2380" in commands(plan, remove.index)[remove.hosts[0]]
+    assert remove.quorum.voters_after == 2 and "http://127.0.1.3:2380" in remove.actions[0].action.intent

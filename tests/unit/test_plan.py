@@ -9,54 +9,13 @@ from pathlib import Path
 import pytest
 
 from etcdops.errors import ParamError, RenderError, RunbookError
-from etcdops.facts.gather import assemble
-from etcdops.facts.model import EndpointStatus, HostFacts, Member
-from etcdops.inventory import load_inventory
-from etcdops.params import parse_params, split_assignments
-from etcdops.plan import build_plan
+from etcdops.facts.model import Member
 from etcdops.runbook import load_runbook
-
-RUN = {"id": "20260101T000000Z-abc123", "stamp": "20260101T000000Z", "time": "2026-01-01T00:00:00+00:00"}
-
-
-class DictProbe:
-    def __init__(self, files: dict[tuple[str, str], str] | None = None) -> None:
-        self.files = files or {}
-        self.checked: list[str] = []
-
-    def read(self, host: str, path: str) -> str | None:
-        return self.files.get((host, path))
-
-    def check(self, host: str, command: str) -> tuple[bool, str]:
-        self.checked.append(command)
-        return True, ""
-
-
-def lab_facts(inv, leader: str | None = "node1", down: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    members, hosts = [], {}
-    names = [m.name for m in inv.members]
-    for i, h in enumerate(inv.members, 1):
-        members.append(Member(i, h.etcd.name, (h.etcd.peer_url,), (h.etcd.client_url,), False))
-        status = EndpointStatus(h.etcd.client_url, 99, i, "3.5.16", 1000, 900,
-                                1 + names.index(leader) if leader else 0, 2, 10, 10, 5, False)
-        hosts[h.name] = HostFacts(h.name, h.name not in down, None if h.name in down else status,
-                                  h.name not in down, etcd_version="3.5.16")
-    return assemble(inv, hosts, members, 99, [])
-
+from tests.helpers import DictProbe, commands, lab_facts, lab_inventory, plan_for
 
 @pytest.fixture
-def inv(repo: Path):  # type: ignore[no-untyped-def]
-    return load_inventory(repo / "inventories" / "lab")
-
-
-def plan_for(repo: Path, inv, name: str, assignments: list[str], probe=None, facts=None):  # type: ignore
-    rb = load_runbook(repo / "runbooks" / f"{name}.yml")
-    params = parse_params(rb, split_assignments(assignments), inv)
-    return build_plan(rb, inv, params, facts or lab_facts(inv), probe or DictProbe(), RUN, repo / "playbooks")
-
-
-def commands(plan, step: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {a.host: a.action.command.text for a in plan.steps[step - 1].actions}
+def inv():  # type: ignore[no-untyped-def]
+    return lab_inventory()
 
 
 def test_builtin_runbooks_load(repo: Path) -> None:
@@ -64,20 +23,22 @@ def test_builtin_runbooks_load(repo: Path) -> None:
         assert load_runbook(path).steps
 
 
-def test_restore_plan_commands(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_restore_plan_commands(inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     snap = tmp_path / "snap.db"
     snap.write_bytes(b"x")
     env = "ETCD_NAME=node1\nETCD_INITIAL_CLUSTER_TOKEN=old\nETCD_INITIAL_CLUSTER_STATE=existing\nKEEP=me\n"
     probe = DictProbe({("node1", inv.host("node1").etcd.env_file): env})
-    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}", "token=t1"], probe)
-    restore = shlex.split(commands(plan, 5)["node2"])
+    plan = plan_for(inv, "restore", [f"snapshot={snap}", "token=t1"], probe)
+    restore = shlex.split(commands(plan.step("Restore into a fresh directory"))["node2"][-1])
     ic = "node1=http://127.0.1.1:2380,node2=http://127.0.1.2:2380,node3=http://127.0.1.3:2380"
+    assert restore[1:3] == ["snapshot", "restore"] and restore[0].endswith("/etcdutl")
     assert ["--name", "node2"] == restore[restore.index("--name"):restore.index("--name") + 2]
     assert restore[restore.index("--initial-cluster") + 1] == ic
     assert restore[restore.index("--initial-cluster-token") + 1] == "t1"
-    assert "pre-restore-20260101T000000Z" in commands(plan, 6)["node1"]
-    assert "rm -rf" not in " ".join(commands(plan, 6).values())
-    diff = plan.steps[6].actions[0].action.diff
+    assert restore[restore.index("--data-dir") + 1].endswith("/var/lib/etcd.restore-20260101T000000Z")
+    swap = " ".join(commands(plan.step("Move the old data dir aside"))["node1"])
+    assert "pre-restore-20260101T000000Z" in swap and "rm " not in swap
+    diff = plan.step("Rewrite etcd.env").actions[0].action.diff
     assert "-ETCD_INITIAL_CLUSTER_TOKEN=old" in diff and "+ETCD_INITIAL_CLUSTER_TOKEN=t1" in diff
     assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [line[1:] for line in diff.splitlines()
                                                                              if line[:1] in "+-"]
@@ -85,31 +46,44 @@ def test_restore_plan_commands(repo: Path, inv, tmp_path: Path) -> None:  # type
     assert "has no sha256 trailer" in failed and "etcdutl snapshot status" in failed
 
 
-def test_hostile_param_is_quoted_in_every_command(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore
+def test_restore_on_etcd_34_restores_with_etcdctl(inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    snap = tmp_path / "snap.db"
+    snap.write_bytes(b"x")
+    plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, version="3.4.23"))
+    restore = shlex.split(commands(plan.step("Restore into a fresh directory"))["node1"][-1])
+    assert restore[0].endswith("/etcdctl") and restore[1:3] == ["snapshot", "restore"]
+    verify = shlex.split(commands(plan.step("Check the copy"))["node1"][0])
+    assert verify[0].endswith("/etcdctl") and verify[1:3] == ["snapshot", "status"]
+
+
+def test_hostile_snapshot_name_is_one_word_in_every_command(inv, tmp_path: Path) -> None:  # type: ignore
     evil = "$(touch /tmp/x)"
     with pytest.raises(ParamError):  # the token param has a pattern
-        plan_for(repo, inv, "restore", [f"token={evil}"])
-    snap = tmp_path / "$(touch pwned); `id`.db"
+        plan_for(inv, "restore", [f"token={evil}"])
+    snap = tmp_path / "x$(touch${IFS}PWNED).db"
     snap.write_bytes(b"x")
-    probe = DictProbe()
-    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], probe)
-    summary = commands(plan, len(plan.steps))["node1"]  # the one command that names the snapshot
-    assert any(str(snap.name) in word for word in shlex.split(summary))  # one literal word, never shell syntax
-    assert plan.steps[0].actions[0].action.src == str(snap)
-    assert not (tmp_path / "pwned").exists()
+    plan = plan_for(inv, "restore", [f"snapshot={snap}"])
+    assert plan.step("Copy the snapshot").actions[0].action.src == str(snap)
+    for step in plan.steps:
+        for host, texts in commands(step).items():
+            for text in texts:
+                words = shlex.split(text)
+                assert all("$(" not in w or "x$(touch${IFS}PWNED)" in w for w in words), (step.name, text)
+    # the effect of running these commands is checked for real in tests/integration/test_hostile.py
 
 
 def test_leader_target_and_unknown_param(repo: Path, inv) -> None:  # type: ignore[no-untyped-def]
-    plan = plan_for(repo, inv, "snapshot", [], facts=lab_facts(inv, leader="node2"))
-    assert plan.steps[0].hosts == ("node2",) and plan.steps[0].leader is None
+    plan = plan_for(inv, "snapshot", [], facts=lab_facts(inv, leader="node2"))
+    save = plan.step("Save the snapshot")
+    assert save.hosts == ("node2",) and save.leader is None
     with pytest.raises(ParamError, match="unknown param 'nope'"):
-        plan_for(repo, inv, "snapshot", ["nope=1"])
+        plan_for(inv, "snapshot", ["nope=1"])
 
 
 def test_preflight_refuses_unreachable_member_for_restore(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore
     snap = tmp_path / "s.db"
     snap.write_bytes(b"x")
-    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, down=("node3",)))
+    plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, down=("node3",)))
     failed = [c.message for c in plan.failed_checks]
     assert any("unreachable: node3" in m for m in failed)
 
@@ -137,7 +111,7 @@ def test_bad_runbook_errors_name_file_and_line(tmp_path: Path, text: str, line: 
 
 
 def test_restore_without_any_snapshot_is_a_clear_refusal(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    plan = plan_for(repo, inv, "restore", [f"dir={tmp_path}"])
+    plan = plan_for(inv, "restore", [f"dir={tmp_path}"])
     failed = [c for c in plan.failed_checks if c.message.startswith("a snapshot was found")]
     assert failed and failed[0].exit_code == 2
 
@@ -146,11 +120,12 @@ def test_restore_stops_the_leader_last_and_every_member_without_a_leader(repo: P
                                                                          tmp_path: Path) -> None:
     snap = tmp_path / "s.db"
     snap.write_bytes(b"x")
-    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader="node2"))
-    stop = plan.steps[2]
+    plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader="node2"))
+    stop = plan.step("Stop etcd on every member")
     assert stop.hosts == ("node1", "node2", "node3") and stop.last == "node2" and stop.leader is None
-    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader=None))
-    assert plan.steps[2].hosts == ("node1", "node2", "node3") and plan.steps[2].last is None  # no quorum: all
+    plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, leader=None))
+    stop = plan.step("Stop etcd on every member")
+    assert stop.hosts == ("node1", "node2", "node3") and stop.last is None  # no quorum: all at once
 
 
 def test_peers_are_compares_peer_urls_of_the_live_members(inv) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +138,7 @@ def test_peers_are_compares_peer_urls_of_the_live_members(inv) -> None:  # type:
 
 
 def test_scale_out_writes_the_env_only_if_the_members_are_as_planned(repo: Path, inv) -> None:  # type: ignore
-    plan = plan_for(repo, inv, "scale-out", ["host=node4", "install=false"])
+    plan = plan_for(inv, "scale-out", ["host=node4", "install=false"])
     write = next(s for s in plan.steps if s.kind == "template")
     assert write.requires == ("facts.peers_are(vars.initial_cluster)",)
     assert plan.variables["vars"]["initial_cluster"].endswith(",node4=http://127.0.1.4:2380")
@@ -171,10 +146,12 @@ def test_scale_out_writes_the_env_only_if_the_members_are_as_planned(repo: Path,
 
 def test_a_cluster_that_fails_pre_flight_is_refused_not_a_runbook_error(repo: Path, inv) -> None:  # type: ignore
     # every member down: no host to compact on; the answer is the refusal, not "'' is not a host"
-    plan = plan_for(repo, inv, "compact-defrag", [], facts=lab_facts(inv, leader=None,
+    plan = plan_for(inv, "compact-defrag", [], facts=lab_facts(inv, leader=None,
                                                                    down=("node1", "node2", "node3")))
     assert plan.failed_checks and "every member is healthy" in plan.failed_checks[0].message
-    assert plan.steps[0].skipped and "the pre-flight refused" in plan.steps[0].skipped
+    first = plan.steps[0]
+    assert first.skipped and "the pre-flight refused" in first.skipped
+    assert "{{" not in first.name and all("{{" not in s.name for s in plan.steps)  # names are rendered
 
 
 def test_a_member_outside_the_etcd_group_refuses_compact_defrag_and_restore(repo: Path, inv,  # type: ignore
@@ -183,21 +160,21 @@ def test_a_member_outside_the_etcd_group_refuses_compact_defrag_and_restore(repo
     facts = dataclasses.replace(lab_facts(inv), members=(*lab_facts(inv).members, Member(
         4, "node4", (node4.peer_url,), (node4.client_url,), False)))
     facts.member_hosts[4] = "node4"  # a scaled-out member the operator has not added to the group yet
-    plan = plan_for(repo, inv, "compact-defrag", [], facts=facts)
+    plan = plan_for(inv, "compact-defrag", [], facts=facts)
     failed = [c for c in plan.failed_checks if "etcd group" in c.message]
     assert failed and "not in it: node4" in failed[0].message and failed[0].exit_code == 2
     snap = tmp_path / "s.db"
     snap.write_bytes(b"x")
-    plan = plan_for(repo, inv, "restore", [f"snapshot={snap}"], facts=facts)
+    plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=facts)
     assert any("not in it: node4" in c.message for c in plan.failed_checks)
-    assert not [c for c in plan_for(repo, inv, "compact-defrag", []).failed_checks if "etcd group" in c.message]
+    assert not [c for c in plan_for(inv, "compact-defrag", []).failed_checks if "etcd group" in c.message]
 
 
 def test_a_joining_host_gets_the_inventorys_etcd_env_and_etcdops_settings_win(repo: Path, inv) -> None:  # type: ignore
     node4 = inv.host("node4")
     etcd = dataclasses.replace(node4.etcd, env={"ETCD_CERT_FILE": "/pki/node4.crt", "ETCD_NAME": "not-this"})
     hosts = {**inv.hosts, "node4": dataclasses.replace(node4, etcd=etcd)}
-    plan = plan_for(repo, dataclasses.replace(inv, hosts=hosts), "scale-out", ["host=node4", "install=false"])
+    plan = plan_for(dataclasses.replace(inv, hosts=hosts), "scale-out", ["host=node4", "install=false"])
     env = next(s for s in plan.steps if s.kind == "template").actions[0].action.content.splitlines()
     assert "ETCD_CERT_FILE=/pki/node4.crt" in env and "ETCD_NAME=node4" in env and "ETCD_NAME=not-this" not in env
 

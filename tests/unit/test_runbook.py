@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import LAB_INVENTORY
 from etcdops.errors import RenderError, RunbookError
 from etcdops.inventory import load_inventory
 from etcdops.runbook import load_runbook
 from etcdops.runs import digests
-from tests.unit.test_plan import plan_for
+from tests.helpers import plan_for
 
 MAIN = """name: main
 description: two steps of its own around included ones
@@ -62,7 +63,7 @@ def test_include_errors_name_the_file_they_are_in(tmp_path: Path, main: str, sha
 
 def test_a_changed_included_file_changes_the_runbook_digest(repo: Path, tmp_path: Path) -> None:
     rb = load_runbook(write(tmp_path))
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     before = digests(inv, rb.file, rb.includes)
     (tmp_path / "shared" / "steps.yml").write_text(SHARED.replace("echo two", "echo 2"))
     assert digests(inv, rb.file, rb.includes)["runbook"] != before["runbook"]
@@ -70,9 +71,9 @@ def test_a_changed_included_file_changes_the_runbook_digest(repo: Path, tmp_path
 
 
 def test_scale_out_and_replace_member_share_the_join_steps(repo: Path) -> None:
-    inv = load_inventory(repo / "inventories" / "lab")
-    out = plan_for(repo, inv, "scale-out", ["host=node4"])
-    replace = plan_for(repo, inv, "replace-member", ["old=node3", "new=node4"])
+    inv = load_inventory(LAB_INVENTORY)
+    out = plan_for(inv, "scale-out", ["host=node4"])
+    replace = plan_for(inv, "replace-member", ["old=node3", "new=node4"])
     joined = ["Add node4 as a learner", "Write etcd.env on node4", "Start etcd on node4",
               "Wait until the learner node4", "Promote node4 to a voter"]
     for plan in (out, replace):
@@ -80,4 +81,4 @@ def test_scale_out_and_replace_member_share_the_join_steps(repo: Path) -> None:
         at = [next(i for i, n in enumerate(names) if n.startswith(j)) for j in joined]
         assert at == sorted(at) and at[-1] - at[0] == len(joined) - 1, names
     add = [next(s for s in p.steps if s.name.startswith("Add node4")) for p in (out, replace)]
-    assert add[0].actions[0].action.command.text == add[1].actions[0].action.command.text
+    assert [c.text for c in add[0].actions[0].action.commands] == [c.text for c in add[1].actions[0].action.commands]

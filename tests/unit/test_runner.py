@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.helpers import LAB_INVENTORY
 from etcdops.errors import ExitCode
 from etcdops.execute.journal import Journal
 from etcdops.execute.runner import Runner
 from etcdops.inventory import load_inventory
 from etcdops.plan import build_plan
 from etcdops.runbook import load_runbook
-from tests.unit.test_plan import RUN, DictProbe, lab_facts
+from tests.helpers import RUN, DictProbe, lab_facts
 
 WAITS = """name: waits
 description: three waits that hold at once
@@ -28,7 +29,7 @@ class Quiet:
 
 def runner(repo: Path, tmp_path: Path, **kwargs) -> Runner:  # type: ignore[no-untyped-def]
     (tmp_path / "waits.yml").write_text(WAITS)
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
     plan = build_plan(load_runbook(tmp_path / "waits.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
     return Runner(plan, inv, None, lambda: facts, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
@@ -39,14 +40,14 @@ def test_a_closing_window_stops_cleanly_between_steps(repo: Path, tmp_path: Path
     calls = iter([None, "the maintenance window Sat 02:00-04:00 UTC has closed"])
     result = runner(repo, tmp_path, stop_reason=lambda: next(calls)).run()
     assert result.status == "window_closed" and result.exit_code == ExitCode.OUTSIDE_WINDOW
-    assert [s.status for s in result.steps] == ["ok", "not started"]
+    assert [s.status.value for s in result.steps] == ["ok", "not started"]
     assert "--resume" in (result.error or "")
 
 
 def test_a_resumed_run_skips_the_steps_that_finished(repo: Path, tmp_path: Path) -> None:
     result = runner(repo, tmp_path, done_before=frozenset({1, 2})).run()
     assert result.status == "successful"
-    assert [s.status for s in result.steps] == ["done before", "done before", "ok"]
+    assert [s.status.value for s in result.steps] == ["done before", "done before", "ok"]
 
 
 RECHECKS = """name: rechecks
@@ -65,7 +66,7 @@ def reads_for(repo: Path, tmp_path: Path, plan_facts_age: float) -> int:
     import time
 
     (tmp_path / "rechecks.yml").write_text(RECHECKS)
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
     planned = dataclasses.replace(facts, read_at=time.monotonic() - plan_facts_age)
     plan = build_plan(load_runbook(tmp_path / "rechecks.yml"), inv, {}, planned, DictProbe(), RUN,
@@ -91,7 +92,7 @@ def test_a_recheck_reuses_facts_read_just_before_with_no_action_since(repo: Path
 
 
 def test_a_long_copy_notes_its_progress_at_most_every_few_seconds() -> None:
-    from etcdops.execute.actions import TransferProgress
+    from etcdops.steps.transfer import TransferProgress
 
     now = [100.0]
     notes: list[str] = []
@@ -115,7 +116,7 @@ steps:
 
 def test_a_long_command_says_it_is_still_running(repo: Path, tmp_path: Path) -> None:
     (tmp_path / "slow.yml").write_text(SLOW)
-    inv = load_inventory(repo / "inventories" / "lab")
+    inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
     plan = build_plan(load_runbook(tmp_path / "slow.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
     notes: list[str] = []

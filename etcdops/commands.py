@@ -1,0 +1,116 @@
+"""Commands as objects: every value quoted where the command is built, secrets never in argv.
+
+A ``Command`` has the text that runs, the text people see (secrets masked) and ``env``:
+secret environment variables (etcd's ``ETCDCTL_USER``) that the transport hands to the
+remote shell over the SSH channel's stdin, so they never appear in any process's
+arguments on any host (``/proc/PID/cmdline`` is world-readable; a process's environment
+is readable by its own user and root only).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from etcdops.inventory import EtcdConfig
+from etcdops.templating import Raw, Secret, quote, revealed
+
+DIAL_TIMEOUT = "2s"
+COMMAND_TIMEOUT = "5s"
+AND = Raw("&&")
+PIPE = Raw("|")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A shell command: ``text`` runs, ``display`` is what plans and logs show."""
+
+    text: str = field(repr=False)
+    display: str
+    env: tuple[tuple[str, Secret], ...] = field(default=(), repr=False)  # secrets, sent over stdin
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def first_line(self) -> str:
+        line = self.display.strip().splitlines()[0] if self.display.strip() else ""
+        return line if len(line) <= 160 else line[:157] + "..."
+
+    def then(self, other: Command, joiner: str = "&&") -> Command:
+        return Command(f"{self.text} {joiner} {other.text}", f"{self.display} {joiner} {other.display}",
+                       _merge(self.env, other.env))
+
+    def revealed_env(self) -> dict[str, str]:
+        return {name: value.reveal() for name, value in self.env}
+
+
+def _merge(a: tuple[tuple[str, Secret], ...], b: tuple[tuple[str, Secret], ...]) -> tuple[tuple[str, Secret], ...]:
+    names = {n for n, _ in a}
+    return a + tuple(item for item in b if item[0] not in names)
+
+
+def sh(*parts: object, env: Iterable[tuple[str, Secret]] = ()) -> Command:
+    """One command from parts, each shell-quoted unless it is ``Raw`` (an operator, a redirection)."""
+    display = " ".join(quote(p) for p in parts)
+    with revealed():
+        text = " ".join(quote(p) for p in parts)
+    return Command(text, display, tuple(env))
+
+
+def trusted(text: str, env: Iterable[tuple[str, Secret]] = ()) -> Command:
+    """Shell text the inventory owns (its start/stop/status commands): run as written."""
+    return Command(text, text, tuple(env))
+
+
+def auth_env(etcd: EtcdConfig | None) -> tuple[tuple[str, Secret], ...]:
+    """etcd auth for etcdctl as ETCDCTL_USER=NAME:PASSWORD: an environment variable, never a flag."""
+    if etcd is None or not etcd.user:
+        return ()
+    password = etcd.password.reveal() if etcd.password is not None else ""
+    return (("ETCDCTL_USER", Secret(f"{etcd.user}:{password}" if password else etcd.user)),)
+
+
+def tls_flags(etcd: EtcdConfig) -> list[str]:
+    return [f"{flag}={value}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
+                                                  ("--key", etcd.key)) if value]
+
+
+def etcdctl(etcd: EtcdConfig, *args: object, endpoints: str | list[str] | None = None,
+            command_timeout: str = COMMAND_TIMEOUT, auth: bool = True) -> Command:
+    """`etcdctl` of a host against its own member (or endpoints), with its TLS files and auth."""
+    if isinstance(endpoints, list):
+        endpoints = ",".join(endpoints)
+    parts: list[object] = [etcd.etcdctl, f"--endpoints={endpoints or etcd.client_url}",
+                           f"--dial-timeout={DIAL_TIMEOUT}", f"--command-timeout={command_timeout}",
+                           *tls_flags(etcd), *args]
+    return sh(*parts, env=auth_env(etcd) if auth else ())
+
+
+def uses_etcdutl(version: str | None) -> bool:
+    """etcd 3.5 moved the offline snapshot commands to etcdutl; 3.4 has them in etcdctl."""
+    return not (version or "").startswith("3.4")
+
+
+def snapshot_tool(etcd: EtcdConfig, version: str | None) -> Command:
+    """The offline snapshot tool of a host: etcdutl (3.5+) or ETCDCTL_API=3 etcdctl (3.4)."""
+    return sh(etcd.etcdutl) if uses_etcdutl(version) else sh(etcd.etcdctl)
+
+
+def with_args(base: Command, *args: object) -> Command:
+    tail = sh(*args)
+    return Command(f"{base.text} {tail.text}", f"{base.display} {tail.display}", base.env)
+
+
+def join_lines(commands: Iterable[Command]) -> Command:
+    items = list(commands)
+    env: tuple[tuple[str, Secret], ...] = ()
+    for c in items:
+        env = _merge(env, c.env)
+    return Command("\n".join(c.text for c in items), "\n".join(c.display for c in items), env)
+
+
+def words(command: Command) -> list[str]:
+    """The command's words as the shell splits them (for tests and plan checks)."""
+    return shlex.split(command.text)

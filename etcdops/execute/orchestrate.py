@@ -1,0 +1,97 @@
+"""Run a plan for real: the cluster lock, the journal, resume, the runner, the report.
+
+The library entry point behind `etcdops run`; the CLI parses, prints and exits around it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etcdops.errors import EtcdopsError
+from etcdops.execute.journal import Journal
+from etcdops.execute.runner import Confirm, Events, Runner, RunResult, summarize
+from etcdops.execute.signals import StopRequest, stop_on_signals
+from etcdops.plan import Plan
+from etcdops.session import Prepared, project_root, secret_values
+from etcdops.window import Window
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    assume_yes: bool
+    confirm: Confirm | None = None
+    break_lock: bool = False
+    window: Window | None = None
+    resume_dir: Path | None = None  # the journal of the run being resumed
+    report: Path | None = None
+    junit: Path | None = None
+    read_after: bool = False  # read the cluster again at the end for the report's "after"
+    say: Callable[[str], None] = lambda _m: None  # what the operator is told (lock notes, --break-lock)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events) -> tuple[RunResult, dict[str, Any]]:
+    """Take the lock, run the plan (journaled), release the lock, write the report."""
+    from etcdops.lock import ClusterLock, new_holder
+    from etcdops.lock import break_lock as remove_lock
+    from etcdops.runs import finished_steps, record
+
+    facts = plan.facts
+    via = facts.healthy_voter_host(prepared.param_hosts()) or None
+    if options.break_lock:
+        for removed in remove_lock(prepared.inventory, prepared.pool, via):
+            options.say(f"--break-lock: removed {removed}")
+    journal = Journal(project_root() / ".etcdops" / "runs" / plan.run_id)
+    done = finished_steps(options.resume_dir) if options.resume_dir is not None else frozenset()
+    if options.resume_dir is None:
+        journal.write("plan.json", record(plan, prepared.inventory, prepared.params, prepared.assignments))
+    else:
+        journal.event("run_resumed", done_before=sorted(done))
+    lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(plan.run_id, plan.runbook),
+                       prepared.runbook.lock, via, on_note=lambda m: options.say(f"lock: {m}"))
+    with stop_on_signals(StopRequest()) as stop, lock:
+        runner = Runner(plan, prepared.inventory, prepared.pool, prepared.live_facts, events, journal,
+                        assume_yes=options.assume_yes, confirm=options.confirm, secrets=secret_values(prepared),
+                        done_before=done, stop_reason=_window_closed(options.window), interrupt=stop)
+        started = _now()
+        result = runner.run()
+        journal.write("result.json", summarize(result))
+        report = _report(prepared, plan, result, started, journal, options)
+    return result, report
+
+
+def _window_closed(window: Window | None) -> Callable[[], str | None]:
+    if window is None:
+        return lambda: None
+    return lambda: None if window.contains(dt.datetime.now(dt.UTC)) else \
+        f"the maintenance window {window} has closed"
+
+
+def _report(prepared: Prepared, plan: Plan, result: RunResult, started: str, journal: Journal,
+            options: RunOptions) -> dict[str, Any]:
+    """The report: before (the plan's facts) and after (read now, when a report is asked for), every
+    step; always in the journal."""
+    from etcdops.report import build_report, junit_xml
+    from etcdops.templating import mask_secrets
+
+    after = options.read_after or options.report is not None or options.junit is not None
+    try:
+        after_facts = prepared.live_facts() if after else None
+    except EtcdopsError:
+        after_facts = None
+    data = build_report(plan, result, plan.facts, after_facts, started, _now())
+    data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
+    journal.write("report.json", data)
+    if options.report is not None:
+        options.report.write_text(json.dumps(data, indent=2) + "\n")
+    if options.junit is not None:
+        options.junit.write_text(junit_xml(data))
+    return data

@@ -1,0 +1,346 @@
+"""Maintenance of a running cluster: `etcd_compact`, `etcd_defrag`, `move_leader`, `alarm_disarm`.
+
+Every read is `etcdctl -w json`, parsed in Python; every wait is a bounded poll of the step.
+Commands run on the step's host, against its own member or the endpoints named.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from etcdops.commands import Command, etcdctl
+from etcdops.errors import CommandFailed, StepFailed
+from etcdops.facts.model import EndpointStatus
+from etcdops.facts.parse import parse_endpoint_status, parse_health_list, parse_status_alarms
+from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, mb, rule_ok
+from etcdops.inventory import EtcdConfig, Inventory
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.spec import spec_field
+
+SHRINK_STEP = 256 * 1024  # bytes: in use shrinking less than this per read counts as settled
+SETTLED_READS = 3
+APPLY_TIMEOUT = 40.0  # s for a compaction to reach a member (it is in raft once compact returns)
+SETTLE_TIMEOUT = 180.0  # s for a member to finish deleting the compacted revisions
+HEALTH_TIMEOUT = 60.0  # s for the cluster to be healthy again after a defragmentation
+
+
+def endpoints_of(inventory: Inventory) -> list[str]:
+    return [h.etcd.client_url for h in inventory.members if h.etcd]
+
+
+def status_command(etcd: EtcdConfig, endpoints: list[str] | str | None = None) -> Command:
+    return etcdctl(etcd, "endpoint", "status", "-w", "json", endpoints=endpoints)
+
+
+def health_command(etcd: EtcdConfig, endpoints: list[str]) -> Command:
+    return etcdctl(etcd, "endpoint", "health", "-w", "json", endpoints=endpoints)
+
+
+def read_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str] | str | None = None) -> list[EndpointStatus]:
+    return parse_endpoint_status(ex.run(status_command(etcd, endpoints)).stdout)
+
+
+def host_of_url(inventory: Inventory | None, url: str) -> str:
+    if inventory is not None:
+        for host in inventory.hosts.values():
+            if host.etcd is not None and host.etcd.client_url.rstrip("/") == url.rstrip("/"):
+                return host.name
+    return url
+
+
+def unhealthy(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> list[str]:
+    """Members failing `endpoint health` (an alarm is not ill health: the member serves reads)."""
+    result = ex.run(health_command(etcd, endpoints), check=False)
+    try:
+        entries = parse_health_list(result.stdout)
+    except ValueError:
+        return [f"every member ({(result.stderr or 'no answer').strip().splitlines()[-1:]})"]
+    return [f"{host_of_url(ex.inventory, url)} ({error or 'unhealthy'})" for url, ok, error in entries
+            if not ok and "Active Alarm" not in error]
+
+
+# ----- compact ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompactSpec:
+    retain: int = spec_field("keep the last N revisions (compact at the current revision - N)", 0, minimum=0)
+    wait: bool = spec_field("wait until every member has applied it", True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompactAction(Action):
+    etcd: EtcdConfig
+    retain: int
+    wait: bool
+    endpoints: tuple[str, ...]
+
+
+class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
+    name = "etcd_compact"
+    summary = "compact the keyspace at the current revision (- retain), wait until every member applied it"
+    Spec = CompactSpec
+    shorthand = "retain"
+    default_timeout = 600.0
+
+    def plan(self, spec: CompactSpec, ctx: StepContext) -> CompactAction:
+        etcd = ctx.etcd
+        endpoints = endpoints_of(ctx.inventory)
+        now = ctx.facts.revision
+        at = (f"revision {now - spec.retain}" if now else "the current revision") + (
+            f" (the current one, {now}, read again right before, minus {spec.retain} kept)" if spec.retain else
+            " (the current one, read again right before)")
+        applied = [etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url) for url in endpoints]
+        return CompactAction(
+            intent=f"compact at {at}, then wait until every member says revision 1 is compacted and its space in use "
+                   f"has stopped shrinking ({SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)",
+            commands=(status_command(etcd), etcdctl(etcd, "compact", "<REVISION>"), *applied,
+                      status_command(etcd, endpoints)),
+            etcd=etcd, retain=spec.retain, wait=spec.wait, endpoints=tuple(endpoints))
+
+    def execute(self, action: CompactAction, ex: ExecContext) -> Outcome:
+        revision = read_status(ex, action.etcd)[0].revision
+        target = revision - action.retain
+        if target < 2:
+            return Outcome.ok(f"revision {revision}: nothing to compact")
+        result = ex.run(etcdctl(action.etcd, "compact", str(target)), check=False)
+        if result.ok:
+            done = f"compacted at revision {target}"
+        elif "compacted" in result.stderr:
+            done = f"already compacted at or beyond revision {target}"
+        else:
+            raise CommandFailed(ex.host, f"etcdctl compact {target}", result.exit_code, result.stderr.strip())
+        report = {"compacted_at": target, "revision": revision}
+        if action.wait:
+            for url in action.endpoints:
+                self._reached(ex, action.etcd, url)
+            in_use = self._settled(ex, action.etcd, list(action.endpoints))
+            done += "; applied by every member (" + ", ".join(
+                f"{host_of_url(ex.inventory, u)} {mb(b)} in use" for u, b in in_use.items()) + ")"
+        return (Outcome.changed if result.ok else Outcome.ok)(done, report=report)
+
+    @staticmethod
+    def _reached(ex: ExecContext, etcd: EtcdConfig, url: str) -> None:
+        probe = etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url)
+
+        def compacted() -> tuple[bool, str]:
+            result = ex.run(probe, check=False)
+            return "compacted" in result.stderr, (result.stderr.strip().splitlines() or ["not yet"])[-1]
+
+        ex.poll(compacted, f"the compaction has reached {host_of_url(ex.inventory, url)}", 0.2, APPLY_TIMEOUT)
+
+    @staticmethod
+    def _settled(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> dict[str, int]:
+        """Poll every member's space in use until each has shrunk less than SHRINK_STEP per read,
+        SETTLED_READS times in a row: the background deletion of old revisions has finished."""
+        last: dict[str, int] = {}
+        calm: dict[str, int] = {}
+
+        def settled() -> tuple[bool, str]:
+            for s in read_status(ex, etcd, endpoints):
+                before = last.get(s.endpoint)
+                calm[s.endpoint] = calm.get(s.endpoint, 0) + 1 if before is not None and \
+                    before - s.db_size_in_use < SHRINK_STEP else 0
+                last[s.endpoint] = s.db_size_in_use
+            done = len(calm) == len(endpoints) and all(n >= SETTLED_READS for n in calm.values())
+            return done, ", ".join(f"{host_of_url(ex.inventory, u)} {mb(b)}" for u, b in last.items())
+
+        ex.poll(settled, "every member's space in use has stopped shrinking", 0.1, SETTLE_TIMEOUT)
+        return last
+
+
+# ----- defrag -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class DefragSpec:
+    rule: str = spec_field("default | always | never | an expression over the member's figures", "default")
+    timeout: int = spec_field("seconds the defragmentation may take", 600, minimum=10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefragAction(Action):
+    etcd: EtcdConfig
+    rule: str
+    seconds: int
+    endpoints: tuple[str, ...]
+    quota: int
+
+
+class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
+    name = "etcd_defrag"
+    summary = "defragment one member at a time if its live figures meet the rule; health before and after"
+    Spec = DefragSpec
+    shorthand = "rule"
+    default_target = "members"
+    default_timeout = 900.0
+
+    def plan(self, spec: DefragSpec, ctx: StepContext) -> DefragAction:
+        if not rule_ok(spec.rule):
+            raise ctx.error(f"etcd_defrag.rule {spec.rule!r} is not default, always, never or an expression "
+                            "over the figures")
+        etcd = ctx.etcd
+        endpoints = endpoints_of(ctx.inventory)
+        return DefragAction(
+            intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} holds; the whole "
+                   "cluster healthy before, and again after it (else stop here)",
+            commands=(health_command(etcd, endpoints), status_command(etcd),
+                      etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s"), health_command(etcd, endpoints),
+                      status_command(etcd)),
+            etcd=etcd, rule=spec.rule, seconds=spec.timeout, endpoints=tuple(endpoints),
+            quota=etcd.quota_backend_bytes or DEFAULT_QUOTA)
+
+    def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
+        sick = unhealthy(ex, action.etcd, list(action.endpoints))
+        if sick:
+            raise StepFailed(ex.step, ex.host, f"{', '.join(sick)} is not healthy, so {ex.host} is not "
+                             "defragmented: stopping here")
+        before = read_status(ex, action.etcd)[0]
+        space = Space(ex.host, before.db_size, before.db_size_in_use, action.quota, before.is_learner,
+                      before.is_leader)
+        reason = defrag_reason(space, action.rule)
+        if not reason:
+            return Outcome.ok(f"not needed under rule {action.rule}: {mb(space.reclaimable)} reclaimable of "
+                              f"{mb(space.db_size)}")
+        leader_before = self._leader(ex, action)
+        started = time.time()
+        t0 = time.monotonic()
+        ex.run(etcdctl(action.etcd, "defrag", command_timeout=f"{action.seconds}s"))
+        seconds = time.monotonic() - t0
+
+        def healthy() -> tuple[bool, str]:
+            now = unhealthy(ex, action.etcd, list(action.endpoints))
+            return not now, ", ".join(now) + " unhealthy" if now else "healthy"
+
+        ex.poll(healthy, f"the cluster is healthy after defragmenting {ex.host}", 0.5, HEALTH_TIMEOUT)
+        after = read_status(ex, action.etcd)[0]
+        leader_after = self._leader(ex, action)
+        report = {"member": ex.host, "db_before": before.db_size, "db_after": after.db_size,
+                  "in_use_after": after.db_size_in_use, "seconds": round(seconds, 3),
+                  "leader_before": leader_before, "leader_after": leader_after, "started": int(started * 1000)}
+        return Outcome.changed(f"{ex.host}: db size {before.db_size} -> {after.db_size} bytes "
+                               f"({after.db_size_in_use} in use) in {seconds * 1000:.0f} ms; leader "
+                               f"{leader_before} -> {leader_after} ({reason})", report=report)
+
+    @staticmethod
+    def _leader(ex: ExecContext, action: DefragAction) -> str:
+        statuses = read_status(ex, action.etcd, list(action.endpoints))
+        by_id = {s.member_id: host_of_url(ex.inventory, s.endpoint) for s in statuses}
+        leader = next((s.leader for s in statuses if s.leader), 0)
+        return by_id.get(leader, f"{leader:x}")
+
+
+# ----- move_leader ------------------------------------------------------------------
+@dataclass(frozen=True)
+class MoveLeaderSpec:
+    to: str = spec_field("the inventory host that becomes the leader")
+    away_from: str | None = spec_field("only if this host leads now (else nothing to do)", None)
+    timeout: float = spec_field("seconds to wait for the new leader", 30.0, minimum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveLeaderAction(Action):
+    etcd: EtcdConfig
+    to_url: str
+    to_host: str
+    away_from: str | None
+    endpoints: tuple[str, ...]
+    wait: float
+
+
+class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
+    name = "move_leader"
+    summary = "hand leadership to another member (sent to the leader) and wait until it leads"
+    Spec = MoveLeaderSpec
+    shorthand = "to"
+
+    def plan(self, spec: MoveLeaderSpec, ctx: StepContext) -> MoveLeaderAction:
+        target = ctx.etcd_of(spec.to)
+        etcd = ctx.etcd
+        member = ctx.facts.member_of(spec.to)
+        leader = ctx.facts.leader_host
+        leader_url = ctx.etcd_of(leader).client_url if leader else "<LEADER>"
+        when = f" if {spec.away_from} leads (the leader is {leader or 'unknown'} now)" if spec.away_from else ""
+        return MoveLeaderAction(
+            intent=f"move leadership to {spec.to}{when}, then wait until {spec.to} leads",
+            commands=(status_command(etcd, endpoints_of(ctx.inventory)),
+                      etcdctl(etcd, "move-leader", member.id_hex if member else f"<ID of {spec.to}>",
+                              endpoints=leader_url)),
+            etcd=etcd, to_url=target.client_url, to_host=spec.to, away_from=spec.away_from,
+            endpoints=tuple(endpoints_of(ctx.inventory) + ([target.client_url] if target.client_url not in
+                                                           endpoints_of(ctx.inventory) else [])), wait=spec.timeout)
+
+    def execute(self, action: MoveLeaderAction, ex: ExecContext) -> Outcome:
+        statuses = self._statuses(ex, action)
+        leader = next((s for s in statuses if s.is_leader), None)
+        target = next((s for s in statuses if s.endpoint.rstrip("/") == action.to_url.rstrip("/")), None)
+        if target is None:
+            raise StepFailed(ex.step, ex.host, f"{action.to_host} ({action.to_url}) does not answer")
+        if leader is not None and leader.member_id == target.member_id:
+            return Outcome.ok(f"{action.to_host} already leads")
+        if action.away_from and leader is not None and host_of_url(ex.inventory, leader.endpoint) != action.away_from:
+            return Outcome.ok(f"{action.away_from} does not lead (the leader is "
+                              f"{host_of_url(ex.inventory, leader.endpoint)}): nothing to move")
+        if leader is None:
+            raise StepFailed(ex.step, ex.host, "the cluster has no leader to hand over from")
+        ex.run(etcdctl(action.etcd, "move-leader", f"{target.member_id:x}", endpoints=leader.endpoint))
+
+        def moved() -> tuple[bool, str]:
+            now = next((s for s in self._statuses(ex, action) if s.is_leader), None)
+            name = host_of_url(ex.inventory, now.endpoint) if now else "none"
+            return now is not None and now.member_id == target.member_id, f"leader {name}"
+
+        ex.poll(moved, f"{action.to_host} leads", 0.25, action.wait)
+        return Outcome.changed(f"leadership moved from {host_of_url(ex.inventory, leader.endpoint)} to "
+                               f"{action.to_host}")
+
+    @staticmethod
+    def _statuses(ex: ExecContext, action: MoveLeaderAction) -> list[EndpointStatus]:
+        # endpoints that do not answer make etcdctl exit non-zero; the others are still printed
+        result = ex.run(status_command(action.etcd, list(action.endpoints)), check=False)
+        try:
+            return parse_endpoint_status(result.stdout)
+        except ValueError:
+            raise CommandFailed(ex.host, "etcdctl endpoint status", result.exit_code, result.stderr) from None
+
+
+# ----- alarm_disarm -----------------------------------------------------------------
+@dataclass(frozen=True)
+class AlarmSpec:
+    alarm: str = spec_field("the alarm to disarm", "NOSPACE")
+    below: float = spec_field("only if every member's db size is below this share of its quota", 0.9)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmAction(Action):
+    etcd: EtcdConfig
+    alarm: str
+    below: float
+    quotas: tuple[tuple[str, int], ...]  # (client URL, quota)
+
+
+class AlarmDisarmKind(StepKind[AlarmSpec, AlarmAction]):
+    name = "alarm_disarm"
+    summary = "disarm an alarm (NOSPACE) once every member is below a share of its quota"
+    Spec = AlarmSpec
+    shorthand = "alarm"
+
+    def plan(self, spec: AlarmSpec, ctx: StepContext) -> AlarmAction:
+        etcd = ctx.etcd
+        quotas = tuple((h.etcd.client_url, h.etcd.quota_backend_bytes or DEFAULT_QUOTA)
+                       for h in ctx.inventory.members if h.etcd)
+        return AlarmAction(intent=f"disarm {spec.alarm} if it is raised and every member is below "
+                           f"{spec.below:.0%} of its quota (else it stays armed and the step fails)",
+                           commands=(status_command(etcd, [u for u, _ in quotas]), etcdctl(etcd, "alarm", "disarm")),
+                           etcd=etcd, alarm=spec.alarm, below=spec.below, quotas=quotas)
+
+    def execute(self, action: AlarmAction, ex: ExecContext) -> Outcome:
+        statuses = read_status(ex, action.etcd, [u for u, _ in action.quotas])
+        alarms = {a.alarm for s in statuses for a in parse_status_alarms(s.errors)}
+        if action.alarm not in alarms:
+            return Outcome.ok(f"no {action.alarm} alarm")
+        quota = dict(action.quotas)
+        full = [f"{host_of_url(ex.inventory, s.endpoint)} uses {s.db_size} of {quota[s.endpoint]} bytes"
+                for s in statuses if s.db_size >= action.below * quota.get(s.endpoint, DEFAULT_QUOTA)]
+        if full:
+            raise StepFailed(ex.step, ex.host, f"{'; '.join(full)} ({action.below:.0%} or more): "
+                             f"{action.alarm} stays armed")
+        ex.run(etcdctl(action.etcd, "alarm", "disarm"))
+        return Outcome.changed(f"{action.alarm} disarmed")

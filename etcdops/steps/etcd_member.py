@@ -1,0 +1,110 @@
+"""`etcd_member`: change the membership, idempotent by peer URL.
+
+The member is found in the live member list (`member list -w json`, parsed in Python) by its
+peer URL (else by name): a member already added is not added again, one already removed is
+not an error, a voter is not promoted. The plan's quorum arithmetic comes from this action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from etcdops.commands import Command, etcdctl
+from etcdops.errors import StepFailed
+from etcdops.facts.model import Member
+from etcdops.facts.parse import parse_member_add, parse_member_list
+from etcdops.inventory import EtcdConfig
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.spec import spec_field
+
+Change = Literal["add_learner", "add", "promote", "remove", "update_peer_urls"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    action: Change = spec_field("add_learner, add (as a voter), promote, remove or update_peer_urls")
+    host: str = spec_field("the inventory host whose member this is (its etcd_name and peer URL)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberAction(Action):
+    change: str
+    host: str  # the inventory host the member is (not the one the command runs on)
+    name: str
+    peer_url: str
+    ctl: EtcdConfig  # the etcd settings of the host the command runs on
+
+    @property
+    def membership(self) -> tuple[str, str] | None:
+        return None if self.change == "update_peer_urls" else (self.change, self.host)
+
+
+def find_member(members: list[Member], peer_url: str, name: str) -> Member | None:
+    url = peer_url.rstrip("/")
+    by_url = next((m for m in members if url in (u.rstrip("/") for u in m.peer_urls)), None)
+    return by_url or next((m for m in members if name and m.name == name), None)
+
+
+def list_command(etcd: EtcdConfig) -> Command:
+    return etcdctl(etcd, "member", "list", "-w", "json")
+
+
+class EtcdMemberKind(StepKind[Spec, MemberAction]):
+    name = "etcd_member"
+    summary = "add (as learner), promote, remove a member or update its peer URLs; idempotent by peer URL"
+    Spec = Spec
+    default_timeout = 60.0
+
+    def plan(self, spec: Spec, ctx: StepContext) -> MemberAction:
+        target = ctx.etcd_of(spec.host)
+        ctl = ctx.etcd
+        known = find_member(list(ctx.facts.members), target.peer_url, target.name)
+        member_id = known.id_hex if known else f"<ID of {target.peer_url}>"
+        change_cmd = {
+            "add_learner": etcdctl(ctl, "member", "add", target.name, "--learner",
+                                   f"--peer-urls={target.peer_url}", "-w", "json"),
+            "add": etcdctl(ctl, "member", "add", target.name, f"--peer-urls={target.peer_url}", "-w", "json"),
+            "promote": etcdctl(ctl, "member", "promote", member_id),
+            "remove": etcdctl(ctl, "member", "remove", member_id),
+            "update_peer_urls": etcdctl(ctl, "member", "update", member_id, f"--peer-urls={target.peer_url}"),
+        }[spec.action]
+        words = {"add_learner": f"add {spec.host} ({target.peer_url}) as a learner",
+                 "add": f"add {spec.host} ({target.peer_url}) as a voter",
+                 "promote": f"promote the learner {spec.host} ({target.peer_url}) to a voter",
+                 "remove": f"remove the member of {spec.host} ({target.peer_url})",
+                 "update_peer_urls": f"set the peer URLs of {spec.host}'s member to {target.peer_url}"}[spec.action]
+        return MemberAction(intent=f"{words}, asked on {ctx.host}; nothing if already done (found by peer URL)",
+                            commands=(list_command(ctl), change_cmd), change=spec.action, host=spec.host,
+                            name=target.name, peer_url=target.peer_url, ctl=ctl)
+
+    def execute(self, action: MemberAction, ex: ExecContext) -> Outcome:
+        _cluster, members = parse_member_list(ex.run(list_command(action.ctl)).stdout)
+        # by peer URL; by name only to remove (a member whose host was rebuilt with another address)
+        member = find_member(members, action.peer_url, action.name if action.change == "remove" else "")
+        ctl = action.ctl
+        if action.change in ("add_learner", "add"):
+            if member is not None:
+                role = "learner" if member.is_learner else "voter"
+                return Outcome.ok(f"already in the member list as {role} {member.id_hex}: not added again")
+            args = ["member", "add", action.name, f"--peer-urls={action.peer_url}", "-w", "json"]
+            if action.change == "add_learner":
+                args.insert(3, "--learner")
+            new_id, learner = parse_member_add(ex.run(etcdctl(ctl, *args)).stdout)
+            return Outcome.changed(f"added {action.name} as {'learner' if learner else 'voter'} {new_id:x}")
+        if action.change == "remove":
+            if member is None:
+                return Outcome.ok(f"{action.peer_url} is not in the member list: already removed")
+            ex.run(etcdctl(ctl, "member", "remove", member.id_hex))
+            return Outcome.changed(f"removed member {member.id_hex} ({member.name or action.peer_url})")
+        if member is None:
+            raise StepFailed(ex.step, ex.host, f"{action.peer_url} is not in the member list")
+        if action.change == "promote":
+            if not member.is_learner:
+                return Outcome.ok(f"already a voter: {member.id_hex}")
+            ex.run(etcdctl(ctl, "member", "promote", member.id_hex))
+            return Outcome.changed(f"promoted {member.id_hex} to a voter")
+        if action.peer_url in member.peer_urls and len(member.peer_urls) == 1:
+            return Outcome.ok(f"{member.id_hex} already has peer URL {action.peer_url}")
+        ex.run(etcdctl(ctl, "member", "update", member.id_hex, f"--peer-urls={action.peer_url}"))
+        return Outcome.changed(f"{member.id_hex}: peer URLs set to {action.peer_url}")
