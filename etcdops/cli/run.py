@@ -59,7 +59,7 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
         _confirm_or_refuse(the_plan, yes)
         options = RunOptions(assume_yes=yes, confirm=None if yes else _confirm, break_lock=break_lock,
                              window=the_window, resume_dir=run_dir, report=report, junit=junit,
-                             read_after=output == Output.json, say=err)
+                             read_after=output == Output.json, say=say, note=err)
         result, the_report = execute(prepared, the_plan, options, Progress())
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))

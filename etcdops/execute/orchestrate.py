@@ -31,7 +31,8 @@ class RunOptions:
     report: Path | None = None
     junit: Path | None = None
     read_after: bool = False  # read the cluster again at the end for the report's "after"
-    say: Callable[[str], None] = lambda _m: None  # what the operator is told (lock notes, --break-lock)
+    say: Callable[[str], None] = lambda _m: None  # what the operator is told (--break-lock's removals)
+    note: Callable[[str], None] = lambda _m: None  # side remarks (the lock's notes), on stderr
 
 
 def _now() -> str:
@@ -56,7 +57,7 @@ def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events)
     else:
         journal.event("run_resumed", done_before=sorted(done))
     lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(plan.run_id, plan.runbook),
-                       prepared.runbook.lock, via, on_note=lambda m: options.say(f"lock: {m}"))
+                       prepared.runbook.lock, via, on_note=lambda m: options.note(f"lock: {m}"))
     with stop_on_signals(StopRequest()) as stop, lock:
         runner = Runner(plan, prepared.inventory, prepared.pool, prepared.live_facts, events, journal,
                         assume_yes=options.assume_yes, confirm=options.confirm, secrets=secret_values(prepared),

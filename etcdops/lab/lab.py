@@ -17,6 +17,7 @@ from pathlib import Path
 from etcdops.errors import EtcdopsError
 from etcdops.inventory import Host, Inventory, load_inventory
 from etcdops.lab.binaries import TOOLS, find_etcd_bin_dir
+from etcdops.templating import env_update
 
 SSH_PORT = 2222
 LAB_NET = "127.0.1."
@@ -189,23 +190,20 @@ class Lab:
     def _write_env(self, host: Host, inv: Inventory, token: str) -> None:
         assert host.etcd is not None
         etcd = host.etcd
-        text = (
-            f"# etcd.env of lab host {host.name} (written by etcdops lab up)\n"
-            f"ETCD_NAME={etcd.name}\n"
-            f"ETCD_DATA_DIR={etcd.data_dir}\n"
-            f"ETCD_LISTEN_PEER_URLS={etcd.peer_url}\n"
-            f"ETCD_LISTEN_CLIENT_URLS={etcd.client_url}\n"
-            f"ETCD_INITIAL_ADVERTISE_PEER_URLS={etcd.peer_url}\n"
-            f"ETCD_ADVERTISE_CLIENT_URLS={etcd.client_url}\n"
-            f"ETCD_INITIAL_CLUSTER={inv.initial_cluster()}\n"
-            f"ETCD_INITIAL_CLUSTER_TOKEN={token}\n"
-            "ETCD_INITIAL_CLUSTER_STATE=new\n"
-        )
+        settings: dict[str, object] = {
+            "ETCD_NAME": etcd.name, "ETCD_DATA_DIR": etcd.data_dir, "ETCD_LISTEN_PEER_URLS": etcd.peer_url,
+            "ETCD_LISTEN_CLIENT_URLS": etcd.client_url, "ETCD_INITIAL_ADVERTISE_PEER_URLS": etcd.peer_url,
+            "ETCD_ADVERTISE_CLIENT_URLS": etcd.client_url, "ETCD_INITIAL_CLUSTER": inv.initial_cluster(),
+            "ETCD_INITIAL_CLUSTER_TOKEN": token, "ETCD_INITIAL_CLUSTER_STATE": "new",
+        }
         if etcd.quota_backend_bytes:
-            text += f"ETCD_QUOTA_BACKEND_BYTES={etcd.quota_backend_bytes}\n"
+            settings["ETCD_QUOTA_BACKEND_BYTES"] = etcd.quota_backend_bytes
         if etcd.wal_dir:
-            text += f"ETCD_WAL_DIR={etcd.wal_dir}\n"
-        Path(etcd.env_file).write_text(text)
+            settings["ETCD_WAL_DIR"] = etcd.wal_dir
+        settings.update(lab_env_extra(host))
+        # values quoted as the service script's `. FILE` and systemd's EnvironmentFile both read them
+        header = f"# etcd.env of lab host {host.name} (written by etcdops lab up)"
+        Path(etcd.env_file).write_text(env_update(header, settings) + "\n")
 
     def _service(self, host: Host, action: str) -> None:
         _run([str(self._host_root(host) / "bin" / "etcd-service"), action])
@@ -247,6 +245,12 @@ class Lab:
                 progress(f"lab: stopped {what} of {state.name} (pid {pid})")
                 stopped += 1
         return stopped
+
+
+def lab_env_extra(host: Host) -> dict[str, object]:
+    """The inventory's etcd_env settings (TLS files, ...) for a lab member's first etcd.env."""
+    assert host.etcd is not None
+    return dict(host.etcd.env)
 
 
 def _link_tools(src: Path, dst: Path) -> None:

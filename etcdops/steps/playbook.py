@@ -55,6 +55,10 @@ class PlaybookKind(StepKind[Spec, PlaybookAction]):
         assert ex.inventory is not None
         result = run_playbook(ex.inventory.path, action.playbook, action.limit, action.extravars, ex.remaining(),
                               ex.note, run_id=ex.info.id, stop_reason=ex.stop_reason)
+        if result.status == "canceled" and ex.stop_reason():
+            from etcdops.errors import Interrupted
+
+            raise Interrupted(f"{ex.stop_reason()}; the playbook was stopped")
         check_result(result, action.playbook)
         if result.changed:
             return Outcome.changed(f"{result.changed} changed")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +29,47 @@ class PlaybookResult:
     stdout_tail: str
 
 
+PLAYBOOK_WAIT = 60.0  # s a resumed run waits for a playbook of the same run still running
+
+
+def pidfile_of(run_id: str) -> Path:
+    from etcdops.session import project_root
+
+    return project_root() / ".etcdops" / "runs" / run_id / "playbook.pid"
+
+
+def wait_for_earlier(run_id: str, note: Callable[[str], None]) -> None:
+    """A playbook of this run that is still running (its runner was killed, a resume started at once)
+    is waited for, bounded; still alive after PLAYBOOK_WAIT: refused, naming its pid."""
+    from etcdops.transport.playbook_guard import alive
+
+    pidfile = pidfile_of(run_id)
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + PLAYBOOK_WAIT
+    while alive(pid):
+        if time.monotonic() > deadline:
+            raise StepFailed("playbook", None, f"the playbook started by an earlier attempt of run {run_id} "
+                             f"(pid {pid}) is still running after {PLAYBOOK_WAIT:g}s; not starting a second one "
+                             "beside it. Wait for it or stop it, then resume again")
+        note(f"waiting for the playbook of an earlier attempt of this run (pid {pid}) to end")
+        time.sleep(1.0)
+    pidfile.unlink(missing_ok=True)
+
+
+def _guard(private: str) -> str:
+    """The executable ansible-runner starts in place of ansible-playbook (see playbook_guard)."""
+    path = Path(private) / "ansible-playbook-guard"
+    path.write_text(f"#!{sys.executable}\nfrom etcdops.transport.playbook_guard import main\nmain()\n")
+    path.chmod(0o700)
+    return str(path)
+
+
 def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], extravars: Mapping[str, Any],
-                 timeout: float, on_event: Callable[[str], None] | None = None) -> PlaybookResult:
+                 timeout: float, on_event: Callable[[str], None] | None = None, run_id: str = "",
+                 stop_reason: Callable[[], str | None] = lambda: None) -> PlaybookResult:
     import ansible_runner  # only when a step needs it: it is slow to import
 
     play = Path(playbook)
@@ -36,9 +77,18 @@ def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], ex
         raise BadInput(f"playbook {play} does not exist")
     # ansible-playbook is installed beside our own interpreter (the venv), which may not be on PATH
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    if shutil.which("ansible-playbook", path=path) is None:
+    binary = shutil.which("ansible-playbook", path=path)
+    if binary is None:
         raise BadInput("ansible-playbook is not installed (make setup installs ansible-core)")
+    if run_id:
+        wait_for_earlier(run_id, on_event or (lambda _m: None))
     private = tempfile.mkdtemp(prefix="etcdops-ansible-")
+    control = Path(private) / "cp"
+    control.mkdir()
+    guard_env = {"ETCDOPS_PARENT_PID": str(os.getpid()), "ETCDOPS_ANSIBLE_PLAYBOOK": binary,
+                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
+                 "ETCDOPS_PLAYBOOK_PIDFILE": str(pidfile_of(run_id)) if run_id else "",
+                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
     def handler(event: dict[str, Any]) -> bool:
         if on_event and event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
@@ -48,10 +98,12 @@ def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], ex
 
     try:
         runner = ansible_runner.run(
-            private_data_dir=private, playbook=str(play.resolve()), inventory=str(inventory_path.resolve()),
+            # the guard is started as the "binary": ansible-runner then passes the playbook as given here
+            private_data_dir=private, cmdline=shlex.quote(str(play.resolve())), inventory=str(inventory_path.resolve()),
             limit=",".join(limit), extravars=dict(extravars), quiet=True, timeout=int(timeout),
-            event_handler=handler, envvars={"PATH": path, "ANSIBLE_HOST_KEY_CHECKING": "True",
-                                            "ANSIBLE_RETRY_FILES_ENABLED": "False"},
+            event_handler=handler, binary=_guard(private), cancel_callback=lambda: bool(stop_reason()),
+            envvars={"PATH": path, "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                     **guard_env},
         )
         stats = runner.stats or {}
         out = runner.stdout.read() if runner.stdout else ""
@@ -60,6 +112,9 @@ def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], ex
         return PlaybookResult(status=runner.status, rc=runner.rc, changed=changed, failures=failures,
                               stdout_tail="\n".join(out.strip().splitlines()[-20:]))
     finally:
+        from etcdops.transport.playbook_guard import close_masters
+
+        close_masters(str(control))  # the guard closes them too; this covers a guard that was killed
         shutil.rmtree(private, ignore_errors=True)
 
 

@@ -26,7 +26,10 @@ def test_snapshot_and_restore_on_etcd_34(tmp_path: Path) -> None:
         lab.ctl("put", "/v34/after", "2")
         proc = lab.etcdops("run", "restore", "-i", "lab", "--yes")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        restore_cmd = next(line for line in proc.stdout.splitlines() if "snapshot restore" in line and "node1:" in line)
+        lines = proc.stdout.splitlines()
+        intent = next(i for i, line in enumerate(lines) if line.strip().startswith("node1: restore "))
+        restore_cmd = lines[intent + 2]  # under the intent: the stat of the fresh dir, then the restore
+        assert "etcdctl (etcd 3.4)" in lines[intent] and "snapshot restore" in restore_cmd, lines[intent:intent + 3]
         assert "/bin/etcdctl" in restore_cmd and "etcdutl" not in restore_cmd
         assert lab.ctl("get", "/v34/", "--prefix", "--keys-only").split() == ["/v34/before"]
         assert lab.wait_healthy()["voters"] == 3

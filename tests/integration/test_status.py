@@ -30,7 +30,7 @@ def test_status_text_names_the_leader(lab: LabEnv) -> None:
 def test_status_runbook_runs_over_ssh(lab: LabEnv) -> None:
     proc = lab.etcdops("run", "status", "-i", "lab", "--yes", check=True)
     assert "finished: 2 steps" in proc.stdout
-    assert proc.stderr.count("IS LEADER") == 3  # the table header of each member's endpoint status
+    assert proc.stderr.count("REVISION") == 3  # the table header of each member's endpoint status
 
 
 def test_unreachable_host_is_reported_not_a_crash(lab: LabEnv) -> None:
