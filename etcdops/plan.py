@@ -192,7 +192,8 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
         steps.append(planned)
     return Plan(
         runbook=runbook.name, runbook_file=runbook.file, runbook_includes=runbook.includes, inventory=inventory.name,
-        inventory_path=str(inventory.path), params=display_params(dict(params)), run=run, facts=facts, checks=tuple(checks), steps=tuple(steps), variables=variables,
+        inventory_path=str(inventory.path), params=display_params(dict(params)), run=run, facts=facts,
+        checks=tuple(checks), steps=tuple(steps), variables=variables,
         on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
         if runbook.on_failure else None,
         warnings=tuple(warnings),

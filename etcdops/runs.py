@@ -16,11 +16,13 @@ from typing import Any
 
 from etcdops.errors import BadInput, PlanStale
 from etcdops.inventory import Inventory
+from etcdops.limits import LimitError, check_json_depth, check_size
 from etcdops.output import plan_dict
 from etcdops.plan import Plan
 from etcdops.templating import Secret
 
 RECORD_SCHEMA = "etcdops-plan/1"
+RECORD_MAX_BYTES = 16 << 20  # a saved plan holds every command and diff; far below this
 COMPARED = ("checks", "steps")  # what must be identical between the reviewed and the rebuilt plan
 
 
@@ -57,8 +59,11 @@ def basis(plan: Plan) -> dict[str, Any]:
 
 def load_record(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        text = path.read_text()
+        check_size(text, str(path), RECORD_MAX_BYTES)
+        data = json.loads(text)
+        check_json_depth(data, str(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, LimitError) as exc:
         raise BadInput(f"{path}: not a saved plan: {exc}") from None
     if not isinstance(data, dict) or data.get("record") != RECORD_SCHEMA:
         raise BadInput(f"{path}: not a plan saved by `etcdops plan --save` ({RECORD_SCHEMA})")

@@ -90,6 +90,7 @@ class StepResult:
     status: StepStatus = StepStatus.PENDING
     elapsed: float = 0.0
     hosts: list[HostResult] = field(default_factory=list)
+    started: bool = False  # it began (its re-checks passed): an interruption is "during", not "before"
 
 
 @dataclass
@@ -184,7 +185,7 @@ class Runner:
 
     def _fail(self, result: RunResult, step: PlannedStep, step_result: StepResult,
               exc: EtcdopsError) -> RunResult:
-        not_started = isinstance(exc, (OutsideWindow, Interrupted)) and not step_result.hosts
+        not_started = isinstance(exc, (OutsideWindow, Interrupted)) and not step_result.started
         step_result.status = StepStatus.NOT_STARTED if not_started else StepStatus.FAILED
         result.status = _FAILED_AS.get(type(exc), RunStatus.FAILED)
         message = mask_secrets(str(exc), self.secrets)
@@ -208,6 +209,7 @@ class Runner:
         self.journal.event("step_started", step=step.index, name=step.name, hosts=list(step.hosts))
         start = time.monotonic()
         self._recheck(step)
+        out.started = True
         deadline = start + step.timeout
         if step.parallel and len(step.actions) > 1:
             first = [a.host for a in step.actions if a.host != step.last]
@@ -288,7 +290,8 @@ class Runner:
     def _host_failed(self, step: PlannedStep, host: str, start: float, exc: EtcdopsError) -> HostResult:
         elapsed = time.monotonic() - start
         detail = mask_secrets(str(exc), self.secrets)
-        self.events.host_done(step, host, HostStatus.FAILED.value, elapsed, detail)
+        status = "interrupted" if isinstance(exc, Interrupted) else HostStatus.FAILED.value
+        self.events.host_done(step, host, status, elapsed, detail)
         self.journal.event("host_failed", step=step.index, host=host, error=detail)
         if isinstance(exc, (StepFailed, PlanStale, Refused, Interrupted, HostKeyError)):
             raise exc
@@ -307,7 +310,8 @@ class Runner:
             self.journal.event("command", step=step.index, host=target, command=command.display)
 
         return ExecContext(host=host, step=step.name, timeout=step.timeout, deadline=deadline, info=self.plan.run,
-                           transports=lambda name: self.pool.get(name), read_facts=self._facts, note=note, waiting=waiting,
+                           transports=lambda name: self.pool.get(name), read_facts=self._facts, note=note,
+                           waiting=waiting,
                            stop_reason=self.interrupt, assume_yes=self.assume_yes, confirm=self.confirm,
                            variables=self.plan.variables, inventory=self.inventory, file=self.plan.runbook_file,
                            on_command=on_command)

@@ -8,7 +8,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 from etcdops.commands import auth_env
-from etcdops.errors import CommandTimeout, EtcdopsError
+from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
 from etcdops.facts.parse import (
@@ -43,7 +43,9 @@ def facts_script(host: Host, versions: bool = True) -> str:
         etcd_bin = quote(host.etcd.etcd)
     commands = {
         "version": f"{etcd_bin} --version; {ctl.split(' ', 1)[0]} version",
-        "status": f"{ctl} -w json endpoint status",
+        # without credentials: a learner refuses to authenticate ("rpc not supported for learner"), and
+        # etcd serves endpoint status to anyone; health and the member list go with the credentials
+        "status": f"env -u ETCDCTL_USER {ctl} -w json endpoint status",
         "health": f"{ctl} -w json endpoint health",
         "members": f"{ctl} -w json member list",
     }
@@ -191,6 +193,9 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
     if extra:
         results.update(pool.map(extra, one))
     host_facts: dict[str, HostFacts] = {}
+    keys = [res for res in results.values() if isinstance(res, HostKeyError)]
+    if keys:  # a security event, never an unhealthy or unreachable member: every command stops here
+        raise keys[0]
     for name, res in results.items():
         if isinstance(res, BaseException):
             if not isinstance(res, EtcdopsError):

@@ -17,6 +17,7 @@ import yaml
 
 from etcdops.errors import InventoryError
 from etcdops.inventory.model import EtcdConfig, Host, Inventory
+from etcdops.limits import LimitError, check_yaml
 from etcdops.templating import Secret, render_text
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser, where PyYAML has it
@@ -86,6 +87,10 @@ def _hosts_file(path: Path) -> Path:
 def _read_yaml(file: Path) -> Any:
     try:
         text = file.read_text()
+        try:
+            check_yaml(text, str(file))
+        except LimitError as exc:
+            raise InventoryError(str(file), "(yaml)", f"refused: {exc}") from None
         try:
             return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError:

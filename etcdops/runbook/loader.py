@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from etcdops.errors import RunbookError
+from etcdops.limits import LimitError, check_yaml
 from etcdops.preflight import PROBES
 from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
 from etcdops.steps import KINDS
@@ -72,6 +73,10 @@ def _load_yaml(path: Path) -> Any:
     file = str(path)
     try:
         text = path.read_text()
+        try:
+            check_yaml(text, file, _FastLoader)
+        except LimitError as exc:
+            raise RunbookError(file, None, f"refused: {exc}") from None
         try:
             return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - SafeLoader subclass
         except yaml.YAMLError:

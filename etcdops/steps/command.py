@@ -15,7 +15,7 @@ from etcdops.transport.local import CONTROL
 
 
 @dataclass(frozen=True)
-class Spec:
+class CommandSpec:
     run: str = spec_field("the shell command (every {{ value }} is shell-quoted)")
     unless: str | None = spec_field("skip the step on a host where this command succeeds", None)
     show: bool = spec_field("print the command's whole output (else its last lines)", False)
@@ -34,19 +34,19 @@ class CommandAction(Action):
         return lines
 
 
-class CommandKind(StepKind[Spec, CommandAction]):
+class CommandKind(StepKind[CommandSpec, CommandAction]):
     name = "command"
     summary = "run a shell command of your own on the hosts (every {{ value }} shell-quoted)"
-    Spec = Spec
+    Spec = CommandSpec
     shorthand = "run"
 
-    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> Spec:
+    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> CommandSpec:
         # run/unless are rendered in shell mode by plan(), not natively
         show = raw.get("show", False)
-        return Spec(run=str(raw["run"]), unless=raw.get("unless"), show=bool(ctx.native(show))
+        return CommandSpec(run=str(raw["run"]), unless=raw.get("unless"), show=bool(ctx.native(show))
                     if isinstance(show, str) else bool(show))
 
-    def plan(self, spec: Spec, ctx: StepContext) -> CommandAction:
+    def plan(self, spec: CommandSpec, ctx: StepContext) -> CommandAction:
         env = auth_env(ctx.inventory.hosts[ctx.host].etcd) if ctx.host != CONTROL else ()
         command = _shell(spec.run, ctx, env)
         return CommandAction(intent=f"run on {ctx.host}", command=command,

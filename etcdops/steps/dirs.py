@@ -128,7 +128,8 @@ class SwapDirKind(StepKind[SwapDirSpec, SwapDirAction]):
         new, aside = _suffix(ctx, spec.new, "swap_dir.new"), _suffix(ctx, spec.aside, "swap_dir.aside")
         paths = tuple(spec.paths) if spec.paths else etcd_dirs(ctx)
         swaps = tuple((p, f"{p}.{new}-{ctx.run.stamp}", f"{p}.{aside}-{ctx.run.stamp}") for p in paths)
-        intent = "; ".join(f"keep {d} as {a}, then move {n} into its place with its owner and mode" for d, n, a in swaps)
+        intent = "; ".join(f"keep {d} as {a}, then move {n} into its place with its owner and mode"
+                           for d, n, a in swaps)
         commands = []
         for d, n, a in swaps:
             commands += [files.stat_command(d, n, a), files.move_command(d, a), files.move_command(n, d)]

@@ -13,7 +13,7 @@ from typing import Literal
 from etcdops.commands import Command, etcdctl
 from etcdops.errors import StepFailed
 from etcdops.facts.model import Member
-from etcdops.facts.parse import parse_member_add, parse_member_list
+from etcdops.facts.parse import parse_endpoint_status, parse_member_add, parse_member_list
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.spec import spec_field
@@ -22,7 +22,7 @@ Change = Literal["add_learner", "add", "promote", "remove", "update_peer_urls"]
 
 
 @dataclass(frozen=True)
-class Spec:
+class MemberSpec:
     action: Change = spec_field("add_learner, add (as a voter), promote, remove or update_peer_urls")
     host: str = spec_field("the inventory host whose member this is (its etcd_name and peer URL)")
 
@@ -46,17 +46,28 @@ def find_member(members: list[Member], peer_url: str, name: str) -> Member | Non
     return by_url or next((m for m in members if name and m.name == name), None)
 
 
+def leader_url(ex: ExecContext, ctl: EtcdConfig, members: list[Member]) -> str:
+    """The client URL of the leader, from the voters' endpoint status (the host's own when none says)."""
+    urls = [u for m in members if not m.is_learner for u in m.client_urls]
+    result = ex.run(etcdctl(ctl, "endpoint", "status", "-w", "json", endpoints=urls or None), check=False)
+    try:
+        statuses = parse_endpoint_status(result.stdout)
+    except ValueError:
+        return ctl.client_url
+    return next((s.endpoint for s in statuses if s.is_leader), ctl.client_url)
+
+
 def list_command(etcd: EtcdConfig) -> Command:
     return etcdctl(etcd, "member", "list", "-w", "json")
 
 
-class EtcdMemberKind(StepKind[Spec, MemberAction]):
+class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
     name = "etcd_member"
     summary = "add (as learner), promote, remove a member or update its peer URLs; idempotent by peer URL"
-    Spec = Spec
+    Spec = MemberSpec
     default_timeout = 60.0
 
-    def plan(self, spec: Spec, ctx: StepContext) -> MemberAction:
+    def plan(self, spec: MemberSpec, ctx: StepContext) -> MemberAction:
         target = ctx.etcd_of(spec.host)
         ctl = ctx.etcd
         known = find_member(list(ctx.facts.members), target.peer_url, target.name)
@@ -102,8 +113,11 @@ class EtcdMemberKind(StepKind[Spec, MemberAction]):
         if action.change == "promote":
             if not member.is_learner:
                 return Outcome.ok(f"already a voter: {member.id_hex}")
-            ex.run(etcdctl(ctl, "member", "promote", member.id_hex))
-            return Outcome.changed(f"promoted {member.id_hex} to a voter")
+            # sent to the leader itself: with auth enabled, a follower forwards a promote without the
+            # caller's credentials and the leader refuses it (etcd#20757; fixed after 3.5.16)
+            leader = leader_url(ex, ctl, members)
+            ex.run(etcdctl(ctl, "member", "promote", member.id_hex, endpoints=leader))
+            return Outcome.changed(f"promoted {member.id_hex} to a voter (asked of the leader, {leader})")
         if action.peer_url in member.peer_urls and len(member.peer_urls) == 1:
             return Outcome.ok(f"{member.id_hex} already has peer URL {action.peer_url}")
         ex.run(etcdctl(ctl, "member", "update", member.id_hex, f"--peer-urls={action.peer_url}"))

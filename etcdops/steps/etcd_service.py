@@ -21,7 +21,7 @@ STOP_POLL = 0.2  # s between checks that etcd has exited
 
 
 @dataclass(frozen=True)
-class Spec:
+class ServiceSpec:
     state: Literal["started", "stopped", "restarted"] = spec_field("started, stopped (verified) or restarted")
 
 
@@ -77,13 +77,13 @@ def read_state(ex: ExecContext, status: Command, listeners: Command,
     return ServiceState(active, open_ports)
 
 
-class EtcdServiceKind(StepKind[Spec, ServiceAction]):
+class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
     name = "etcd_service"
     summary = "start, stop (verified: no process, ports closed) or restart etcd on the hosts"
-    Spec = Spec
+    Spec = ServiceSpec
     shorthand = "state"
 
-    def plan(self, spec: Spec, ctx: StepContext) -> ServiceAction:
+    def plan(self, spec: ServiceSpec, ctx: StepContext) -> ServiceAction:
         etcd = ctx.etcd
         ports = member_ports(etcd)
         where = ", ".join(f"{a}:{p}" for a, p in ports)

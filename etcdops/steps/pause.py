@@ -10,7 +10,7 @@ from etcdops.steps.spec import spec_field
 
 
 @dataclass(frozen=True)
-class Spec:
+class PauseSpec:
     message: str = spec_field("what the operator confirms")
     allow_unattended: bool = spec_field("under --yes, go on without asking (else refused)", False)
 
@@ -24,16 +24,16 @@ class PauseAction(Action):
         return [f"pause for confirmation: {self.message}"]
 
 
-class PauseKind(StepKind[Spec, PauseAction]):
+class PauseKind(StepKind[PauseSpec, PauseAction]):
     name = "pause"
     summary = "ask the operator to confirm (refused under --yes unless allow_unattended)"
-    Spec = Spec
+    Spec = PauseSpec
     shorthand = "message"
     default_target = "control"
     default_timeout = 3600.0
     heartbeat = False
 
-    def plan(self, spec: Spec, ctx: StepContext) -> PauseAction:
+    def plan(self, spec: PauseSpec, ctx: StepContext) -> PauseAction:
         return PauseAction(intent=f"pause: {spec.message}", message=spec.message,
                            allow_unattended=spec.allow_unattended)
 

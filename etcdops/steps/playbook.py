@@ -12,7 +12,7 @@ from etcdops.steps.spec import spec_field
 
 
 @dataclass(frozen=True)
-class Spec:
+class PlaybookSpec:
     name: str = spec_field("a playbook file in playbooks/")
     extravars: dict[str, Any] = spec_field("extra variables", factory=dict)
 
@@ -28,10 +28,10 @@ class PlaybookAction(Action):
         return [f"ansible-playbook {self.playbook} --limit {','.join(self.limit)}{extra}"]
 
 
-class PlaybookKind(StepKind[Spec, PlaybookAction]):
+class PlaybookKind(StepKind[PlaybookSpec, PlaybookAction]):
     name = "playbook"
     summary = "run an Ansible playbook from playbooks/ on the step's hosts (ansible-runner)"
-    Spec = Spec
+    Spec = PlaybookSpec
     shorthand = "name"
     default_timeout = 900.0
 
@@ -41,7 +41,7 @@ class PlaybookKind(StepKind[Spec, PlaybookAction]):
             raise RunbookError(file, line, "playbook.name is a file name in playbooks/, not a path")
         return checked
 
-    def plan(self, spec: Spec, ctx: StepContext) -> PlaybookAction:
+    def plan(self, spec: PlaybookSpec, ctx: StepContext) -> PlaybookAction:
         path = ctx.playbooks_dir / spec.name
         if not path.is_file():
             raise ctx.error(f"playbook {path} does not exist")

@@ -52,7 +52,7 @@ def fields_of(spec_cls: type) -> list[FieldInfo]:
     for f in dataclasses.fields(spec_cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = None if required else (f.default if f.default is not dataclasses.MISSING
-                                         else f.default_factory())  # type: ignore[misc]
+                                         else f.default_factory())  # type: ignore[misc,operator]
         out.append(FieldInfo(f.name, hints[f.name], required, default, f.metadata.get("doc", ""),
                              f.metadata.get("minimum")))
     return out

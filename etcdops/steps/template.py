@@ -23,7 +23,7 @@ from etcdops.steps.spec import spec_field
 
 
 @dataclass(frozen=True)
-class Spec:
+class TemplateSpec:
     dest: str = spec_field("the file on the host")
     src: str | None = spec_field("a template file beside the runbook", None)
     content: str | None = spec_field("the template itself (instead of src)", None)
@@ -48,10 +48,10 @@ class WriteFileAction(Action):
         return [f"write {self.path}:", *self.diff.rstrip("\n").splitlines()]
 
 
-class TemplateKind(StepKind[Spec, WriteFileAction]):
+class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
     name = "template"
     summary = "write a file from a template (plan shows the diff; previous file kept as .bak-STAMP)"
-    Spec = Spec
+    Spec = TemplateSpec
     default_timeout = 30.0
 
     def validate(self, raw: Any, file: str, line: int) -> dict[str, Any]:
@@ -62,14 +62,14 @@ class TemplateKind(StepKind[Spec, WriteFileAction]):
             raise RunbookError(file, line, "'template' needs exactly one of 'src' (a file) or 'content'")
         return checked
 
-    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> Spec:
+    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> TemplateSpec:
         # content is the template itself: rendered by plan() with `current`, not here
-        return Spec(dest=ctx.text(str(raw["dest"])).strip(),
+        return TemplateSpec(dest=ctx.text(str(raw["dest"])).strip(),
                     src=ctx.text(str(raw["src"])).strip() if raw.get("src") is not None else None,
                     content=str(raw["content"]) if raw.get("content") is not None else None,
                     mode=str(raw["mode"]) if raw.get("mode") is not None else None)
 
-    def plan(self, spec: Spec, ctx: StepContext) -> WriteFileAction:
+    def plan(self, spec: TemplateSpec, ctx: StepContext) -> WriteFileAction:
         current = ctx.files.read(ctx.host, spec.dest)
         if spec.src is not None:
             src = ctx.runbook_dir / spec.src

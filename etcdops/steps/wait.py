@@ -17,7 +17,7 @@ MIN_INTERVAL = 0.2
 
 
 @dataclass(frozen=True)
-class Spec:
+class WaitSpec:
     until: str = spec_field("an expression over fresh facts (`facts`), read at every poll")
     timeout: float = spec_field("seconds to wait at most", 120.0, minimum=0.1)
     interval: float = spec_field("seconds between polls", 1.0, minimum=MIN_INTERVAL)
@@ -37,10 +37,10 @@ class WaitAction(Action):
         return [f"wait up to {self.timeout:g}s until {self.until}" + (f" ({self.message})" if self.message else "")]
 
 
-class WaitKind(StepKind[Spec, WaitAction]):
+class WaitKind(StepKind[WaitSpec, WaitAction]):
     name = "wait"
     summary = "poll fresh facts until an expression holds (bounded, with progress)"
-    Spec = Spec
+    Spec = WaitSpec
     shorthand = "until"
     default_target = "control"
     default_timeout = 120.0
@@ -53,14 +53,14 @@ class WaitKind(StepKind[Spec, WaitAction]):
             raise RunbookError(file, line, f"wait.interval must be at least {MIN_INTERVAL}s")
         return checked
 
-    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> Spec:
+    def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> WaitSpec:
         # until and progress are evaluated on live facts while waiting, not at plan time
         literal = {k: v for k, v in raw.items() if k not in ("until", "progress")}
-        rendered: Spec = super().spec({**literal, "until": "x"}, ctx)
-        return Spec(until=str(raw["until"]), timeout=rendered.timeout, interval=rendered.interval,
+        rendered: WaitSpec = super().spec({**literal, "until": "x"}, ctx)
+        return WaitSpec(until=str(raw["until"]), timeout=rendered.timeout, interval=rendered.interval,
                     message=rendered.message, progress=str(raw.get("progress", "")))
 
-    def plan(self, spec: Spec, ctx: StepContext) -> WaitAction:
+    def plan(self, spec: WaitSpec, ctx: StepContext) -> WaitAction:
         return WaitAction(intent=f"wait until {spec.until}", until=spec.until, timeout=spec.timeout,
                           interval=spec.interval, message=spec.message, progress=spec.progress)
 

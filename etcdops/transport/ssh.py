@@ -22,9 +22,9 @@ if "invoke" not in sys.modules:
         import paramiko
     finally:
         del sys.modules["invoke"]
-import paramiko
-
 from collections.abc import Mapping
+
+import paramiko
 
 from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, Interrupted, first_line
 from etcdops.inventory import Host
@@ -190,8 +190,11 @@ class SSHTransport:
                     raise Interrupted(f"{reason}; `{first_line(command, 80)}` was still running on {self.name} "
                                       f"after {STOP_GRACE:g}s and was left to finish there")
                 select.select([chan], [], [], min(remaining, 0.5))
-            return Result(chan.recv_exit_status(), out.decode(errors="replace"),
-                          err.decode(errors="replace"))
+            status = chan.recv_exit_status()
+            if status == -1:  # the channel closed without an exit status: the connection (or sshd) went away
+                raise ConnectError(self.name, f"lost the connection while running `{first_line(command, 80)}` "
+                                   "(it ended without an exit status: the host's sshd went away?)")
+            return Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
         finally:
             chan.close()
 

@@ -4,43 +4,40 @@ last, while a writer keeps writing; a member down refuses the run; NOSPACE is cl
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, LabEnv, frozen, running_lab
-from tests.integration.test_membership import Writer, check_writes
+from tests.integration.helpers import (
+    LabEnv,
+    Writer,
+    check_report_files,
+    check_writes,
+    fill,
+    frozen,
+    newest_run,
+    running_lab,
+    runs,
+    start,
+    wait_for_event,
+)
 
 pytestmark = pytest.mark.lab
-FILL = Path(__file__).with_name("fill.py")
 MB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def dlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
-    with running_lab(tmp_path_factory.mktemp("defrag"), "127.0.6.", members=3, spares=0) as labenv:
+@pytest.fixture(scope="module", params=["plain", "auth"])
+def dlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
+    """Every compact-defrag test on this lab runs twice: plain, and with etcd auth enabled (the
+    password watched for on every process list)."""
+    with running_lab(tmp_path_factory.mktemp("defrag"), "127.0.6.", members=3, spares=0,
+                     auth=request.param == "auth") as labenv:
         yield labenv
 
 
-def fill(lab: LabEnv, keys: int, rounds: int, size: int, prefix: str = "fill/") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(FILL), lab.client_url("node1"), str(keys), str(rounds), str(size),
-                           prefix], cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-def check_report_files(report: Path, junit: Path, steps: int, failures: int) -> None:
-    """The JSON report matches its documented schema; the JUnit file parses as JUnit XML."""
-    import jsonschema
-    from junitparser import Failure, JUnitXml
-
-    schema = json.loads((REPO / "docs" / "report.schema.json").read_text())
-    jsonschema.validate(json.loads(report.read_text()), schema)
-    xml = JUnitXml.fromfile(str(junit))
-    cases = [case for suite in xml for case in suite]
-    assert len(cases) == steps
-    assert sum(1 for case in cases for r in case.result if isinstance(r, Failure)) == failures
 
 
 def defrag_log_times(lab: LabEnv, name: str) -> list[str]:
@@ -121,7 +118,6 @@ def test_nospace_is_cleared(tmp_path: Path) -> None:
 
 
 def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: LabEnv, tmp_path: Path) -> None:
-    from tests.integration.test_unattended import newest_run, runs, start, wait_for_event
 
     status = dlab.wait_healthy()
     victim = next(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])

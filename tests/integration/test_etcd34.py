@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, running_lab
+from tests.integration.helpers import REPO, running_lab
 
 pytestmark = pytest.mark.lab
 ETCD34 = REPO / ".tools" / "etcd-3.4"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
-from tests.integration.conftest import LabEnv
+from tests.integration.helpers import LabEnv
 
 RUNBOOK = """\
 name: echo-param
@@ -55,6 +56,33 @@ def test_changed_host_key_is_refused(lab: LabEnv, tmp_path: Path) -> None:
     gv = inv / "group_vars" / "all.yml"
     gv.write_text(gv.read_text().replace('"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"')
                   .replace('etcdops_known_hosts: "{{ lab_root }}/ssh/known_hosts"', f'etcdops_known_hosts: "{known}"'))
-    proc = lab.etcdops("run", "status", "-i", str(inv), "--yes")
-    assert proc.returncode != 0
-    assert "node1" in proc.stdout + proc.stderr and "CHANGED" in proc.stdout + proc.stderr
+    offered = subprocess.run(["ssh-keygen", "-lf", str(lab.host_root("node1") / "ssh" / "ssh_host_ed25519_key.pub")],
+                             capture_output=True, text=True, check=True).stdout.split()[1]
+    expected = subprocess.run(["ssh-keygen", "-lf", str(lab.root / ".lab" / "ssh" / "id_ed25519.pub")],
+                              capture_output=True, text=True, check=True).stdout.split()[1]
+    for command in (["status", "-i", str(inv)], ["plan", "compact-defrag", "-i", str(inv)],
+                    ["run", "restore", "-i", str(inv), "--yes"], ["run", "compact-defrag", "-i", str(inv), "--yes"],
+                    ["run", "status", "-i", str(inv), "--yes"]):
+        proc = lab.etcdops(*command)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 7, (command, out)  # its own exit code: a security event
+        assert "HOST KEY CHANGED" in out and "node1" in out and str(known) in out, out
+        assert offered in out and expected in out, out  # both fingerprints, as ssh-keygen -l prints them
+        assert "not healthy" not in out and "UNREACHABLE" not in out, out
+
+
+def test_unknown_host_key_is_refused(lab: LabEnv, tmp_path: Path) -> None:
+    inv = tmp_path / "inv"
+    shutil.copytree(lab.root / "inventories" / "lab", inv)
+    known = tmp_path / "known_hosts"
+    lines = (lab.root / ".lab" / "ssh" / "known_hosts").read_text().splitlines()
+    known.write_text("\n".join(line for line in lines if f"{lab.net}2]" not in line) + "\n")  # node2 unknown
+    gv = inv / "group_vars" / "all.yml"
+    gv.write_text(gv.read_text().replace('"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"')
+                  .replace('etcdops_known_hosts: "{{ lab_root }}/ssh/known_hosts"', f'etcdops_known_hosts: "{known}"'))
+    offered = subprocess.run(["ssh-keygen", "-lf", str(lab.host_root("node2") / "ssh" / "ssh_host_ed25519_key.pub")],
+                             capture_output=True, text=True, check=True).stdout.split()[1]
+    proc = lab.etcdops("run", "compact-defrag", "-i", str(inv), "--yes")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 7, out
+    assert "UNKNOWN HOST KEY" in out and "node2" in out and offered in out and str(known) in out, out

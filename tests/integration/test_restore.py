@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LabEnv
+from tests.integration.helpers import LabEnv, running_lab
 
 
 def member_ids(lab: LabEnv) -> list[str]:
@@ -191,7 +191,6 @@ def test_snapshot_keep_prunes_the_oldest(lab: LabEnv) -> None:
 
 
 def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
-    from tests.integration.conftest import running_lab
 
     wal = {"etcd_wal_dir": "{{ host_root }}/var/lib/etcd-wal"}
     with running_lab(tmp_path, "127.0.9.", members=3, spares=0, extra_vars=wal) as wlab:

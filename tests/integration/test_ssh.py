@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.integration.conftest import LabEnv
+from tests.integration.helpers import ETCDOPS, LabEnv
 
 pytestmark = pytest.mark.lab
 
@@ -64,7 +64,6 @@ def test_key_from_ssh_agent(lab: LabEnv) -> None:
     import os
     import subprocess
 
-    from tests.integration.conftest import ETCDOPS
 
     inv = variant(lab, "agent", '\nansible_ssh_private_key_file: ""\n')  # no key file: the agent's key
     out = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True, timeout=30).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.integration.conftest import NET, LabEnv, frozen
+from tests.integration.helpers import NET, REPO, LabEnv, frozen
 
 
 def test_status_json_reports_a_healthy_three_member_cluster(lab: LabEnv) -> None:
@@ -53,7 +53,6 @@ def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
 
     import jsonschema
 
-    from tests.integration.conftest import REPO
 
     assert lab.etcdops("status", "-i", "lab", "--check").returncode == 0
     for args in (["plan", "restore", "-i", "lab"], ["plan", "scale-out", "-i", "lab", "-p", "host=node4"],

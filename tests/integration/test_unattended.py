@@ -4,16 +4,13 @@ the cluster lock, reviewed plans made stale, the maintenance window, reports."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ETCDOPS, LabEnv, running_lab
+from tests.integration.helpers import LabEnv, check_report_files, kill_at, newest_run, running_lab, runs, start
 
 pytestmark = pytest.mark.lab
 LOCK_TTL = "4"
@@ -37,60 +34,16 @@ def ulab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
         yield labenv
 
 
-def start(lab: LabEnv, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(ETCDOPS), "run", *args, "-i", "lab", "--yes"], cwd=lab.root, env=lab.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
 
-def newest_run(lab: LabEnv, after: set[str]) -> Path:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        runs = lab.root / ".etcdops" / "runs"
-        new = [p for p in runs.iterdir() if p.name not in after] if runs.is_dir() else []
-        if new:
-            return new[0]
-        time.sleep(0.1)
-    raise AssertionError("no new run appeared")
 
 
-def runs(lab: LabEnv) -> set[str]:
-    folder = lab.root / ".etcdops" / "runs"
-    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
 
-def journal_has(run_dir: Path, event: str, step: int) -> bool:
-    path = run_dir / "events.jsonl"
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line being written right now
-            continue
-        if record.get("event") == event and record.get("step") == step:
-            return True
-    return False
 
 
-def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if journal_has(run_dir, event, step):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{event} of step {step} never came")
 
 
-def kill_at(lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: str, step: int) -> str:
-    """kill -9 the runner as soon as its journal shows `event` for `step`; returns the run id."""
-    run_dir = newest_run(lab, before)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if journal_has(run_dir, event, step):
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            return run_dir.name
-        assert proc.poll() is None, f"the run ended before step {step}: {proc.communicate()}"
-        time.sleep(0.05)
-    raise AssertionError(f"step {step} never reached")
 
 
 def test_outside_the_window_nothing_is_touched(ulab: LabEnv) -> None:
@@ -172,7 +125,6 @@ def test_a_reviewed_plan_made_stale_by_a_membership_change(ulab: LabEnv, tmp_pat
 
 
 def test_a_failed_run_reports_the_failing_step(ulab: LabEnv, tmp_path: Path) -> None:
-    from tests.integration.test_compact_defrag import check_report_files
 
     (ulab.root / "my-runbooks" / "fails.yml").write_text(
         "name: fails\ndescription: the second of three steps fails\nlock: none\nsteps:\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ async def write(out: Path, endpoints: list[str]) -> None:
         host, port = endpoints[which % len(endpoints)].rsplit(":", 1)
         try:
             if client is None:
-                client = aetcd.Client(host, int(port), timeout=PUT_TIMEOUT, connect_wait_timeout=1)
+                client = aetcd.Client(host, int(port), timeout=PUT_TIMEOUT, connect_wait_timeout=1, **credentials())
                 await client.connect()
             await client.put(f"w/{i:08d}".encode(), str(i).encode())
             acked.append(i)
@@ -59,6 +60,12 @@ async def write(out: Path, endpoints: list[str]) -> None:
     out.write_text(json.dumps({"acked": acked, "attempted": i, "failures": failures,
                                "longest_stall": round(longest_stall, 3),
                                "seconds": round(time.monotonic() - start, 3)}))
+
+
+def credentials() -> dict[str, str]:
+    """etcd auth from ETCDCTL_USER=NAME:PASSWORD in the environment (never from the command line)."""
+    user, _, password = os.environ.get("ETCDCTL_USER", "").partition(":")
+    return {"username": user, "password": password} if user else {}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from tests.helpers import LAB_INVENTORY
 from etcdops.facts.gather import assemble, host_facts_from_output
 from etcdops.facts.model import HostFacts
 from etcdops.facts.parse import (
@@ -10,6 +9,7 @@ from etcdops.facts.parse import (
     parse_snapshot_status,
 )
 from tests.conftest import FIXTURES
+from tests.helpers import LAB_INVENTORY
 
 CAPTURED = FIXTURES / "etcdctl"
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import LAB_INVENTORY
 from etcdops.errors import InventoryError
 from etcdops.inventory import load_inventory
+from tests.helpers import LAB_INVENTORY
 
 GOOD = """
 all:

@@ -3,11 +3,10 @@ runbooks plan against fixture facts."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
-
-import shlex
 
 from etcdops.facts.gather import assemble, host_facts_from_output
 from etcdops.facts.model import EndpointStatus, HostFacts, Member

@@ -13,6 +13,7 @@ from etcdops.facts.model import Member
 from etcdops.runbook import load_runbook
 from tests.helpers import DictProbe, commands, lab_facts, lab_inventory, plan_for
 
+
 @pytest.fixture
 def inv():  # type: ignore[no-untyped-def]
     return lab_inventory()
@@ -65,7 +66,7 @@ def test_hostile_snapshot_name_is_one_word_in_every_command(inv, tmp_path: Path)
     plan = plan_for(inv, "restore", [f"snapshot={snap}"])
     assert plan.step("Copy the snapshot").actions[0].action.src == str(snap)
     for step in plan.steps:
-        for host, texts in commands(step).items():
+        for texts in commands(step).values():
             for text in texts:
                 words = shlex.split(text)
                 assert all("$(" not in w or "x$(touch${IFS}PWNED)" in w for w in words), (step.name, text)

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import LAB_INVENTORY
 from etcdops.errors import RenderError, RunbookError
 from etcdops.inventory import load_inventory
 from etcdops.runbook import load_runbook
 from etcdops.runs import digests
-from tests.helpers import plan_for
+from tests.helpers import LAB_INVENTORY, plan_for
 
 MAIN = """name: main
 description: two steps of its own around included ones
@@ -82,3 +81,20 @@ def test_scale_out_and_replace_member_share_the_join_steps(repo: Path) -> None:
         assert at == sorted(at) and at[-1] - at[0] == len(joined) - 1, names
     add = [next(s for s in p.steps if s.name.startswith("Add node4")) for p in (out, replace)]
     assert [c.text for c in add[0].actions[0].action.commands] == [c.text for c in add[1].actions[0].action.commands]
+
+
+def test_builtin_runbooks_hold_no_shell(repo: Path) -> None:
+    """The built-in runbooks declare; Python acts: no command steps, no `run:` checks, no `| raw`."""
+    from etcdops.runbook.loader import _expand_includes, _load_yaml
+
+    books = sorted((repo / "runbooks").glob("*.yml"))
+    for path in books:
+        text = path.read_text()
+        assert "| raw" not in text and "|raw" not in text, path
+        rb = load_runbook(path)
+        assert not [s.name for s in rb.steps if s.kind == "command"], path
+        assert not [c.message for c in rb.preflight if c.run is not None], path
+        steps, _ = _expand_includes(str(path), _load_yaml(path)["steps"])
+        assert all("command" not in step for step, _file in steps), path
+    for path in (repo / "runbooks" / "include").glob("*.yml"):
+        assert "| raw" not in path.read_text() and "command:" not in path.read_text(), path

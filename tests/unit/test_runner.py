@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import LAB_INVENTORY
 from etcdops.errors import ExitCode
 from etcdops.execute.journal import Journal
 from etcdops.execute.runner import Runner
 from etcdops.inventory import load_inventory
 from etcdops.plan import build_plan
 from etcdops.runbook import load_runbook
-from tests.helpers import RUN, DictProbe, lab_facts
+from tests.helpers import LAB_INVENTORY, RUN, DictProbe, lab_facts
 
 WAITS = """name: waits
 description: three waits that hold at once

@@ -1,0 +1,309 @@
+"""What the integration tests share: the real lab (its own project root and loopback /24), ways to
+drive etcdops against it, a continuous writer, a fill, journal watching. Test files import from here,
+never from each other."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+NET = "127.0.3."
+
+
+ETCDOPS = REPO / ".venv" / "bin" / "etcdops"
+
+
+class SecretWatch:
+    """Samples every process's arguments (/proc/*/cmdline, world-readable) on this machine, which runs
+    every lab host, looking for a secret: what any local user on a member could read."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.seen: list[str] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for proc in Path("/proc").iterdir():
+                if not proc.name.isdigit():
+                    continue
+                try:
+                    cmdline = (proc / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if self.secret in cmdline:
+                    self.seen.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:300])
+            self.samples += 1
+            time.sleep(0.002)
+
+    def __enter__(self) -> SecretWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@dataclass
+class LabEnv:
+    root: Path
+    env: dict[str, str]
+    net: str = NET
+    password: str | None = None  # etcd auth is enabled with user root and this password
+    watch: SecretWatch | None = None  # with auth: every process's arguments, sampled for the password
+
+    def etcdops(self, *args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(ETCDOPS), *args], cwd=self.root, env=self.env, capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        self.check_secret()
+        if check and proc.returncode != 0:
+            raise AssertionError(f"etcdops {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def check_secret(self) -> None:
+        if self.watch is not None:
+            assert not self.watch.seen, f"the etcd password is on a process list: {self.watch.seen[:3]}"
+
+    @property
+    def ctl_env(self) -> dict[str, str]:
+        """The test's own etcdctl and clients: credentials in the environment, never in argv."""
+        return {**os.environ, **({"ETCDCTL_USER": f"root:{self.password}"} if self.password else {})}
+
+    def host_root(self, name: str) -> Path:
+        return self.root / ".lab" / "hosts" / name
+
+    def ctl(self, *args: str, endpoints: str | None = None) -> str:
+        eps = endpoints or ",".join(f"http://{self.net}{i}:2379" for i in (1, 2, 3))
+        proc = subprocess.run([str(self.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={eps}",
+                               "--dial-timeout=2s", "--command-timeout=10s", *args],
+                              capture_output=True, text=True, timeout=30, env=self.ctl_env)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    def status(self) -> dict:
+        return json.loads(self.etcdops("status", "-i", "lab", "-o", "json", check=True).stdout)
+
+    def set_members(self, names: list[str]) -> None:
+        """What the operator does after a membership change: the etcd group lists the members."""
+        hosts = sorted(p.name for p in (self.root / ".lab" / "hosts").iterdir())
+        groups = {"etcd": [h for h in hosts if h in names], "spares": [h for h in hosts if h not in names]}
+        lines = ["all:", "  children:"]
+        for group, members in groups.items():
+            lines += [f"    {group}:", "      hosts:" if members else "      hosts: {}"]
+            lines += [f"        {h}:\n          ansible_host: {self.net}{h.removeprefix('node')}" for h in members]
+        (self.root / "inventories" / "lab" / "hosts.yml").write_text("\n".join(lines) + "\n")
+
+    def client_url(self, name: str) -> str:
+        return f"http://{self.net}{name.removeprefix('node')}:2379"
+
+    def service(self, name: str, action: str) -> None:
+        subprocess.run([str(self.host_root(name) / "bin" / "etcd-service"), action], check=True,
+                       capture_output=True, timeout=60)
+
+    def kill_host(self, name: str) -> None:
+        """The machine dies: its etcd and its sshd are gone (SIGKILL, by the lab's pid files)."""
+        for what in ("etcd", "sshd"):
+            pidfile = self.host_root(name) / "run" / f"{what}.pid"
+            pid = int(pidfile.read_text())
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def wait_healthy(self, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            proc = self.etcdops("status", "-i", "lab", "-o", "json")
+            if proc.returncode == 0 and json.loads(proc.stdout)["healthy"]:
+                return json.loads(proc.stdout)
+            assert time.monotonic() < deadline, f"cluster not healthy after {timeout}s:\n{proc.stdout}"
+            time.sleep(0.5)
+
+
+def make_root(tmp: Path) -> Path:
+    root = tmp / "project"
+    (root / "inventories" / "lab").mkdir(parents=True)
+    shutil.copytree(REPO / "inventories" / "lab" / "group_vars", root / "inventories" / "lab" / "group_vars")
+    for name in ("runbooks", "playbooks", "scripts"):
+        (root / name).symlink_to(REPO / name)
+    (root / ".tools").symlink_to(REPO / ".tools")
+    return root
+
+
+@contextmanager
+def frozen(pidfile: Path) -> Iterator[None]:
+    """The process hangs (SIGSTOP) while inside; it always gets SIGCONT on the way out."""
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@contextmanager
+def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
+                extra_vars: dict[str, object] | None = None, env: dict[str, str] | None = None,
+                auth: bool = False) -> Iterator[LabEnv]:
+    """A lab of its own (project root, loopback /24), stopped by pid at the end. With auth, etcd auth
+    is enabled (user root) once the lab is up, and the inventory gets etcd_user / etcd_password."""
+    root = make_root(tmp)
+    if extra_vars:
+        append_vars(root, extra_vars)
+    labenv = LabEnv(root, {**os.environ, **(env or {}), "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}, net)
+    try:
+        labenv.etcdops("lab", "up", "--members", str(members), "--spares", str(spares), check=True, timeout=120)
+        if auth:
+            enable_auth(labenv, "pw-" + secrets.token_hex(8))
+            labenv.watch = SecretWatch(labenv.password or "").__enter__()
+        yield labenv
+    finally:
+        if labenv.watch is not None:
+            labenv.watch.__exit__()
+        labenv.etcdops("lab", "down", timeout=120)
+    if labenv.watch is not None:
+        assert labenv.watch.samples > 100, f"the process lists were sampled only {labenv.watch.samples} times"
+        labenv.check_secret()
+
+
+def append_vars(root: Path, values: dict[str, object]) -> None:
+    with open(root / "inventories" / "lab" / "group_vars" / "all.yml", "a") as fh:
+        fh.write("".join(f"\n{k}: {json.dumps(v)}" for k, v in values.items()) + "\n")
+
+
+def enable_auth(lab: LabEnv, password: str) -> None:
+    ctl = [str(lab.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={lab.client_url('node1')}"]
+    for args in (["role", "add", "root"], ["user", "add", "root", "--new-user-password", password],
+                 ["user", "grant-role", "root", "root"], ["auth", "enable"]):
+        subprocess.run([*ctl, *args], check=True, capture_output=True, timeout=30)
+    append_vars(lab.root, {"etcd_user": "root", "etcd_password": password})
+    lab.password = password
+
+
+def start(lab: LabEnv, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(ETCDOPS), "run", *args, "-i", "lab", "--yes"], cwd=lab.root, env=lab.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def newest_run(lab: LabEnv, after: set[str]) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = lab.root / ".etcdops" / "runs"
+        new = [p for p in runs.iterdir() if p.name not in after] if runs.is_dir() else []
+        if new:
+            return new[0]
+        time.sleep(0.1)
+    raise AssertionError("no new run appeared")
+
+
+def runs(lab: LabEnv) -> set[str]:
+    folder = lab.root / ".etcdops" / "runs"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def journal_has(run_dir: Path, event: str, step: int) -> bool:
+    path = run_dir / "events.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line being written right now
+            continue
+        if record.get("event") == event and record.get("step") == step:
+            return True
+    return False
+
+
+def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal_has(run_dir, event, step):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{event} of step {step} never came")
+
+
+def kill_at(lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: str, step: int) -> str:
+    """kill -9 the runner as soon as its journal shows `event` for `step`; returns the run id."""
+    run_dir = newest_run(lab, before)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if journal_has(run_dir, event, step):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            return run_dir.name
+        assert proc.poll() is None, f"the run ended before step {step}: {proc.communicate()}"
+        time.sleep(0.05)
+    raise AssertionError(f"step {step} never reached")
+
+
+FILL = Path(__file__).with_name("fill.py")
+
+
+def fill(lab: LabEnv, keys: int, rounds: int, size: int, prefix: str = "fill/") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(FILL), lab.client_url("node1"), str(keys), str(rounds), str(size),
+                           prefix], cwd=REPO, capture_output=True, text=True, timeout=600, env=lab.ctl_env)
+
+
+def check_report_files(report: Path, junit: Path, steps: int, failures: int) -> None:
+    """The JSON report matches its documented schema; the JUnit file parses as JUnit XML."""
+    import jsonschema
+    from junitparser import Failure, JUnitXml
+
+    schema = json.loads((REPO / "docs" / "report.schema.json").read_text())
+    jsonschema.validate(json.loads(report.read_text()), schema)
+    xml = JUnitXml.fromfile(str(junit))
+    cases = [case for suite in xml for case in suite]
+    assert len(cases) == steps
+    assert sum(1 for case in cases for r in case.result if isinstance(r, Failure)) == failures
+
+
+WRITER = Path(__file__).with_name("writer.py")
+
+
+STALL_BOUND = 15.0  # seconds; measured stalls are reported in the test output
+
+
+class Writer:
+    def __init__(self, lab: LabEnv, out: Path, endpoints: list[str]) -> None:
+        self.lab, self.out = lab, out
+        self.proc = subprocess.Popen([sys.executable, str(WRITER), str(out), *endpoints], cwd=REPO,
+                                     env=lab.ctl_env)
+        time.sleep(1.0)
+
+    def stop(self) -> dict:
+        self.out.with_name(self.out.name + ".stop").touch()
+        self.proc.wait(timeout=30)
+        return json.loads(self.out.read_text())
+
+
+def voters(lab: LabEnv) -> list[str]:
+    status = lab.wait_healthy()
+    return sorted(m["name"] for m in status["members"] if m["role"] == "voter")
+
+
+def check_writes(lab: LabEnv, result: dict, endpoint: str) -> None:
+    assert result["acked"], f"the writer got no write acknowledged: {result}"
+    keys = lab.ctl("get", "w/", "--prefix", "--keys-only", endpoints=endpoint).split()
+    present = {int(k.split("/")[1]) for k in keys if k.startswith("w/")}
+    missing = [i for i in result["acked"] if i not in present]
+    assert not missing, f"{len(missing)} acknowledged writes are missing, e.g. {missing[:5]}"
+    print(f"\nwriter: {len(result['acked'])} acknowledged of {result['attempted']}, "
+          f"{result['failures']} failed, longest write stall {result['longest_stall']}s")
+    assert result["longest_stall"] < STALL_BOUND
