@@ -37,6 +37,8 @@ def check_yaml(text: str, where: str, loader: Any = None) -> None:
                 _measure(root, where, aliases)
     except RecursionError:
         raise LimitError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
+    except yaml.YAMLError:
+        return  # not well-formed: the loader that reads it reports the error with its position
 
 
 def _measure(root: yaml.Node, where: str, aliases: int) -> None:
