@@ -74,7 +74,7 @@ def new_holder(run_id: str, runbook: str) -> Holder:
 
 
 def lock_file(host: Host) -> str:
-    return str(host.vars.get("etcdops_lock_file") or DEFAULT_LOCK_FILE)
+    return host.lock_file or DEFAULT_LOCK_FILE
 
 
 class ClusterLock:

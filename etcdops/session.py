@@ -139,7 +139,8 @@ def secret_values(prepared: Prepared) -> list[str]:
 
     values = [v.reveal() for v in prepared.params.values() if isinstance(v, Secret)]
     for host in prepared.inventory.hosts.values():
-        values += [v.reveal() for v in host.vars.values() if isinstance(v, Secret)]
+        if host.etcd is not None and host.etcd.password is not None:
+            values.append(host.etcd.password.reveal())
     return values
 
 

@@ -59,6 +59,31 @@ class Secret:
         return str(other) + str(self)
 
 
+class LazySecret(Secret):
+    """A secret fetched only when revealed (the inventory's password, rendered by Ansible on use)."""
+
+    __slots__ = ("_fetch",)
+
+    def __init__(self, fetch: Any) -> None:
+        self._fetch = fetch
+        self._value = ""
+
+    def reveal(self) -> str:
+        if self._fetch is not None:
+            self._value = str(self._fetch())
+            self._fetch = None
+        return self._value
+
+    def __str__(self) -> str:
+        return self.reveal() if _reveal.get() else MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.reveal() == self.reveal()
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
 class Raw(str):
     """A string the author marked as already shell-safe (``| raw``)."""
 

@@ -61,15 +61,27 @@ class Host:
     jump: str | None = None
     known_hosts: str | None = None
     etcd: EtcdConfig | None = None
+    lock_file: str | None = None  # etcdops_lock_file
+    profile: str = "default"  # the inventory layout its settings were derived with (profiles.py)
 
     def as_context(self) -> dict[str, Any]:
-        """What templates see as ``host``."""
-        ctx = dict(self.vars)
-        ctx.update(name=self.name, address=self.address, port=self.port, user=self.user,
-                   groups=list(self.groups))
+        """What templates see as ``host``: etcdops' settings, and any inventory variable, rendered by
+        Ansible when a template reads it (`host.some_var`)."""
+        ctx = HostContext(name=self.name, address=self.address, port=self.port, user=self.user,
+                          groups=list(self.groups))
+        ctx.lazy = self.vars
         if self.etcd is not None:
             ctx["etcd"] = self.etcd
         return ctx
+
+
+class HostContext(dict[str, Any]):
+    """A dict whose missing keys are the host's inventory variables, read (and rendered) on demand."""
+
+    lazy: Mapping[str, Any] = {}
+
+    def __missing__(self, key: str) -> Any:
+        return self.lazy[key]
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class Inventory:
     path: Path
     hosts: Mapping[str, Host]
     groups: Mapping[str, tuple[str, ...]]
+    warnings: tuple[str, ...] = ()  # what Ansible warned about while reading it (an unknown key, ...)
+    origins: Mapping[tuple[str, str], str] = field(default_factory=dict, hash=False)  # (host, var) → FILE:LINE
 
     def group(self, name: str) -> list[Host]:
         return [self.hosts[h] for h in self.groups.get(name, ())]
