@@ -117,7 +117,8 @@ class AnsibleInventory:
 
 _MAGIC = {"groups", "group_names", "inventory_hostname", "inventory_hostname_short", "inventory_dir",
           "inventory_file", "playbook_dir", "omit", "hostvars", "ansible_playbook_python", "ansible_version",
-          "ansible_config_file", "ansible_check_mode", "ansible_diff_mode", "ansible_forks", "ansible_inventory_sources",
+          "ansible_config_file", "ansible_check_mode", "ansible_diff_mode", "ansible_forks",
+          "ansible_inventory_sources",
           "ansible_run_tags", "ansible_skip_tags", "ansible_verbosity", "environment", "ansible_search_path",
           "ansible_collection_name", "ansible_dependent_role_names", "ansible_role_names", "role_names"}
 _VOLATILE = ("lookup(", "query(", "q(", "now(", "ansible_env", "ansible_facts", "ansible_date_time")

@@ -9,6 +9,7 @@ load renders them through Ansible when first used. The cache lives in .etcdops/c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -113,6 +114,10 @@ class _CachedValues:
         return list(self._real().keys())
 
 
+def _live_values(source: Callable[[], Any], host: str) -> Any:
+    return source().values(host)
+
+
 def load(cache_key: str, source: Callable[[], Any]) -> Inventory | None:
     from etcdops.inventory.settings import LazyVars, build_host
 
@@ -138,7 +143,7 @@ def load(cache_key: str, source: Callable[[], Any]) -> Inventory | None:
         origins.update({(item["name"], k): e.where for k, e in record.items() if e.where})
         values = _CachedValues(item["name"], record, lazy, item.get("file") or data["path"])
         host, _ = build_host(values, groups, tuple(item["groups"]),
-                             LazyVars(lambda n=item["name"]: lazy().values(n)))
+                             LazyVars(functools.partial(_live_values, lazy, item["name"])))
         hosts[host.name] = host
     return Inventory(name=data["name"], path=Path(data["path"]), hosts=hosts, groups=groups,
                      warnings=tuple(data.get("warnings") or ()), origins=origins)

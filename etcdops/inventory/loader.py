@@ -15,6 +15,7 @@ Every problem is one InventoryError(file, host.key, reason), before any connecti
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -171,7 +172,8 @@ class _Source:
         for name in src.hosts():
             values = self.values(name)
             files[name] = values.path
-            host, _used = build_host(values, groups, src.groups_of(name), LazyVars(lambda n=name: self.values(n)))
+            lazy = LazyVars(functools.partial(self.values, name))
+            host, _used = build_host(values, groups, src.groups_of(name), lazy)
             hosts[name] = host
             records[name] = values.record
             self.profiles[name] = host.profile
