@@ -17,6 +17,7 @@ import contextvars
 import functools
 import re
 import shlex
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -59,6 +60,9 @@ class Secret:
         return str(other) + str(self)
 
 
+_LAZY_LOCK = threading.RLock()
+
+
 class LazySecret(Secret):
     """A secret fetched only when revealed (the inventory's password, rendered by Ansible on use)."""
 
@@ -69,9 +73,10 @@ class LazySecret(Secret):
         self._value = ""
 
     def reveal(self) -> str:
-        if self._fetch is not None:
-            self._value = str(self._fetch())
-            self._fetch = None
+        with _LAZY_LOCK:
+            if self._fetch is not None:
+                self._value = str(self._fetch())
+                self._fetch = None
         return self._value
 
     def __str__(self) -> str:

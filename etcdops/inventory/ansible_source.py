@@ -10,21 +10,36 @@ costs ~0.5 s to import: it is imported here only, and only when the cache (cache
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from etcdops.errors import InventoryError
 
 MISSING = object()
+# ansible-core's plugin loader and templating are not thread-safe (a second thread importing an
+# inventory plugin while the first does gets a half-initialised module): one lock for all of it
+LOCK = threading.RLock()
 # never a warning printed by Ansible on our stderr: they are collected and shown with an error
 _ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
         "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
 
 
+def locked(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 class AnsibleInventory:
+    @locked
     def __init__(self, path: Path) -> None:
         for key, value in _ENV.items():
             os.environ.setdefault(key, value)
@@ -50,13 +65,16 @@ class AnsibleInventory:
         self.Error = AnsibleError
 
     # ----- hosts and groups -------------------------------------------------
+    @locked
     def hosts(self) -> list[str]:
         return [h.name for h in self._inventory.get_hosts()]
 
+    @locked
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Every group with all its hosts (children's included), as `ansible-inventory --list` has them."""
         return {name: tuple(h.name for h in group.get_hosts()) for name, group in self._inventory.groups.items()}
 
+    @locked
     def groups_of(self, host: str) -> tuple[str, ...]:
         return tuple(g.name for g in self._inventory.get_host(host).get_groups() if g.name != "all")
 
@@ -64,6 +82,7 @@ class AnsibleInventory:
         return list(self._inventory._sources)  # noqa: SLF001 - the sources it parsed
 
     # ----- variables ----------------------------------------------------------
+    @locked
     def raw(self, host: str) -> dict[str, Any]:
         """The host's variables as Ansible merges them, not rendered."""
         if host not in self._raw:
@@ -73,9 +92,11 @@ class AnsibleInventory:
                 raise InventoryError(_origin_of_error(exc) or str(self.path), host, _reason(exc)) from None
         return self._raw[host]
 
+    @locked
     def has(self, host: str, key: str) -> bool:
         return key in self.raw(host)
 
+    @locked
     def value(self, host: str, key: str, default: Any = MISSING) -> Any:
         """The variable rendered with Ansible's templating, or default when the host does not have it."""
         raw = self.raw(host)
@@ -89,6 +110,7 @@ class AnsibleInventory:
             raise InventoryError(origin(raw[key]) or str(self.path), f"{host}.{key}",
                                  f"cannot be resolved: {_reason(exc)}") from None
 
+    @locked
     def expression(self, host: str, expr: str, where: str) -> Any:
         """An expression of etcdops' own (a profile's derivation), evaluated with the host's variables."""
         from ansible.template import trust_as_template
@@ -98,10 +120,12 @@ class AnsibleInventory:
         except self.Error as exc:
             raise InventoryError(where, host, f"cannot derive {expr!r}: {_reason(exc)}") from None
 
+    @locked
     def origin(self, host: str, key: str) -> str:
         raw = self.raw(host)
         return (origin(raw[key]) if key in raw else "") or str(self.path)
 
+    @locked
     def deterministic(self, host: str) -> bool:
         """True when none of the host's variables can render differently on the next run (no lookup,
         no query, no time, no vault): what etcdops derives from them can be cached."""

@@ -151,11 +151,12 @@ class _Source:
 
     @property
     def ansible(self) -> Any:
-        if self._ansible is None:
-            from etcdops.inventory.ansible_source import AnsibleInventory
+        from etcdops.inventory.ansible_source import LOCK, AnsibleInventory
 
-            self._ansible = AnsibleInventory(self.path)
-        return self._ansible
+        with LOCK:  # several threads may want it at once (a secret revealed while facts are read)
+            if self._ansible is None:
+                self._ansible = AnsibleInventory(self.path)
+            return self._ansible
 
     def values(self, host: str) -> _AnsibleValues:
         return _AnsibleValues(self.ansible, host)

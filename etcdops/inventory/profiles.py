@@ -18,6 +18,7 @@ wins). Profiles read the layout's own variables, rendered by Ansible like any ot
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -58,7 +59,8 @@ class Kubespray:
         return str(self.get("etcd_access_address", None) or self.get("access_ip", None) or self.etcd_address())
 
     def cert_dir(self) -> str:
-        return str(self.get("etcd_cert_dir", None) or f"{self.get('etcd_config_dir', None) or '/etc/ssl/etcd'}/ssl")
+        config = self.get("etcd_config_dir", None) or "/etc/ssl/etcd"
+        return _path(str(self.get("etcd_cert_dir", None) or f"{config}/ssl"))
 
     def defaults(self) -> dict[str, Any]:
         certs, host = self.cert_dir(), self.host
@@ -174,6 +176,10 @@ def profile_defaults(profile: str, host: str, get: Get, groups: dict[str, tuple[
     if profile == "kubeadm":
         return Kubeadm(host, get, groups, address).defaults()
     return {}
+
+
+def _path(text: str) -> str:
+    return os.path.normpath(text) if text.startswith("/") else text
 
 
 def _text(value: Any) -> str:

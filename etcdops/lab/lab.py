@@ -16,6 +16,7 @@ from pathlib import Path
 
 from etcdops.errors import EtcdopsError
 from etcdops.inventory import Host, Inventory, load_inventory
+from etcdops.lab import pki
 from etcdops.lab.binaries import TOOLS, find_etcd_bin_dir
 from etcdops.templating import env_update
 
@@ -26,7 +27,29 @@ STOP_TIMEOUT = 15.0
 HOSTS_HEADER = """\
 # The local lab: one "host" per loopback address, each with its own sshd on port
 # 2222 and its own root under .lab/hosts/NAME/. Written by `etcdops lab up`
-# (this is its default: 3 members and 2 spares); edit group_vars/, not this file.
+# (this is its default: 3 members and 2 spares); edit group_vars/all/00-lab.yml, not this file.
+"""
+TLS_MODE = """\
+# Written by `etcdops lab up`: TLS on client and peer URLs with client-certificate auth on both,
+# certificates in kubespray's layout (etc/ssl/etcd/ssl/ of each host root), read through
+# etcdops' kubespray profile from kubespray's own variables. `lab up --plaintext` writes http.
+etcdops_profile: kubespray
+etcd_member_name: "{{ inventory_hostname }}"
+etcd_cert_dir: "{{ host_root }}/etc/ssl/etcd/ssl"
+# every lab host is this machine: a member listens on its own address, not also on 127.0.0.1
+etcd_listen_client_urls: "https://{{ ip }}:2379"
+etcd_env:
+  ETCD_LISTEN_CLIENT_URLS: "https://{{ ip }}:2379"
+  ETCDCTL_ENDPOINTS: "https://{{ ip }}:2379"
+# kubespray's own tunables, at etcd's defaults so that the lab's tests stay quick
+etcd_election_timeout: 1000
+etcd_heartbeat_interval: 100
+etcd_experimental_initial_corrupt_check: false
+"""
+PLAIN_MODE = """\
+# Written by `etcdops lab up --plaintext`: plain http, no TLS.
+etcd_peer_url: "http://{{ ansible_host }}:2380"
+etcd_client_url: "http://{{ ansible_host }}:2379"
 """
 
 Progress = Callable[[str], None]
@@ -61,7 +84,7 @@ class Lab:
             raise EtcdopsError(f"ETCDOPS_LAB_NET={self.net!r}: the lab lives on loopback, e.g. 127.0.1.")
 
     # ----- up -------------------------------------------------------------
-    def up(self, members: int = 3, spares: int = 2, progress: Progress = print) -> Inventory:
+    def up(self, members: int = 3, spares: int = 2, progress: Progress = print, tls: bool = True) -> Inventory:
         if members < 1 or spares < 0 or members + spares > 50:
             raise EtcdopsError("lab up: want 1 to 50 hosts, at least one member")
         if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
@@ -70,7 +93,7 @@ class Lab:
             progress("lab: a previous lab is still running; stopping it first")
             self.down(progress)
         self._keep_previous()
-        self._write_inventory(members, spares)
+        self._write_inventory(members, spares, tls)
         inv = load_inventory(self.inventory_dir)
         self._check_ports_free(inv)
         bin_dir = find_etcd_bin_dir(self.project_root)
@@ -78,6 +101,12 @@ class Lab:
         hosts = list(inv.hosts.values())
         self._dist(bin_dir)
         member_names = {h.name for h in inv.members}
+        if tls:
+            progress("lab: TLS on client and peer URLs (certificates in kubespray's layout)")
+            ca, ca_key = pki.make_ca(self.root / "pki")
+            for host in hosts:
+                pki.host_certs(ca, ca_key, self._host_root(host) / "etc" / "ssl" / "etcd" / "ssl", host.name,
+                               host.address)
         for host in hosts:
             self._prepare_host(host)
             if host.name in member_names:  # spares get etcd from playbooks/install-etcd.yml (scale-out)
@@ -106,16 +135,25 @@ class Lab:
                     (keep / root.name / sub).parent.mkdir(parents=True, exist_ok=True)
                     (root / sub).rename(keep / root.name / sub)
 
-    def _write_inventory(self, members: int, spares: int) -> None:
-        lines = [HOSTS_HEADER.rstrip("\n"), "all:", "  children:"]
-        for group, names in (("etcd", range(1, members + 1)),
-                             ("spares", range(members + 1, members + spares + 1))):
-            lines += [f"    {group}:", "      hosts:" if names else "      hosts: {}"]
-            lines += [f"        node{i}:\n          ansible_host: {self.net}{i}" for i in names]
-        text = "\n".join(lines) + "\n"
-        path = self.inventory_dir / "hosts.yml"
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+    def _write_inventory(self, members: int, spares: int, tls: bool) -> None:
+        """TLS: kubespray's shape (inventory.ini, `ip=` per host); plaintext: hosts.yml. The other is
+        removed (a directory of inventory files would merge both); 10-mode.yml says which."""
+        groups = (("etcd", range(1, members + 1)), ("spares", range(members + 1, members + spares + 1)))
+        if tls:
+            lines = [HOSTS_HEADER.rstrip("\n")]
+            for group, names in groups:
+                lines += [f"[{group}]", *(f"node{i} ansible_host={self.net}{i} ip={self.net}{i}" for i in names), ""]
+            hosts_file, other, mode = "inventory.ini", "hosts.yml", TLS_MODE
+        else:
+            lines = [HOSTS_HEADER.rstrip("\n"), "all:", "  children:"]
+            for group, names in groups:
+                lines += [f"    {group}:", "      hosts:" if names else "      hosts: {}"]
+                lines += [f"        node{i}:\n          ansible_host: {self.net}{i}" for i in names]
+            hosts_file, other, mode = "hosts.yml", "inventory.ini", PLAIN_MODE
+        (self.inventory_dir / other).unlink(missing_ok=True)
+        _write_if_changed(self.inventory_dir / hosts_file, "\n".join(lines).rstrip("\n") + "\n")
+        (self.inventory_dir / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
+        _write_if_changed(self.inventory_dir / "group_vars" / "all" / "10-mode.yml", mode)
 
     def _check_ports_free(self, inv: Inventory) -> None:
         for host in inv.hosts.values():
@@ -200,7 +238,7 @@ class Lab:
             settings["ETCD_QUOTA_BACKEND_BYTES"] = etcd.quota_backend_bytes
         if etcd.wal_dir:
             settings["ETCD_WAL_DIR"] = etcd.wal_dir
-        settings.update(lab_env_extra(host))
+        settings = {**lab_env_extra(host), **settings}  # the inventory's etcd_env, the lab's own settings win
         # values quoted as the service script's `. FILE` and systemd's EnvironmentFile both read them
         header = f"# etcd.env of lab host {host.name} (written by etcdops lab up)"
         Path(etcd.env_file).write_text(env_update(header, settings) + "\n")
@@ -210,8 +248,12 @@ class Lab:
 
     def _wait_healthy(self, inv: Inventory, bin_dir: Path, progress: Progress) -> None:
         endpoints = ",".join(h.etcd.client_url for h in inv.members if h.etcd)
+        first = inv.members[0].etcd
+        assert first is not None
+        tls = [f"{flag}={value}" for flag, value in (("--cacert", first.cacert), ("--cert", first.cert),
+                                                     ("--key", first.key)) if value]
         cmd = [str(bin_dir / "etcdctl"), f"--endpoints={endpoints}", "--dial-timeout=1s",
-               "--command-timeout=2s", "endpoint", "health"]
+               "--command-timeout=2s", *tls, "endpoint", "health"]
         progress(f"lab: waiting for {len(inv.members)} etcd members to be healthy")
         _wait_for(lambda: subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0,
                   UP_TIMEOUT, "lab etcd cluster did not become healthy; see .lab/hosts/*/var/log/etcd.log")
@@ -245,6 +287,11 @@ class Lab:
                 progress(f"lab: stopped {what} of {state.name} (pid {pid})")
                 stopped += 1
         return stopped
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def lab_env_extra(host: Host) -> dict[str, object]:

@@ -6,32 +6,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
-import aetcd
+from etcd_client import client  # noqa: I001 - beside this script
 
 CONCURRENCY = 64
 
 
 async def fill(endpoint: str, keys: int, rounds: int, size: int, prefix: str = "fill/") -> None:
-    host, port = endpoint.removeprefix("http://").rsplit(":", 1)
-    async with aetcd.Client(host, int(port), timeout=30, **credentials()) as client:
+    async with client(endpoint, timeout=30) as etcd:
         sem = asyncio.Semaphore(CONCURRENCY)
 
         async def put(key: bytes, value: bytes) -> None:
             async with sem:
-                await client.put(key, value)
+                await etcd.put(key, value)
 
         for r in range(rounds):
             value = bytes([65 + r % 26]) * size
             await asyncio.gather(*(put(f"{prefix}{i:06d}".encode(), value) for i in range(keys)))
-
-
-def credentials() -> dict[str, str]:
-    """etcd auth from ETCDCTL_USER=NAME:PASSWORD in the environment (never from the command line)."""
-    user, _, password = os.environ.get("ETCDCTL_USER", "").partition(":")
-    return {"username": user, "password": password} if user else {}
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class LabEnv:
     root: Path
     env: dict[str, str]
     net: str = NET
+    tls: bool = True  # the lab's default: TLS with client certificates, kubespray's layout, INI inventory
     password: str | None = None  # etcd auth is enabled with user root and this password
     watch: SecretWatch | None = None  # with auth: every process's arguments, sampled for the password
 
@@ -83,14 +84,19 @@ class LabEnv:
 
     @property
     def ctl_env(self) -> dict[str, str]:
-        """The test's own etcdctl and clients: credentials in the environment, never in argv."""
-        return {**os.environ, **({"ETCDCTL_USER": f"root:{self.password}"} if self.password else {})}
+        """The test's own etcdctl and clients: credentials (and client certificates) in the environment."""
+        env = {**os.environ, **({"ETCDCTL_USER": f"root:{self.password}"} if self.password else {})}
+        if self.tls:
+            certs = self.host_root("node1") / "etc" / "ssl" / "etcd" / "ssl"
+            env.update(ETCDCTL_CACERT=str(certs / "ca.pem"), ETCDCTL_CERT=str(certs / "admin-node1.pem"),
+                       ETCDCTL_KEY=str(certs / "admin-node1-key.pem"))
+        return env
 
     def host_root(self, name: str) -> Path:
         return self.root / ".lab" / "hosts" / name
 
     def ctl(self, *args: str, endpoints: str | None = None) -> str:
-        eps = endpoints or ",".join(f"http://{self.net}{i}:2379" for i in (1, 2, 3))
+        eps = endpoints or ",".join(self.client_url(f"node{i}") for i in (1, 2, 3))
         proc = subprocess.run([str(self.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={eps}",
                                "--dial-timeout=2s", "--command-timeout=10s", *args],
                               capture_output=True, text=True, timeout=30, env=self.ctl_env)
@@ -101,17 +107,28 @@ class LabEnv:
         return json.loads(self.etcdops("status", "-i", "lab", "-o", "json", check=True).stdout)
 
     def set_members(self, names: list[str]) -> None:
-        """What the operator does after a membership change: the etcd group lists the members."""
+        """What the operator does after a membership change: the etcd group lists the members (in the
+        inventory's own format: INI on a TLS lab, YAML on a plaintext one)."""
         hosts = sorted(p.name for p in (self.root / ".lab" / "hosts").iterdir())
         groups = {"etcd": [h for h in hosts if h in names], "spares": [h for h in hosts if h not in names]}
+        inv = self.root / "inventories" / "lab"
+        if (inv / "inventory.ini").exists():
+            lines = []
+            for group, members in groups.items():
+                lines += [f"[{group}]"] + [f"{h} ansible_host={self.address(h)} ip={self.address(h)}" for h in members]
+            (inv / "inventory.ini").write_text("\n".join(lines) + "\n")
+            return
         lines = ["all:", "  children:"]
         for group, members in groups.items():
             lines += [f"    {group}:", "      hosts:" if members else "      hosts: {}"]
-            lines += [f"        {h}:\n          ansible_host: {self.net}{h.removeprefix('node')}" for h in members]
-        (self.root / "inventories" / "lab" / "hosts.yml").write_text("\n".join(lines) + "\n")
+            lines += [f"        {h}:\n          ansible_host: {self.address(h)}" for h in members]
+        (inv / "hosts.yml").write_text("\n".join(lines) + "\n")
+
+    def address(self, name: str) -> str:
+        return f"{self.net}{name.removeprefix('node')}"
 
     def client_url(self, name: str) -> str:
-        return f"http://{self.net}{name.removeprefix('node')}:2379"
+        return f"{'https' if self.tls else 'http'}://{self.address(name)}:2379"
 
     def service(self, name: str, action: str) -> None:
         subprocess.run([str(self.host_root(name) / "bin" / "etcd-service"), action], check=True,
@@ -139,8 +156,9 @@ class LabEnv:
 
 def make_root(tmp: Path) -> Path:
     root = tmp / "project"
-    (root / "inventories" / "lab").mkdir(parents=True)
-    shutil.copytree(REPO / "inventories" / "lab" / "group_vars", root / "inventories" / "lab" / "group_vars")
+    (root / "inventories" / "lab" / "group_vars" / "all").mkdir(parents=True)
+    lab_vars = REPO / "inventories" / "lab" / "group_vars" / "all" / "00-lab.yml"  # only what is committed
+    shutil.copyfile(lab_vars, root / "inventories" / "lab" / "group_vars" / "all" / lab_vars.name)
     for name in ("runbooks", "playbooks", "scripts"):
         (root / name).symlink_to(REPO / name)
     (root / ".tools").symlink_to(REPO / ".tools")
@@ -161,15 +179,18 @@ def frozen(pidfile: Path) -> Iterator[None]:
 @contextmanager
 def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
                 extra_vars: dict[str, object] | None = None, env: dict[str, str] | None = None,
-                auth: bool = False) -> Iterator[LabEnv]:
-    """A lab of its own (project root, loopback /24), stopped by pid at the end. With auth, etcd auth
-    is enabled (user root) once the lab is up, and the inventory gets etcd_user / etcd_password."""
+                auth: bool = False, tls: bool = True) -> Iterator[LabEnv]:
+    """A lab of its own (project root, loopback /24), stopped by pid at the end. TLS by default (as
+    `lab up`), or plaintext. With auth, etcd auth is enabled (user root) once the lab is up, and the
+    inventory gets etcd_user / etcd_password."""
     root = make_root(tmp)
     if extra_vars:
         append_vars(root, extra_vars)
-    labenv = LabEnv(root, {**os.environ, **(env or {}), "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}, net)
+    labenv = LabEnv(root, {**os.environ, **(env or {}), "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}, net,
+                    tls=tls)
     try:
-        labenv.etcdops("lab", "up", "--members", str(members), "--spares", str(spares), check=True, timeout=120)
+        labenv.etcdops("lab", "up", "--members", str(members), "--spares", str(spares),
+                       *([] if tls else ["--plaintext"]), check=True, timeout=180)
         if auth:
             enable_auth(labenv, "pw-" + secrets.token_hex(8))
             labenv.watch = SecretWatch(labenv.password or "").__enter__()
@@ -184,7 +205,7 @@ def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
 
 
 def append_vars(root: Path, values: dict[str, object]) -> None:
-    with open(root / "inventories" / "lab" / "group_vars" / "all.yml", "a") as fh:
+    with open(root / "inventories" / "lab" / "group_vars" / "all" / "90-test.yml", "a") as fh:
         fh.write("".join(f"\n{k}: {json.dumps(v)}" for k, v in values.items()) + "\n")
 
 
@@ -192,7 +213,7 @@ def enable_auth(lab: LabEnv, password: str) -> None:
     ctl = [str(lab.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={lab.client_url('node1')}"]
     for args in (["role", "add", "root"], ["user", "add", "root", "--new-user-password", password],
                  ["user", "grant-role", "root", "root"], ["auth", "enable"]):
-        subprocess.run([*ctl, *args], check=True, capture_output=True, timeout=30)
+        subprocess.run([*ctl, *args], check=True, capture_output=True, timeout=30, env=lab.ctl_env)
     append_vars(lab.root, {"etcd_user": "root", "etcd_password": password})
     lab.password = password
 

@@ -29,9 +29,10 @@ def test_shell_metacharacters_in_params_and_host_names_run_nothing(lab: LabEnv, 
     (books / "echo-param.yml").write_text(RUNBOOK)
     inv = tmp_path / "inv"
     shutil.copytree(lab.root / "inventories" / "lab", inv)
-    hosts = (inv / "hosts.yml").read_text().replace("node2:", f"'node2$(touch {marker})':")
-    (inv / "hosts.yml").write_text(hosts)
-    (inv / "group_vars" / "all.yml").write_text((inv / "group_vars" / "all.yml").read_text().replace(
+    hosts = (inv / "inventory.ini").read_text().replace("node2 ", f"node2$(touch${{IFS}}{marker}) ")
+    (inv / "inventory.ini").write_text(hosts)
+    lab_vars = inv / "group_vars" / "all" / "00-lab.yml"
+    lab_vars.write_text(lab_vars.read_text().replace(
         '"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"').replace(
         'host_root: "{{ lab_root }}/hosts/{{ inventory_hostname }}"',
         'host_root: "{{ lab_root }}/hosts/{{ inventory_hostname[:5] }}"'))
@@ -53,7 +54,7 @@ def test_changed_host_key_is_refused(lab: LabEnv, tmp_path: Path) -> None:
     other = (lab.root / ".lab" / "ssh" / "id_ed25519.pub").read_text().split()
     lines[0] = " ".join([lines[0].split()[0], other[0], other[1]])  # node1 now "has" another key
     known.write_text("\n".join(lines) + "\n")
-    gv = inv / "group_vars" / "all.yml"
+    gv = inv / "group_vars" / "all" / "00-lab.yml"
     gv.write_text(gv.read_text().replace('"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"')
                   .replace('etcdops_known_hosts: "{{ lab_root }}/ssh/known_hosts"', f'etcdops_known_hosts: "{known}"'))
     offered = subprocess.run(["ssh-keygen", "-lf", str(lab.host_root("node1") / "ssh" / "ssh_host_ed25519_key.pub")],
@@ -77,7 +78,7 @@ def test_unknown_host_key_is_refused(lab: LabEnv, tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     lines = (lab.root / ".lab" / "ssh" / "known_hosts").read_text().splitlines()
     known.write_text("\n".join(line for line in lines if f"{lab.net}2]" not in line) + "\n")  # node2 unknown
-    gv = inv / "group_vars" / "all.yml"
+    gv = inv / "group_vars" / "all" / "00-lab.yml"
     gv.write_text(gv.read_text().replace('"{{ inventory_dir }}/../../.lab"', f'"{lab.root}/.lab"')
                   .replace('etcdops_known_hosts: "{{ lab_root }}/ssh/known_hosts"', f'etcdops_known_hosts: "{known}"'))
     offered = subprocess.run(["ssh-keygen", "-lf", str(lab.host_root("node2") / "ssh" / "ssh_host_ed25519_key.pub")],

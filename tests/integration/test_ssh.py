@@ -26,7 +26,7 @@ def variant(lab: LabEnv, name: str, extra: str) -> str:
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst)
-    with open(dst / "group_vars" / "all.yml", "a") as fh:
+    with open(dst / "group_vars" / "all" / "90-variant.yml", "a") as fh:
         fh.write(extra)
     return name
 

@@ -18,7 +18,7 @@ def test_status_json_reports_a_healthy_three_member_cluster(lab: LabEnv) -> None
     assert sum(1 for e in status["endpoints"] if e["is_leader"]) == 1
     for e in status["endpoints"]:
         assert e["version"].startswith("3.5") and e["db_size"] > 0 and e["revision"] >= 1
-        assert e["endpoint"] == f"http://{NET}{e['host'][-1]}:2379"
+        assert e["endpoint"] == f"https://{NET}{e['host'][-1]}:2379"  # the lab runs TLS by default
 
 
 def test_status_text_names_the_leader(lab: LabEnv) -> None:

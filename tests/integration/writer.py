@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import aetcd
+from etcd_client import client  # noqa: I001 - beside this script
 
 MAX_SECONDS = 600.0
 PUT_TIMEOUT = 2
@@ -30,15 +29,14 @@ async def write(out: Path, endpoints: list[str]) -> None:
     last_ok = time.monotonic()
     start = last_ok
     which = 0
-    client = None
+    etcd = None
     i = 0
     while not stop.exists() and time.monotonic() - start < MAX_SECONDS:
-        host, port = endpoints[which % len(endpoints)].rsplit(":", 1)
         try:
-            if client is None:
-                client = aetcd.Client(host, int(port), timeout=PUT_TIMEOUT, connect_wait_timeout=1, **credentials())
-                await client.connect()
-            await client.put(f"w/{i:08d}".encode(), str(i).encode())
+            if etcd is None:
+                etcd = client(endpoints[which % len(endpoints)], timeout=PUT_TIMEOUT, connect_wait_timeout=1)
+                await etcd.connect()
+            await etcd.put(f"w/{i:08d}".encode(), str(i).encode())
             acked.append(i)
             now = time.monotonic()
             longest_stall = max(longest_stall, now - last_ok)
@@ -46,27 +44,21 @@ async def write(out: Path, endpoints: list[str]) -> None:
         except Exception:  # noqa: BLE001 - any failed write counts as failed; try the next endpoint
             failures += 1
             which += 1
-            if client is not None:
+            if etcd is not None:
                 try:
-                    await client.close()
+                    await etcd.close()
                 except Exception:  # noqa: BLE001
                     pass
-                client = None
+                etcd = None
             await asyncio.sleep(0.05)
         i += 1
         await asyncio.sleep(PAUSE)
-    if client is not None:
-        await client.close()
+    if etcd is not None:
+        await etcd.close()
     out.write_text(json.dumps({"acked": acked, "attempted": i, "failures": failures,
                                "longest_stall": round(longest_stall, 3),
                                "seconds": round(time.monotonic() - start, 3)}))
 
 
-def credentials() -> dict[str, str]:
-    """etcd auth from ETCDCTL_USER=NAME:PASSWORD in the environment (never from the command line)."""
-    user, _, password = os.environ.get("ETCDCTL_USER", "").partition(":")
-    return {"username": user, "password": password} if user else {}
-
-
 if __name__ == "__main__":
-    asyncio.run(write(Path(sys.argv[1]), [e.removeprefix("http://") for e in sys.argv[2:]]))
+    asyncio.run(write(Path(sys.argv[1]), sys.argv[2:]))
