@@ -173,7 +173,8 @@ def test_restore_with_bump_revision_marks_old_revisions_compacted(lab: LabEnv) -
     assert min(e["revision"] for e in status["endpoints"] if e["revision"]) >= rev + 1000
     # a watcher at an old revision is told it was compacted, not silently given nothing
     old = subprocess.run([str(lab.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={lab.client_url('node1')}",
-                          "get", "/bump/k", f"--rev={rev}"], capture_output=True, text=True, timeout=30)
+                          "get", "/bump/k", f"--rev={rev}"], capture_output=True, text=True, timeout=30,
+                         env=lab.ctl_env)
     assert old.returncode != 0 and "compacted" in old.stderr
     assert "v" in lab.ctl("get", "/bump/k")
 
