@@ -73,7 +73,14 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
         "defrag_reason": lambda f, host, rule: defrag_reason(space_of(f, host, _quota(inventory, host)), rule),
         "mb": mb,
         "rule_ok": rule_ok,
+        "env_overrides": env_overrides,
     }
+
+
+def env_overrides(inventory_env: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """The etcd_env lines etcdops replaces with its own (membership) settings: KEY (was VALUE)."""
+    return [f"{k} (was {inventory_env[k]})" for k in inventory_env
+            if k in settings and str(settings[k]) != str(inventory_env[k])]
 
 
 def _quota(inventory: Inventory, host: str) -> int | None:

@@ -47,6 +47,9 @@ def _endpoint(name: str, hf: Any) -> dict[str, Any]:
         "raft_index": s.raft_index if s else None, "applied_index": s.applied_index if s else None,
         "revision": s.revision if s else None, "errors": list(s.errors) if s else [],
         "error": hf.error or hf.health_error,
+        "answers": hf.answers,
+        "certs": [{"kind": c.kind, "path": c.path, "days_left": c.days_left(), "error": c.error or None,
+                   "not_after": c.not_after.isoformat() if c.not_after else None} for c in hf.certs],
     }
 
 
@@ -70,8 +73,8 @@ def status_text(facts: ClusterFacts) -> str:
               f"{'INDEX':>7} {'APPLIED':>7} {'REV':>7}  STATE"]
     for e in d["endpoints"]:
         if e["endpoint"] is None:
-            state = ("UNREACHABLE: " if not e["reachable"] else "DOWN: ") + (e["error"] or "")
-            lines.append(f"  {e['host']:<8} {state}")
+            state = "UNREACHABLE: " if not e["reachable"] else "REACHABLE, " if e["answers"] else "DOWN: "
+            lines.append(f"  {e['host']:<8} {state}{e['error'] or ''}")
             continue
         state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
         lines.append(
@@ -81,7 +84,25 @@ def status_text(facts: ClusterFacts) -> str:
             + (f" errors: {'; '.join(e['errors'])}" if e["errors"] else ""))
     lines.append("")
     lines.append("ALARMS: " + (", ".join(f"{a['alarm']} on {a['member_id']}" for a in d["alarms"]) or "none"))
+    lines += _cert_lines(d["endpoints"])
     return "\n".join(lines)
+
+
+def _cert_lines(endpoints: list[dict[str, Any]]) -> list[str]:
+    from etcdops.facts.certs import WARN_DAYS
+
+    rows = [(e["host"], c) for e in endpoints for c in e["certs"]]
+    if not rows:
+        return []
+    lines = ["", "CERTIFICATES (read on each host, from the files its etcd.env names)"]
+    for host, c in rows:
+        if c["days_left"] is None:
+            lines.append(f"  {host:<8} {c['kind']:<6} {c['path']}: cannot read: {c['error']}")
+            continue
+        left = c["days_left"]
+        warn = "  WARNING: expired" if left < 0 else f"  WARNING: expires in {left} days" if left < WARN_DAYS else ""
+        lines.append(f"  {host:<8} {c['kind']:<6} expires {c['not_after'][:10]} ({left} days left){warn}")
+    return lines
 
 
 def _size(n: int | None) -> str:

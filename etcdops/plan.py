@@ -13,14 +13,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from etcdops.commands import Command
+from etcdops.commands import Command, sh
 from etcdops.context import base_context, host_context
-from etcdops.errors import RenderError, RunbookError
+from etcdops.errors import EtcdopsError, RenderError, RunbookError
 from etcdops.facts.model import ClusterFacts, quorum, tolerance
 from etcdops.inventory import Inventory
 from etcdops.membership import Membership
 from etcdops.params import display_params
-from etcdops.preflight import PROBES
+from etcdops.preflight import PROBES, MemberCerts
 from etcdops.runbook import Retry, Runbook, Step
 from etcdops.steps import KINDS
 from etcdops.steps.base import Action, RunInfo, StepContext
@@ -165,7 +165,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
     steps: list[PlannedStep] = []
     membership = Membership.from_facts(facts)
-    warnings = []
+    warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(inventory, facts)
     for index, step in enumerate(runbook.steps, 1):
         try:
             planned = _plan_step(inputs, step, index, variables)
@@ -224,13 +224,47 @@ def _run_check(runbook: Runbook, check: Any, variables: dict[str, Any], probe: P
     if host != CONTROL and host not in inventory.hosts:
         raise RunbookError(runbook.file, check.line, f"pre-flight check on unknown host {host!r}")
     if check.probe is not None:
-        ok, detail = PROBES[check.probe].check(probe, inventory.hosts[host], runbook.file, check.line)
+        kind = PROBES[check.probe]
+        if isinstance(kind, MemberCerts):
+            ca, ca_host = _cluster_ca(inventory, probe, host)
+            ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line, ca, ca_host)
+        else:
+            ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line)
         return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
     ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)} if host != CONTROL else variables
     with revealed():
         text = render(check.run, ctx, shell=True, where=runbook.file, line=check.line)
     ok, detail = probe.check(host, text.strip())
     return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
+
+
+def _cluster_ca(inventory: Inventory, probe: Probe, joining: str) -> tuple[str, str]:
+    """sha256 of the CA file a current member's etcdctl trusts (its etcd_cacert), read on that member."""
+    for member in inventory.members:
+        if member.name != joining and member.etcd is not None and member.etcd.cacert:
+            try:
+                out = probe.run(member.name, sh("sha256sum", member.etcd.cacert)).stdout
+            except EtcdopsError:
+                continue
+            if out.split():
+                return out.split()[0], member.name
+    return "", ""
+
+
+def member_name_warnings(inventory: Inventory, facts: ClusterFacts) -> list[str]:
+    """An inventory member whose name differs from the running member with its peer URL: a restore
+    (and an etcd.env rewrite) would rename it."""
+    found = []
+    for host in inventory.members:
+        if host.etcd is None:
+            continue
+        url = host.etcd.peer_url.rstrip("/")
+        member = next((m for m in facts.members if url in (u.rstrip("/") for u in m.peer_urls)), None)
+        if member is not None and member.name and member.name != host.etcd.name:
+            found.append(f"{host.name}: the inventory names its member {host.etcd.name!r}, the running member "
+                         f"with peer URL {host.etcd.peer_url} is named {member.name!r}; this run would rename it "
+                         "(set etcd_name, or etcd_member_name with kubespray, to keep the running name)")
+    return found
 
 
 def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFacts,

@@ -39,4 +39,57 @@ class DataDirEmpty:
         return True, ""
 
 
-PROBES = {"data_dir_empty": DataDirEmpty()}
+class MemberCerts:
+    """The TLS files a joining host's etcd.env will name (etcd_env / the profile) exist and are
+    readable on it, its certificates are valid now and signed by the CA it trusts, and that CA is
+    the cluster's (the same file content as a current member's etcd_cacert). Read on the host."""
+
+    CERTS = (("ETCD_CERT_FILE", "ETCD_TRUSTED_CA_FILE"), ("ETCD_PEER_CERT_FILE", "ETCD_PEER_TRUSTED_CA_FILE"))
+    KEYS = ("ETCD_KEY_FILE", "ETCD_PEER_KEY_FILE")
+
+    def command(self, host: Host) -> Command:
+        assert host.etcd is not None
+        env = host.etcd.env
+        parts: list[object] = []
+        for key in (*self.KEYS, *(c for pair in self.CERTS for c in pair)):
+            if env.get(key):
+                parts += [Raw("{ test -r"), env[key], Raw("&& echo"), f"readable {key}", Raw("|| echo"),
+                          f"missing {key}", Raw("; };")]
+        for cert_key, ca_key in self.CERTS:
+            if env.get(cert_key) and env.get(ca_key):
+                parts += [Raw("{ openssl x509 -noout -checkend 0 -in"), env[cert_key], Raw(">/dev/null 2>&1 && echo"),
+                          f"valid {cert_key}", Raw("|| echo"), f"expired {cert_key}", Raw(";"),
+                          Raw("openssl verify -CAfile"), env[ca_key], env[cert_key], Raw(">/dev/null 2>&1 && echo"),
+                          f"signed {cert_key}", Raw("|| echo"), f"unsigned {cert_key}", Raw("; };")]
+        if env.get("ETCD_TRUSTED_CA_FILE"):
+            parts += [Raw("sha256sum"), env["ETCD_TRUSTED_CA_FILE"], Raw("2>/dev/null | sed 's/^/ca /'")]
+        return sh(*parts) if parts else sh("true")
+
+    def check(self, runner: Runner, host: Host, file: str, line: int, cluster_ca: str = "",
+              ca_host: str = "") -> tuple[bool, str]:
+        if host.etcd is None:
+            return False, f"{host.name} has no etcd settings"
+        env = host.etcd.env
+        if not any(env.get(k) for k in (*self.KEYS, "ETCD_CERT_FILE", "ETCD_PEER_CERT_FILE")):
+            return True, "no TLS files in its etcd.env"
+        try:
+            out = runner.run(host.name, self.command(host)).stdout
+        except Exception as exc:  # noqa: BLE001 - a probe that cannot run is a failed check, named
+            return False, f"cannot check {host.name}: {exc}"
+        problems = []
+        for word, _, key in (line.partition(" ") for line in out.splitlines()):
+            if word == "missing":
+                problems.append(f"{env[key]} ({key}) is missing or unreadable")
+            elif word == "expired":
+                problems.append(f"{env[key]} ({key}) is expired or not yet valid")
+            elif word == "unsigned":
+                problems.append(f"{env[key]} ({key}) is not signed by the CA it trusts")
+        theirs = next((line.split()[1] for line in out.splitlines() if line.startswith("ca ")), "")
+        if cluster_ca and theirs and theirs != cluster_ca:
+            problems.append(f"its CA {env['ETCD_TRUSTED_CA_FILE']} is not the cluster's (the one {ca_host} uses)")
+        if problems:
+            return False, f"on {host.name}: " + "; ".join(problems)
+        return True, ""
+
+
+PROBES: dict[str, DataDirEmpty | MemberCerts] = {"data_dir_empty": DataDirEmpty(), "member_certs": MemberCerts()}

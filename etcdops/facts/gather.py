@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.facts.certs import certs_section, client_check, parse_certs
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
 from etcdops.facts.parse import (
@@ -19,13 +20,14 @@ from etcdops.facts.parse import (
     parse_status_alarms,
     parse_version,
 )
+from etcdops.facts.tls import diagnose, parse_client_check
 from etcdops.inventory import Host, Inventory
 from etcdops.templating import quote, revealed
 from etcdops.transport.pool import Pool
 
 FACTS_TIMEOUT = 20.0
 FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 3 calls stay well inside FACTS_TIMEOUT
-SECTIONS = ("version", "status", "health", "members")
+SECTIONS = ("version", "status", "health", "members", "tls", "certs")
 
 
 def facts_script(host: Host, versions: bool = True) -> str:
@@ -62,10 +64,11 @@ def facts_script(host: Host, versions: bool = True) -> str:
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
         'trap \'rm -f "$d"/*.o "$d"/*.e; rmdir "$d"\' EXIT',
-        f"( {section('version')} ) &" if versions else ":",
+        f"( {section('version')}; {certs_section(host)} ) &" if versions else ":",
         f"if {not_listening}; then {stopped}; else {section('status')}; fi",
         'if [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
-        f"""case "$s" in *'"isLearner":true'*) ;; *) ( {section('health')} ) & {section('members')};; esac; fi""",
+        f"""case "$s" in *'"isLearner":true'*) ;; *) ( {section('health')} ) & {section('members')};; esac; """
+        f"else {client_check(host)}; fi",
         "wait",
         'cat "$d"/*.o',
     ])
@@ -88,7 +91,7 @@ def _not_listening(client_url: str) -> tuple[str, str]:
 
 
 def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
-    """@@-marked output → {section: (exit code, stdout, last non-empty stderr line)}."""
+    """@@-marked output → {section: (exit code, stdout, its non-empty stderr lines)}."""
     sections: dict[str, tuple[int, str, str]] = {}
     name: str | None = None
     body: list[str] = []
@@ -97,8 +100,7 @@ def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
 
     def close() -> None:
         if name:
-            err = next((line for line in reversed(stderr) if line.strip()), "")
-            sections[name] = (rc, "\n".join(body), err)
+            sections[name] = (rc, "\n".join(body), "\n".join(line for line in stderr if line.strip()))
 
     for line in output.splitlines():
         if line.startswith("@@rc "):
@@ -132,15 +134,20 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
     etcd_version, ctl_version = parse_version(sec.get("version", (1, "", ""))[1])
     status: EndpointStatus | None = None
     error = None
+    cause = None
     member_ids: tuple[int, ...] | None = None
+    certs = parse_certs(sec["certs"][1]) if "certs" in sec else ()
     try:
         rc, out, err = sec.get("status", (1, "", "no output"))
         if rc == 0:
             status = parse_endpoint_status(out)[0]
         else:
-            error = err.strip() or f"etcdctl exited {rc}"
+            client = parse_client_check(sec["tls"][1]) if "tls" in sec else None
+            cause = diagnose(err, client)
+            last = _last(err) or f"etcdctl exited {rc}"
+            error = (cause.text if cause.reachable else f"{cause.text} (etcdctl: {last})") if cause else last
         rc, out, err = sec.get("health", (1, "", ""))
-        healthy, health_error = (False, err.strip() or None)
+        healthy, health_error = (False, _last(err) or None)
         if status is not None and status.is_learner:
             # learners do not serve the linearizable read of `endpoint health`: answering status is it
             healthy, health_error = True, None
@@ -164,7 +171,14 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
     return HostFacts(host=host.name, reachable=True, status=status, healthy=healthy and status is not None,
                      health_error=health_error, error=error,
                      etcd_version=etcd_version or (status.version if status is not None else None),
-                     etcdctl_version=ctl_version, member_ids=member_ids)
+                     etcdctl_version=ctl_version, member_ids=member_ids,
+                     answers=bool(cause and cause.reachable), certs=certs)
+
+
+def _last(err: str) -> str:
+    """etcdctl's last word (its own summary line), when no cause could be named."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
 
 
 def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,

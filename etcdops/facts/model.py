@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def hex_id(value: int) -> str:
@@ -67,6 +68,8 @@ class HostFacts:
     etcd_version: str | None = None
     etcdctl_version: str | None = None
     member_ids: tuple[int, ...] | None = None  # the member list as this host's etcd reports it
+    answers: bool = False  # its etcd answered but refused us (a client certificate refused): not DOWN
+    certs: tuple[Any, ...] = ()  # facts.certs.CertInfo of its server and peer certificates
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,35 @@ def test_libyaml_and_pure_python_read_every_runbook_alike(repo: Path) -> None:
     for file in sorted((repo / "runbooks").glob("*.yml")):
         fast, pure = yaml.load(file.read_text(), Loader=_FastLoader), yaml.load(file.read_text(), Loader=_Loader)
         assert fast == pure and lines(fast) == lines(pure), file
+
+
+def test_a_kubespray_joining_host_gets_every_line_kubesprays_template_writes() -> None:
+    from tests.helpers import FIXTURES
+
+    inv = __import__("etcdops.inventory", fromlist=["load_inventory"]).load_inventory(
+        FIXTURES / "inventories" / "parity" / "kubespray", use_cache=False)
+    facts = lab_facts(inv)
+    plan = plan_for(inv, "scale-out", ["host=node4", "install=false"], facts=facts)
+    env = dict(line.split("=", 1) for line in plan.step("Write etcd.env").actions[0].action.content.splitlines()
+               if "=" in line and not line.startswith("#"))
+    # the lines of kubespray's roles/etcd/templates/etcd.env.j2, with kubespray's defaults
+    expected = {
+        "ETCD_DATA_DIR": "/var/lib/etcd", "ETCD_ADVERTISE_CLIENT_URLS": "https://10.3.0.4:2379",
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": "https://10.3.0.4:2380", "ETCD_INITIAL_CLUSTER_STATE": "existing",
+        "ETCD_METRICS": "basic", "ETCD_LISTEN_CLIENT_URLS": "https://10.3.0.4:2379,https://127.0.0.1:2379",
+        "ETCD_ELECTION_TIMEOUT": "5000", "ETCD_HEARTBEAT_INTERVAL": "250", "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_etcd",
+        "ETCD_LISTEN_PEER_URLS": "https://10.3.0.4:2380", "ETCD_NAME": "node4", "ETCD_PROXY": "off",
+        "ETCD_AUTO_COMPACTION_RETENTION": "8", "ETCD_SNAPSHOT_COUNT": "100000",
+        "ETCD_QUOTA_BACKEND_BYTES": "2147483648", "ETCD_MAX_REQUEST_BYTES": "1572864", "ETCD_LOG_LEVEL": "info",
+        "ETCD_MAX_SNAPSHOTS": "5", "ETCD_MAX_WALS": "5", "ETCD_TRUSTED_CA_FILE": "/etc/ssl/etcd/ssl/ca.pem",
+        "ETCD_CERT_FILE": "/etc/ssl/etcd/ssl/member-node4.pem", "ETCD_KEY_FILE": "/etc/ssl/etcd/ssl/member-node4-key.pem",
+        "ETCD_CLIENT_CERT_AUTH": "true", "ETCD_PEER_TRUSTED_CA_FILE": "/etc/ssl/etcd/ssl/ca.pem",
+        "ETCD_PEER_CERT_FILE": "/etc/ssl/etcd/ssl/member-node4.pem",
+        "ETCD_PEER_KEY_FILE": "/etc/ssl/etcd/ssl/member-node4-key.pem", "ETCD_PEER_CLIENT_CERT_AUTH": "True",
+        "ETCDCTL_ENDPOINTS": "https://127.0.0.1:2379", "ETCDCTL_CACERT": "/etc/ssl/etcd/ssl/ca.pem",
+        "ETCDCTL_KEY": "/etc/ssl/etcd/ssl/admin-node4-key.pem", "ETCDCTL_CERT": "/etc/ssl/etcd/ssl/admin-node4.pem",
+        "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK": "True", "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL": "5s",
+    }
+    assert {k: env.get(k) for k in expected} == expected
+    assert env["ETCD_INITIAL_CLUSTER"].endswith(",node4=https://10.3.0.4:2380")
+    assert inv.host("node4").etcd.cacert == "/etc/ssl/etcd/ssl/ca.pem"

@@ -1,0 +1,80 @@
+"""Certificates as the hosts see them: the member's server and peer certificate expiry (status, plan),
+the client certificate's own checks when a member refused a connection (for facts/tls.py), and the
+pre-flight of a joining host's certificates (preflight.py). Shell built here, output parsed here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from etcdops.inventory import Host
+from etcdops.templating import quote
+
+WARN_DAYS = 30
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    kind: str  # server | peer
+    path: str
+    not_after: dt.datetime | None
+    error: str = ""
+
+    def days_left(self, now: dt.datetime | None = None) -> int | None:
+        if self.not_after is None:
+            return None
+        return (self.not_after - (now or dt.datetime.now(dt.UTC))).days
+
+
+def client_check(host: Host) -> str:
+    """Shell: when status failed over https, the client certificate as the host sees it (given?
+    expired? signed by the CA etcdctl trusts?), written as section @@tls."""
+    etcd = host.etcd
+    assert etcd is not None
+    if not etcd.client_url.startswith("https"):
+        return ":"
+    if not etcd.cert:
+        return '{ echo "@@tls"; echo given=no; } >"$d/tls.o"'
+    cert = quote(etcd.cert)
+    verify = f"openssl verify -CAfile {quote(etcd.cacert)} {cert} 2>&1 | tail -n 1" if etcd.cacert else "echo OK"
+    return (f'{{ echo "@@tls"; echo given=yes; openssl x509 -noout -enddate -in {cert} 2>/dev/null; '
+            f'openssl x509 -noout -checkend 0 -in {cert} >/dev/null 2>&1; echo "checkend=$?"; '
+            f'echo "verify=$({verify})"; }} >"$d/tls.o"')
+
+
+SERVER_KEYS = (("server", "ETCD_CERT_FILE"), ("peer", "ETCD_PEER_CERT_FILE"))
+
+
+def certs_section(host: Host) -> str:
+    """Shell: KIND PATH notAfter=... for the server and peer certificates the host's etcd.env names."""
+    etcd = host.etcd
+    assert etcd is not None
+    env = quote(etcd.env_file)
+    parts = []
+    for kind, key in SERVER_KEYS:
+        pick = quote(f"s/^{key}=//p")
+        parts.append(f"f=$(sed -n {pick} {env} 2>/dev/null | tail -n 1 | tr -d \"'\\\"\"); "
+                     f'[ -z "$f" ] || echo "{kind} $f $(openssl x509 -noout -enddate -in "$f" 2>&1 | head -n 1)"')
+    return '{ echo "@@certs"; ' + "; ".join(parts) + '; } >"$d/certs.o"'
+
+
+def parse_certs(text: str) -> tuple[CertInfo, ...]:
+    found = []
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        path, _, answer = rest.partition(" ")
+        if kind not in ("server", "peer") or not path:
+            continue
+        if answer.startswith("notAfter="):
+            found.append(CertInfo(kind, path, parse_openssl_date(answer[len("notAfter="):])))
+        else:
+            found.append(CertInfo(kind, path, None, answer.strip() or "unreadable"))
+    return tuple(found)
+
+
+def parse_openssl_date(text: str) -> dt.datetime | None:
+    """`Mar  1 00:00:00 2036 GMT` (openssl's notAfter) → an aware datetime."""
+    try:
+        return dt.datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y %Z").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None

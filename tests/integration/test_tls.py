@@ -1,0 +1,85 @@
+"""TLS problems named as such, produced for real on the TLS lab: an expired client certificate (made
+with `openssl ca -startdate/-enddate` in the past), one from another CA, none at all, http against an
+https member, and a server certificate about to expire. A member that refuses our certificate is
+reachable, not DOWN."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from etcdops.lab import pki
+from tests.integration.helpers import LabEnv
+
+pytestmark = pytest.mark.lab
+
+
+def variant(lab: LabEnv, name: str, settings: str) -> str:
+    src, dst = lab.root / "inventories" / "lab", lab.root / "inventories" / name
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    (dst / "group_vars" / "all" / "90-variant.yml").write_text(settings)
+    return name
+
+
+def lab_ca(lab: LabEnv) -> tuple[Path, Path]:
+    return lab.root / ".lab" / "pki" / "ca.pem", lab.root / ".lab" / "pki" / "ca-key.pem"
+
+
+@pytest.mark.parametrize(("case", "words"), [
+    ("expired", "client certificate refused: it has expired"),
+    ("other-ca", "client certificate refused"),
+    ("none", "client certificate refused: none was given and the member requires one"),
+    ("http", "the member speaks https, the inventory says http"),
+])
+def test_a_tls_failure_names_its_cause(lab: LabEnv, tmp_path: Path, case: str, words: str) -> None:
+    ca, ca_key = lab_ca(lab)
+    if case == "expired":
+        pki.make_cert(ca, ca_key, tmp_path, "old", "old-client", [], server=False,
+                      start="20240101000000Z", end="20250101000000Z")
+        settings = f"etcd_cert: {tmp_path}/old.pem\netcd_key: {tmp_path}/old-key.pem\n"
+    elif case == "other-ca":
+        other, other_key = pki.make_ca(tmp_path / "ca2")
+        pki.make_cert(other, other_key, tmp_path, "stranger", "stranger", [], server=False)
+        settings = f"etcd_cert: {tmp_path}/stranger.pem\netcd_key: {tmp_path}/stranger-key.pem\n"
+    elif case == "none":
+        settings = 'etcd_cert: ""\netcd_key: ""\n'
+    else:
+        settings = 'etcd_client_url: "http://{{ ip }}:2379"\n'
+    inv = variant(lab, f"tls-{case}", settings)
+    status = lab.etcdops("status", "-i", inv)
+    assert status.returncode == 0, status.stderr
+    lines = [line for line in status.stdout.splitlines() if line.strip().startswith("node")
+             and ("REACHABLE" in line or "DOWN" in line)]
+    assert len(lines) == 3 and all(words in line for line in lines), status.stdout
+    assert all("REACHABLE, " in line and "DOWN" not in line for line in lines), status.stdout  # never "down"
+    assert lab.etcdops("status", "-i", inv, "--check").returncode == 1
+    endpoints = json.loads(lab.etcdops("status", "-i", inv, "-o", "json").stdout)["endpoints"]
+    assert all(e["answers"] and words in (e["error"] or "") for e in endpoints)
+    refused = lab.etcdops("run", "compact-defrag", "-i", inv, "--yes")
+    assert refused.returncode == 3 and "not healthy" in refused.stderr, refused.stderr
+
+
+def test_a_server_certificate_about_to_expire_is_warned_about(lab: LabEnv) -> None:
+    ca, ca_key = lab_ca(lab)
+    certs = lab.host_root("node3") / "etc" / "ssl" / "etcd" / "ssl"
+    keep = {p.name: p.read_bytes() for p in certs.glob("member-node3*")}
+    pki.make_cert(ca, ca_key, certs, "member-node3", "etcd-member-node3",
+                  [f"IP:{lab.address('node3')}", "IP:127.0.0.1", "DNS:localhost", "DNS:node3"], server=True, days=10)
+    try:
+        lab.service("node3", "restart")
+        status = lab.wait_healthy()
+        text = lab.etcdops("status", "-i", "lab").stdout
+        node3 = {c["kind"]: c for e in status["endpoints"] if e["host"] == "node3" for c in e["certs"]}
+        assert 8 <= node3["server"]["days_left"] <= 10 and node3["peer"]["days_left"] <= 10
+        assert "node3    server expires" in text and "WARNING: expires in" in text
+        assert all(c["days_left"] > 1000 for e in status["endpoints"] if e["host"] != "node3" for c in e["certs"])
+    finally:
+        for name, data in keep.items():
+            (certs / name).write_bytes(data)
+        lab.service("node3", "restart")
+        lab.wait_healthy()
