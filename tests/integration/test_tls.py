@@ -83,3 +83,29 @@ def test_a_server_certificate_about_to_expire_is_warned_about(lab: LabEnv) -> No
             (certs / name).write_bytes(data)
         lab.service("node3", "restart")
         lab.wait_healthy()
+
+
+def test_a_joining_host_with_a_missing_or_foreign_certificate_is_refused_before_member_add(lab: LabEnv,
+                                                                                             tmp_path: Path) -> None:
+    certs = lab.host_root("node4") / "etc" / "ssl" / "etcd" / "ssl"
+    good = lab.etcdops("plan", "scale-out", "-i", "lab", "-p", "host=node4")
+    assert good.returncode == 0 and "[ok] the TLS files node4's etcd.env will name" in good.stdout, good.stdout
+    member = certs / "member-node4.pem"
+    saved = member.read_bytes()
+    member.unlink()
+    try:
+        missing = lab.etcdops("plan", "scale-out", "-i", "lab", "-p", "host=node4")
+        assert missing.returncode == 3 and f"{member} (ETCD_CERT_FILE) is missing" in missing.stderr, missing.stderr
+        other, other_key = pki.make_ca(tmp_path / "ca2")
+        pki.make_cert(other, other_key, certs, "member-node4", "etcd-member-node4", [f"IP:{lab.address('node4')}"],
+                      server=True)
+        (certs / "ca.pem").write_bytes(other.read_bytes())  # a host set up with another CA entirely
+        foreign = lab.etcdops("plan", "scale-out", "-i", "lab", "-p", "host=node4")
+        assert foreign.returncode == 3 and "is not the cluster's" in foreign.stderr, foreign.stderr
+    finally:
+        member.write_bytes(saved)
+        ca, _ = lab_ca(lab)
+        (certs / "ca.pem").write_bytes(ca.read_bytes())
+        pki.make_cert(*lab_ca(lab), certs, "member-node4", "etcd-member-node4",
+                      [f"IP:{lab.address('node4')}", "IP:127.0.0.1", "DNS:localhost", "DNS:node4"], server=True)
+    assert lab.etcdops("plan", "scale-out", "-i", "lab", "-p", "host=node4").returncode == 0
