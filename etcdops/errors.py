@@ -86,6 +86,14 @@ class CommandFailed(EtcdopsError):
         self.host, self.command, self.code, self.stderr_tail = host, command, exit_code, tail
 
 
+class TransferError(EtcdopsError):
+    """A copy failed with the connection still up (a full disk, a permission): not a lost host."""
+
+    def __init__(self, host: str, path: str, reason: str) -> None:
+        super().__init__(f"{host}: cannot write {path}: {reason}")
+        self.host, self.path, self.reason = host, path, reason
+
+
 class CommandTimeout(CommandFailed):
     def __init__(self, host: str, command: str, timeout: float) -> None:
         super().__init__(host, command, -1, f"timed out after {timeout:g}s")

@@ -130,6 +130,8 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "checks": [{"message": c.message, "ok": c.ok, "detail": c.detail} for c in plan.checks],
         "warnings": list(plan.warnings),
         "summary": plan.summary,
+        "disk": [{"host": r.host, "step": r.step, "what": r.what, "path": r.path, "bytes": r.bytes, "mount": r.mount,
+                  "free_before": r.free_before, "free_after": r.free_after} for r in plan.disk],
         "steps": [_step_dict(s) for s in plan.steps],
         "on_failure": plan.on_failure,
     }
@@ -176,6 +178,7 @@ def plan_text(plan: Plan) -> str:
     lines += [f"WARNING: {w}" for w in d["warnings"]]
     if d["summary"]:
         lines += [""] + d["summary"].rstrip().splitlines()
+    lines += _disk_lines(d["disk"])
     for s in d["steps"]:
         mode = "parallel" if s["parallel"] else "serial"
         if s["last"]:
@@ -203,6 +206,18 @@ def plan_text(plan: Plan) -> str:
             lines.append(f"  {a['host']}: {described[0]}")
             lines += [f"    {line}" for line in described[1:]]
     return "\n".join(lines)
+
+
+def _disk_lines(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    from etcdops.facts.disk import human
+
+    lines = ["", "DISK (what the steps write, and the free space before and after)"]
+    for r in rows:
+        lines.append(f"  {r['host']:<8} step {r['step']:<2} {human(r['bytes']):>10} {r['what']} ({r['path']}, on "
+                     f"{r['mount']}): free {human(r['free_before'])} -> {human(r['free_after'])}")
+    return lines
 
 
 def plan_markdown(plan: Plan) -> str:

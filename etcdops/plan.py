@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from etcdops.commands import Command, sh
 from etcdops.context import base_context, host_context
+from etcdops.diskplan import DiskRow, plan_disk
 from etcdops.errors import EtcdopsError, RenderError, RunbookError
 from etcdops.facts.model import ClusterFacts, quorum, tolerance
 from etcdops.inventory import Inventory
@@ -115,6 +116,7 @@ class Plan:
     variables: Mapping[str, Any] = field(repr=False)
     on_failure: str | None = None
     warnings: tuple[str, ...] = ()
+    disk: tuple[DiskRow, ...] = ()  # what each step writes where, with the free space before and after
     on_success: str | None = None
     summary: str | None = None
     runbook_includes: tuple[str, ...] = ()  # the files its `- include:` steps come from
@@ -190,13 +192,17 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
                 warnings.append(f"step {index} ({planned.name}) leaves an even number of voters "
                                 f"({q.voters_after}): it tolerates no more failures than one voter fewer")
         steps.append(planned)
+    disk, space = plan_disk([(s.index, w) for s in steps if not s.skipped for a in s.actions
+                             for w in a.action.writes], probe)
+    checks += [CheckResult(message=c.message(), ok=c.ok, detail="" if c.ok else c.detail(), exit_code=3)
+               for c in space]
     return Plan(
         runbook=runbook.name, runbook_file=runbook.file, runbook_includes=runbook.includes, inventory=inventory.name,
         inventory_path=str(inventory.path), params=display_params(dict(params)), run=run, facts=facts,
         checks=tuple(checks), steps=tuple(steps), variables=variables,
         on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
         if runbook.on_failure else None,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), disk=tuple(disk),
         on_success=render(runbook.on_success, variables, shell=False, where=runbook.file)
         if runbook.on_success else None,
         summary=render(runbook.summary, variables, shell=False, where=runbook.file) if runbook.summary else None,

@@ -47,6 +47,12 @@ class DictProbe:
 
     def run(self, host: str, command: Command) -> Result:
         self.checked.append(command.text)
+        if "df -PB1" in command.text and host not in self.outputs:  # a roomy filesystem (1 TiB, all free)
+            import shlex
+
+            words = shlex.split(command.text)
+            paths = [words[i + 1] for i, w in enumerate(words) if w == "%s\\t"]
+            return Result(0, "".join(f"{p}\t/dev/vda 1099511627776 0 1099511627776 0% /\n" for p in paths), "")
         return Result(0, self.outputs.get(host, ""), "")
 
 

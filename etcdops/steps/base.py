@@ -66,12 +66,24 @@ class RunInfo:
         return {"id": self.id, "stamp": self.stamp, "time": self.time}
 
 
+@dataclass(frozen=True)
+class Write:
+    """Bytes a step will write on a host (or the control node) under a path: checked at plan time
+    against the free space of that path's filesystem."""
+
+    host: str
+    path: str
+    bytes: int
+    what: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Action:
     """One host's part of a step: a line of intent, then the exact commands under it."""
 
     intent: str
     commands: tuple[Command, ...] = ()
+    writes: tuple[Write, ...] = ()  # what it will write where (disk space is checked before the run)
 
     def describe(self) -> list[str]:
         return [self.intent, *(f"$ {line}" if i == 0 else f"  {line}"

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from etcdops.commands import Command, etcdctl
 from etcdops.errors import CommandFailed, StepFailed
+from etcdops.facts.disk import df_command, human, parse_df
 from etcdops.facts.model import EndpointStatus
 from etcdops.facts.parse import parse_endpoint_status, parse_health_list, parse_status_alarms
 from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, mb, rule_ok
 from etcdops.inventory import EtcdConfig, Inventory
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
 from etcdops.steps.spec import spec_field
 
 SHRINK_STEP = 256 * 1024  # bytes: in use shrinking less than this per read counts as settled
@@ -199,6 +200,9 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         if not reason:
             return Outcome.ok(f"not needed under rule {action.rule}: {mb(space.reclaimable)} reclaimable of "
                               f"{mb(space.db_size)}")
+        room = self._room(ex, action, before.db_size)
+        if room:
+            return Outcome(HostStatus.SKIPPED, room)
         leader_before = self._leader(ex, action)
         started = time.time()
         t0 = time.monotonic()
@@ -218,6 +222,19 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         return Outcome.changed(f"{ex.host}: db size {before.db_size} -> {after.db_size} bytes "
                                f"({after.db_size_in_use} in use) in {seconds * 1000:.0f} ms; leader "
                                f"{leader_before} -> {leader_after} ({reason})", report=report)
+
+    @staticmethod
+    def _room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
+        """Why the defragmentation would not fit ('' when it does): bbolt writes a new copy of the
+        whole database beside the old one; afterwards the margin must still be free."""
+        fs = parse_df(ex.run(df_command([action.etcd.data_dir])).stdout).get(action.etcd.data_dir)
+        if fs is None:
+            return ""
+        if fs.free - db_size >= fs.margin:
+            return ""
+        return (f"not defragmented: it writes a full copy of the database ({human(db_size)}) on {fs.mount}, which has "
+                f"{human(fs.free)} free, and {human(fs.margin)} must stay free (10% of the filesystem or 1 GiB, "
+                "whichever is more); make room, then run compact-defrag again")
 
     @staticmethod
     def _leader(ex: ExecContext, action: DefragAction) -> str:

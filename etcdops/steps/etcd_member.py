@@ -15,7 +15,7 @@ from etcdops.errors import StepFailed
 from etcdops.facts.model import Member
 from etcdops.facts.parse import parse_endpoint_status, parse_member_add, parse_member_list
 from etcdops.inventory import EtcdConfig
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write
 from etcdops.steps.spec import spec_field
 
 Change = Literal["add_learner", "add", "promote", "remove", "update_peer_urls"]
@@ -85,9 +85,14 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
                  "promote": f"promote the learner {spec.host} ({target.peer_url}) to a voter",
                  "remove": f"remove the member of {spec.host} ({target.peer_url})",
                  "update_peer_urls": f"set the peer URLs of {spec.host}'s member to {target.peer_url}"}[spec.action]
+        writes: tuple[Write, ...] = ()
+        if spec.action in ("add_learner", "add"):  # the new member receives a copy of the database
+            leader = ctx.facts.status_of(ctx.facts.leader_host) if ctx.facts.leader_host else None
+            writes = (Write(spec.host, target.data_dir, leader.db_size if leader else 0,
+                            "the new member's copy of the database"),)
         return MemberAction(intent=f"{words}, asked on {ctx.host}; nothing if already done (found by peer URL)",
                             commands=(list_command(ctl), change_cmd), change=spec.action, host=spec.host,
-                            name=target.name, peer_url=target.peer_url, ctl=ctl)
+                            name=target.name, peer_url=target.peer_url, ctl=ctl, writes=writes)
 
     def execute(self, action: MemberAction, ex: ExecContext) -> Outcome:
         _cluster, members = parse_member_list(ex.run(list_command(action.ctl)).stdout)

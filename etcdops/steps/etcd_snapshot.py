@@ -15,9 +15,10 @@ from etcdops.errors import StepFailed
 from etcdops.facts.parse import SnapshotStatus, parse_count, parse_sha256sum, parse_snapshot_status
 from etcdops.inventory import EtcdConfig
 from etcdops.steps import files
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, heartbeat, mb
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write, heartbeat, mb
 from etcdops.steps.spec import spec_field
 from etcdops.steps.transfer import download
+from etcdops.transport.local import CONTROL
 
 SNAPSHOT_TIMEOUT = 600
 
@@ -76,6 +77,8 @@ class RestoreSpec:
     into: str = spec_field("restore into DATA_DIR.INTO-STAMP (and WAL_DIR.INTO-STAMP)", "restore")
     bump_revision: int = spec_field("--bump-revision N --mark-compacted (etcdutl 3.5+)", 0, minimum=0)
     initial_cluster: str | None = spec_field("NAME=PEER_URL,... (default: the inventory's etcd group)", None)
+    bytes: int = spec_field("how much the restored database takes (the snapshot's size), for the disk check", 0,
+                            minimum=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +111,8 @@ class EtcdSnapshotRestoreKind(StepKind[RestoreSpec, RestoreAction]):
         return RestoreAction(intent=f"restore {spec.snapshot} into {data}{' and ' + wal if wal else ''} with "
                              f"{tool}; a dir left by an interrupted attempt is moved aside first",
                              commands=(files.stat_command(data, *([wal] if wal else [])), restore),
-                             restore=restore, targets=(data, *([wal] if wal else [])))
+                             restore=restore, targets=(data, *([wal] if wal else [])),
+                             writes=(Write(ctx.host, data, spec.bytes, "the restored data dir"),))
 
     def execute(self, action: RestoreAction, ex: ExecContext) -> Outcome:
         notes = []
@@ -157,18 +161,21 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         etcd, version = ctx.etcd, ctx.version()
         remote = f"{os.path.dirname(etcd.data_dir.rstrip('/'))}/etcdops-snapshot-{ctx.run.stamp}.db"
         save = etcdctl(etcd, "snapshot", "save", remote + ".part", command_timeout=f"{SNAPSHOT_TIMEOUT}s")
-        status = status_command(etcd, version, remote)
+        status_cmd = status_command(etcd, version, remote)
         facts = ctx.facts
         meta = {"cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else "",
                 "members": ctx.inventory.initial_cluster(), "etcd_version": facts.version or "",
                 "time": ctx.run.time, "source": ctx.host}
         dest = f"{spec.dest}/{spec.name}-rev<REV>-{ctx.run.stamp}.db"
+        status = ctx.facts.status_of(ctx.host)
+        size = status.db_size if status else 0
         return SaveAction(intent=f"save a snapshot on {ctx.host}, verify it there, count its keys and copy it to "
                           f"{dest} (sha256 checked) with its metadata beside it",
-                          commands=(save, sh("mv", "-f", remote + ".part", remote), status,
+                          commands=(save, sh("mv", "-f", remote + ".part", remote), status_cmd,
                                     count_command(etcd, "<REV>"), sh("sha256sum", remote)),
-                          remote=remote, dest=spec.dest, name=spec.name, save=save, status=status, etcd=etcd,
-                          meta=meta)
+                          remote=remote, dest=spec.dest, name=spec.name, save=save, status=status_cmd, etcd=etcd,
+                          meta=meta, writes=(Write(ctx.host, remote, size, "the snapshot, until it is copied"),
+                                             Write(CONTROL, spec.dest, size, "the snapshot")))
 
     def execute(self, action: SaveAction, ex: ExecContext) -> Outcome:
         remote = action.remote

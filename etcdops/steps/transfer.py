@@ -6,6 +6,7 @@ short is never taken for a complete one; a second run finds the file already the
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from pathlib import Path
 
 from etcdops.commands import sh
 from etcdops.context import sha256_file
-from etcdops.errors import StepFailed
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, mb
+from etcdops.errors import EtcdopsError, StepFailed, TransferError
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write, mb
 from etcdops.steps.files import remote_sha256
 from etcdops.steps.spec import spec_field
 
@@ -79,8 +80,10 @@ class UploadKind(StepKind[UploadSpec, UploadAction]):
     heartbeat = False  # the copy notes its own progress
 
     def plan(self, spec: UploadSpec, ctx: StepContext) -> UploadAction:
-        return UploadAction(intent=f"upload {spec.src} -> {spec.dest}", src=spec.src.strip(),
-                            dest=spec.dest.strip(), mode=spec.mode)
+        src, dest = spec.src.strip(), spec.dest.strip()
+        size = os.path.getsize(src) if os.path.isfile(src) else 0
+        return UploadAction(intent=f"upload {src} -> {dest}", src=src, dest=dest, mode=spec.mode,
+                            writes=(Write(ctx.host, dest, size, f"a copy of {os.path.basename(src)}"),))
 
     def execute(self, action: UploadAction, ex: ExecContext) -> Outcome:
         return upload(ex, action.src, action.dest, action.mode)
@@ -108,7 +111,12 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
     if remote_sha256(ex, dest) == local_sha:
         return Outcome.ok(f"{dest} already has sha256 {local_sha[:12]}")
     part = dest + ".part"
-    ex.transport.put(src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop))
+    try:
+        ex.transport.put(src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop))
+    except TransferError as exc:
+        ex.run(sh("rm", "-f", "--", part), check=False)  # a partial copy is never left to be taken for one
+        raise StepFailed(ex.step, ex.host, f"cannot write {part}: {exc.reason}{_room(ex, dest, src)}; the partial "
+                         "copy was removed") from None
     got = remote_sha256(ex, part)
     if got != local_sha:
         ex.run(sh("rm", "-f", "--", part), check=False)
@@ -120,6 +128,22 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
     return Outcome.changed(f"{dest} sha256 {local_sha[:12]} verified")
 
 
+def _room(ex: ExecContext, dest: str, src: str) -> str:
+    """What the destination's filesystem has free, when a copy failed (SFTP reports a full disk only
+    as "Failure")."""
+    from etcdops.facts.disk import df_command, human, parse_df
+
+    try:
+        fs = parse_df(ex.run(df_command([dest]), check=False).stdout).get(dest)
+    except EtcdopsError:
+        return ""
+    if fs is None:
+        return ""
+    size = os.path.getsize(src) if os.path.isfile(src) else 0
+    full = " (no space left on the device)" if fs.free < size else ""
+    return f"{full}: {fs.mount} on {ex.host} has {human(fs.free)} free, the copy needs {human(size)}"
+
+
 def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outcome:
     want = want or remote_sha256(ex, src)
     if not want:
@@ -129,7 +153,13 @@ def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outco
     if dest.is_file() and sha256_file(str(dest)) == want:
         return Outcome.ok(f"{dest} already has sha256 {want[:12]}")
     part = dest.with_name(dest.name + ".part")
-    ex.transport.get(src, str(part), ex.remaining(), TransferProgress("received", ex.note, check_stop=ex.check_stop))
+    try:
+        ex.transport.get(src, str(part), ex.remaining(), TransferProgress("received", ex.note,
+                                                                          check_stop=ex.check_stop))
+    except TransferError as exc:
+        part.unlink(missing_ok=True)
+        raise StepFailed(ex.step, "control", f"cannot write {part} on the control node: {exc.reason}; the partial "
+                         "copy was removed") from None
     got = sha256_file(str(part))
     if got != want:
         part.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ The only module that imports paramiko; its errors become ConnectError on the spo
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import shlex
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 
 import paramiko
 
-from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, Interrupted, first_line
+from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, Interrupted, TransferError, first_line
 from etcdops.inventory import Host
 from etcdops.transport import STOP_GRACE, Cancel, Progress, Result, env_prelude
 
@@ -219,6 +220,8 @@ class SSHTransport:
                 channel.settimeout(timeout)
             sftp.put(local_path, target, callback=progress)
         except LOST as exc:
+            if self._transport_active() and isinstance(exc, OSError) and not isinstance(exc, socket.timeout):
+                raise TransferError(self.name, target, _reason(exc)) from None  # the host said no (a full disk)
             raise ConnectError(self.name, f"upload to {remote_path}: {_reason(exc)}") from None
         finally:
             _close_quietly(sftp)
@@ -234,6 +237,10 @@ class SSHTransport:
             if channel is not None:
                 channel.settimeout(timeout)
             sftp.get(remote_path, local_path, callback=progress)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):  # the control node's own disk
+                raise TransferError("control", local_path, exc.strerror or str(exc)) from None
+            raise ConnectError(self.name, f"download of {remote_path}: {_reason(exc)}") from None
         except LOST as exc:
             raise ConnectError(self.name, f"download of {remote_path}: {_reason(exc)}") from None
         finally:
