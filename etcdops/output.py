@@ -48,6 +48,9 @@ def _endpoint(name: str, hf: Any) -> dict[str, Any]:
         "revision": s.revision if s else None, "errors": list(s.errors) if s else [],
         "error": hf.error or hf.health_error,
         "answers": hf.answers,
+        "set_aside": [{"path": i.path, "bytes": i.bytes, "age_days": round(i.age() / 86400, 1), "kind": i.kind,
+                       "ours": i.ours} for i in hf.aside],
+        "data_fs": {"size": hf.data_fs[0], "free": hf.data_fs[1], "mount": hf.data_fs[2]} if hf.data_fs else None,
         "certs": [{"kind": c.kind, "path": c.path, "days_left": c.days_left(), "error": c.error or None,
                    "not_after": c.not_after.isoformat() if c.not_after else None} for c in hf.certs],
     }
@@ -85,7 +88,27 @@ def status_text(facts: ClusterFacts) -> str:
     lines.append("")
     lines.append("ALARMS: " + (", ".join(f"{a['alarm']} on {a['member_id']}" for a in d["alarms"]) or "none"))
     lines += _cert_lines(d["endpoints"])
+    lines += _aside_lines(d["endpoints"])
     return "\n".join(lines)
+
+
+def _aside_lines(endpoints: list[dict[str, Any]]) -> list[str]:
+    from etcdops.facts.aside import WARN_SHARE
+    from etcdops.facts.disk import human
+
+    rows = [(e, i) for e in endpoints for i in e["set_aside"]]
+    if not rows:
+        return []
+    lines = ["", "SET ASIDE by etcdops (never deleted by it; `etcdops run prune` removes old ones)"]
+    for e, i in rows:
+        mark = "" if i["ours"] else "  (no etcdops marker: not etcdops', prune leaves it)"
+        lines.append(f"  {e['host']:<8} {human(i['bytes']):>10}  {i['age_days']:>6.1f} days  {i['path']}{mark}")
+    for e in endpoints:
+        fs, total = e["data_fs"], sum(i["bytes"] for i in e["set_aside"])
+        if fs and total > WARN_SHARE * fs["size"]:
+            lines.append(f"  WARNING: {e['host']}: {human(total)} set aside on {fs['mount']}, more than "
+                         f"{WARN_SHARE:.0%} of it ({human(fs['size'])}; {human(fs['free'])} free)")
+    return lines
 
 
 def _cert_lines(endpoints: list[dict[str, Any]]) -> list[str]:

@@ -74,6 +74,8 @@ def runbook_schema() -> dict[str, Any]:
             "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"},
             "description": _TEXT,
             "lock": {"enum": ["etcd", "files", "none"]},
+            "unattended_requires": {"type": "array", "items": _TEXT,
+                                    "description": "params --yes without a reviewed plan must give explicitly"},
             "params": {"type": "object", "additionalProperties": param},
             "vars": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
             "preflight": {"type": "array", "items": _check()},

@@ -41,6 +41,17 @@ def down() -> None:
 
 @app.command()
 @boundary
+def prune() -> None:
+    """Remove the previous labs kept in .lab/previous/ (lab up keeps the last 2)."""
+    from etcdops.lab.lab import Lab
+    from etcdops.session import project_root
+
+    freed = Lab(project_root()).prune(progress=typer.echo)
+    typer.echo(f"lab: {freed / 2**20:.0f} MB freed" if freed else "lab: no previous lab kept")
+
+
+@app.command()
+@boundary
 def status() -> None:
     """Which lab hosts run sshd and etcd."""
     from etcdops.lab.lab import Lab

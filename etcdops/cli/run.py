@@ -54,6 +54,8 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
         raise BadInput("run needs RUNBOOK and --inventory (or --plan FILE, or --resume ID)")
     say = err if output == Output.json else typer.echo  # with --output json, stdout is the report only
     prepared = prepare(runbook, inventory, param or [], runbooks)
+    if yes and saved is None:
+        _unattended_needs(prepared.runbook, param or [])
     with prepared.pool:
         the_plan = _plan(prepared, saved, plan_file is not None, say)
         _confirm_or_refuse(the_plan, yes)
@@ -74,6 +76,15 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
         f"{counts[StepStatus.DONE_BEFORE]} done before)")
     if the_plan.on_success:
         say("\n" + the_plan.on_success.strip())
+
+
+def _unattended_needs(the_runbook: Any, given: list[str]) -> None:
+    """A runbook that removes things says what, on the command line, when nobody reviews its plan."""
+    named = {a.partition("=")[0].strip() for a in given}
+    missing = [p for p in the_runbook.unattended_requires if p not in named]
+    if missing:
+        raise Refused(f"{the_runbook.name} under --yes without a reviewed plan (run --plan) needs "
+                      + ", ".join(f"-p {p}=..." for p in missing) + " given explicitly; nothing was touched")
 
 
 def _saved_record(plan_file: Path | None, resume: str | None) -> tuple[dict[str, Any] | None, Path | None]:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from etcdops.commands import Command, Raw, sh
+from etcdops.templating import quote
 
 GiB = 1 << 30
 MARGIN_SHARE = 0.10
@@ -39,9 +40,9 @@ def df_command(paths: list[str]) -> Command:
     """df of each path's nearest existing ancestor (a path that does not exist yet, as a fresh data
     dir, is on its parent's filesystem); one line per path: PATH<TAB>df's line."""
     parts: list[object] = []
-    for path in paths:
-        parts += [Raw("p="), path, Raw('; while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done; printf'),
-                  "%s\\t", path, Raw('; df -PB1 "$p" | tail -n 1;')]
+    for path in paths:  # `p=VALUE` is one word: the value quoted right after the =
+        parts += [Raw(f"p={quote(path)};"), Raw('while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done;'),
+                  Raw("printf"), "%s\\t", path, Raw('; df -PB1 "$p" | tail -n 1;')]
     return sh(*parts) if parts else sh("true")
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.facts.aside import listing_command, parse_listing
 from etcdops.facts.certs import certs_section, client_check, parse_certs
 from etcdops.facts.etcdctl import etcdctl
 from etcdops.facts.model import Alarm, ClusterFacts, EndpointStatus, HostFacts, Member
@@ -27,7 +28,7 @@ from etcdops.transport.pool import Pool
 
 FACTS_TIMEOUT = 20.0
 FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 3 calls stay well inside FACTS_TIMEOUT
-SECTIONS = ("version", "status", "health", "members", "tls", "certs")
+SECTIONS = ("version", "status", "health", "members", "tls", "certs", "aside")
 
 
 def facts_script(host: Host, versions: bool = True) -> str:
@@ -64,7 +65,8 @@ def facts_script(host: Host, versions: bool = True) -> str:
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
         'trap \'rm -f "$d"/*.o "$d"/*.e; rmdir "$d"\' EXIT',
-        f"( {section('version')}; {certs_section(host)} ) &" if versions else ":",
+        f"( {section('version')}; {certs_section(host)}; {{ echo '@@aside'; {listing_command(host.etcd)}; }} "
+        '>"$d/aside.o" ) &' if versions else ":",
         f"if {not_listening}; then {stopped}; else {section('status')}; fi",
         'if [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
         f"""case "$s" in *'"isLearner":true'*) ;; *) ( {section('health')} ) & {section('members')};; esac; """
@@ -137,6 +139,7 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
     cause = None
     member_ids: tuple[int, ...] | None = None
     certs = parse_certs(sec["certs"][1]) if "certs" in sec else ()
+    aside, data_fs = parse_listing(sec["aside"][1], host.etcd) if "aside" in sec else ((), None)
     try:
         rc, out, err = sec.get("status", (1, "", "no output"))
         if rc == 0:
@@ -172,7 +175,7 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
                      health_error=health_error, error=error,
                      etcd_version=etcd_version or (status.version if status is not None else None),
                      etcdctl_version=ctl_version, member_ids=member_ids,
-                     answers=bool(cause and cause.reachable), certs=certs)
+                     answers=bool(cause and cause.reachable), certs=certs, aside=aside, data_fs=data_fs)
 
 
 def _last(err: str) -> str:

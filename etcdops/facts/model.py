@@ -70,6 +70,8 @@ class HostFacts:
     member_ids: tuple[int, ...] | None = None  # the member list as this host's etcd reports it
     answers: bool = False  # its etcd answered but refused us (a client certificate refused): not DOWN
     certs: tuple[Any, ...] = ()  # facts.certs.CertInfo of its server and peer certificates
+    aside: tuple[Any, ...] = ()  # facts.aside.AsideItem: what etcdops set aside there (status, plan)
+    data_fs: tuple[int, int, str] | None = None  # (size, free, mount) of the data dir's filesystem
 
 
 @dataclass(frozen=True)

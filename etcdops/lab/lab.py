@@ -23,6 +23,7 @@ from etcdops.templating import env_update
 SSH_PORT = 2222
 LAB_NET = "127.0.1."
 UP_TIMEOUT = 30.0
+KEEP_PREVIOUS = 2  # previous labs kept in .lab/previous/ by `lab up`
 STOP_TIMEOUT = 15.0
 HOSTS_HEADER = """\
 # The local lab: one "host" per loopback address, each with its own sshd on port
@@ -92,7 +93,7 @@ class Lab:
         if any(h.sshd_up or h.etcd_up for h in self.status()):
             progress("lab: a previous lab is still running; stopping it first")
             self.down(progress)
-        self._keep_previous()
+        self._keep_previous(progress)
         self._write_inventory(members, spares, tls)
         inv = load_inventory(self.inventory_dir)
         self._check_ports_free(inv)
@@ -122,18 +123,34 @@ class Lab:
         progress(f"lab: {len(inv.members)} members and {len(hosts) - len(inv.members)} spares up")
         return inv
 
-    def _keep_previous(self) -> None:
+    def _keep_previous(self, progress: Progress = print) -> None:
         """A new lab starts empty: the previous lab's data, env files and installed etcd move to
-        .lab/previous/STAMP/ (nothing is deleted; `make clean` removes .lab)."""
+        .lab/previous/STAMP/; the last KEEP_PREVIOUS previous labs are kept, an older one is removed
+        (and said so). `lab prune` removes them all; `make clean` removes .lab."""
         hosts_root = self.root / "hosts"
-        if not hosts_root.is_dir():
-            return
-        keep = self.root / "previous" / time.strftime("%Y%m%dT%H%M%S")
-        for root in sorted(hosts_root.iterdir()):
-            for sub in ("var/lib", "etc/etcd", "bin"):
-                if (root / sub).exists() and any((root / sub).iterdir()):
-                    (keep / root.name / sub).parent.mkdir(parents=True, exist_ok=True)
-                    (root / sub).rename(keep / root.name / sub)
+        if hosts_root.is_dir():
+            keep = self.root / "previous" / time.strftime("%Y%m%dT%H%M%S")
+            for root in sorted(hosts_root.iterdir()):
+                for sub in ("var/lib", "etc/etcd", "bin"):
+                    if (root / sub).exists() and any((root / sub).iterdir()):
+                        (keep / root.name / sub).parent.mkdir(parents=True, exist_ok=True)
+                        (root / sub).rename(keep / root.name / sub)
+        previous = sorted((self.root / "previous").iterdir()) if (self.root / "previous").is_dir() else []
+        for old in previous[:-KEEP_PREVIOUS] if len(previous) > KEEP_PREVIOUS else []:
+            size = _du(old)
+            shutil.rmtree(old)
+            progress(f"lab: removed the previous lab {old.name} ({size / 2**20:.0f} MB): only the last "
+                     f"{KEEP_PREVIOUS} are kept")
+
+    def prune(self, progress: Progress = print) -> int:
+        """Remove every previous lab kept in .lab/previous; returns the bytes freed."""
+        folder = self.root / "previous"
+        freed = 0
+        for old in sorted(folder.iterdir()) if folder.is_dir() else []:
+            freed += _du(old)
+            shutil.rmtree(old)
+            progress(f"lab: removed the previous lab {old.name}")
+        return freed
 
     def _write_inventory(self, members: int, spares: int, tls: bool) -> None:
         """TLS: kubespray's shape (inventory.ini, `ip=` per host); plaintext: hosts.yml. The other is
@@ -287,6 +304,17 @@ class Lab:
                 progress(f"lab: stopped {what} of {state.name} (pid {pid})")
                 stopped += 1
         return stopped
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).lstat().st_size
+            except OSError:
+                continue
+    return total
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -17,7 +17,7 @@ from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary",
-            "lock"}
+            "lock", "unattended_requires"}
 STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
              "on_failure", "on_unreachable", "only_if", "leader_last"}
 PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
@@ -144,7 +144,12 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     lock = str(d.get("lock", "etcd"))
     if lock not in ("etcd", "files", "none"):
         raise _err(file, d, f"lock is etcd, files or none, not {lock!r}")
+    unattended = tuple(str(x) for x in d.get("unattended_requires") or ())
+    for needed in unattended:
+        if not any(p.name == needed for p in params):
+            raise _err(file, d, f"unattended_requires names {needed!r}, which is not a param")
     return Runbook(name=name, lock=lock, description=str(d.get("description", "")).strip(), file=file,
+                   unattended_requires=unattended,
                    params=params, vars=vars_, preflight=checks, steps=parsed, includes=includes,
                    on_failure=_opt_template(file, d, "on_failure"),
                    on_success=_opt_template(file, d, "on_success"), summary=_opt_template(file, d, "summary"))

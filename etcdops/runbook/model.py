@@ -79,6 +79,7 @@ class Runbook:
     summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
     lock: str = "etcd"  # etcd (a leased key) | files (lock files on every member: etcd is down) | none
     includes: tuple[str, ...] = ()  # files of steps included with `- include: FILE`, in order
+    unattended_requires: tuple[str, ...] = ()  # params that --yes without a reviewed plan must give explicitly
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -18,6 +18,7 @@ from etcdops.steps.etcd_snapshot import EtcdSnapshotRestoreKind, EtcdSnapshotSav
 from etcdops.steps.local_files import PruneSnapshotsKind, RemoveFileKind
 from etcdops.steps.pause import PauseKind
 from etcdops.steps.playbook import PlaybookKind
+from etcdops.steps.prune import PruneSetAsideKind
 from etcdops.steps.template import TemplateKind
 from etcdops.steps.transfer import DownloadKind, UploadKind
 from etcdops.steps.wait import WaitKind
@@ -26,6 +27,6 @@ KINDS: dict[str, StepKind[Any, Any]] = {kind.name: kind for kind in (
     EtcdServiceKind(), MoveAsideKind(), SwapDirKind(), EtcdMemberKind(), EtcdSnapshotSaveKind(),
     EtcdSnapshotVerifyKind(), EtcdSnapshotRestoreKind(), EtcdCompactKind(), EtcdDefragKind(), MoveLeaderKind(),
     AlarmDisarmKind(), EtcdKeyKind(), EtcdKeyCountKind(), EtcdEndpointStatusKind(), PruneSnapshotsKind(),
-    RemoveFileKind(), TemplateKind(), UploadKind(), DownloadKind(), WaitKind(), PlaybookKind(), PauseKind(),
-    CommandKind(),
+    RemoveFileKind(), PruneSetAsideKind(), TemplateKind(), UploadKind(), DownloadKind(), WaitKind(), PlaybookKind(),
+    PauseKind(), CommandKind(),
 )}

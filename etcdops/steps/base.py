@@ -96,7 +96,11 @@ class Action:
 
 
 class FileSource(Protocol):
+    """Read-only access to hosts at plan time (the plan's probe)."""
+
     def read(self, host: str, path: str) -> str | None: ...
+
+    def run(self, host: str, command: Command) -> Result: ...
 
 
 @dataclass

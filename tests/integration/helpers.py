@@ -199,6 +199,8 @@ def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
         if labenv.watch is not None:
             labenv.watch.__exit__()
         labenv.etcdops("lab", "down", timeout=120)
+        shutil.rmtree(root / ".lab", ignore_errors=True)  # the lab's data dirs (GBs over a session)
+        shutil.rmtree(root / "snapshots", ignore_errors=True)
     if labenv.watch is not None:
         assert labenv.watch.samples > 100, f"the process lists were sampled only {labenv.watch.samples} times"
         labenv.check_secret()
