@@ -14,6 +14,7 @@ import json
 import os
 import stat
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -180,8 +181,11 @@ def snapshot_file(path: str) -> SnapshotFile:
             "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
         via = f" (the symlink {path} points there)" if resolved != path else ""
         return SnapshotFile(path, resolved, f"{resolved}{via} is {what}, not a snapshot file", tool)
-    integrity = snapshot_integrity(resolved)
-    status = snapshot_status(resolved) if tool else {}
+    # one pass for the sha256 (and its trailer) while etcdutl reads the file for its status, side by side
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        status_future = pool.submit(snapshot_status, resolved) if tool else None
+        integrity = snapshot_integrity(resolved)
+        status = status_future.result() if status_future is not None else {}
     meta, meta_problem = read_meta(path)
     if not meta_problem and meta.get("sha256") and integrity == "" and meta["sha256"] != sha256_file(resolved):
         meta_problem = "its sha256 differs from the one in its metadata"

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from etcdops.commands import Command, Raw, etcdctl, sh, snapshot_tool, uses_etcdutl, with_args
 from etcdops.errors import StepFailed
-from etcdops.facts.parse import SnapshotStatus, parse_count, parse_sha256sum, parse_snapshot_status
+from etcdops.facts.parse import SnapshotStatus, parse_count, parse_snapshot_status
 from etcdops.inventory import EtcdConfig
 from etcdops.steps import files
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write, heartbeat, mb
@@ -169,10 +170,11 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         dest = f"{spec.dest}/{spec.name}-rev<REV>-{ctx.run.stamp}.db"
         status = ctx.facts.status_of(ctx.host)
         size = status.db_size if status else 0
-        return SaveAction(intent=f"save a snapshot on {ctx.host}, verify it there, count its keys and copy it to "
-                          f"{dest} (sha256 checked) with its metadata beside it",
+        return SaveAction(intent=f"save a snapshot on {ctx.host}, then copy it to {dest} (sha256 computed on both "
+                          "ends as it streams) while it is verified there (snapshot status, its key count); its "
+                          "metadata beside it",
                           commands=(save, sh("mv", "-f", remote + ".part", remote), status_cmd,
-                                    count_command(etcd, "<REV>"), sh("sha256sum", remote)),
+                                    count_command(etcd, "<REV>")),
                           remote=remote, dest=spec.dest, name=spec.name, save=save, status=status_cmd, etcd=etcd,
                           meta=meta, writes=(Write(ctx.host, remote, size, "the snapshot, until it is copied"),
                                              Write(CONTROL, spec.dest, size, "the snapshot")))
@@ -182,20 +184,32 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         with heartbeat(ex.note, ex.timeout):
             ex.run(action.save)
         ex.run(sh("mv", "-f", "--", remote + ".part", remote))
-        status = parse_snapshot_status(ex.run(action.status).stdout)
-        keys = parse_count(ex.run(count_command(action.etcd, status.revision)).stdout)
-        sha = parse_sha256sum(ex.run(sh("sha256sum", "--", remote)).stdout)
-        ex.note(f"saved {mb(status.total_size)} at revision {status.revision} ({keys} keys); copying it")
-        base = f"{action.name}-rev{status.revision}-{ex.info.stamp}"
         dest = Path(action.dest)
-        download(ex, remote, str(dest / f"{base}.db"), want=sha)
+        hidden = dest / f".{action.name}-{ex.info.stamp}.db"  # named by its revision once that is read
+        # the check on the host (snapshot status, the key count at its revision) runs while the copy
+        # streams to the control node, hashed on both ends as it goes
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checked = pool.submit(self._check, action, ex)
+            copied = download(ex, remote, str(hidden))
+            status, keys = checked.result()
+        sha = str((copied.report or {}).get("sha256", ""))
+        base = f"{action.name}-rev{status.revision}-{ex.info.stamp}"
         write_meta(dest / f"{base}.json", {**action.meta, "revision": status.revision, "keys": keys,
                                            "sha256": sha, "status": _status_dict(status)})
+        hidden.rename(dest / f"{base}.db")
         ex.run(sh("rm", "-f", "--", remote, Raw("2>/dev/null; true")))
         return Outcome.changed(f"snapshot {dest / (base + '.db')} (revision {status.revision}, {keys} keys, "
-                               f"sha256 {sha[:12]})", report={"snapshot": str(dest / (base + ".db")),
-                                                              "revision": status.revision, "keys": keys,
-                                                              "bytes": status.total_size})
+                               f"sha256 {sha[:12]}; {copied.detail.split('(')[-1].rstrip(')')})",
+                               report={"snapshot": str(dest / (base + ".db")), "revision": status.revision,
+                                       "keys": keys, "bytes": status.total_size,
+                                       "copy_seconds": (copied.report or {}).get("seconds")})
+
+    @staticmethod
+    def _check(action: SaveAction, ex: ExecContext) -> tuple[SnapshotStatus, int]:
+        status = parse_snapshot_status(ex.run(action.status).stdout)
+        keys = parse_count(ex.run(count_command(action.etcd, status.revision)).stdout)
+        ex.note(f"verified on the host: revision {status.revision}, {keys} keys, {mb(status.total_size)}")
+        return status, keys
 
 
 def _status_dict(status: SnapshotStatus) -> dict[str, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from etcdops.commands import sh
 from etcdops.context import sha256_file
 from etcdops.errors import EtcdopsError, StepFailed, TransferError
+from etcdops.steps import files
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write, mb
 from etcdops.steps.files import remote_sha256
 from etcdops.steps.spec import spec_field
@@ -105,27 +106,33 @@ class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
 
 
 def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Outcome:
-    local_sha = sha256_file(src)
-    if not local_sha:
+    if not os.path.isfile(src):
         raise StepFailed(ex.step, ex.host, f"cannot read {src} on the control node")
-    if remote_sha256(ex, dest) == local_sha:
-        return Outcome.ok(f"{dest} already has sha256 {local_sha[:12]}")
+    if files.stat(ex, dest)[dest].exists:  # a run resumed after its copy: compare, copy only if it differs
+        there = remote_sha256(ex, dest)
+        local = sha256_file(src)
+        if there == local:
+            return Outcome.ok(f"{dest} already has sha256 {local[:12]}")
     part = dest + ".part"
+    started = time.monotonic()
     try:
-        ex.transport.put(src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop))
+        copied = ex.transport.stream_put(src, part, ex.remaining(),
+                                         TransferProgress("sent", ex.note, check_stop=ex.check_stop))
     except TransferError as exc:
         ex.run(sh("rm", "-f", "--", part), check=False)  # a partial copy is never left to be taken for one
         raise StepFailed(ex.step, ex.host, f"cannot write {part}: {exc.reason}{_room(ex, dest, src)}; the partial "
                          "copy was removed") from None
-    got = remote_sha256(ex, part)
-    if got != local_sha:
+    if copied.remote_sha256 != copied.local_sha256:
         ex.run(sh("rm", "-f", "--", part), check=False)
-        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: sent {local_sha[:12]}, "
-                         f"host has {got[:12] or 'nothing'}")
+        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: sent {copied.local_sha256[:12]}, "
+                         f"host wrote {copied.remote_sha256[:12] or 'nothing'}")
     if mode:
         ex.run(sh("chmod", mode, part))
     ex.run(sh("mv", "-f", "--", part, dest))
-    return Outcome.changed(f"{dest} sha256 {local_sha[:12]} verified")
+    took = time.monotonic() - started
+    return Outcome.changed(f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
+                           f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
+                           report={"copied_bytes": copied.bytes, "seconds": round(took, 3)})
 
 
 def _room(ex: ExecContext, dest: str, src: str) -> str:
@@ -145,24 +152,29 @@ def _room(ex: ExecContext, dest: str, src: str) -> str:
 
 
 def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outcome:
-    want = want or remote_sha256(ex, src)
-    if not want:
-        raise StepFailed(ex.step, ex.host, f"{src} does not exist or is unreadable")
+    """Copy to the control node; `want`, when known, is the sha256 the file must have."""
     dest = Path(dest_path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.is_file() and sha256_file(str(dest)) == want:
-        return Outcome.ok(f"{dest} already has sha256 {want[:12]}")
+    if dest.is_file():  # a run resumed after its copy
+        want = want or remote_sha256(ex, src)
+        if want and sha256_file(str(dest)) == want:
+            return Outcome.ok(f"{dest} already has sha256 {want[:12]}")
     part = dest.with_name(dest.name + ".part")
+    started = time.monotonic()
     try:
-        ex.transport.get(src, str(part), ex.remaining(), TransferProgress("received", ex.note,
-                                                                          check_stop=ex.check_stop))
+        copied = ex.transport.stream_get(src, str(part), ex.remaining(),
+                                         TransferProgress("received", ex.note, check_stop=ex.check_stop))
     except TransferError as exc:
         part.unlink(missing_ok=True)
         raise StepFailed(ex.step, "control", f"cannot write {part} on the control node: {exc.reason}; the partial "
                          "copy was removed") from None
-    got = sha256_file(str(part))
-    if got != want:
+    if copied.local_sha256 != copied.remote_sha256 or (want and copied.remote_sha256 != want):
         part.unlink(missing_ok=True)
-        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: host {want[:12]}, copy {got[:12]}")
+        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: host read {copied.remote_sha256[:12]}, "
+                         f"copy has {copied.local_sha256[:12]}" + (f", expected {want[:12]}" if want else ""))
     part.rename(dest)
-    return Outcome.changed(f"{dest} sha256 {want[:12]} verified")
+    took = time.monotonic() - started
+    return Outcome.changed(f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
+                           f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
+                           report={"copied_bytes": copied.bytes, "seconds": round(took, 3),
+                                   "sha256": copied.local_sha256})

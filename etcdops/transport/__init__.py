@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from etcdops.transport.openssh import Copied
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all), called as a copy goes
 Cancel = Callable[[], "str | None"]  # a reason to stop (SIGTERM), or None
@@ -49,6 +52,12 @@ class Transport(Protocol):
     def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None: ...
 
     def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None: ...
+
+    def stream_put(self, local_path: str, remote_path: str, timeout: float,
+                   progress: Progress | None = None) -> Copied: ...
+
+    def stream_get(self, remote_path: str, local_path: str, timeout: float,
+                   progress: Progress | None = None) -> Copied: ...
 
     def read_file(self, path: str, timeout: float) -> str | None: ...
 

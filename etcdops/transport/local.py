@@ -9,6 +9,7 @@ from pathlib import Path
 
 from etcdops.errors import CommandTimeout
 from etcdops.transport import Cancel, Progress, Result, env_prelude
+from etcdops.transport.openssh import Copied
 
 CONTROL = "control"
 
@@ -35,9 +36,32 @@ class LocalTransport:
     def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None:
         shutil.copyfile(remote_path, local_path)
 
+    def stream_put(self, local_path: str, remote_path: str, timeout: float,
+                   progress: Progress | None = None) -> Copied:
+        return _copy(local_path, remote_path, progress)
+
+    def stream_get(self, remote_path: str, local_path: str, timeout: float,
+                   progress: Progress | None = None) -> Copied:
+        return _copy(remote_path, local_path, progress)
+
     def read_file(self, path: str, timeout: float) -> str | None:
         p = Path(path)
         return p.read_text() if p.exists() else None
 
     def close(self) -> None:
         pass
+
+
+def _copy(src: str, dest: str, progress: Progress | None) -> Copied:
+    import hashlib
+    import os
+
+    digest, done, total = hashlib.sha256(), 0, os.path.getsize(src)
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        while chunk := fin.read(1 << 20):
+            digest.update(chunk)
+            fout.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    return Copied(digest.hexdigest(), digest.hexdigest(), done)

@@ -1,0 +1,182 @@
+"""Bulk copies through the system's OpenSSH client, at its line rate (paramiko's SFTP runs at well
+under half of it, measured: make bench), with the host's own settings and never a weaker policy:
+the same user, key, port and jump host as the paramiko connection, StrictHostKeyChecking=yes
+against the same known_hosts file, BatchMode (no prompt), and no ssh_config of the user's
+(paramiko reads none either).
+
+The file streams through this process, which hashes it while it goes; the host hashes what it
+writes (or reads) in the same pass (`tee FILE | sha256sum`), so a copy is verified without reading
+the file a second time on either end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, TransferError
+from etcdops.inventory import Host
+from etcdops.transport import Progress
+
+CHUNK = 4 << 20
+# AES-GCM first: with AES-NI it is the fastest both ends have (measured here: 1.13 s for 512 MB by scp,
+# 1.32 s with OpenSSH's default chacha20-poly1305); the others stay acceptable for hosts without it
+CIPHERS = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr"
+# the host's hash: openssl (SHA-NI, ~4x coreutils' sha256sum here) when it has it
+HASH = "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
+MIN_BYTES = 8 << 20  # smaller copies stay on the open paramiko connection (a new ssh costs ~0.2 s)
+CONNECT_TIMEOUT = 10
+
+
+def available() -> bool:
+    return shutil.which("ssh") is not None and os.environ.get("ETCDOPS_NO_OPENSSH_COPY") != "1"
+
+
+@dataclass(frozen=True)
+class Copied:
+    local_sha256: str
+    remote_sha256: str
+    bytes: int
+
+
+class OpenSSHCopier:
+    def __init__(self, host: Host, known_hosts: str, wrap: Callable[[str], str]) -> None:
+        self.host, self.known_hosts, self.wrap = host, known_hosts, wrap
+
+    def _options(self, port: int, user: str) -> list[str]:
+        opts = ["-F", "/dev/null", "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+                "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", "-o", "ServerAliveInterval=15",
+                "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR", "-o", f"Ciphers={CIPHERS}",
+                "-p", str(port), "-l", user]
+        if self.host.key_file:
+            opts += ["-i", self.host.key_file, "-o", "IdentitiesOnly=yes"]
+        return opts
+
+    def command(self, remote: str) -> list[str]:
+        args = ["ssh", *self._options(self.host.port, self.host.user)]
+        if self.host.jump:  # the jump host is checked against the same known_hosts, with the same key
+            juser, _, hostport = self.host.jump.rpartition("@")
+            jhost, _, jport = hostport.partition(":")
+            jump = ["ssh", *self._options(int(jport or 22), juser or self.host.user), "-W", "%h:%p", jhost]
+            args += ["-o", "ProxyCommand=" + " ".join(shlex.quote(a) for a in jump)]
+        return [*args, self.host.address, self.wrap(remote)]
+
+    # ----- upload -----------------------------------------------------------------------
+    def put(self, local: str, remote: str, timeout: float, progress: Progress | None = None) -> Copied:
+        total = os.path.getsize(local)
+        script = f"umask 077; tee -- {shlex.quote(remote)} | {{ {HASH}; }}"
+        proc = subprocess.Popen(self.command(script), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, bufsize=0)
+        err = _Drain(proc.stderr)
+        out = _Drain(proc.stdout)
+        digest = hashlib.sha256()
+        done = 0
+        deadline = time.monotonic() + timeout
+        try:
+            with open(local, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    digest.update(chunk)
+                    assert proc.stdin is not None
+                    proc.stdin.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                    if time.monotonic() > deadline:
+                        raise CommandTimeout(self.host.name, f"copy to {remote}", timeout)
+            assert proc.stdin is not None
+            proc.stdin.close()
+            rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except BrokenPipeError:
+            rc = proc.wait(timeout=30)
+        except BaseException:
+            proc.kill()
+            proc.wait(timeout=30)
+            raise
+        stderr = err.text()
+        if rc != 0:
+            raise self._failure(rc, stderr, remote)
+        remote_sha = out.text().split()[0] if out.text().split() else ""
+        return Copied(digest.hexdigest(), remote_sha, done)
+
+    # ----- download ---------------------------------------------------------------------
+    def get(self, remote: str, local: str, timeout: float, progress: Progress | None = None) -> Copied:
+        # stdout: the file's bytes; stderr: its size first, its sha256 last (hashed by the host as it reads)
+        q = shlex.quote(remote)
+        script = f"stat -c %s -- {q} >&2 && {{ tee /dev/fd/3 < {q} | {{ {HASH}; }} >&2; }} 3>&1"
+        proc = subprocess.Popen(self.command(script), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, bufsize=0)
+        err = _Drain(proc.stderr)
+        digest = hashlib.sha256()
+        done = 0
+        deadline = time.monotonic() + timeout
+        try:
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            with open(local, "wb", buffering=0) as fh:
+                while chunk := os.read(fd, CHUNK):
+                    digest.update(chunk)
+                    fh.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, _size(err.peek()) or done + 1)
+                    if time.monotonic() > deadline:
+                        raise CommandTimeout(self.host.name, f"copy of {remote}", timeout)
+            rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except OSError as exc:
+            proc.kill()
+            proc.wait(timeout=30)
+            raise TransferError("control", local, exc.strerror or str(exc)) from None
+        except BaseException:
+            proc.kill()
+            proc.wait(timeout=30)
+            raise
+        stderr = err.text()
+        if rc != 0:
+            raise self._failure(rc, stderr, remote)
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        remote_sha = lines[-1].split()[0] if lines and len(lines[-1].split()[0]) == 64 else ""
+        return Copied(digest.hexdigest(), remote_sha, done)
+
+    def _failure(self, rc: int, stderr: str, remote: str) -> Exception:
+        text = " ".join(stderr.split())[-300:]
+        if "Host key verification failed" in stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
+            return HostKeyError(self.host.name, f"OpenSSH refused the host key of {self.host.address}:"
+                                f"{self.host.port} ({text}); known_hosts: {self.known_hosts}",
+                                known_hosts=self.known_hosts)
+        if rc == 255:  # ssh's own failure: the connection
+            return ConnectError(self.host.name, f"OpenSSH copy of {remote}: {text or 'connection failed'}")
+        return TransferError(self.host.name, remote, text or f"exit code {rc}")
+
+
+def _size(stderr: str) -> int:
+    first = stderr.split("\n", 1)[0].strip()
+    return int(first) if first.isdigit() else 0
+
+
+class _Drain:
+    """Read a pipe to its end in a thread (so that neither side blocks on a full pipe)."""
+
+    def __init__(self, pipe: object) -> None:
+        self.pipe = pipe
+        self.data = bytearray()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while chunk := self.pipe.read(65536):  # type: ignore[attr-defined]
+            self.data += chunk
+
+    def text(self) -> str:
+        self.thread.join(timeout=30)
+        return self.data.decode(errors="replace")
+
+    def peek(self) -> str:
+        return bytes(self.data).decode(errors="replace")
