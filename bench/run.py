@@ -85,9 +85,13 @@ def etcdops(*args: str) -> float:
     return timed([ETCDOPS, *args])
 
 
-def fill(keys: int, rounds: int) -> None:
-    subprocess.run([PY, str(TESTS / "fill.py"), f"http://{NET}1:2379", str(keys), str(rounds), "1024"],
-                   cwd=ROOT, check=True, timeout=900)
+def scheme() -> str:
+    return os.environ.get("SCHEME", "http")
+
+
+def fill(keys: int, rounds: int, size: int = 1024) -> None:
+    subprocess.run([PY, str(TESTS / "fill.py"), f"{scheme()}://{NET}1:2379", str(keys), str(rounds), str(size)],
+                   cwd=ROOT, check=True, timeout=1800)
 
 
 def with_writer(cmd: list[str]) -> tuple[float, float]:
@@ -96,7 +100,7 @@ def with_writer(cmd: list[str]) -> tuple[float, float]:
     stop = out.with_name(out.name + ".stop")
     stop.unlink(missing_ok=True)
     writer = subprocess.Popen([PY, str(TESTS / "writer.py"), str(out)] +
-                              [f"http://{NET}{i}:2379" for i in (1, 2, 3)], cwd=ROOT)
+                              [f"{scheme()}://{NET}{i}:2379" for i in (1, 2, 3)], cwd=ROOT)
     time.sleep(1.0)
     try:
         seconds = timed(cmd)
@@ -131,7 +135,7 @@ def bench_restore() -> None:
         base.append(timed([str(HAND / "restore.sh"), str(LAB), str(snap), NET]))
         # the snapshot was taken under etcdops' lock: the hand restore brought the key back with
         # its lease (the etcdops restore removes it); remove it here, untimed
-        subprocess.run([ETCDCTL, f"--endpoints=http://{NET}1:2379", "del", "etcdops/lock"],
+        subprocess.run([ETCDCTL, f"--endpoints={scheme()}://{NET}1:2379", "del", "etcdops/lock"],
                        check=True, capture_output=True, timeout=60)
     report(f"restore of a {snap.stat().st_size / 2**20:.0f} MB snapshot on 3 members [median of {RESTORES}]",
            statistics.median(ours), statistics.median(base), 1.25, spread(ours, base))
@@ -145,8 +149,17 @@ def seconds(runs: list[float]) -> str:
     return " ".join(f"{x:.2f}" for x in runs)
 
 
-def lab_up() -> None:
-    subprocess.run([ETCDOPS, "lab", "up"], cwd=ROOT, check=True, timeout=120, capture_output=True)
+def lab_up(tls: bool = False, members: int = 3, spares: int = 2) -> None:
+    """The lab for a part: plaintext by default (the hand scripts' baselines), TLS for the TLS part."""
+    subprocess.run([ETCDOPS, "lab", "up", "--members", str(members), "--spares", str(spares),
+                    *([] if tls else ["--plaintext"])], cwd=ROOT, check=True, timeout=300, capture_output=True)
+    os.environ.pop("SCHEME", None)
+    for key in ("ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"):
+        os.environ.pop(key, None)
+    if tls:  # the hand scripts' etcdctl finds the lab's client certificate here, as etcdctl reads it
+        certs = LAB / "hosts" / "node1" / "etc" / "ssl" / "etcd" / "ssl"
+        os.environ.update(SCHEME="https", ETCDCTL_CACERT=str(certs / "ca.pem"),
+                          ETCDCTL_CERT=str(certs / "admin-node1.pem"), ETCDCTL_KEY=str(certs / "admin-node1-key.pem"))
 
 
 def scale_in() -> None:
@@ -210,7 +223,7 @@ def bench_scale_out() -> None:
 
 def serving() -> str:
     """Does node4 answer `endpoint health` (1 s) right after a run: the issue's started, healthy voter."""
-    ok = subprocess.run([ETCDCTL, f"--endpoints=http://{NET}4:2379",
+    ok = subprocess.run([ETCDCTL, f"--endpoints={scheme()}://{NET}4:2379",
                          "--dial-timeout=1s", "--command-timeout=1s", "endpoint", "health"],
                         capture_output=True, timeout=30).returncode == 0
     return "yes" if ok else "no"
@@ -219,7 +232,7 @@ def serving() -> str:
 def shrunk() -> int:
     """Members whose db size is within 10% (+1 MB) of its size in use: the issue's outcome."""
     out = subprocess.run([ETCDCTL, "-w", "json", "endpoint", "status",
-                          "--endpoints=" + ",".join(f"http://{NET}{i}:2379" for i in (1, 2, 3))],
+                          "--endpoints=" + ",".join(f"{scheme()}://{NET}{i}:2379" for i in (1, 2, 3))],
                          capture_output=True, text=True, check=True, timeout=60).stdout
     return sum(1 for e in json.loads(out)
                if e["Status"]["dbSize"] <= 1.1 * e["Status"]["dbSizeInUse"] + 2**20)
@@ -253,17 +266,216 @@ def bench_compact_defrag() -> None:
               ("ours", "etcdops"), ("base", "by hand"), ("checked", "checked"), ("least", "least"))), flush=True)
 
 
+
+# ----- production size (issue 16): ~1.2 GB of revisions on 3 members ---------------------------
+BIG_RUNS = 3
+MB = 1 << 20
+
+
+def set_aside_cleanup() -> None:
+    """Untimed, between runs: the data dirs both sides set aside (GBs at this size) are removed."""
+    for host in (LAB / "hosts").iterdir():
+        lib = host / "var" / "lib"
+        for old in list(lib.glob("etcd.hand-*")) + list(lib.glob("etcd.pre-restore-*")) + \
+                list(lib.glob("etcd.*-20*")):
+            subprocess.run(["rm", "-rf", "--", str(old)], check=True, timeout=300)
+        for old in lib.glob("etcdops-*.db*"):
+            old.unlink()
+
+
+def transfer(label: str, hosts: list[str], size_mb: int) -> None:
+    """One file of size_mb to each of `hosts` at once: etcdops' copy (sha256 on both ends) vs scp."""
+    src = LAB / f"bench-{size_mb}.bin"
+    with open(src, "wb") as fh:
+        for _ in range(size_mb):
+            fh.write(os.urandom(MB))
+    script = (
+        "import sys, threading\nfrom pathlib import Path\nfrom etcdops.inventory import load_inventory\n"
+        "from etcdops.transport.pool import Pool\ninv = load_inventory(Path('inventories/lab'))\n"
+        "with Pool(inv) as pool:\n"
+        "    hosts = sys.argv[2:]\n"
+        "    [pool.get(h).connect() for h in hosts]\n"
+        "    def one(h):\n"
+        "        dest = str(Path(inv.host(h).etcd.data_dir).parent / 'bench.bin')\n"
+        "        c = pool.get(h).stream_put(sys.argv[1], dest, 600)\n"
+        "        assert c.local_sha256 == c.remote_sha256\n"
+        "    ts = [threading.Thread(target=one, args=(h,)) for h in hosts]\n"
+        "    [t.start() for t in ts]; [t.join() for t in ts]\n")
+    hand = ("for h in " + " ".join(h.removeprefix("node") for h in hosts) + "; do scp -q -o BatchMode=yes "
+            f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={LAB}/ssh/known_hosts -i {LAB}/ssh/id_ed25519 "
+            f"-P 2222 {src} root@{NET}$h:{LAB}/hosts/node$h/var/lib/bench.bin & done; wait")
+    ours, base = [], []
+    for _ in range(BIG_RUNS):
+        ours.append(timed([PY, "-c", script, str(src), *hosts]))
+        base.append(timed(["sh", "-c", hand]))
+    o, b = statistics.median(ours), statistics.median(base)
+    rate = lambda t: f"{size_mb * len(hosts) / t:.0f} MB/s"  # noqa: E731
+    report(f"{label}: {size_mb} MB to {len(hosts)} host(s) at once [median of {BIG_RUNS}]", o, b,
+           1 / 0.9 if len(hosts) == 1 else 1.1,
+           f"; etcdops {rate(o)} (sha256 on both ends), scp {rate(b)}" + spread(ours, base))
+    src.unlink()
+    for h in hosts:
+        (LAB / "hosts" / h / "var" / "lib" / "bench.bin").unlink(missing_ok=True)
+
+
+def bench_big() -> None:
+    lab_up()
+    start = time.perf_counter()
+    fill(10000, 20, 5120)  # ~1.2 GB of revisions (tests/integration/fill.py), under the 2 GiB quota
+    size = json.loads(subprocess.run([ETCDCTL, "-w", "json", "endpoint", "status", f"--endpoints={NET_URL(1)}"],
+                                     capture_output=True, text=True, check=True).stdout)[0]["Status"]["dbSize"]
+    print(f"big: filled the lab to {size / MB:.0f} MB in {time.perf_counter() - start:.0f}s", flush=True)
+    transfer("one copy", ["node2"], 512)
+    transfer("parallel copies", ["node1", "node2", "node3"], 512)
+    # snapshot: etcdops (save, verify on the member while it streams, sha256 both ends) vs by hand
+    dest = LAB / "bench-snaps"
+    ours, base = [], []
+    for _ in range(BIG_RUNS):
+        ours.append(etcdops("run", "snapshot", "-i", "lab", "--yes", "-p", f"dest={dest}"))
+        base.append(timed([str(HAND / "snapshot-ssh.sh"), str(LAB), NET, str(LAB / "hand.db")]))
+    report(f"snapshot of a {size / MB:.0f} MB database [median of {BIG_RUNS}]", statistics.median(ours),
+           statistics.median(base), 1.25, spread(ours, base) + "; by hand: save and etcdutl snapshot status on the "
+           "member, scp to the control node")
+    print("  one etcdops snapshot, step by step: " + timeline(), flush=True)
+    snap = max(dest.glob("*.db"), key=lambda p: p.stat().st_mtime)
+    # restore of that snapshot on 3 members
+    ours, base = [], []
+    for _ in range(BIG_RUNS):
+        ours.append(etcdops("run", "restore", "-i", "lab", "--yes", "-p", f"snapshot={snap}"))
+        line = timeline()
+        set_aside_cleanup()
+        base.append(timed([str(HAND / "restore-ssh.sh"), str(LAB), str(snap), NET]))
+        subprocess.run([ETCDCTL, f"--endpoints={NET_URL(1)}", "del", "etcdops/lock"], capture_output=True, timeout=60)
+        set_aside_cleanup()
+    report(f"restore of a {snap.stat().st_size / MB:.0f} MB snapshot on 3 members [median of {BIG_RUNS}]",
+           statistics.median(ours), statistics.median(base), 1.15,
+           spread(ours, base) + "; by hand over OpenSSH: parallel scp, then stop, restore, swap, token, start, healthy")
+    print(f"  one etcdops restore, step by step: {line}", flush=True)
+    subprocess.run(["rm", "-rf", str(dest), str(LAB / "hand.db")], check=True)
+    # compact-defrag with ~1 GB of history, move_leader off and on, against compact-then-defrag.sh
+    runs: dict[str, list[tuple[float, float]]] = {"ours": [], "ours move_leader": [], "least": []}
+    commands = {"ours": [ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"],
+                "ours move_leader": [ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always",
+                                     "-p", "move_leader=true"],
+                "least": [str(HAND / "compact-then-defrag.sh"), str(LAB), NET]}
+    for _ in range(BIG_RUNS):
+        for name, cmd in commands.items():
+            fill(10000, 16, 5120)  # ~1 GB of history to compact
+            runs[name].append(with_writer(cmd))
+    med = {n: statistics.median(t for t, _ in r) for n, r in runs.items()}
+    stall = {n: max(s for _, s in r) for n, r in runs.items()}
+    for name in ("ours", "ours move_leader"):
+        report(f"compact-defrag with ~1 GB of history ({name.replace('ours', 'etcdops')}) [median of {BIG_RUNS}]",
+               med[name], med["least"], 1.15,
+               f"; longest write stall: etcdops {stall[name]:.3f}s, compact-then-defrag.sh {stall['least']:.3f}s"
+               + spread([t for t, _ in runs[name]], [t for t, _ in runs["least"]]))
+    print("  one etcdops compact-defrag, step by step: " + timeline(), flush=True)
+
+
+def NET_URL(n: int) -> str:  # noqa: N802 - reads like the URL it is
+    return f"{scheme()}://{NET}{n}:2379"
+
+
+def timeline() -> str:
+    """The last run's steps and their seconds, from its journal (where the time went)."""
+    runs_dir = ROOT / ".etcdops" / "runs"
+    last = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+    result = json.loads((last / "result.json").read_text())
+    return "; ".join(f"{s['name'][:48]} {s['elapsed']:.1f}s" for s in result["steps"] if s["elapsed"] >= 0.05)
+
+
+# ----- TLS (issue 15): the same ratios on the TLS lab next to the plaintext ones ----------------
+def bench_tls() -> None:
+    figures = {}
+    for tls in (False, True):
+        lab_up(tls=tls)
+        mode = "TLS" if tls else "plaintext"
+        ours = median([ETCDOPS, "status", "--inventory", "lab"])
+        base = median([PY, "-c", BASELINE])
+        fill(20000, 1)
+        etcdops("run", "snapshot", "-i", "lab", "--yes")
+        snap = max((ROOT / "snapshots" / "lab").glob("*.db"), key=lambda p: p.stat().st_mtime)
+        r_ours, r_base = [], []
+        for _ in range(3):
+            r_ours.append(etcdops("run", "restore", "-i", "lab", "--yes", "-p", f"snapshot={snap}"))
+            r_base.append(timed([str(HAND / "restore-ssh.sh"), str(LAB), str(snap), NET]))
+            subprocess.run([ETCDCTL, f"--endpoints={NET_URL(1)}", "del", "etcdops/lock"], capture_output=True,
+                           timeout=60)
+        c_ours, c_base = [], []
+        for _ in range(3):
+            fill(20000, 5)
+            c_ours.append(with_writer([ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"])[0])
+            fill(20000, 5)
+            c_base.append(with_writer([str(HAND / "compact-then-defrag.sh"), str(LAB), NET])[0])
+        figures[mode] = {"status": ours / base, "restore": statistics.median(r_ours) / statistics.median(r_base),
+                         "compact-defrag": statistics.median(c_ours) / statistics.median(c_base)}
+        print(f"tls part, {mode}: status {ours:.2f}s vs {base:.2f}s; restore {statistics.median(r_ours):.2f}s vs "
+              f"{statistics.median(r_base):.2f}s; compact-defrag {statistics.median(c_ours):.2f}s vs "
+              f"{statistics.median(c_base):.2f}s (runs {seconds(r_ours)} / {seconds(r_base)}; "
+              f"{seconds(c_ours)} / {seconds(c_base)})", flush=True)
+        set_aside_cleanup()
+    for what in ("status", "restore", "compact-defrag"):
+        plain, tls_ratio = figures["plaintext"][what], figures["TLS"][what]
+        ok = tls_ratio <= plain * 1.10
+        results.append(ok)
+        print(f"{what} on TLS: ratio {tls_ratio:.2f} vs {plain:.2f} plaintext ({tls_ratio / plain:.2f} x; target "
+              f"<= 1.10 x: {'met' if ok else 'MISSED'})", flush=True)
+
+
+# ----- wide clusters (issue 16): 7 members against 3, a 50-host inventory ----------------------
+def bench_wide() -> None:
+    lab_up(members=3, spares=0)
+    three = median([ETCDOPS, "status", "--inventory", "lab"])
+    plan3 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", "lab"])
+    big_inv = ROOT / "inventories" / "bench-50"
+    if big_inv.exists():
+        subprocess.run(["rm", "-rf", str(big_inv)], check=True)
+    subprocess.run(["cp", "-r", str(ROOT / "inventories" / "lab"), str(big_inv)], check=True)
+    with open(big_inv / "inventory.ini", "a") as fh:  # 47 more hosts that are not members: 50 in all
+        fh.write("\n[spares]\n" + "".join(f"spare{i} ansible_host=127.0.2.{i} ip=127.0.2.{i}\n"
+                                            for i in range(1, 48)))
+    plan50 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", str(big_inv)])
+    subprocess.run(["rm", "-rf", str(big_inv)], check=True)
+    lab_up(members=7, spares=0)
+    seven = median([ETCDOPS, "status", "--inventory", "lab"])
+    plan7 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", "lab"])
+    report(f"status on 7 members vs 3 [median of {RUNS}]", seven, three, 1.3)
+    report(f"plan compact-defrag on 7 members vs 3 [median of {RUNS}]", plan7, plan3, 1.3)
+    report(f"plan with a 50-host inventory vs its 3 members alone [median of {RUNS}]", plan50, plan3, 1.10)
+    lab_up()
+
+
+def leftover() -> None:
+    """What make bench leaves behind, after taking the lab down and removing what it made."""
+    subprocess.run([ETCDOPS, "lab", "down"], cwd=ROOT, capture_output=True, timeout=120)
+    subprocess.run([ETCDOPS, "lab", "prune"], cwd=ROOT, capture_output=True, timeout=600)
+    subprocess.run(["rm", "-rf", str(ROOT / "snapshots" / "lab")], check=True)
+    total = 0
+    for folder in (LAB, ROOT / "snapshots", ROOT / ".etcdops"):
+        if folder.exists():
+            total += int(subprocess.run(["du", "-sb", str(folder)], capture_output=True, text=True).stdout.split()[0])
+    ok = total < 1 << 30
+    results.append(ok)
+    print(f"left behind by make bench: {total / MB:.0f} MB in .lab, snapshots, .etcdops "
+          f"(target < 1 GB: {'met' if ok else 'MISSED'})", flush=True)
+
+
 BENCHES = {"status": bench_status, "restore": bench_restore, "scale-out": bench_scale_out,
-           "compact-defrag": bench_compact_defrag}
+           "compact-defrag": bench_compact_defrag, "big": bench_big, "tls": bench_tls, "wide": bench_wide}
 
 
 def main(names: list[str]) -> int:
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         raise SystemExit(f"bench: unknown {', '.join(unknown)} (known: {', '.join(BENCHES)})")
+    started = time.perf_counter()
     lab_up()
     for name in names or list(BENCHES):
+        part = time.perf_counter()
         BENCHES[name]()
+        print(f"[bench part {name}: {time.perf_counter() - part:.0f}s]", flush=True)
+    leftover()
+    print(f"[make bench: {time.perf_counter() - started:.0f}s in all]", flush=True)
     return 0 if all(results) else 1
 
 

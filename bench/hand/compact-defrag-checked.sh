@@ -7,7 +7,7 @@
 # to compact-defrag.sh is these checks. Usage: compact-defrag-checked.sh LAB_ROOT NET
 set -eu
 LAB=$1; NET=$2; CTL="$LAB/hosts/node1/bin/etcdctl"
-ALL="http://${NET}1:2379,http://${NET}2:2379,http://${NET}3:2379"
+ALL="${SCHEME:-http}://${NET}1:2379,${SCHEME:-http}://${NET}2:2379,${SCHEME:-http}://${NET}3:2379"
 healthy() {
   i=0
   until $CTL --endpoints="$ALL" endpoint health >/dev/null 2>&1; do
@@ -16,11 +16,11 @@ healthy() {
 }
 st() { $CTL --endpoints="$1" -w json endpoint status | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
 healthy
-rev=$(st "http://${NET}1:2379" revision)
-$CTL --endpoints="http://${NET}1:2379" --command-timeout=600s compact "$rev" --physical >/dev/null
+rev=$(st "${SCHEME:-http}://${NET}1:2379" revision)
+$CTL --endpoints="${SCHEME:-http}://${NET}1:2379" --command-timeout=600s compact "$rev" --physical >/dev/null
 leader=
 for n in 1 2 3; do
-  ep="http://${NET}$n:2379"
+  ep="${SCHEME:-http}://${NET}$n:2379"
   i=0
   until $CTL --endpoints="$ep" get x --rev=1 --consistency=s 2>&1 | grep -q compacted; do
     i=$((i + 1)); [ $i -lt 200 ] || exit 1; sleep 0.2
@@ -34,7 +34,7 @@ for n in 1 2 3; do
   [ "$(st "$ep" leader)" != "$(st "$ep" member_id)" ] || leader=$ep
 done
 for n in 1 2 3; do
-  ep="http://${NET}$n:2379"
+  ep="${SCHEME:-http}://${NET}$n:2379"
   [ "$ep" = "$leader" ] && continue
   $CTL --endpoints="$ep" --command-timeout=600s defrag >/dev/null; healthy
 done

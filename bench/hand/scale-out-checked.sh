@@ -10,11 +10,11 @@ set -eu
 LAB=$1; NET=$2; H="$LAB/hosts/node4"
 . "$(dirname "$0")/node4-env.sh"
 CTL="$LAB/hosts/node1/bin/etcdctl --dial-timeout=1s --command-timeout=2s"
-ALL="http://${NET}1:2379,http://${NET}2:2379,http://${NET}3:2379"
-NEW="http://${NET}4:2379"
+ALL="${SCHEME:-http}://${NET}1:2379,${SCHEME:-http}://${NET}2:2379,${SCHEME:-http}://${NET}3:2379"
+NEW="${SCHEME:-http}://${NET}4:2379"
 $CTL --endpoints="$ALL" endpoint health >/dev/null
 if $CTL --endpoints="$ALL" member list | grep -q ', true$'; then echo "a learner is pending" >&2; exit 3; fi
-out=$($CTL --endpoints="$ALL" member add node4 --learner --peer-urls="http://${NET}4:2380")
+out=$($CTL --endpoints="$ALL" member add node4 --learner --peer-urls="${SCHEME:-http}://${NET}4:2380")
 cluster=$(printf '%s\n' "$out" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
 node4_env "$cluster" > "$H/etc/etcd/etcd.env"
 "$H/bin/etcd-service" start >/dev/null
@@ -23,14 +23,14 @@ i=0
 until mine=$(applied "$NEW") && [ -n "$mine" ] && [ "$mine" -ge $(($(applied "$ALL") - 100)) ]; do
   i=$((i + 1)); [ $i -lt 1200 ] || { echo "node4 did not catch up" >&2; exit 1; }; sleep 0.25
 done
-id=$($CTL --endpoints="$ALL" member list | awk -F', ' -v u="http://${NET}4:2380" '$4 == u {print $1}')
+id=$($CTL --endpoints="$ALL" member list | awk -F', ' -v u="${SCHEME:-http}://${NET}4:2380" '$4 == u {print $1}')
 i=0
 until $CTL --endpoints="$ALL" member promote "$id" >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 600 ] || exit 1; sleep 0.25
 done
-lists() { for n in 1 2 3 4; do $CTL --endpoints="http://${NET}$n:2379" member list 2>/dev/null | sort | tr '\n' ' '; echo; done; }
+lists() { for n in 1 2 3 4; do $CTL --endpoints="${SCHEME:-http}://${NET}$n:2379" member list 2>/dev/null | sort | tr '\n' ' '; echo; done; }
 i=0
 until $CTL --endpoints="$ALL,$NEW" endpoint health >/dev/null 2>&1 && [ "$(lists | sort -u | wc -l)" = 1 ] &&
-      lists | head -n 1 | grep -q "$id, started, node4, http://${NET}4:2380, $NEW, false"; do
+      lists | head -n 1 | grep -q "$id, started, node4, ${SCHEME:-http}://${NET}4:2380, $NEW, false"; do
   i=$((i + 1)); [ $i -lt 240 ] || { echo "node4 is not a started, healthy voter" >&2; exit 1; }; sleep 0.25
 done

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Hand-run restore over OpenSSH, as the wiki page does it on real hosts: scp the snapshot to every
+# member in parallel, then on each member over ssh: stop, restore into a fresh dir, swap it in,
+# set the new token, start; wait until every member is healthy. Usage: restore-ssh.sh LAB_ROOT SNAPSHOT NET
+set -eu
+LAB=$1; SNAP=$2; NET=$3; TOKEN="hand-$(date +%s)"; S=${SCHEME:-http}
+. "$(dirname "$0")/ssh-lib.sh"
+CLUSTER="node1=$S://${NET}1:2380,node2=$S://${NET}2:2380,node3=$S://${NET}3:2380"
+for n in 1 2 3; do copy_to $n "$SNAP" "$LAB/hosts/node$n/var/lib/restore.db" & done; wait
+for n in 1 2 3; do on $n "$LAB/hosts/node$n/bin/etcd-service stop >/dev/null" & done; wait
+for n in 1 2 3; do
+  h="$LAB/hosts/node$n"
+  on $n "$h/bin/etcdutl snapshot restore $h/var/lib/restore.db --name node$n --initial-cluster $CLUSTER \
+    --initial-cluster-token $TOKEN --initial-advertise-peer-urls $S://${NET}$n:2380 --data-dir $h/var/lib/etcd.new >/dev/null 2>&1 \
+    && mv $h/var/lib/etcd $h/var/lib/etcd.hand-$TOKEN && mv $h/var/lib/etcd.new $h/var/lib/etcd && rm -f $h/var/lib/restore.db \
+    && sed -i 's/^ETCD_INITIAL_CLUSTER_TOKEN=.*/ETCD_INITIAL_CLUSTER_TOKEN=$TOKEN/' $h/etc/etcd/etcd.env" &
+done; wait
+for n in 1 2 3; do on $n "$LAB/hosts/node$n/bin/etcd-service start >/dev/null" & done; wait
+i=0
+until "$LAB/hosts/node1/bin/etcdctl" --endpoints="$S://${NET}1:2379,$S://${NET}2:2379,$S://${NET}3:2379" \
+      endpoint health >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -lt 1200 ] || exit 1; sleep 0.1
+done
