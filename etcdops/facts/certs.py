@@ -46,23 +46,28 @@ SERVER_KEYS = (("server", "ETCD_CERT_FILE"), ("peer", "ETCD_PEER_CERT_FILE"))
 
 
 def certs_section(host: Host) -> str:
-    """Shell: KIND PATH notAfter=... for the server and peer certificates the host's etcd.env names."""
+    """Shell: KIND<TAB>PATH<TAB>notAfter=... for the server and peer certificates the host's etcd.env names.
+
+    The env file is read by the shell itself (the last line for a key wins, quotes stripped) and
+    each certificate costs one openssl: on a wide cluster every fork on the hosts counts."""
     etcd = host.etcd
     assert etcd is not None
+    cases = " ".join(f'{key}=*) {var}=${{line#{key}=}};;' for (_, key), var in zip(SERVER_KEYS, ("c1", "c2")))
     env = quote(etcd.env_file)
-    parts = []
-    for kind, key in SERVER_KEYS:
-        pick = quote(f"s/^{key}=//p")
-        parts.append(f"f=$(sed -n {pick} {env} 2>/dev/null | tail -n 1 | tr -d \"'\\\"\"); "
-                     f'[ -z "$f" ] || echo "{kind} $f $(openssl x509 -noout -enddate -in "$f" 2>&1 | head -n 1)"')
-    return '{ echo "@@certs"; ' + "; ".join(parts) + '; } >"$d/certs.o"'
+    read = (f"c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n \"$line\" ]; do case \"$line\" in {cases} esac; "
+            f"done < {env}")
+    parts = [read]
+    for (kind, _), var in zip(SERVER_KEYS, ("c1", "c2")):
+        parts.append(f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
+                     f'{{ r=$(openssl x509 -noout -enddate -in "$f" 2>&1); echo "{kind}\t$f\t${{r%%"$nl"*}}"; }}')
+    return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + '; } >"$d/certs.o" 2>/dev/null')
 
 
 def parse_certs(text: str) -> tuple[CertInfo, ...]:
     found = []
     for line in text.splitlines():
-        kind, _, rest = line.partition(" ")
-        path, _, answer = rest.partition(" ")
+        kind, _, rest = line.partition("\t")
+        path, _, answer = rest.partition("\t")
         if kind not in ("server", "peer") or not path:
             continue
         if answer.startswith("notAfter="):

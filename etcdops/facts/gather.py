@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.facts import versions as installed
 from etcdops.facts.aside import listing_command, parse_listing
 from etcdops.facts.certs import certs_section, client_check, parse_certs
 from etcdops.facts.etcdctl import etcdctl
@@ -19,7 +20,6 @@ from etcdops.facts.parse import (
     parse_endpoint_status,
     parse_member_list,
     parse_status_alarms,
-    parse_version,
 )
 from etcdops.facts.tls import diagnose, parse_client_check
 from etcdops.inventory import Host, Inventory
@@ -31,21 +31,21 @@ FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 3 calls stay well inside FACTS
 SECTIONS = ("version", "status", "health", "members", "tls", "certs", "aside")
 
 
-def facts_script(host: Host, versions: bool = True) -> str:
+def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, str]] | None = None) -> str:
     """One shell script printing every section as `@@NAME`, its stdout, `@@rc N`, `@@stderr` and its stderr.
 
     Sections run side by side (each etcdctl call is a process start and a round trip): the
-    installed versions (only when asked: the running etcd reports its own in endpoint status)
-    with status, then health and members together once status answered. Alarms come with
-    endpoint status (its `errors`), so there is no `alarm list` call. Few processes besides
-    etcdctl: on a host running several members, every fork counts.
+    installed versions (only when asked: the running etcd reports its own in endpoint status; not
+    started again while the binaries are unchanged, see facts/versions.py) with status, then
+    health and members together once status answered. Alarms come with endpoint status (its
+    `errors`), so there is no `alarm list` call. Few processes besides etcdctl: on a host running
+    several members, every fork counts.
     """
     assert host.etcd is not None
     with revealed():
         ctl = str(etcdctl(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
-        etcd_bin = quote(host.etcd.etcd)
     commands = {
-        "version": f"{etcd_bin} --version; {ctl.split(' ', 1)[0]} version",
+        "version": installed.section(host, known or {}),
         # without credentials: a learner refuses to authenticate ("rpc not supported for learner"), and
         # etcd serves endpoint status to anyone; health and the member list go with the credentials
         "status": f"env -u ETCDCTL_USER {ctl} -w json endpoint status",
@@ -130,10 +130,13 @@ class ClusterParts:
         self.alarms: list[Alarm] = []
 
 
-def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = None) -> HostFacts:
+def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = None,
+                           known: dict[str, dict[str, str]] | None = None,
+                           learned: dict[str, dict[str, str]] | None = None) -> HostFacts:
     assert host.etcd is not None
     sec = split_sections(output)
-    etcd_version, ctl_version = parse_version(sec.get("version", (1, "", ""))[1])
+    etcd_version, ctl_version = installed.parse(host, sec.get("version", (1, "", ""))[1], known or {},
+                                                learned if learned is not None else {})
     status: EndpointStatus | None = None
     error = None
     cause = None
@@ -193,13 +196,15 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
     """
     targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
     raw = ClusterParts()
+    known = installed.load() if versions else {}
+    learned: dict[str, dict[str, str]] = {}
 
     def one(name: str) -> HostFacts:
         host = inventory.host(name)
         # etcd auth goes over stdin into the remote shell's environment, never into an argument
         env = {k: v.reveal() for k, v in auth_env(host.etcd)} or None
-        result = pool.get(name).run(facts_script(host, versions), timeout, env=env)
-        return host_facts_from_output(host, result.stdout, raw)
+        result = pool.get(name).run(facts_script(host, versions, known), timeout, env=env)
+        return host_facts_from_output(host, result.stdout, raw, known, learned)
 
     results = pool.map(targets, one)
     # a second round for hosts that are members of the cluster but not (yet) in the etcd group,
@@ -209,6 +214,7 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
              and h.name not in gathered and h.etcd is not None]
     if extra:
         results.update(pool.map(extra, one))
+    installed.save(known, learned)
     host_facts: dict[str, HostFacts] = {}
     keys = [res for res in results.values() if isinstance(res, HostKeyError)]
     if keys:  # a security event, never an unhealthy or unreachable member: every command stops here

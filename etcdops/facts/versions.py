@@ -1,0 +1,97 @@
+"""The installed etcd and etcdctl versions, read once per binary.
+
+`etcd --version` and `etcdctl version` are two Go process starts per member, on every status and
+plan: on a wide cluster on busy hosts they are a good part of a facts read. The facts script sends
+the stamp (size, mtime and ctime in nanoseconds, inode) of both binaries as the control node last saw them; when the
+host's stamp is the same, the host answers `cached` instead of starting them, and the versions come
+from .etcdops/cache/versions.json. Any change to a binary (an upgrade, a copy over it, a chmod)
+changes its ctime, so the next read starts them again. Shell built here, output parsed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from etcdops.facts.parse import parse_version
+from etcdops.inventory import Host
+from etcdops.limits import MAX_BYTES
+from etcdops.templating import quote
+
+STAMP = "etcdops-stamp:"
+CACHED = "etcdops-cached"
+_lock = threading.Lock()
+
+
+def _path() -> Path:
+    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops" / "cache" / "versions.json"
+
+
+def _key(host: Host) -> str:
+    assert host.etcd is not None
+    return f"{host.name}\0{host.address}\0{host.etcd.etcd}\0{host.etcd.etcdctl}"
+
+
+def load() -> dict[str, dict[str, str]]:
+    """The cache as written, or {} when absent, too big or unreadable (then everything is read again)."""
+    path = _path()
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return {}
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def section(host: Host, known: dict[str, dict[str, str]]) -> str:
+    """Shell printing the stamp, then `cached` or both binaries' version text (section body)."""
+    assert host.etcd is not None
+    etcd_bin, ctl = quote(host.etcd.etcd), quote(host.etcd.etcdctl)
+    stamp = f"s=$(stat -L --printf '%s:%.9Y:%.9Z:%i,' {etcd_bin} {ctl} 2>/dev/null)"
+    seen = known.get(_key(host), {}).get("stamp")
+    run = f"{etcd_bin} --version; {ctl} version"
+    if not seen:
+        return f'{stamp}; echo "{STAMP} $s"; {run}'
+    return f'{stamp}; echo "{STAMP} $s"; if [ "$s" = {quote(seen)} ]; then echo {CACHED}; else {run}; fi'
+
+
+def parse(host: Host, text: str, known: dict[str, dict[str, str]],
+          learned: dict[str, dict[str, str]]) -> tuple[str | None, str | None]:
+    """(etcd version, etcdctl version) from the section; what was read fresh goes into learned."""
+    stamp, body, cached = "", [], False
+    for line in text.splitlines():
+        if line.startswith(STAMP):
+            stamp = line[len(STAMP):].strip()
+        elif line.strip() == CACHED:
+            cached = True
+        else:
+            body.append(line)
+    key = _key(host)
+    if cached and key in known:
+        return known[key].get("etcd") or None, known[key].get("etcdctl") or None
+    etcd, etcdctl = parse_version("\n".join(body))
+    # only a complete answer from two binaries that exist is worth keeping
+    if stamp.count(",") == 2 and etcd and etcdctl:
+        learned[key] = {"stamp": stamp, "etcd": etcd, "etcdctl": etcdctl}
+    return etcd, etcdctl
+
+
+def save(known: dict[str, dict[str, str]], learned: dict[str, dict[str, str]]) -> None:
+    """Merge what was learned into the cache file (atomically; a failure to write only costs speed)."""
+    if not learned or all(known.get(k) == v for k, v in learned.items()):
+        return
+    path = _path()
+    with _lock:
+        merged = {**load(), **learned}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".versions-")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(merged, fh, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+        except OSError:
+            return
