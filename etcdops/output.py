@@ -156,6 +156,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "disk": [{"host": r.host, "step": r.step, "what": r.what, "path": r.path, "bytes": r.bytes, "mount": r.mount,
                   "free_before": r.free_before, "free_after": r.free_after} for r in plan.disk],
         "steps": [_step_dict(s) for s in plan.steps],
+        "predicted_seconds": round(sum(s.predicted.seconds for s in plan.steps if s.predicted), 1),
         "on_failure": plan.on_failure,
     }
 
@@ -167,6 +168,7 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
         "retry": {"attempts": step.retry.attempts, "on": list(step.retry.on)},
         "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader, "last": step.last,
         "only_if": step.only_if,
+        "predicted": step.predicted.as_dict() if step.predicted else None,
         "actions": [{"host": a.host, "kind": step.kind, "describe": a.action.describe(),
                      **({"path": a.action.path, "diff": a.action.diff}
                         if isinstance(a.action, WriteFileAction) else {})} for a in step.actions],
@@ -187,6 +189,7 @@ def plan_json(plan: Plan) -> str:
 
 def plan_text(plan: Plan) -> str:
     d = plan_dict(plan)
+    step_of = {s.index: s for s in plan.steps}
     c = d["cluster"]
     lines = [f"PLAN {plan.runbook} on inventory {plan.inventory} (run {plan.run_id})",
              f"cluster {c['cluster_id'] or '?'}: leader {c['leader'] or 'none'}, voters {c['voters']} "
@@ -202,6 +205,9 @@ def plan_text(plan: Plan) -> str:
     if d["summary"]:
         lines += [""] + d["summary"].rstrip().splitlines()
     lines += _disk_lines(d["disk"])
+    if d["predicted_seconds"]:
+        lines += ["", f"DURATION: the long steps' work is expected to take ~{d['predicted_seconds']:.0f}s in all "
+                  "(each below; waits, restarts and health checks come on top)"]
     for s in d["steps"]:
         mode = "parallel" if s["parallel"] else "serial"
         if s["last"]:
@@ -220,6 +226,9 @@ def plan_text(plan: Plan) -> str:
                          f"{q['after']['voters']}, quorum {q['before']['quorum']} -> {q['after']['quorum']}, "
                          f"failures tolerated {q['before']['failures_tolerated']} -> "
                          f"{q['after']['failures_tolerated']}; healthy voters now {q['healthy_voters']}")
+        predicted = step_of[s["index"]].predicted
+        if predicted:
+            lines.append(f"    expected: {predicted.describe()}")
         for req in s["requires"]:
             lines.append(f"    re-checked before running: {req}")
         if s["only_if"]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from etcdops.commands import Command, sh
 from etcdops.context import base_context, host_context
 from etcdops.diskplan import DiskRow, plan_disk
+from etcdops.durations import Prediction, Rates
 from etcdops.errors import EtcdopsError, RenderError, RunbookError
 from etcdops.facts.model import ClusterFacts, quorum, tolerance
 from etcdops.inventory import Inventory
@@ -92,6 +93,7 @@ class PlannedStep:
     on_unreachable: str = "fail"
     only_if: str | None = None
     last: str | None = None  # leader_last: this host (the leader when planned) after the others
+    predicted: Prediction | None = None  # how long its work takes (durations.py), for the long steps
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
     variables["vars"] = _render_vars(runbook, variables)
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
     steps: list[PlannedStep] = []
+    rates = Rates.load(inventory.name)
     membership = Membership.from_facts(facts)
     warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(inventory, facts)
     for index, step in enumerate(runbook.steps, 1):
@@ -191,6 +194,9 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
             if q.voters_after and q.voters_after % 2 == 0 and q.voters_after != q.voters_before:
                 warnings.append(f"step {index} ({planned.name}) leaves an even number of voters "
                                 f"({q.voters_after}): it tolerates no more failures than one voter fewer")
+        if not planned.skipped:
+            planned = replace(planned, predicted=rates.predict(planned.kind, (a.action.work for a in planned.actions),
+                                                               planned.parallel))
         steps.append(planned)
     disk, space = plan_disk([(s.index, w) for s in steps if not s.skipped for a in s.actions
                              for w in a.action.writes], probe)

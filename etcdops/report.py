@@ -23,6 +23,7 @@ def build_report(plan: Plan, result: RunResult, before: ClusterFacts, after: Clu
     ran = {s["index"] for s in run["steps"]}
     run["steps"] += [{"index": s.index, "name": s.name, "status": "pending", "elapsed": 0.0, "hosts": []}
                      for s in plan.steps if s.index not in ran]  # never reached: the run stopped before
+    predicted = {s.index: s.predicted.as_dict() for s in plan.steps if s.predicted}
     return {
         "schema": REPORT_SCHEMA,
         "run_id": result.run_id,
@@ -37,8 +38,10 @@ def build_report(plan: Plan, result: RunResult, before: ClusterFacts, after: Clu
         "before": status_dict(before),
         "after": status_dict(after) if after is not None else None,
         "leader_changes": [{"time": t, "leader": leader} for t, leader in result.leaders],
-        "steps": [{**s, "hosts": [{k: h[k] for k in ("host", "status", "elapsed", "detail", "report")}
-                                  for h in s["hosts"]]} for s in run["steps"]],
+        # predicted (durations.py; only for the steps with work to size) next to the actual elapsed
+        "steps": [{**s, "predicted": predicted.get(s["index"]),
+                   "hosts": [{k: h[k] for k in ("host", "status", "elapsed", "detail", "report")}
+                             for h in s["hosts"]]} for s in run["steps"]],
     }
 
 

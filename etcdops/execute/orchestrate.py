@@ -18,6 +18,7 @@ from etcdops.execute.runner import Confirm, Events, Runner, RunResult, summarize
 from etcdops.execute.signals import StopRequest, stop_on_signals
 from etcdops.plan import Plan
 from etcdops.session import Prepared, project_root, secret_values
+from etcdops.steps.base import HostStatus
 from etcdops.window import Window
 
 
@@ -65,8 +66,24 @@ def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events)
         started = _now()
         result = runner.run()
         journal.write("result.json", summarize(result))
+        learn_rates(plan, result)
         report = _report(prepared, plan, result, started, journal, options)
     return result, report
+
+
+def learn_rates(plan: Plan, result: RunResult) -> None:
+    """What each host action that did its work took (bytes / seconds): the next plan's rates."""
+    from etcdops.durations import Rates
+
+    rates = Rates.load(plan.inventory)
+    work = {(s.index, a.host): (s.kind, a.action.work) for s in plan.steps for a in s.actions if a.action.work}
+    for step in result.steps:
+        for h in step.hosts:
+            kind_work = work.get((step.index, h.host))
+            if kind_work is not None and h.status == HostStatus.CHANGED:
+                rates.learn(kind_work[0], kind_work[1], h.elapsed)
+    if work:
+        rates.save()
 
 
 def _window_closed(window: Window | None) -> Callable[[], str | None]:

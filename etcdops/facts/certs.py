@@ -52,12 +52,13 @@ def certs_section(host: Host) -> str:
     each certificate costs one openssl: on a wide cluster every fork on the hosts counts."""
     etcd = host.etcd
     assert etcd is not None
-    cases = " ".join(f'{key}=*) {var}=${{line#{key}=}};;' for (_, key), var in zip(SERVER_KEYS, ("c1", "c2")))
+    names = ("c1", "c2")
+    cases = " ".join(f'{key}=*) {var}=${{line#{key}=}};;' for (_, key), var in zip(SERVER_KEYS, names, strict=True))
     env = quote(etcd.env_file)
-    read = (f"c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n \"$line\" ]; do case \"$line\" in {cases} esac; "
-            f"done < {env}")
+    read = (f"c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n \"$line\" ]; do "
+            f"case \"$line\" in {cases} esac; done < {env}")
     parts = [read]
-    for (kind, _), var in zip(SERVER_KEYS, ("c1", "c2")):
+    for (kind, _), var in zip(SERVER_KEYS, names, strict=True):
         parts.append(f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
                      f'{{ r=$(openssl x509 -noout -enddate -in "$f" 2>&1); echo "{kind}\t$f\t${{r%%"$nl"*}}"; }}')
     return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + '; } >"$d/certs.o" 2>/dev/null')

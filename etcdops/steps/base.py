@@ -84,6 +84,7 @@ class Action:
     intent: str
     commands: tuple[Command, ...] = ()
     writes: tuple[Write, ...] = ()  # what it will write where (disk space is checked before the run)
+    work: int = 0  # bytes it moves or rewrites on its host: its duration is predicted from it (durations.py)
 
     def describe(self) -> list[str]:
         return [self.intent, *(f"$ {line}" if i == 0 else f"  {line}"

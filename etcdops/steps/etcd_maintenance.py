@@ -179,6 +179,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
                             "over the figures")
         etcd = ctx.etcd
         endpoints = endpoints_of(ctx.inventory)
+        status = ctx.facts.status_of(ctx.host)
         return DefragAction(
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} holds; the whole "
                    "cluster healthy before, and again after it (else stop here)",
@@ -186,7 +187,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
                       etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s"), health_command(etcd, endpoints),
                       status_command(etcd)),
             etcd=etcd, rule=spec.rule, seconds=spec.timeout, endpoints=tuple(endpoints),
-            quota=etcd.quota_backend_bytes or DEFAULT_QUOTA)
+            quota=etcd.quota_backend_bytes or DEFAULT_QUOTA,
+            work=status.db_size_in_use if status else 0)  # bbolt copies what is in use, at most
 
     def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
         sick = unhealthy(ex, action.etcd, list(action.endpoints))

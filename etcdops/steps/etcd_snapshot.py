@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ class EtcdSnapshotRestoreKind(StepKind[RestoreSpec, RestoreAction]):
                              f"{tool}; a dir left by an interrupted attempt is moved aside first",
                              commands=(files.stat_command(data, *([wal] if wal else [])), restore),
                              restore=restore, targets=(data, *([wal] if wal else [])),
-                             writes=(Write(ctx.host, data, spec.bytes, "the restored data dir"),))
+                             writes=(Write(ctx.host, data, spec.bytes, "the restored data dir"),), work=spec.bytes)
 
     def execute(self, action: RestoreAction, ex: ExecContext) -> Outcome:
         notes = []
@@ -177,21 +178,23 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
                                     count_command(etcd, "<REV>")),
                           remote=remote, dest=spec.dest, name=spec.name, save=save, status=status_cmd, etcd=etcd,
                           meta=meta, writes=(Write(ctx.host, remote, size, "the snapshot, until it is copied"),
-                                             Write(CONTROL, spec.dest, size, "the snapshot")))
+                                             Write(CONTROL, spec.dest, size, "the snapshot")), work=size)
 
     def execute(self, action: SaveAction, ex: ExecContext) -> Outcome:
         remote = action.remote
+        started = time.monotonic()
         with heartbeat(ex.note, ex.timeout):
             ex.run(action.save)
+        saved = time.monotonic() - started
         ex.run(sh("mv", "-f", "--", remote + ".part", remote))
         dest = Path(action.dest)
         hidden = dest / f".{action.name}-{ex.info.stamp}.db"  # named by its revision once that is read
         # the check on the host (snapshot status, the key count at its revision) runs while the copy
         # streams to the control node, hashed on both ends as it goes
         with ThreadPoolExecutor(max_workers=1) as pool:
-            checked = pool.submit(self._check, action, ex)
+            checked = pool.submit(self._timed_check, action, ex)
             copied = download(ex, remote, str(hidden))
-            status, keys = checked.result()
+            status, keys, check_seconds = checked.result()
         sha = str((copied.report or {}).get("sha256", ""))
         base = f"{action.name}-rev{status.revision}-{ex.info.stamp}"
         write_meta(dest / f"{base}.json", {**action.meta, "revision": status.revision, "keys": keys,
@@ -202,7 +205,14 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
                                f"sha256 {sha[:12]}; {copied.detail.split('(')[-1].rstrip(')')})",
                                report={"snapshot": str(dest / (base + ".db")), "revision": status.revision,
                                        "keys": keys, "bytes": status.total_size,
+                                       "save_seconds": round(saved, 3), "check_seconds": round(check_seconds, 3),
                                        "copy_seconds": (copied.report or {}).get("seconds")})
+
+    @classmethod
+    def _timed_check(cls, action: SaveAction, ex: ExecContext) -> tuple[SnapshotStatus, int, float]:
+        started = time.monotonic()
+        status, keys = cls._check(action, ex)
+        return status, keys, time.monotonic() - started
 
     @staticmethod
     def _check(action: SaveAction, ex: ExecContext) -> tuple[SnapshotStatus, int]:

@@ -84,7 +84,7 @@ class UploadKind(StepKind[UploadSpec, UploadAction]):
         src, dest = spec.src.strip(), spec.dest.strip()
         size = os.path.getsize(src) if os.path.isfile(src) else 0
         return UploadAction(intent=f"upload {src} -> {dest}", src=src, dest=dest, mode=spec.mode,
-                            writes=(Write(ctx.host, dest, size, f"a copy of {os.path.basename(src)}"),))
+                            writes=(Write(ctx.host, dest, size, f"a copy of {os.path.basename(src)}"),), work=size)
 
     def execute(self, action: UploadAction, ex: ExecContext) -> Outcome:
         return upload(ex, action.src, action.dest, action.mode)
