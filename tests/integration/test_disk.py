@@ -7,7 +7,9 @@ making, keeps the newest, and the cluster stays healthy."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -116,8 +118,14 @@ def test_a_disk_that_fills_during_a_copy_is_a_clean_failure_and_resume_finishes(
     proc = start(klab, "copy", "--runbooks", str(books), "-p", f"file={big}")
     run_dir = newest_run(klab, before)
     wait_for_event(run_dir, "host_started", 1)
+    # the copy (~1-2 s at OpenSSH's rate) is held while the disk fills: etcdops is stopped, so its ssh
+    # child soon blocks on an empty pipe; whatever it wrote by then, 1300 MB more leave no room for it
+    os.kill(proc.pid, signal.SIGSTOP)
     filler = lib / "filler"
-    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=1300"], capture_output=True, timeout=60)
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=1300"], capture_output=True, timeout=60)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err
     assert "node4" in err and "cannot write" in err and ("no space left" in err.lower() or "free" in err), err

@@ -7,9 +7,10 @@ import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from tests.integration.helpers import LabEnv
+from tests.integration.helpers import REPO, LabEnv
 
 pytestmark = pytest.mark.lab
 MB = 1 << 20
@@ -45,7 +46,10 @@ def test_a_copy_is_predicted_then_measured(lab: LabEnv, tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(96 * MB))
 
-    first = plan(lab, books, big)["steps"][0]["predicted"]
+    planned = plan(lab, books, big)
+    jsonschema.validate(planned, json.loads((REPO / "docs" / "plan.schema.json").read_text()))
+    assert planned["predicted_seconds"] == planned["steps"][0]["predicted"]["seconds"]
+    first = planned["steps"][0]["predicted"]
     assert first["bytes"] == 96 * MB and first["samples"] == 0  # nothing measured yet: the default rate
     assert first["seconds"] == pytest.approx(96 * MB / first["rate"], rel=0.01)
     text = lab.etcdops("plan", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", check=True).stdout
@@ -54,6 +58,7 @@ def test_a_copy_is_predicted_then_measured(lab: LabEnv, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     lab.etcdops("run", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", "--yes",
                 "--report", str(report), check=True)
+    jsonschema.validate(json.loads(report.read_text()), json.loads((REPO / "docs" / "report.schema.json").read_text()))
     copy = json.loads(report.read_text())["steps"][0]
     assert copy["predicted"] == first and copy["elapsed"] > 0
     slowest = max(h["elapsed"] for h in copy["hosts"])
