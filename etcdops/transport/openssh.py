@@ -31,6 +31,7 @@ CHUNK = 4 << 20
 CIPHERS = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr"
 # the host's hash: openssl (SHA-NI, ~4x coreutils' sha256sum here) when it has it
 HASH = "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
+WRITE_FAILED = "etcdops-write-failed"
 MIN_BYTES = 8 << 20  # smaller copies stay on the open paramiko connection (a new ssh costs ~0.2 s)
 CONNECT_TIMEOUT = 10
 
@@ -72,7 +73,9 @@ class OpenSSHCopier:
     # ----- upload -----------------------------------------------------------------------
     def put(self, local: str, remote: str, timeout: float, progress: Progress | None = None) -> Copied:
         total = os.path.getsize(local)
-        script = f"umask 077; tee -- {shlex.quote(remote)} | {{ {HASH}; }}"
+        # tee's own failure (a full disk) is named: the pipeline's status is the hash's, and the
+        # hash of what arrived says nothing about what was written
+        script = f"umask 077; {{ tee -- {shlex.quote(remote)} || echo {WRITE_FAILED} >&2; }} | {{ {HASH}; }}"
         proc = subprocess.Popen(self.command(script), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, bufsize=0)
         err = _Drain(proc.stderr)
@@ -101,6 +104,9 @@ class OpenSSHCopier:
             proc.wait(timeout=30)
             raise
         stderr = err.text()
+        if WRITE_FAILED in stderr:
+            said = [line for line in stderr.splitlines() if line.strip() and WRITE_FAILED not in line]
+            raise TransferError(self.host.name, remote, _reason(said[-1] if said else "", remote))
         if rc != 0:
             raise self._failure(rc, stderr, remote)
         remote_sha = out.text().split()[0] if out.text().split() else ""
@@ -154,6 +160,14 @@ class OpenSSHCopier:
         if rc == 255:  # ssh's own failure: the connection
             return ConnectError(self.host.name, f"OpenSSH copy of {remote}: {text or 'connection failed'}")
         return TransferError(self.host.name, remote, text or f"exit code {rc}")
+
+
+def _reason(line: str, remote: str) -> str:
+    """`tee: PATH: No space left on device` → `No space left on device`."""
+    text = line.strip()
+    for prefix in ("tee: ", f"{remote}: "):
+        text = text.removeprefix(prefix)
+    return text or "the host could not write it"
 
 
 def _size(stderr: str) -> int:
