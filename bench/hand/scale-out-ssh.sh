@@ -7,7 +7,7 @@ LAB=$1; NET=$2; H="$LAB/hosts/node4"
 . "$(dirname "$0")/node4-env.sh"
 on() { n=$1; shift; ssh -q -p 2222 -i "$LAB/ssh/id_ed25519" -o UserKnownHostsFile="$LAB/ssh/known_hosts" \
   -o StrictHostKeyChecking=yes -o BatchMode=yes "root@${NET}$n" "$@"; }
-CTL="$LAB/hosts/node1/bin/etcdctl --endpoints=${SCHEME:-http}://${NET}1:2379"
+CTL="$LAB/hosts/node1/bin/etcdctl --endpoints=${SCHEME:-http}://${NET}1:2379 $(node1_tls)"
 out=$(on 1 "$CTL member add node4 --learner --peer-urls=${SCHEME:-http}://${NET}4:2380")
 cluster=$(printf '%s\n' "$out" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
 node4_env "$cluster" | on 4 "cat > $H/etc/etcd/etcd.env && $H/bin/etcd-service start >/dev/null"
