@@ -460,6 +460,8 @@ def bench_tls() -> None:
             fill(20000, 5)
             c_base.append(with_writer([str(HAND / "compact-then-defrag.sh"), str(LAB), NET])[0])
         s_ours, s_base = [], []
+        etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4")  # installs etcd on node4, untimed
+        scale_in()
         for _ in range(3):  # node4 joins and leaves; the hand script writes node4's certificates on TLS
             s_ours.append(timed(SCALE_OUT_RUNS["etcdops"]))
             scale_in()

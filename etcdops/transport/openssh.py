@@ -5,12 +5,13 @@ against the same known_hosts file, BatchMode (no prompt), and no ssh_config of t
 (paramiko reads none either).
 
 The file streams through this process, which hashes it while it goes; the host hashes what it
-writes (or reads) in the same pass (`tee FILE | sha256sum`), so a copy is verified without reading
-the file a second time on either end.
+writes (or reads) in the same pass (python3's hashlib where the host has it, else `tee FILE | sha256sum`),
+so a copy is verified without reading the file a second time on either end.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shlex
@@ -32,8 +33,55 @@ CIPHERS = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@opens
 # the host's hash: openssl (SHA-NI, ~4x coreutils' sha256sum here) when it has it
 HASH = "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
 WRITE_FAILED = "etcdops-write-failed"
+# On the host, where python3 is there (Ansible's managed hosts have it), one process writes (or reads)
+# the file and hashes it in 1 MiB blocks, OpenSSL's sha256 under hashlib; else `tee | HASH` (GNU tee
+# moves 8 KiB at a time, two pipes). Measured here, 512 MB: upload 1.42-1.98 s -> 1.08-1.49 s,
+# download 1.25-1.40 s -> 1.17-1.19 s (the ssh command alone). Constant programs: the path is argv[1].
+# -I: no PYTHON* variables, no user site; -S: no site import (start-up). Python 3.4+.
+_PY_PUT = """import hashlib, os, sys
+path = sys.argv[1]
+digest = hashlib.sha256()
+try:
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    while True:
+        block = os.read(0, 1 << 20)
+        if not block:
+            break
+        digest.update(block)
+        view = memoryview(block)
+        while view:
+            view = view[os.write(out, view):]
+    os.close(out)
+except OSError as exc:
+    sys.stderr.write("%s: %s\\n%s\\n" % (path, exc.strerror, sys.argv[2]))
+    sys.exit(1)
+print(digest.hexdigest())
+"""
+_PY_GET = """import hashlib, os, sys
+path = sys.argv[1]
+digest = hashlib.sha256()
+try:
+    src = os.open(path, os.O_RDONLY)
+    while True:
+        block = os.read(src, 1 << 20)
+        if not block:
+            break
+        digest.update(block)
+        view = memoryview(block)
+        while view:
+            view = view[os.write(1, view):]
+except OSError as exc:
+    sys.stderr.write("%s: %s\\n" % (path, exc.strerror))
+    sys.exit(1)
+sys.stderr.write(digest.hexdigest() + "\\n")
+"""
+PYTHON = "command -v python3 >/dev/null 2>&1"
 MIN_BYTES = 8 << 20  # smaller copies stay on the open paramiko connection (a new ssh costs ~0.2 s)
 CONNECT_TIMEOUT = 10
+# a pipe holds 64 KiB by default: 1 MiB (Linux's default pipe-max-size) means 16x fewer wake-ups of this
+# process and of ssh per copy; measured here on a 512 MB download: 2.12 s -> 1.80 s (median of 6)
+PIPE_BYTES = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def available() -> bool:
@@ -48,6 +96,8 @@ class Copied:
 
 
 class OpenSSHCopier:
+    remote_python = True  # use the host's python3 when it has one (False: tee and HASH, as without it)
+
     def __init__(self, host: Host, known_hosts: str, wrap: Callable[[str], str]) -> None:
         self.host, self.known_hosts, self.wrap = host, known_hosts, wrap
 
@@ -73,9 +123,12 @@ class OpenSSHCopier:
     # ----- upload -----------------------------------------------------------------------
     def put(self, local: str, remote: str, timeout: float, progress: Progress | None = None) -> Copied:
         total = os.path.getsize(local)
-        # tee's own failure (a full disk) is named: the pipeline's status is the hash's, and the
-        # hash of what arrived says nothing about what was written
-        script = f"umask 077; {{ tee -- {shlex.quote(remote)} || echo {WRITE_FAILED} >&2; }} | {{ {HASH}; }}"
+        # a failed write (a full disk) is named, by python3 or by tee: the pipeline's status is the
+        # hash's, and the hash of what arrived says nothing about what was written
+        q = shlex.quote(remote)
+        python = f"-c {shlex.quote(_PY_PUT)} {q} {WRITE_FAILED}"
+        shell = f"{{ tee -- {q} || echo {WRITE_FAILED} >&2; }} | {{ {HASH}; }}"
+        script = f"umask 077; {self._either(python, shell)}"
         proc = subprocess.Popen(self.command(script), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, bufsize=0)
         err = _Drain(proc.stderr)
@@ -116,7 +169,8 @@ class OpenSSHCopier:
     def get(self, remote: str, local: str, timeout: float, progress: Progress | None = None) -> Copied:
         # stdout: the file's bytes; stderr: its size first, its sha256 last (hashed by the host as it reads)
         q = shlex.quote(remote)
-        script = f"stat -c %s -- {q} >&2 && {{ tee /dev/fd/3 < {q} | {{ {HASH}; }} >&2; }} 3>&1"
+        shell = f"{{ tee /dev/fd/3 < {q} | {{ {HASH}; }} >&2; }} 3>&1"
+        script = f"stat -c %s -- {q} >&2 && {self._either(f'-c {shlex.quote(_PY_GET)} {q}', shell)}"
         proc = subprocess.Popen(self.command(script), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, bufsize=0)
         err = _Drain(proc.stderr)
@@ -125,6 +179,7 @@ class OpenSSHCopier:
         deadline = time.monotonic() + timeout
         try:
             assert proc.stdout is not None
+            _grow(proc.stdout)
             fd = proc.stdout.fileno()
             with open(local, "wb", buffering=0) as fh:
                 while chunk := os.read(fd, CHUNK):
@@ -151,6 +206,12 @@ class OpenSSHCopier:
         remote_sha = lines[-1].split()[0] if lines and len(lines[-1].split()[0]) == 64 else ""
         return Copied(digest.hexdigest(), remote_sha, done)
 
+    def _either(self, python_args: str, shell: str) -> str:
+        """python3 ARGS on the host where it has python3 (and remote_python), else the shell pipeline."""
+        if not self.remote_python:
+            return shell
+        return f"if {PYTHON}; then python3 -I -S {python_args}; else {shell}; fi"
+
     def _failure(self, rc: int, stderr: str, remote: str) -> Exception:
         text = " ".join(stderr.split())[-300:]
         if "Host key verification failed" in stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
@@ -160,6 +221,14 @@ class OpenSSHCopier:
         if rc == 255:  # ssh's own failure: the connection
             return ConnectError(self.host.name, f"OpenSSH copy of {remote}: {text or 'connection failed'}")
         return TransferError(self.host.name, remote, text or f"exit code {rc}")
+
+
+def _grow(pipe: object) -> None:
+    """Give a pipe PIPE_BYTES of buffer where the system allows it (a smaller limit is kept as it is)."""
+    try:
+        fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+    except OSError:
+        pass
 
 
 def _reason(line: str, remote: str) -> str:

@@ -166,3 +166,44 @@ def test_prune_removes_only_old_items_of_its_own_making_and_keeps_the_newest(kla
     assert (klab.host_root("node1") / "etc" / "etcd" / f"etcd.env.bak-{stamps[1].split('-')[-1]}").exists()
     assert (foreign / "precious").read_text() == "not etcdops'"
     assert klab.wait_healthy()["healthy"]
+
+
+@pytest.mark.parametrize("remote_python", [True, False], ids=["python3 on the host", "tee and openssl"])
+def test_bulk_copies_hash_both_ends_and_name_a_full_disk(klab: LabEnv, tmp_path: Path, remote_python: bool) -> None:
+    """The OpenSSH copier both ways, with the host's python3 and with its shell fallback: what arrives is
+    what was sent, both ends' sha256 match, and a write that fills the host's disk is named as such."""
+    import hashlib
+
+    from etcdops.errors import TransferError
+    from etcdops.inventory import load_inventory
+    from etcdops.transport.ssh import SSHTransport
+
+    transport = SSHTransport(load_inventory(klab.root / "inventories" / "lab").host("node4"))
+    try:
+        copier = transport._copier()  # noqa: SLF001 - the copier itself, whichever path a size would pick
+        copier.remote_python = remote_python
+        # the lab's hosts have python3 (as Ansible's managed hosts do): the first case takes that path
+        assert transport.run("command -v python3", 30).ok
+        src = tmp_path / "blob.bin"
+        src.write_bytes(os.urandom(12 * MiB + 12345))
+        want = hashlib.sha256(src.read_bytes()).hexdigest()
+        remote = str(klab.host_root("node4") / "var" / "tmp" / "blob.bin")
+        os.makedirs(os.path.dirname(remote), exist_ok=True)
+        sent = copier.put(str(src), remote, 60)
+        assert sent.local_sha256 == sent.remote_sha256 == want and sent.bytes == src.stat().st_size
+        assert hashlib.sha256(Path(remote).read_bytes()).hexdigest() == want
+        back = tmp_path / "back.bin"
+        got = copier.get(remote, str(back), 60)
+        assert got.local_sha256 == got.remote_sha256 == want and back.read_bytes() == src.read_bytes()
+        os.unlink(remote)
+        small = klab.host_root("node4") / "var" / "small"
+        mount_tmpfs(small, "4m")
+        klab.mounts.append(small)  # type: ignore[attr-defined]
+        with pytest.raises(TransferError) as failed:
+            copier.put(str(src), str(small / "blob.bin"), 60)
+        assert "No space left on device" in str(failed.value) and "node4" in str(failed.value), str(failed.value)
+        with pytest.raises(TransferError) as missing:
+            copier.get(str(small / "absent.bin"), str(back), 60)
+        assert "absent.bin" in str(missing.value), str(missing.value)
+    finally:
+        transport.close()
