@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from etcdops.commands import Command, Raw, sh
+from etcdops.facts.parse import parse_version
 from etcdops.inventory import Host
 from etcdops.transport import Result
 
@@ -92,4 +93,28 @@ class MemberCerts:
         return True, ""
 
 
-PROBES: dict[str, DataDirEmpty | MemberCerts] = {"data_dir_empty": DataDirEmpty(), "member_certs": MemberCerts()}
+class EtcdInstalled:
+    """etcd and etcdctl are installed on the host, where the inventory says (etcd_bin_dir): a join that
+    does not install them itself (-p install=false) would otherwise add a learner that never starts."""
+
+    def command(self, host: Host) -> Command:
+        assert host.etcd is not None
+        return sh(host.etcd.etcd, "--version", Raw("2>&1;"), host.etcd.etcdctl, "version", Raw("2>&1"))
+
+    def check(self, runner: Runner, host: Host, file: str, line: int) -> tuple[bool, str]:
+        if host.etcd is None:
+            return False, f"{host.name} has no etcd settings"
+        try:
+            result = runner.run(host.name, self.command(host))
+        except Exception as exc:  # noqa: BLE001 - a probe that cannot run is a failed check, named
+            return False, f"cannot check {host.name}: {exc}"
+        etcd, etcdctl = parse_version(result.stdout)
+        missing = [path for path, version in ((host.etcd.etcd, etcd), (host.etcd.etcdctl, etcdctl)) if not version]
+        if missing:
+            return False, (f"on {host.name}: {' and '.join(missing)} not installed or not runnable "
+                           "(-p install=true installs them with playbooks/install-etcd.yml)")
+        return True, f"etcd {etcd}, etcdctl {etcdctl}"
+
+
+PROBES: dict[str, DataDirEmpty | MemberCerts | EtcdInstalled] = {
+    "data_dir_empty": DataDirEmpty(), "member_certs": MemberCerts(), "etcd_installed": EtcdInstalled()}

@@ -81,6 +81,16 @@ def test_scale_out_refused_while_a_voter_is_down(mlab: LabEnv) -> None:
     assert len(status["members"]) == 3  # nothing was added
 
 
+def test_scale_out_without_install_refuses_a_host_without_etcd(mlab: LabEnv) -> None:
+    """-p install=false on a host where etcd is not installed (node5, before any test installs it):
+    refused in pre-flight, naming the binary, and no learner is added (it would never start)."""
+    assert not (mlab.host_root("node5") / "bin" / "etcd").exists()
+    proc = run(mlab, "scale-out", "-p", "host=node5", "-p", "install=false")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"{mlab.host_root('node5') / 'bin' / 'etcd'}" in proc.stderr and "not installed" in proc.stderr, proc.stderr
+    assert len(mlab.wait_healthy()["members"]) == 3  # nothing was added
+
+
 def test_scale_out_refuses_a_used_data_dir_unless_wipe(mlab: LabEnv) -> None:
     stale = mlab.host_root("node4") / "var" / "lib" / "etcd" / "member"
     stale.mkdir(parents=True)
