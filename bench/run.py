@@ -98,8 +98,11 @@ def scheme() -> str:
     return os.environ.get("SCHEME", "http")
 
 
-def fill(keys: int, rounds: int, size: int = 1024) -> None:
-    subprocess.run([PY, str(TESTS / "fill.py"), f"{scheme()}://{NET}1:2379", str(keys), str(rounds), str(size)],
+def fill(keys: int, rounds: int, size: int = 1024, batch: int = 0) -> None:
+    """Revisions for a part: one put per request (a learner replays them one by one), or, for the history
+    a compaction removes, transactions of `batch` puts: the same key versions, ~4x faster to write."""
+    subprocess.run([PY, str(TESTS / "fill.py"), *([f"--batch={batch}"] if batch else []),
+                    f"{scheme()}://{NET}1:2379", str(keys), str(rounds), str(size)],
                    cwd=ROOT, check=True, timeout=1800)
 
 
@@ -256,7 +259,7 @@ def bench_compact_defrag() -> None:
                 "least": [str(HAND / "compact-then-defrag.sh"), str(LAB), NET]}
     for _ in range(COMPACTIONS):
         for name, cmd in commands.items():
-            fill(20000, 5)
+            fill(20000, 5, batch=100)
             runs[name].append(with_writer(cmd))
             outcome[name].append(shrunk())  # right after the run
     (o, o_stall), (b, b_stall), (c, c_stall), (least, _) = (
@@ -358,7 +361,7 @@ def transfer(label: str, hosts: list[str], size_mb: int) -> None:
 def bench_big() -> None:
     lab_up()
     start = time.perf_counter()
-    fill(10000, 20, 5120)  # ~1.2 GB of revisions (tests/integration/fill.py), under the 2 GiB quota
+    fill(10000, 20, 5120, batch=100)  # ~1.2 GB of revisions (tests/integration/fill.py), under the 2 GiB quota
     size = json.loads(subprocess.run([ETCDCTL, "-w", "json", "endpoint", "status", f"--endpoints={NET_URL(1)}"],
                                      capture_output=True, text=True, check=True).stdout)[0]["Status"]["dbSize"]
     print(f"big: filled the lab to {size / MB:.0f} MB in {time.perf_counter() - start:.0f}s", flush=True)
@@ -399,7 +402,7 @@ def bench_big() -> None:
                 "least": [str(HAND / "compact-then-defrag.sh"), str(LAB), NET]}
     for _ in range(BIG_RUNS):
         for name, cmd in commands.items():
-            fill(10000, 16, 5120)  # ~1 GB of history to compact
+            fill(10000, 16, 5120, batch=100)  # ~1 GB of history to compact
             runs[name].append(with_writer(cmd))
     med = {n: statistics.median(t for t, _ in r) for n, r in runs.items()}
     stall = {n: max(s for _, s in r) for n, r in runs.items()}
@@ -455,9 +458,9 @@ def bench_tls() -> None:
                            timeout=60)
         c_ours, c_base = [], []
         for _ in range(3):
-            fill(20000, 5)
+            fill(20000, 5, batch=100)
             c_ours.append(with_writer([ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"])[0])
-            fill(20000, 5)
+            fill(20000, 5, batch=100)
             c_base.append(with_writer([str(HAND / "compact-then-defrag.sh"), str(LAB), NET])[0])
         s_ours, s_base = [], []
         etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4")  # installs etcd on node4, untimed
