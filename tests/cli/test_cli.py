@@ -38,9 +38,12 @@ def test_bad_inventory_exit_2_one_line(tmp_path: Path) -> None:
 
 
 def test_unknown_runbook_and_bad_param_exit_2() -> None:
-    assert runner.invoke(app, ["plan", "nope", "-i", "lab"]).exit_code == 2
-    assert runner.invoke(app, ["plan", "restore", "-i", "lab", "-p", "stop_timeout=soon"]).exit_code == 2
-    assert runner.invoke(app, ["plan", "restore", "-i", "lab", "-p", "novalue"]).exit_code == 2
+    # the committed example inventory (never the lab's, which `lab up` rewrites): refused before connecting
+    for args, said in ((["plan", "nope"], "nope: no such runbook"),
+                       (["plan", "restore", "-p", "stop_timeout=soon"], "param stop_timeout: expected an integer"),
+                       (["plan", "restore", "-p", "novalue"], "'novalue': expected key=value")):
+        out = runner.invoke(app, [*args, "-i", "example-prod"])
+        assert out.exit_code == 2 and said in out.stderr, out.stderr
 
 
 def test_run_without_terminal_and_without_yes_is_refused(tmp_path: Path) -> None:
@@ -61,7 +64,8 @@ def _etcdops(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedP
 def test_exit_codes_and_output_survive_the_fast_exit() -> None:
     listed = _etcdops("runbooks", "list")
     assert listed.returncode == 0 and "scale-out" in listed.stdout  # flushed before os._exit
-    assert _etcdops("plan", "nope", "-i", "lab").returncode == 2
+    unknown = _etcdops("plan", "nope", "-i", "example-prod")
+    assert unknown.returncode == 2 and "no such runbook" in unknown.stderr
     assert _etcdops("no-such-command").returncode == 2  # typer's own usage error
 
 
