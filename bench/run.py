@@ -81,11 +81,21 @@ HAND = ROOT / "bench" / "hand"
 TESTS = ROOT / "tests" / "integration"
 ETCDCTL = str(LAB / "hosts" / "node1" / "bin" / "etcdctl")  # the lab's, run on the control node
 results: list[bool] = []
+rows: list[tuple[str, ...]] = []  # the summary table printed at the end (Markdown, as in the README)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def row(what: str, ours: str, base: str, ratio: str, target: str, ok: bool) -> None:
+    results.append(ok)
+    rows.append((what.split(" [")[0], ours, base, ratio, f"{target}: {verdict(ok)}"))
 
 
 def report(what: str, ours: float, base: float, target: float, extra: str = "") -> None:
     ok = ours / base <= target
-    results.append(ok)
+    row(what, f"{ours:.2f} s", f"{base:.2f} s", f"{ours / base:.2f}", f"<= {target}", ok)
     print(f"{what}: etcdops {ours:.2f}s, by hand {base:.2f}s, ratio {ours / base:.2f} "
           f"(target <= {target}: {'met' if ok else 'MISSED'}){extra}", flush=True)
 
@@ -127,7 +137,7 @@ def bench_status() -> None:
     base = median([PY, "-c", BASELINE])
     report(f"status --inventory lab (3 members) [median of {RUNS}]", ours, base, 1.5)
     helps = median([ETCDOPS, "--help"])
-    results.append(helps < 0.3)
+    row("etcdops --help start-up", f"{helps:.3f} s", "", "", "< 0.3 s", helps < 0.3)
     print(f"etcdops --help: {helps:.3f}s (target < 0.3s: {'met' if helps < 0.3 else 'MISSED'}) "
           f"[median of {RUNS}]", flush=True)
 
@@ -482,7 +492,8 @@ def bench_tls() -> None:
     for what in ("status", "restore", "scale-out", "compact-defrag"):
         plain, tls_ratio = figures["plaintext"][what], figures["TLS"][what]
         ok = tls_ratio <= plain * 1.10
-        results.append(ok)
+        row(f"{what}: ratio on TLS vs on plaintext", f"{tls_ratio:.2f}", f"{plain:.2f}", f"{tls_ratio / plain:.2f}",
+            "<= 1.10", ok)
         print(f"{what} on TLS: ratio {tls_ratio:.2f} vs {plain:.2f} plaintext ({tls_ratio / plain:.2f} x; target "
               f"<= 1.10 x: {'met' if ok else 'MISSED'})", flush=True)
 
@@ -520,7 +531,7 @@ def leftover() -> None:
         if folder.exists():
             total += int(subprocess.run(["du", "-sb", str(folder)], capture_output=True, text=True).stdout.split()[0])
     ok = total < 1 << 30
-    results.append(ok)
+    row("left behind by make bench (.lab, snapshots, .etcdops)", f"{total / MB:.0f} MB", "", "", "< 1 GB", ok)
     print(f"left behind by make bench: {total / MB:.0f} MB in .lab, snapshots, .etcdops "
           f"(target < 1 GB: {'met' if ok else 'MISSED'})", flush=True)
 
@@ -540,7 +551,13 @@ def main(names: list[str]) -> int:
         BENCHES[name]()
         print(f"[bench part {name}: {time.perf_counter() - part:.0f}s]", flush=True)
     leftover()
-    print(f"[make bench: {time.perf_counter() - started:.0f}s in all]", flush=True)
+    total = time.perf_counter() - started
+    print(f"[make bench: {total:.0f}s in all]", flush=True)
+    if not names:
+        row("make bench, every part", f"{total / 60:.1f} min", "", "", "< 30 min", total < 1800)
+    print("\n| figure | etcdops | by hand | ratio | target |\n|---|---|---|---|---|", flush=True)
+    for r in rows:
+        print("| " + " | ".join(r) + " |", flush=True)
     return 0 if all(results) else 1
 
 
