@@ -18,7 +18,30 @@ class Runner(Protocol):
     def run(self, host: str, command: Command) -> Result: ...
 
 
-class DataDirEmpty:
+class HostProbe:
+    """A probe: a read-only command on the host (`command`), its output judged in Python (`judge`)."""
+
+    def command(self, host: Host) -> Command:
+        raise NotImplementedError
+
+    def judge(self, host: Host, out: str) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def output(self, runner: Runner, host: Host) -> tuple[str | None, str]:
+        """(the command's stdout, "") or (None, why it could not run): a probe that cannot run fails, named."""
+        if host.etcd is None:
+            return None, f"{host.name} has no etcd settings"
+        try:
+            return runner.run(host.name, self.command(host)).stdout, ""
+        except Exception as exc:  # noqa: BLE001 - a probe that cannot run is a failed check, named
+            return None, f"cannot check {host.name}: {exc}"
+
+    def check(self, runner: Runner, host: Host, file: str, line: int) -> tuple[bool, str]:
+        out, why = self.output(runner, host)
+        return (False, why) if out is None else self.judge(host, out)
+
+
+class DataDirEmpty(HostProbe):
     """The host's data dir (and WAL dir) is absent or empty: nothing of a previous member is left."""
 
     def command(self, host: Host) -> Command:
@@ -26,21 +49,16 @@ class DataDirEmpty:
         dirs = [host.etcd.data_dir, *([host.etcd.wal_dir] if host.etcd.wal_dir else [])]
         return sh("find", *dirs, "-mindepth", "1", "-maxdepth", "1", "-print", Raw("2>/dev/null | head -n 3"))
 
-    def check(self, runner: Runner, host: Host, file: str, line: int) -> tuple[bool, str]:
-        if host.etcd is None:
-            return False, f"{host.name} has no etcd settings"
-        try:
-            result = runner.run(host.name, self.command(host))
-        except Exception as exc:  # noqa: BLE001 - a probe that cannot run is a failed check, named
-            return False, f"cannot check {host.name}: {exc}"
-        entries = [line for line in result.stdout.splitlines() if line.strip()]
+    def judge(self, host: Host, out: str) -> tuple[bool, str]:
+        assert host.etcd is not None
+        entries = [line for line in out.splitlines() if line.strip()]
         if entries:
             return False, (f"{host.etcd.data_dir} on {host.name} is not empty (holds {', '.join(entries)}: a "
                            "previous member?); -p wipe=true moves it aside")
         return True, ""
 
 
-class MemberCerts:
+class MemberCerts(HostProbe):
     """The TLS files a joining host's etcd.env will name (etcd_env / the profile) exist and are
     readable on it, its certificates are valid now and signed by the CA it trusts, and that CA is
     the cluster's (the same file content as a current member's etcd_cacert). Read on the host."""
@@ -73,10 +91,9 @@ class MemberCerts:
         env = host.etcd.env
         if not any(env.get(k) for k in (*self.KEYS, "ETCD_CERT_FILE", "ETCD_PEER_CERT_FILE")):
             return True, "no TLS files in its etcd.env"
-        try:
-            out = runner.run(host.name, self.command(host)).stdout
-        except Exception as exc:  # noqa: BLE001 - a probe that cannot run is a failed check, named
-            return False, f"cannot check {host.name}: {exc}"
+        out, why = self.output(runner, host)
+        if out is None:
+            return False, why
         problems = []
         for word, _, key in (line.partition(" ") for line in out.splitlines()):
             if word == "missing":
@@ -93,7 +110,7 @@ class MemberCerts:
         return True, ""
 
 
-class EtcdInstalled:
+class EtcdInstalled(HostProbe):
     """etcd and etcdctl are installed on the host, where the inventory says (etcd_bin_dir): a join that
     does not install them itself (-p install=false) would otherwise add a learner that never starts."""
 
@@ -101,14 +118,9 @@ class EtcdInstalled:
         assert host.etcd is not None
         return sh(host.etcd.etcd, "--version", Raw("2>&1;"), host.etcd.etcdctl, "version", Raw("2>&1"))
 
-    def check(self, runner: Runner, host: Host, file: str, line: int) -> tuple[bool, str]:
-        if host.etcd is None:
-            return False, f"{host.name} has no etcd settings"
-        try:
-            result = runner.run(host.name, self.command(host))
-        except Exception as exc:  # noqa: BLE001 - a probe that cannot run is a failed check, named
-            return False, f"cannot check {host.name}: {exc}"
-        etcd, etcdctl = parse_version(result.stdout)
+    def judge(self, host: Host, out: str) -> tuple[bool, str]:
+        assert host.etcd is not None
+        etcd, etcdctl = parse_version(out)
         missing = [path for path, version in ((host.etcd.etcd, etcd), (host.etcd.etcdctl, etcdctl)) if not version]
         if missing:
             return False, (f"on {host.name}: {' and '.join(missing)} not installed or not runnable "
@@ -116,5 +128,5 @@ class EtcdInstalled:
         return True, f"etcd {etcd}, etcdctl {etcdctl}"
 
 
-PROBES: dict[str, DataDirEmpty | MemberCerts | EtcdInstalled] = {
+PROBES: dict[str, HostProbe] = {
     "data_dir_empty": DataDirEmpty(), "member_certs": MemberCerts(), "etcd_installed": EtcdInstalled()}
