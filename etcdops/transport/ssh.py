@@ -176,10 +176,15 @@ class SSHTransport:
                     out += chan.recv(READ_CHUNK)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(READ_CHUNK)
-                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                # done once the command's exit status and the end of its output are both in (a closed
+                # channel has both); what arrived together with the close is still in the buffers, read
+                # it first. A closed channel was once taken for a lost connection when the output and
+                # the close of a quick command came in between these checks (a CI failure).
+                if chan.recv_ready() or chan.recv_stderr_ready():
+                    continue
+                if chan.exit_status_ready() and (chan.eof_received or chan.closed):
                     break
-                if chan.closed or (chan.eof_received and not chan.exit_status_ready()
-                                   and not self._transport_active()):
+                if chan.eof_received and not chan.exit_status_ready() and not self._transport_active():
                     raise ConnectError(self.name, f"the connection closed while running "
                                        f"`{first_line(command, 80)}`")
                 remaining = deadline - time.monotonic()

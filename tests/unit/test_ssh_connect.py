@@ -74,3 +74,45 @@ def test_a_later_caller_tries_again(silent, tmp_path) -> None:  # type: ignore[n
         with pytest.raises(ConnectError):
             transport.connect()
     assert len(accepted) == 2  # a failure is not remembered for callers that come after it
+
+
+class _QuickCommand:
+    """A channel whose command's last output and the channel's close arrive together, right after the
+    reader found its buffers empty: the order a quick command's end can take on a busy machine."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.eof_received = False
+        self._out = b""
+        self._polls = 0
+
+    def _arrive(self) -> None:
+        self._polls += 1
+        if self._polls == 2:  # after the first look found nothing: the output, EOF, exit status and close
+            self._out, self.eof_received, self.closed = b"done\n", True, True
+
+    def recv_ready(self) -> bool:
+        self._arrive()
+        return bool(self._out)
+
+    def recv(self, n: int) -> bytes:
+        out, self._out = self._out[:n], self._out[n:]
+        return out
+
+    def recv_stderr_ready(self) -> bool:
+        return False
+
+    def exit_status_ready(self) -> bool:
+        return self.closed
+
+    def recv_exit_status(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def test_output_that_arrives_with_the_close_is_read_not_taken_for_a_lost_connection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    transport = _transport(1, tmp_path)
+    result = transport._collect(_QuickCommand(), "etcdctl snapshot save x", timeout=5, cancel=None)  # type: ignore[arg-type]
+    assert (result.exit_code, result.stdout) == (0, "done\n")
