@@ -62,6 +62,14 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
                f'{quote(where)} >"$d/status.o"; rc=1')
     # an etcd that does not answer endpoint status would make every other call wait for its
     # timeout too; a learner refuses linearizable reads (health, member list)
+    voter = f"( {section('health')} ) & {section('members')}"
+    seen = installed.linearizable_member_list(host, known or {})
+    if seen:
+        # a 3.5+ server answering etcdctl 3.5+'s linearizable member list has served a quorum read:
+        # what endpoint health's get proves (alarms come with status). One etcdctl start fewer per
+        # member, which is what a wide cluster's read costs; 3.4 servers still get endpoint health
+        voter = (f"""case "$s" in *'"version":"3.4.'*) {voter};; *) if [ "$({installed.stamp_command(host)})" = """
+                 f"{quote(seen)} ]; then {section('members')}; else {voter}; fi;; esac")
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
         'trap \'rm -f "$d"/*.o "$d"/*.e; rmdir "$d"\' EXIT',
@@ -69,7 +77,7 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
         '>"$d/aside.o" ) &' if versions else ":",
         f"if {not_listening}; then {stopped}; else {section('status')}; fi",
         'if [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
-        f"""case "$s" in *'"isLearner":true'*) ;; *) ( {section('health')} ) & {section('members')};; esac; """
+        f"""case "$s" in *'"isLearner":true'*) ;; *) {voter};; esac; """
         f"else {client_check(host)}; fi",
         "wait",
         'cat "$d"/*.o',
@@ -157,6 +165,10 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
         if status is not None and status.is_learner:
             # learners do not serve the linearizable read of `endpoint health`: answering status is it
             healthy, health_error = True, None
+        elif status is not None and "health" not in sec and "members" in sec:
+            # the linearizable member list stood for endpoint health (see facts_script)
+            m_rc, _, m_err = sec["members"]
+            healthy, health_error = (True, None) if m_rc == 0 else (False, _last(m_err) or f"etcdctl exited {m_rc}")
         elif rc == 0 or out.strip().startswith("["):
             healthy, health_error = parse_endpoint_health(out).get(host.etcd.client_url, (False, None))
             if not healthy and health_error and "Active Alarm" in health_error:

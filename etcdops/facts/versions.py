@@ -47,11 +47,31 @@ def load() -> dict[str, dict[str, str]]:
     return data if isinstance(data, dict) else {}
 
 
+def stamp_command(host: Host) -> str:
+    """Shell printing both binaries' stamp."""
+    assert host.etcd is not None
+    return f"stat -L --printf '%s:%.9Y:%.9Z:%i,' {quote(host.etcd.etcd)} {quote(host.etcd.etcdctl)} 2>/dev/null"
+
+
+def linearizable_member_list(host: Host, known: dict[str, dict[str, str]]) -> str | None:
+    """The binaries' stamp when the host's etcdctl, as last read, is 3.5 or later, else None.
+
+    etcdctl 3.5+ asks for a linearizable member list (MemberListRequest.linearizable, the same
+    ReadIndex through the leader as endpoint health's get); the script uses it for health only
+    while the stamp is still this one, so a binary swapped since is never trusted on its cache."""
+    seen = known.get(_key(host), {})
+    try:
+        major, minor = (int(x) for x in (seen.get("etcdctl") or "").split(".")[:2])
+    except ValueError:
+        return None
+    return seen.get("stamp") if (major, minor) >= (3, 5) else None
+
+
 def section(host: Host, known: dict[str, dict[str, str]]) -> str:
     """Shell printing the stamp, then `cached` or both binaries' version text (section body)."""
     assert host.etcd is not None
     etcd_bin, ctl = quote(host.etcd.etcd), quote(host.etcd.etcdctl)
-    stamp = f"s=$(stat -L --printf '%s:%.9Y:%.9Z:%i,' {etcd_bin} {ctl} 2>/dev/null)"
+    stamp = f"s=$({stamp_command(host)})"
     seen = known.get(_key(host), {}).get("stamp")
     run = f"{etcd_bin} --version; {ctl} version"
     if not seen:

@@ -183,9 +183,9 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         return DefragAction(
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} holds; the whole "
                    "cluster healthy before, and again after it (else stop here)",
-            commands=(health_command(etcd, endpoints), status_command(etcd),
+            commands=(health_command(etcd, endpoints), status_command(etcd, endpoints),
                       etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s"), health_command(etcd, endpoints),
-                      status_command(etcd)),
+                      status_command(etcd, endpoints)),
             etcd=etcd, rule=spec.rule, seconds=spec.timeout, endpoints=tuple(endpoints),
             quota=etcd.quota_backend_bytes or DEFAULT_QUOTA,
             work=status.db_size_in_use if status else 0)  # bbolt copies what is in use, at most
@@ -195,7 +195,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         if sick:
             raise StepFailed(ex.step, ex.host, f"{', '.join(sick)} is not healthy, so {ex.host} is not "
                              "defragmented: stopping here")
-        before = read_status(ex, action.etcd)[0]
+        statuses = read_status(ex, action.etcd, list(action.endpoints))  # its own figures and the leader, at once
+        before, leader_before = self._own(ex, action, statuses), self._leader(ex, statuses)
         space = Space(ex.host, before.db_size, before.db_size_in_use, action.quota, before.is_learner,
                       before.is_leader)
         reason = defrag_reason(space, action.rule)
@@ -205,7 +206,6 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         room = self._room(ex, action, before.db_size)
         if room:
             return Outcome(HostStatus.SKIPPED, room)
-        leader_before = self._leader(ex, action)
         started = time.time()
         t0 = time.monotonic()
         ex.run(etcdctl(action.etcd, "defrag", command_timeout=f"{action.seconds}s"))
@@ -216,8 +216,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             return not now, ", ".join(now) + " unhealthy" if now else "healthy"
 
         ex.poll(healthy, f"the cluster is healthy after defragmenting {ex.host}", 0.5, HEALTH_TIMEOUT)
-        after = read_status(ex, action.etcd)[0]
-        leader_after = self._leader(ex, action)
+        statuses = read_status(ex, action.etcd, list(action.endpoints))
+        after, leader_after = self._own(ex, action, statuses), self._leader(ex, statuses)
         report = {"member": ex.host, "db_before": before.db_size, "db_after": after.db_size,
                   "in_use_after": after.db_size_in_use, "seconds": round(seconds, 3),
                   "leader_before": leader_before, "leader_after": leader_after, "started": int(started * 1000)}
@@ -239,8 +239,13 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
                 "whichever is more); make room, then run compact-defrag again")
 
     @staticmethod
-    def _leader(ex: ExecContext, action: DefragAction) -> str:
-        statuses = read_status(ex, action.etcd, list(action.endpoints))
+    def _own(ex: ExecContext, action: DefragAction, statuses: list[EndpointStatus]) -> EndpointStatus:
+        mine = action.etcd.client_url.rstrip("/")
+        found = next((s for s in statuses if s.endpoint.rstrip("/") == mine), None)
+        return found if found is not None else read_status(ex, action.etcd)[0]
+
+    @staticmethod
+    def _leader(ex: ExecContext, statuses: list[EndpointStatus]) -> str:
         by_id = {s.member_id: host_of_url(ex.inventory, s.endpoint) for s in statuses}
         leader = next((s.leader for s in statuses if s.leader), 0)
         return by_id.get(leader, f"{leader:x}")

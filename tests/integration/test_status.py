@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+from pathlib import Path
 
 from tests.integration.helpers import NET, REPO, LabEnv, frozen
 
@@ -86,4 +88,25 @@ def test_a_stopped_member_is_named_down_and_a_hung_one_still_asked(lab: LabEnv) 
         status = lab.status()
     node3 = next(e for e in status["endpoints"] if e["host"] == "node3")
     assert node3["error"] and "nothing listens" not in node3["error"]
+    lab.wait_healthy()
+
+
+def test_a_member_without_quorum_is_not_healthy_once_its_versions_are_cached(lab: LabEnv) -> None:
+    """With etcdctl 3.5+ cached as the host's, the linearizable member list stands for endpoint
+    health: a member cut from its quorum still answers endpoint status, and must not pass."""
+    lab.status()  # the installed versions are read, and cached for the reads below
+    home = lab.env.get("ETCDOPS_HOME") or str(lab.root)
+    cached = json.loads((Path(home) / ".etcdops" / "cache" / "versions.json").read_text())
+    assert any(k.startswith("node1\0") and v["etcdctl"].startswith("3.5") for k, v in cached.items())
+    lab.service("node2", "stop")
+    lab.service("node3", "stop")
+    try:
+        status = lab.status()
+        node1 = next(e for e in status["endpoints"] if e["host"] == "node1")
+        assert node1["reachable"] and node1["revision"]  # it answers endpoint status ...
+        assert not node1["healthy"] and node1["error"]  # ... but serves no quorum read
+        assert not status["healthy"]
+    finally:
+        lab.service("node2", "start")
+        lab.service("node3", "start")
     lab.wait_healthy()

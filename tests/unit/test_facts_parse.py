@@ -85,3 +85,16 @@ def test_an_alarm_alone_does_not_make_a_member_unhealthy(repo) -> None:  # type:
     health = (FIXTURES / "etcdctl" / "endpoint-health-nospace.json").read_text().replace("127.0.8.1", "127.0.1.1")
     out = f"@@status\n{status}\n@@rc 0\n@@health\n{health}\n@@rc 1\n@@stderr\nError: unhealthy cluster\n"
     assert host_facts_from_output(host, out).healthy
+
+
+def test_a_linearizable_member_list_stands_for_health_when_no_health_was_read(repo) -> None:  # type: ignore[no-untyped-def]
+    from etcdops.inventory import load_inventory
+
+    host = load_inventory(LAB_INVENTORY).host("node1")
+    status = (CAPTURED / "endpoint-status-3.5.json").read_text()
+    members = (CAPTURED / "member-list-3.5.json").read_text()
+    listed = host_facts_from_output(host, f"@@status\n{status}\n@@rc 0\n@@stderr\n@@members\n{members}\n@@rc 0\n")
+    assert listed.healthy and listed.health_error is None and listed.member_ids
+    cut = host_facts_from_output(host, f"@@status\n{status}\n@@rc 0\n@@stderr\n@@members\n\n@@rc 1\n@@stderr\n"
+                                       "Error: context deadline exceeded\n")
+    assert not cut.healthy and cut.health_error == "Error: context deadline exceeded" and cut.status is not None
