@@ -40,8 +40,8 @@ class AsideItem:
 
 
 def listing_command(etcd: EtcdConfig) -> str:
-    """Shell: one line per candidate, PATH<TAB>BYTES<TAB>MTIME<TAB>MARKED, then `@df` of the data dir's
-    filesystem. Globs only in etcdops' own naming; sizes from du -sb."""
+    """Shell: one line per candidate, PATH<TAB>BYTES<TAB>MTIME<TAB>MARKED, then `@df` and df's output for
+    the data dir's filesystem. Globs only in etcdops' own naming; sizes from du -sb."""
     data, parent, env = quote(etcd.data_dir), quote(os.path.dirname(etcd.data_dir.rstrip("/")) or "/"), \
         quote(etcd.env_file)
     globs = ['"$b".*-*T*Z*', '"$p"/etcdops-*.db*', '"$e".bak-*']
@@ -51,17 +51,20 @@ def listing_command(etcd: EtcdConfig) -> str:
             f"m=no; [ -f \"$x\"/{MARKER} ] && m=yes; "
             f"printf '%s\\t%s\\t%s\\t%s\\n' \"$x\" \"$(du -sb \"$x\" 2>/dev/null | cut -f1)\" "
             f"\"$(stat -c %Y \"$x\")\" \"$m\"; "
-            f"done; printf '@df\\t'; df -PB1 \"$p\" | tail -n 1")
+            f"done; echo @df; df -PB1 \"$p\"")
 
 
 def parse_listing(text: str, etcd: EtcdConfig) -> tuple[tuple[AsideItem, ...], tuple[int, int, str] | None]:
     """(the items that are etcdops' by name, (filesystem size, free, mount) of the data dir's)"""
-    items, fs = [], None
+    items, fs, in_df = [], None, False
     for line in text.splitlines():
-        if line.startswith("@df\t"):
-            fields = line[4:].split()
+        if line == "@df":  # df's header, then its line for the data dir's filesystem
+            in_df = True
+            continue
+        if in_df:
+            fields = line.split()
             if len(fields) >= 6 and fields[1].isdigit():
-                fs = (int(fields[1]), int(fields[3]), fields[5])
+                fs = (int(fields[1]), int(fields[3]), " ".join(fields[5:]))
             continue
         parts = line.split("\t")
         if len(parts) != 4 or not parts[1].isdigit():

@@ -45,34 +45,58 @@ def client_check(host: Host) -> str:
 SERVER_KEYS = (("server", "ETCD_CERT_FILE"), ("peer", "ETCD_PEER_CERT_FILE"))
 
 
-def certs_section(host: Host) -> str:
-    """Shell: KIND<TAB>PATH<TAB>notAfter=... for the server and peer certificates the host's etcd.env names.
+def _key(host: Host, path: str) -> str:
+    return f"cert\0{host.name}\0{host.address}\0{path}"
 
-    The env file is read by the shell itself (the last line for a key wins, quotes stripped) and
-    each certificate costs one openssl: on a wide cluster every fork on the hosts counts."""
+
+def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None) -> str:
+    """Shell: KIND<TAB>PATH<TAB>ANSWER<TAB>STAMP for the server and peer certificates the host's
+    etcd.env names; ANSWER is openssl's `notAfter=...` (or its error), or `cached`.
+
+    The env file is read by the shell itself (the last line for a key wins, quotes stripped). A
+    certificate costs one openssl (~20 ms of CPU here, as much as an etcdctl call) only when it is
+    new or changed: while its stamp (size, mtime and ctime in nanoseconds, inode) is the one the
+    control node last saw, the host answers `cached` and the expiry comes from the cache kept with
+    the versions (facts/versions.py). On a wide cluster every fork on the hosts counts."""
     etcd = host.etcd
     assert etcd is not None
+    prefix = _key(host, "")
+    seen = sorted(quote(f"{k[len(prefix):]}|{v['stamp']}") for k, v in (known or {}).items()
+                  if k.startswith(prefix) and v.get("stamp") and v.get("not_after"))
     names = ("c1", "c2")
     cases = " ".join(f'{key}=*) {var}=${{line#{key}=}};;' for (_, key), var in zip(SERVER_KEYS, names, strict=True))
     env = quote(etcd.env_file)
     read = (f"c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n \"$line\" ]; do "
             f"case \"$line\" in {cases} esac; done < {env}")
+    fresh = 'r=$(openssl x509 -noout -enddate -in "$f" 2>&1); r=${r%%"$nl"*}'
+    answer = f'case "$f|$st" in {"|".join(seen)}) r=cached;; *) {fresh};; esac' if seen else fresh
     parts = [read]
     for (kind, _), var in zip(SERVER_KEYS, names, strict=True):
         parts.append(f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
-                     f'{{ r=$(openssl x509 -noout -enddate -in "$f" 2>&1); echo "{kind}\t$f\t${{r%%"$nl"*}}"; }}')
+                     f"{{ st=$(stat -L --printf '%s:%.9Y:%.9Z:%i' \"$f\" 2>/dev/null); {answer}; "
+                     f'echo "{kind}\t$f\t$r\t$st"; }}')
     return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + '; } >"$d/certs.o" 2>/dev/null')
 
 
-def parse_certs(text: str) -> tuple[CertInfo, ...]:
+def parse_certs(text: str, host: Host | None = None, known: dict[str, dict[str, str]] | None = None,
+                learned: dict[str, dict[str, str]] | None = None) -> tuple[CertInfo, ...]:
+    """The section's lines → CertInfo; a `cached` answer takes the expiry from known, and what
+    openssl read fresh from a file with a stamp goes into learned (for the host's next read)."""
     found = []
     for line in text.splitlines():
         kind, _, rest = line.partition("\t")
-        path, _, answer = rest.partition("\t")
+        path, _, rest = rest.partition("\t")
+        answer, _, stamp = rest.partition("\t")
         if kind not in ("server", "peer") or not path:
             continue
+        key = _key(host, path) if host is not None else ""
+        if answer == "cached" and key in (known or {}):
+            answer = "notAfter=" + (known or {})[key]["not_after"]
         if answer.startswith("notAfter="):
-            found.append(CertInfo(kind, path, parse_openssl_date(answer[len("notAfter="):])))
+            not_after = parse_openssl_date(answer[len("notAfter="):])
+            found.append(CertInfo(kind, path, not_after))
+            if not_after is not None and stamp and learned is not None and host is not None:
+                learned[key] = {"stamp": stamp, "not_after": answer[len("notAfter="):]}
         else:
             found.append(CertInfo(kind, path, None, answer.strip() or "unreadable"))
     return tuple(found)

@@ -2,9 +2,10 @@
 
 `etcd --version` and `etcdctl version` are two Go process starts per member, on every status and
 plan: on a wide cluster on busy hosts they are a good part of a facts read. The facts script sends
-the stamp (size, mtime and ctime in nanoseconds, inode) of both binaries as the control node last saw them; when the
-host's stamp is the same, the host answers `cached` instead of starting them, and the versions come
-from .etcdops/cache/versions.json. Any change to a binary (an upgrade, a copy over it, a chmod)
+the stamp (size, mtime and ctime in nanoseconds, inode) of both binaries as the control node last
+saw them; when the host's stamp is the same, the host answers `cached` instead of starting them,
+and the versions come from .etcdops/cache/facts.json (which keeps the certificates' expiry the
+same way, see facts/certs.py). Any change to a binary (an upgrade, a copy over it, a chmod)
 changes its ctime, so the next read starts them again. Shell built here, output parsed here.
 """
 
@@ -27,7 +28,7 @@ _lock = threading.Lock()
 
 
 def _path() -> Path:
-    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops" / "cache" / "versions.json"
+    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops" / "cache" / "facts.json"
 
 
 def _key(host: Host) -> str:
@@ -67,16 +68,17 @@ def linearizable_member_list(host: Host, known: dict[str, dict[str, str]]) -> st
     return seen.get("stamp") if (major, minor) >= (3, 5) else None
 
 
-def section(host: Host, known: dict[str, dict[str, str]]) -> str:
-    """Shell printing the stamp, then `cached` or both binaries' version text (section body)."""
+def section(host: Host, known: dict[str, dict[str, str]], stamped: bool = False) -> str:
+    """Shell printing the stamp, then `cached` or both binaries' version text (section body).
+    stamped: the script has already put the stamp in $st (the facts script uses it twice)."""
     assert host.etcd is not None
     etcd_bin, ctl = quote(host.etcd.etcd), quote(host.etcd.etcdctl)
-    stamp = f"s=$({stamp_command(host)})"
+    stamp = ":" if stamped else f"st=$({stamp_command(host)})"
     seen = known.get(_key(host), {}).get("stamp")
     run = f"{etcd_bin} --version; {ctl} version"
     if not seen:
-        return f'{stamp}; echo "{STAMP} $s"; {run}'
-    return f'{stamp}; echo "{STAMP} $s"; if [ "$s" = {quote(seen)} ]; then echo {CACHED}; else {run}; fi'
+        return f'{stamp}; echo "{STAMP} $st"; {run}'
+    return f'{stamp}; echo "{STAMP} $st"; if [ "$st" = {quote(seen)} ]; then echo {CACHED}; else {run}; fi'
 
 
 def parse(host: Host, text: str, known: dict[str, dict[str, str]],

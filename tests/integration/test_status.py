@@ -96,7 +96,7 @@ def test_a_member_without_quorum_is_not_healthy_once_its_versions_are_cached(lab
     health: a member cut from its quorum still answers endpoint status, and must not pass."""
     lab.status()  # the installed versions are read, and cached for the reads below
     home = lab.env.get("ETCDOPS_HOME") or str(lab.root)
-    cached = json.loads((Path(home) / ".etcdops" / "cache" / "versions.json").read_text())
+    cached = json.loads((Path(home) / ".etcdops" / "cache" / "facts.json").read_text())
     assert any(k.startswith("node1\0") and v["etcdctl"].startswith("3.5") for k, v in cached.items())
     lab.service("node2", "stop")
     lab.service("node3", "stop")

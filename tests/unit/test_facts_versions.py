@@ -88,7 +88,7 @@ def test_a_missing_binary_is_never_cached(host: Host) -> None:
 
 def test_an_unreadable_cache_only_costs_a_read(host: Host, tmp_path: Path) -> None:
     read(host)
-    cache = tmp_path / "home" / ".etcdops" / "cache" / "versions.json"
+    cache = tmp_path / "home" / ".etcdops" / "cache" / "facts.json"
     cache.write_text("{not json")
     assert read(host) == (("3.5.21", "3.5.21"), 2)
     assert read(host)[1] == 0
@@ -120,3 +120,43 @@ def test_no_env_file_means_no_certificates(host: Host, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and proc.stdout.startswith("after\n")
     assert parse_certs(split_sections(proc.stdout)["certs"][1]) == ()
+
+
+def test_certificates_are_read_once_then_from_the_cache_and_again_when_renewed(host: Host, tmp_path: Path) -> None:
+    wrapped = tmp_path / "wrapped"  # an openssl that counts its starts
+    wrapped.mkdir()
+    real = subprocess.run(["sh", "-c", "command -v openssl"], capture_output=True, text=True, check=True).stdout.strip()
+    (wrapped / "openssl").write_text(f'#!/bin/sh\necho x >> "{tmp_path}/openssl-starts"\nexec {real} "$@"\n')
+    (wrapped / "openssl").chmod(0o755)
+    cert = tmp_path / "member.pem"
+
+    def issue(days: int) -> None:
+        cert.unlink(missing_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", str(tmp_path / "k.pem"),
+                        "-out", str(cert), "-subj", "/CN=node1", "-days", str(days)], check=True, capture_output=True)
+
+    env = tmp_path / "etcd.env"
+    env.write_text(f"ETCD_CERT_FILE={cert}\nETCD_PEER_CERT_FILE={cert}\n")
+    assert host.etcd is not None
+    h = dataclasses.replace(host, etcd=dataclasses.replace(host.etcd, env_file=str(env)))
+
+    def read_certs() -> tuple[list[int | None], int]:
+        starts = tmp_path / "openssl-starts"
+        starts.unlink(missing_ok=True)
+        known = versions.load()
+        out = subprocess.run(["dash", "-c", f"d={tmp_path}; {certs_section(h, known)}; cat {tmp_path}/certs.o"],
+                             capture_output=True, text=True, timeout=30, check=True,
+                             env={**os.environ, "PATH": f"{wrapped}:{os.environ['PATH']}"}).stdout
+        learned: dict[str, dict[str, str]] = {}
+        found = parse_certs(split_sections(out)["certs"][1], h, known, learned)
+        versions.save(known, learned)
+        return [c.days_left() for c in found], len(starts.read_text().splitlines()) if starts.exists() else 0
+
+    issue(10)
+    first = read_certs()
+    assert first[1] == 2 and all(d in (9, 10) for d in first[0]) and len(first[0]) == 2
+    assert read_certs() == (first[0], 0)  # unchanged: no openssl, the same expiry
+    issue(40)  # renewed: a new file
+    renewed = read_certs()
+    assert renewed[1] == 2 and all(d in (39, 40) for d in renewed[0])
+    assert read_certs() == (renewed[0], 0)
