@@ -3,14 +3,15 @@
 # that brings back exactly what the snapshot held.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-etcdops=.venv/bin/etcdops
+etcdops=${ETCDOPS:-.venv/bin/etcdops}  # the test suite runs this script with its own etcdops and loopback /24
+net=${ETCDOPS_LAB_NET:-127.0.1.}
 # the lab runs TLS with client-certificate auth (kubespray's layout): etcdctl uses node1's admin certificate
 ssl=.lab/hosts/node1/etc/ssl/etcd/ssl
-ctl() { .lab/hosts/node1/bin/etcdctl --endpoints=https://127.0.1.1:2379,https://127.0.1.2:2379,https://127.0.1.3:2379 \
+ctl() { .lab/hosts/node1/bin/etcdctl --endpoints="https://${net}1:2379,https://${net}2:2379,https://${net}3:2379" \
   --cacert="$ssl/ca.pem" --cert="$ssl/admin-node1.pem" --key="$ssl/admin-node1-key.pem" "$@"; }
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-say "etcdops lab up (3 members, 2 spares; real etcd + sshd on 127.0.1.N)"
+say "etcdops lab up (3 members, 2 spares; real etcd + sshd on ${net}N)"
 $etcdops lab up
 say "etcdops status --inventory lab"
 $etcdops status --inventory lab
