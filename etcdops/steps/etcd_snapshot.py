@@ -197,15 +197,22 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
             status, keys, check_seconds = checked.result()
         sha = str((copied.report or {}).get("sha256", ""))
         base = f"{action.name}-rev{status.revision}-{ex.info.stamp}"
+        synced = time.monotonic()
+        durable(hidden)  # a backup is named complete only once its bytes are on the control node's disk
+        synced = time.monotonic() - synced
+        if synced >= 1:
+            ex.note(f"written to the control node's disk (fsync) in {synced:.1f}s")
         write_meta(dest / f"{base}.json", {**action.meta, "revision": status.revision, "keys": keys,
                                            "sha256": sha, "status": _status_dict(status)})
         hidden.rename(dest / f"{base}.db")
+        durable(dest)  # and the names too
         ex.run(sh("rm", "-f", "--", remote, Raw("2>/dev/null; true")))
         return Outcome.changed(f"snapshot {dest / (base + '.db')} (revision {status.revision}, {keys} keys, "
                                f"sha256 {sha[:12]}; {copied.detail.split('(')[-1].rstrip(')')})",
                                report={"snapshot": str(dest / (base + ".db")), "revision": status.revision,
                                        "keys": keys, "bytes": status.total_size,
                                        "save_seconds": round(saved, 3), "check_seconds": round(check_seconds, 3),
+                                       "sync_seconds": round(synced, 3),
                                        "copy_seconds": (copied.report or {}).get("seconds")})
 
     @classmethod
@@ -230,4 +237,15 @@ def _status_dict(status: SnapshotStatus) -> dict[str, int]:
 def write_meta(path: Path, data: dict[str, object]) -> None:
     part = path.with_name(path.name + ".part")
     part.write_text(json.dumps(data, indent=2) + "\n")
+    durable(part)
     part.rename(path)
+
+
+def durable(path: Path) -> None:
+    """fsync a file (or a directory, for the names in it): what a crash of the control node right
+    after etcdops said "saved" must not take back."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
