@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from etcdops.facts.versions import STAMP_FORMAT
 from etcdops.inventory import Host
 from etcdops.templating import quote
 
@@ -73,7 +74,7 @@ def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None) ->
     parts = [read]
     for (kind, _), var in zip(SERVER_KEYS, names, strict=True):
         parts.append(f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
-                     f"{{ st=$(stat -L --printf '%s:%.9Y:%.9Z:%i' \"$f\" 2>/dev/null); {answer}; "
+                     f"{{ st=$(stat -L --printf '{STAMP_FORMAT}' \"$f\" 2>/dev/null); {answer}; "
                      f'echo "{kind}\t$f\t$r\t$st"; }}')
     return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + '; } >"$d/certs.o" 2>/dev/null')
 

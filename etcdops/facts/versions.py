@@ -48,10 +48,15 @@ def load() -> dict[str, dict[str, str]]:
     return data if isinstance(data, dict) else {}
 
 
+# a file's stamp as `stat -L --printf` writes it: size, mtime and ctime in nanoseconds, inode
+# (the certificates' cache in facts/certs.py uses the same)
+STAMP_FORMAT = "%s:%.9Y:%.9Z:%i"
+
+
 def stamp_command(host: Host) -> str:
     """Shell printing both binaries' stamp."""
     assert host.etcd is not None
-    return f"stat -L --printf '%s:%.9Y:%.9Z:%i,' {quote(host.etcd.etcd)} {quote(host.etcd.etcdctl)} 2>/dev/null"
+    return f"stat -L --printf '{STAMP_FORMAT},' {quote(host.etcd.etcd)} {quote(host.etcd.etcdctl)} 2>/dev/null"
 
 
 def linearizable_member_list(host: Host, known: dict[str, dict[str, str]]) -> str | None:
