@@ -345,12 +345,24 @@ def transfer(label: str, hosts: list[str], size_mb: int) -> None:
             "done; wait")
     pipe = (f"for h in {numbers}; do ssh {ssh} -p 2222 -c aes128-gcm@openssh.com root@{NET}$h "
             f"'cat > {LAB}/hosts/node'$h'/var/lib/bench.bin' < {src} & done; wait")
+    dests = [LAB / "hosts" / h / "var" / "lib" / "bench.bin" for h in hosts]
+
+    def fresh() -> None:
+        """Each copy writes a new file, as a restore's .part is, and starts with no writeback under
+        way: overwriting the last run's 512 MB made whoever opened it with O_TRUNC wait for its
+        writeback (etcdops' copier did, scp does not truncate), which measured the disk, not the copy."""
+        for dest in dests:
+            dest.unlink(missing_ok=True)
+        os.sync()
+
     ours, base, raw = [], [], []
     for _ in range(BIG_RUNS):
+        fresh()
         out = subprocess.run([PY, "-c", script, str(src), *hosts], cwd=ROOT, capture_output=True, text=True,
                              check=True, timeout=900).stdout
         ours.append(tuple(json.loads(out.strip().splitlines()[-1])))
         for into, cmd in ((base, hand), (raw, pipe)):
+            fresh()
             c0 = cpu_busy()
             into.append((timed(["sh", "-c", cmd]), cpu_busy() - c0))
     o, b, r = (statistics.median(t for t, _ in x) for x in (ours, base, raw))
@@ -364,8 +376,8 @@ def transfer(label: str, hosts: list[str], size_mb: int) -> None:
           f"of {os.cpu_count() * o:.1f}s, scp {cpu(base):.1f}s of {os.cpu_count() * b:.1f}s; the same OpenSSH "
           f"pipe without hashing {r:.2f}s ({rate(r)}, CPU {cpu(raw):.1f}s)", flush=True)
     src.unlink()
-    for h in hosts:
-        (LAB / "hosts" / h / "var" / "lib" / "bench.bin").unlink(missing_ok=True)
+    for dest in dests:
+        dest.unlink(missing_ok=True)
 
 
 def bench_big() -> None:

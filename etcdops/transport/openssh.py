@@ -11,7 +11,6 @@ so a copy is verified without reading the file a second time on either end.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shlex
@@ -21,12 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, TransferError
 from etcdops.inventory import Host
-from etcdops.transport import Progress
+from etcdops.transport import Progress, copyloop
 
-CHUNK = 4 << 20  # one buffer per copy, reused: a new bytes object per read costs an mmap and its page faults
 # AES-GCM first: with AES-NI it is the fastest both ends have (measured here: 1.13 s for 512 MB by scp,
 # 1.32 s with OpenSSH's default chacha20-poly1305); the others stay acceptable for hosts without it
 CIPHERS = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr"
@@ -34,43 +33,15 @@ CIPHERS = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@opens
 HASH = "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
 WRITE_FAILED = "etcdops-write-failed"
 # On the host, where python3 is there (Ansible's managed hosts have it), one process writes (or reads)
-# the file and hashes it, in one reused 1 MiB buffer (a fresh bytes object per read costs an mmap and its
-# page faults), OpenSSL's sha256 under hashlib; else `tee | HASH` (GNU tee moves 8 KiB at a time, through
-# two pipes). Measured here, 512 MB, the ssh command alone: upload 1.42-1.98 s -> 1.08-1.49 s, download
-# 1.25-1.40 s -> 1.17-1.19 s. A constant program: `put|get PATH MARKER` are its arguments.
-# -I: no PYTHON* variables, no user site; -S: no site import (start-up). Python 3.4+.
-_PY_COPY = """import hashlib, os, sys
-mode, path, marker = sys.argv[1:4]
-digest = hashlib.sha256()
-buf = bytearray(1 << 20)
-view = memoryview(buf)
-try:
-    if mode == "put":
-        src, dst = 0, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    else:
-        src, dst = os.open(path, os.O_RDONLY), 1
-    while True:
-        n = os.readv(src, [buf])
-        if not n:
-            break
-        digest.update(view[:n])
-        done = 0
-        while done < n:
-            done += os.write(dst, view[done:n])
-    if mode == "put":
-        os.close(dst)
-except OSError as exc:
-    sys.stderr.write("%s: %s\\n" % (path, exc.strerror) + (marker + "\\n" if mode == "put" else ""))
-    sys.exit(1)
-(sys.stdout if mode == "put" else sys.stderr).write(digest.hexdigest() + "\\n")
-"""
+# the file and hashes it in the same pass: copyloop.py's own text, run as `python3 -I -S -c` (-I: no
+# PYTHON* variables, no user site; -S: no site import); else `tee | HASH` (GNU tee moves 8 KiB at a time,
+# through two pipes). Measured here, 512 MB, the ssh command alone: upload 1.42-1.98 s -> 1.08-1.49 s,
+# download 1.25-1.40 s -> 1.17-1.19 s with a plain read/write loop; splice and tee take ~0.2 CPU-s
+# more off each end (copyloop.py).
+_PY_COPY = Path(copyloop.__file__).read_text(encoding="utf-8")
 PYTHON = "command -v python3 >/dev/null 2>&1"
 MIN_BYTES = 8 << 20  # smaller copies stay on the open paramiko connection (a new ssh costs ~0.2 s)
 CONNECT_TIMEOUT = 10
-# a pipe holds 64 KiB by default: 1 MiB (Linux's default pipe-max-size) means 16x fewer wake-ups of this
-# process and of ssh per copy; measured here on a 512 MB download: 2.12 s -> 1.80 s (median of 6)
-PIPE_BYTES = 1 << 20
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def available() -> bool:
@@ -123,22 +94,12 @@ class OpenSSHCopier:
         err = _Drain(proc.stderr)
         out = _Drain(proc.stdout)
         digest = hashlib.sha256()
-        done = 0
         deadline = time.monotonic() + timeout
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
+        done = _Count(self.host.name, f"copy to {remote}", timeout, deadline, total, progress)
         try:
             assert proc.stdin is not None
-            sink = proc.stdin.fileno()
             with open(local, "rb", buffering=0) as fh:
-                while n := fh.readinto(buf):
-                    digest.update(view[:n])
-                    _write_all(sink, view[:n])
-                    done += n
-                    if progress is not None:
-                        progress(done, total)
-                    if time.monotonic() > deadline:
-                        raise CommandTimeout(self.host.name, f"copy to {remote}", timeout)
+                copyloop.copy(fh.fileno(), proc.stdin.fileno(), digest, done)
             assert proc.stdin is not None
             proc.stdin.close()
             rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
@@ -155,7 +116,7 @@ class OpenSSHCopier:
         if rc != 0:
             raise self._failure(rc, stderr, remote)
         remote_sha = out.text().split()[0] if out.text().split() else ""
-        return Copied(digest.hexdigest(), remote_sha, done)
+        return Copied(digest.hexdigest(), remote_sha, done.bytes)
 
     # ----- download ---------------------------------------------------------------------
     def get(self, remote: str, local: str, timeout: float, progress: Progress | None = None) -> Copied:
@@ -167,23 +128,13 @@ class OpenSSHCopier:
                                 stderr=subprocess.PIPE, bufsize=0)
         err = _Drain(proc.stderr)
         digest = hashlib.sha256()
-        done = 0
         deadline = time.monotonic() + timeout
+        done = _Count(self.host.name, f"copy of {remote}", timeout, deadline, 0, progress,
+                      lambda: _size(err.peek()))
         try:
             assert proc.stdout is not None
-            _grow(proc.stdout)
-            fd = proc.stdout.fileno()
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
             with open(local, "wb", buffering=0) as fh:
-                while n := os.readv(fd, [buf]):
-                    digest.update(view[:n])
-                    _write_all(fh.fileno(), view[:n])
-                    done += n
-                    if progress is not None:
-                        progress(done, _size(err.peek()) or done + 1)
-                    if time.monotonic() > deadline:
-                        raise CommandTimeout(self.host.name, f"copy of {remote}", timeout)
+                copyloop.copy(proc.stdout.fileno(), fh.fileno(), digest, done)
             rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
             proc.kill()
@@ -198,7 +149,7 @@ class OpenSSHCopier:
             raise self._failure(rc, stderr, remote)
         lines = [line for line in stderr.splitlines() if line.strip()]
         remote_sha = lines[-1].split()[0] if lines and len(lines[-1].split()[0]) == 64 else ""
-        return Copied(digest.hexdigest(), remote_sha, done)
+        return Copied(digest.hexdigest(), remote_sha, done.bytes)
 
     def _either(self, python_args: str, shell: str) -> str:
         """python3 ARGS on the host where it has python3 (and remote_python), else the shell pipeline."""
@@ -217,18 +168,22 @@ class OpenSSHCopier:
         return TransferError(self.host.name, remote, text or f"exit code {rc}")
 
 
-def _write_all(fd: int, data: memoryview) -> None:
-    """os.write until all of it is written (a pipe or a signal may take less at once)."""
-    while data:
-        data = data[os.write(fd, data):]
+class _Count:
+    """After each chunk of a copy: the bytes so far, progress, the deadline."""
 
+    def __init__(self, host: str, what: str, timeout: float, deadline: float, total: int,
+                 progress: Progress | None, total_later: Callable[[], int] | None = None) -> None:
+        self.host, self.what, self.timeout, self.deadline = host, what, timeout, deadline
+        self.total, self.progress, self.total_later = total, progress, total_later
+        self.bytes = 0
 
-def _grow(pipe: object) -> None:
-    """Give a pipe PIPE_BYTES of buffer where the system allows it (a smaller limit is kept as it is)."""
-    try:
-        fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
-    except OSError:
-        pass
+    def __call__(self, n: int) -> None:
+        self.bytes += n
+        if self.progress is not None:
+            total = self.total or (self.total_later() if self.total_later else 0)
+            self.progress(self.bytes, total or self.bytes + 1)
+        if time.monotonic() > self.deadline:
+            raise CommandTimeout(self.host, self.what, self.timeout)
 
 
 def _reason(line: str, remote: str) -> str:
