@@ -94,7 +94,7 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         return CompactAction(
             intent=f"compact at {at}, then wait until every member says revision 1 is compacted and its space in use "
                    f"has stopped shrinking ({SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)",
-            commands=(status_command(etcd), etcdctl(etcd, "compact", "<REVISION>"), *applied,
+            commands=(status_command(etcd), self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"), *applied,
                       status_command(etcd, endpoints)),
             etcd=etcd, retain=spec.retain, wait=spec.wait, endpoints=tuple(endpoints))
 
@@ -103,7 +103,8 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         target = revision - action.retain
         if target < 2:
             return Outcome.ok(f"revision {revision}: nothing to compact")
-        result = ex.run(etcdctl(action.etcd, "compact", str(target)), check=False)
+        result = ex.run(self._compact(action.etcd, str(target), action.wait, f"{max(10, int(ex.remaining()))}s"),
+                        check=False)
         if result.ok:
             done = f"compacted at revision {target}"
         elif "compacted" in result.stderr:
@@ -118,6 +119,17 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             done += "; applied by every member (" + ", ".join(
                 f"{host_of_url(ex.inventory, u)} {mb(b)} in use" for u, b in in_use.items()) + ")"
         return (Outcome.changed if result.ok else Outcome.ok)(done, report=report)
+
+    @staticmethod
+    def _compact(etcd: EtcdConfig, revision: str, wait: bool, timeout: str) -> Command:
+        """With wait, --physical: etcdctl returns once the member asked has deleted the old revisions
+        (the others delete theirs at the same time). One process that waits, instead of a read every
+        0.1 s through that time, each a session and an etcdctl on the host that take CPU from the
+        members deleting (on the lab, 27 reads of ~50 ms CPU through the 4 s a GB of history took; the
+        step went from 3.5-4.2 s to 3.3-3.7 s); the reads after it check the other members."""
+        if not wait:
+            return etcdctl(etcd, "compact", revision)
+        return etcdctl(etcd, "compact", revision, "--physical", command_timeout=timeout)
 
     @staticmethod
     def _reached(ex: ExecContext, etcd: EtcdConfig, url: str) -> None:
