@@ -103,7 +103,17 @@ def _not_listening(client_url: str) -> tuple[str, str]:
     where = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
     wanted = " || ".join(f'$4 == "{a}"' for a in (where, f"0.0.0.0:{port}", f"*:{port}", f"[::]:{port}"))
     program = f"{wanted} {{ found = 1 }} END {{ exit !found }}"
-    return where, f"command -v ss >/dev/null 2>&1 && ! ss -Hltn 2>/dev/null | awk {quote(program)}"
+    ss = f"command -v ss >/dev/null 2>&1 && ! ss -Hltn 2>/dev/null | awk {quote(program)}"
+    if ip.version == 6:
+        return where, ss
+    # the kernel's own table, one grep instead of ss and awk (~1 ms of CPU instead of ~5.5 per read):
+    # a socket in state 0A (LISTEN) on the port, on the address (printed as the host's u32, so both
+    # byte orders) or on a wildcard, IPv4's or IPv6's (a dual-stack [::] takes IPv4 too)
+    raw = ip.packed
+    addresses = "|".join([raw[::-1].hex().upper(), raw.hex().upper(), "0" * 8, "0" * 32])
+    pattern = f": ({addresses}):{port:04X} [0-9A-F]+:[0-9A-F]+ 0A "
+    proc = f"! grep -qsE {quote(pattern)} /proc/net/tcp /proc/net/tcp6"
+    return where, f"if [ -r /proc/net/tcp ]; then {proc}; else {ss}; fi"
 
 
 def split_sections(output: str) -> dict[str, tuple[int, str, str]]:
