@@ -36,8 +36,8 @@ WRITE_FAILED = "etcdops-write-failed"
 # the file and hashes it in the same pass: copyloop.py's own text, run as `python3 -I -S -c` (-I: no
 # PYTHON* variables, no user site; -S: no site import); else `tee | HASH` (GNU tee moves 8 KiB at a time,
 # through two pipes). Measured here, 512 MB, the ssh command alone: upload 1.42-1.98 s -> 1.08-1.49 s,
-# download 1.25-1.40 s -> 1.17-1.19 s with a plain read/write loop; splice and tee take ~0.2 CPU-s
-# more off each end (copyloop.py).
+# download 1.25-1.40 s -> 1.17-1.19 s with a plain read/write loop; splice and tee take another
+# ~0.12 CPU-s per 512 MB off the end that reads the file (copyloop.py).
 _PY_COPY = Path(copyloop.__file__).read_text(encoding="utf-8")
 PYTHON = "command -v python3 >/dev/null 2>&1"
 MIN_BYTES = 8 << 20  # smaller copies stay on the open paramiko connection (a new ssh costs ~0.2 s)

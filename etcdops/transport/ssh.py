@@ -76,9 +76,8 @@ class SSHTransport:
                      sock: paramiko.Channel | socket.socket | None) -> None:
         try:
             if sock is None:
-                # TCP_NODELAY from the start: the handshake's small packets (the key's query, the
-                # session's open) otherwise wait on Nagle's algorithm against delayed ACKs, ~40 ms
-                # each; measured on the lab: connect, one command, close 123 ms -> ~40 ms
+                # TCP_NODELAY from the start and every read acknowledged at once (_connect_tcp):
+                # measured on the lab, connect, one command and close 123 ms -> 28 ms
                 sock = _connect_tcp(address, port, self.connect_timeout)
             client.connect(address, port=port, username=user, key_filename=self.host.key_file,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
