@@ -104,14 +104,14 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         if target < 2:
             return Outcome.ok(f"revision {revision}: nothing to compact")
         # the same bound as the reads that follow a compaction without --physical
-        wait = int(max(10.0, min(ex.remaining(), APPLY_TIMEOUT + SETTLE_TIMEOUT)))
-        result = ex.run(self._compact(action.etcd, str(target), action.wait, f"{wait}s"), check=False)
+        bound = int(max(10.0, min(ex.remaining(), APPLY_TIMEOUT + SETTLE_TIMEOUT)))
+        result = ex.run(self._compact(action.etcd, str(target), action.wait, f"{bound}s"), check=False)
         if result.ok:
             done = f"compacted at revision {target}"
         elif "compacted" in result.stderr:
             done = f"already compacted at or beyond revision {target}"
         elif action.wait and "deadline exceeded" in result.stderr:
-            raise StepFailed(ex.step, ex.host, f"etcdctl compact {target} --physical did not return within {wait}s: "
+            raise StepFailed(ex.step, ex.host, f"etcdctl compact {target} --physical did not return within {bound}s: "
                              f"{ex.host}'s member has not finished deleting the compacted revisions, or does not "
                              "answer; nothing was defragmented (compaction is harmless to repeat)")
         else:

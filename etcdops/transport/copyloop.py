@@ -74,15 +74,6 @@ def _tee():  # type: () -> Optional[Callable[[int, int, int], int]]
             os.close(fd)
 
 
-def _all(view, fd, n, digest, each):  # type: (memoryview, int, int, Any, Optional[Callable[[int], None]]) -> None
-    digest.update(view[:n])
-    done = 0
-    while done < n:
-        done += os.write(fd, view[done:n])
-    if each is not None:
-        each(n)
-
-
 def copy(src, dst, digest, each=None):  # type: (int, int, Any, Optional[Callable[[int], None]]) -> int
     """Move everything from fd `src` to fd `dst` and hash it into `digest`; `each(n)` after each
     chunk. Returns the number of bytes. OSError as the system said it (a full disk: ENOSPC)."""
@@ -123,8 +114,13 @@ def copy(src, dst, digest, each=None):  # type: (int, int, Any, Optional[Callabl
         n = os.readv(src, [buf])
         if not n:
             return total
-        _all(view, dst, n, digest, each)
+        digest.update(view[:n])
+        done = 0
+        while done < n:
+            done += os.write(dst, view[done:n])
         total += n
+        if each is not None:
+            each(n)
 
 
 def main(argv):  # type: (list) -> int

@@ -299,6 +299,9 @@ class SSHTransport:
             self._client = self._jump = None
 
 
+QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
+
+
 class _QuickAck(socket.socket):
     """A TCP socket that acknowledges what it receives at once (Linux's TCP_QUICKACK, which the
     kernel clears again on its own, so it is set after every read). sshd does not set TCP_NODELAY
@@ -312,9 +315,6 @@ class _QuickAck(socket.socket):
         except OSError:
             pass
         return data
-
-
-QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
 
 
 def _connect_tcp(address: str, port: int, timeout: float) -> socket.socket:
