@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -22,16 +23,17 @@ from etcdops.facts.parse import (
     parse_status_alarms,
 )
 from etcdops.facts.tls import diagnose, parse_client_check
-from etcdops.inventory import Host, Inventory
+from etcdops.inventory import EtcdConfig, Host, Inventory
 from etcdops.templating import quote, revealed
 from etcdops.transport.pool import Pool
 
 FACTS_TIMEOUT = 20.0
 FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 3 calls stay well inside FACTS_TIMEOUT
-SECTIONS = ("version", "status", "health", "members", "tls", "certs", "aside")
+SECTIONS = ("version", "status", "health", "members", "tls", "certs", "aside", "gateway-status", "gateway-members")
 
 
-def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, str]] | None = None) -> str:
+def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, str]] | None = None,
+                 gateway: bool = True) -> str:
     """One shell script printing every section as `@@NAME`, its stdout, `@@rc N`, `@@stderr` and its stderr.
 
     Sections run side by side (each etcdctl call is a process start and a round trip): the
@@ -43,6 +45,12 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
     Few processes besides etcdctl (one stat, one cat, mktemp, rm, ss, awk, df): every fork counts,
     measured on a 7-member lab sharing two cores (~80 ms of CPU per member per read, of which
     sshd's session ~30 ms and each etcdctl ~18 ms).
+
+    Where etcdctl's member list would stand for health (3.5+ installed) and the host has curl,
+    status and the linearizable member list come from etcd's own JSON gateway instead, both in
+    one curl process (see gateway_command): 11 ms of CPU on the host instead of 39 for the
+    script, measured. Anything but an answer to status (no curl, the gateway switched off, TLS
+    refused) falls back to etcdctl in the same script, whose errors name the cause.
     """
     assert host.etcd is not None
     with revealed():
@@ -74,20 +82,53 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
         # member, which is what a wide cluster's read costs; 3.4 servers still get endpoint health
         voter = (f"""case "$s" in *'"version":"3.4.'*) {voter};; *) if [ "$st" = {quote(seen)} ]; then """
                  f"{section('members')}; else {voter}; fi;; esac")
-    files = " ".join(f'"$d/{name}.o" "$d/{name}.e"' for name in SECTIONS)
+    files = " ".join(f'"$d/{name}.o" "$d/{name}.e"' for name in SECTIONS if not name.startswith("gateway"))
+    status = section("status")
+    if seen and gateway:
+        # the gateway's output is kept only when status answered (its rc is the HTTP code); g=1 skips etcdctl
+        status = (f'if [ "$st" = {quote(seen)} ] && command -v curl >/dev/null 2>&1; then '
+                  f'{{ echo "@@gateway-status"; {gateway_command(host.etcd)}; }} >"$d/gateway.o" 2>"$d/gateway.e"; '
+                  # the first rc line is status's; read by the shell itself, no process
+                  """while read -r l; do case "$l" in '@@rc '*) break;; esac; done <"$d/gateway.o"; """
+                  """if [ "$l" = '@@rc 200' ]; then g=1; else rm -f "$d/gateway.o" "$d/gateway.e"; fi; fi; """
+                  f'[ -n "$g" ] || {{ {status}; }}')
+        files += ' "$d/gateway.o" "$d/gateway.e"'
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
         'trap \'rm -rf "$d"\' EXIT',  # etcdops' own temporary directory, made just above
         f"st=$({installed.stamp_command(host)})" if versions or seen else ":",
         f"( {section('version')}; {certs_section(host, known)}; {{ echo '@@aside'; {listing_command(host.etcd)}; }} "
         '>"$d/aside.o" ) &' if versions else ":",
-        f"if {not_listening}; then {stopped}; else {section('status')}; fi",
-        'if [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
+        "g=",
+        f"if {not_listening}; then {stopped}; else {status}; fi",
+        'if [ -n "$g" ]; then :; elif [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
         f"""case "$s" in *'"isLearner":true'*) ;; *) {voter};; esac; """
         f"else {client_check(host)}; fi",
         "wait",
         f"cat {files} 2>/dev/null",  # the sections that ran (a file that is absent is a section that did not)
     ])
+
+
+GATEWAY_TIMEOUT = "3"  # seconds per request, as FACTS_COMMAND_TIMEOUT for etcdctl
+
+
+def gateway_command(etcd: EtcdConfig) -> str:
+    """Shell: one curl process asking etcd's JSON gateway (served on the client URL by 3.4+ unless
+    --enable-grpc-gateway=false) for status and the linearizable member list, printed as sections
+    @@gateway-status and @@gateway-members whose rc is the HTTP code (000: no answer). No
+    credentials: etcd serves both to anyone, auth or not. curl reads no .curlrc (-q) and goes
+    through no proxy: the host's http_proxy would send etcd's traffic elsewhere."""
+    url = etcd.client_url.rstrip("/")
+    tls = [f"{flag} {quote(value)}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
+                                                        ("--key", etcd.key)) if value]
+
+    def request(path: str, body: str, then: str) -> str:
+        write = quote(f"\n@@rc %{{http_code}}\n@@stderr\n{then}")
+        return " ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", GATEWAY_TIMEOUT, *tls,
+                         "-X POST -d", quote(body), "-w", write, quote(url + path)])
+
+    return " ".join(["curl -q", request("/v3/maintenance/status", "{}", "@@gateway-members\n"), "--next",
+                     request("/v3/cluster/member/list", '{"linearizable":true}', "")])
 
 
 def _not_listening(client_url: str) -> tuple[str, str]:
@@ -158,7 +199,7 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
                            known: dict[str, dict[str, str]] | None = None,
                            learned: dict[str, dict[str, str]] | None = None) -> HostFacts:
     assert host.etcd is not None
-    sec = split_sections(output)
+    sec = _from_gateway(host.etcd, split_sections(output))
     etcd_version, ctl_version = installed.parse(host, sec.get("version", (1, "", ""))[1], known or {},
                                                 learned if learned is not None else {})
     status: EndpointStatus | None = None
@@ -209,6 +250,47 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
                      answers=bool(cause and cause.reachable), certs=certs, aside=aside, data_fs=data_fs)
 
 
+class GatewayUnfit(Exception):
+    """The gateway answered, but its member list does not stand for health (a 3.4 server
+    running although the installed etcd is 3.5+): read again through etcdctl."""
+
+
+def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dict[str, tuple[int, str, str]]:
+    """The gateway's sections as the etcdctl sections they stand for: status in endpoint status's
+    shape (the gateway prints 64-bit numbers as strings, which the parsers read alike), the member
+    list as it is when it answered (it stands for health), its error otherwise, nothing for a
+    learner (which serves no linearizable read, as the etcdctl path never asks it)."""
+    if "gateway-status" not in sec:
+        return sec
+    _, body, _ = sec.pop("gateway-status")  # kept by the script only when it answered 200
+    code, members, err = sec.pop("gateway-members", (0, "", "no answer"))
+    try:
+        status = json.loads(body)
+    except json.JSONDecodeError:
+        raise GatewayUnfit("status is not JSON") from None
+    if not isinstance(status, dict) or str(status.get("version", "")).startswith("3.4."):
+        raise GatewayUnfit("a 3.4 server's member list is not linearizable")
+    sec["status"] = (0, json.dumps([{"Endpoint": etcd.client_url, "Status": status}]), "")
+    if status.get("isLearner"):
+        return sec
+    if code == 200:
+        sec["members"] = (0, members, "")
+    else:
+        sec["members"] = (1, "", _gateway_error(code, members, err))
+    return sec
+
+
+def _gateway_error(code: int, body: str, err: str) -> str:
+    """The member list's failure as etcdctl would word it: etcd's own message when it sent one."""
+    try:
+        message = json.loads(body).get("message") or json.loads(body).get("error")
+    except (json.JSONDecodeError, AttributeError):
+        message = None
+    if message:
+        return str(message)
+    return _last(err) or f"etcd's gateway answered HTTP {code}"
+
+
 def _last(err: str) -> str:
     """etcdctl's last word (its own summary line), when no cause could be named."""
     lines = [line for line in err.splitlines() if line.strip()]
@@ -232,7 +314,11 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
         # etcd auth goes over stdin into the remote shell's environment, never into an argument
         env = {k: v.reveal() for k, v in auth_env(host.etcd)} or None
         result = pool.get(name).run(facts_script(host, versions, known), timeout, env=env)
-        return host_facts_from_output(host, result.stdout, raw, known, learned)
+        try:
+            return host_facts_from_output(host, result.stdout, raw, known, learned)
+        except GatewayUnfit:
+            result = pool.get(name).run(facts_script(host, versions, known, gateway=False), timeout, env=env)
+            return host_facts_from_output(host, result.stdout, raw, known, learned)
 
     results = pool.map(targets, one)
     # a second round for hosts that are members of the cluster but not (yet) in the etcd group,

@@ -110,3 +110,45 @@ def test_a_member_without_quorum_is_not_healthy_once_its_versions_are_cached(lab
         lab.service("node2", "start")
         lab.service("node3", "start")
     lab.wait_healthy()
+
+
+def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off(lab: LabEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Once the installed versions are cached (3.5+), status and the linearizable member list come
+    from etcd's JSON gateway in one curl; a member that serves no gateway is read through etcdctl
+    in the same script, with the same facts."""
+    from etcdops.facts import versions as installed
+    from etcdops.facts.gather import facts_script, gather, host_facts_from_output
+    from etcdops.inventory import load_inventory
+    from etcdops.transport.pool import Pool
+
+    lab.status()  # the installed versions are read, and cached
+    monkeypatch.setenv("ETCDOPS_HOME", lab.env["ETCDOPS_HOME"])
+    inventory = load_inventory(lab.root / "inventories" / "lab")
+    env_file = lab.host_root("node2") / "etc" / "etcd" / "etcd.env"
+    original = env_file.read_text()
+    pool = Pool(inventory)
+    try:
+        def read(name: str) -> tuple[str, object]:
+            out = pool.get(name).run(facts_script(inventory.host(name), True, installed.load()), 20).stdout
+            return out, host_facts_from_output(inventory.host(name), out)
+
+        out, hf = read("node2")
+        assert "@@gateway-status" in out and "@@status" not in out and "etcdctl" not in out
+        ids = {int(s["Status"]["header"]["member_id"]) for s in json.loads(lab.ctl("-w", "json", "endpoint", "status"))}
+        assert hf.healthy and hf.status.member_id in ids and set(hf.member_ids) == ids  # type: ignore[attr-defined]
+
+        env_file.write_text(original + "ETCD_ENABLE_GRPC_GATEWAY=false\n")
+        lab.service("node2", "stop")
+        lab.service("node2", "start")
+        lab.wait_healthy()
+        out, hf = read("node2")
+        assert "@@gateway-status" not in out and "@@status" in out  # the gateway is off: etcdctl answered
+        assert hf.healthy and hf.status.member_id in ids and set(hf.member_ids) == ids  # type: ignore[attr-defined]
+        facts = gather(inventory, pool, versions=False)
+        assert all(h.healthy for h in facts.hosts.values()) and len(facts.members) == 3
+    finally:
+        pool.close()
+        env_file.write_text(original)
+        lab.service("node2", "stop")
+        lab.service("node2", "start")
+        lab.wait_healthy()

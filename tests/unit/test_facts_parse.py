@@ -98,3 +98,45 @@ def test_a_linearizable_member_list_stands_for_health_when_no_health_was_read(re
     cut = host_facts_from_output(host, f"@@status\n{status}\n@@rc 0\n@@stderr\n@@members\n\n@@rc 1\n@@stderr\n"
                                        "Error: context deadline exceeded\n")
     assert not cut.healthy and cut.health_error == "Error: context deadline exceeded" and cut.status is not None
+
+
+GATEWAY = FIXTURES / "gateway"  # etcd's JSON gateway as the facts script prints it (real etcd 3.5.16, 3.4.23)
+
+
+def test_the_gateways_status_and_member_list_read_as_etcdctls(repo) -> None:  # type: ignore[no-untyped-def]
+    from etcdops.inventory import load_inventory
+
+    host = load_inventory(LAB_INVENTORY).host("node1")
+    hf = host_facts_from_output(host, (GATEWAY / "voter-3.5.out").read_text())
+    assert hf.healthy and hf.health_error is None and hf.error is None and hf.status is not None
+    assert hf.status.member_id == 15299481491922204095 and hf.status.is_leader and hf.status.version == "3.5.16"
+    assert hf.status.db_size == 20480 and hf.status.db_size_in_use == 16384 and not hf.status.is_learner
+    assert hf.member_ids is not None and len(hf.member_ids) == 3 and hf.status.member_id in hf.member_ids
+
+
+def test_a_member_without_quorum_is_not_healthy_through_the_gateway(repo) -> None:  # type: ignore[no-untyped-def]
+    from etcdops.inventory import load_inventory
+
+    host = load_inventory(LAB_INVENTORY).host("node1")
+    hf = host_facts_from_output(host, (GATEWAY / "no-quorum-3.5.out").read_text())
+    assert hf.status is not None and hf.status.revision == 1  # it answers status ...
+    assert not hf.healthy and hf.health_error is not None and "timed out" in hf.health_error  # ... no quorum read
+
+
+def test_a_learner_through_the_gateway_is_healthy_without_a_member_list(repo) -> None:  # type: ignore[no-untyped-def]
+    from etcdops.inventory import load_inventory
+
+    host = load_inventory(LAB_INVENTORY).host("node1")
+    hf = host_facts_from_output(host, (GATEWAY / "learner-3.5.out").read_text())
+    assert hf.status is not None and hf.status.is_learner and hf.healthy and hf.member_ids is None
+
+
+def test_a_34_servers_gateway_is_read_again_through_etcdctl(repo) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from etcdops.facts.gather import GatewayUnfit
+    from etcdops.inventory import load_inventory
+
+    host = load_inventory(LAB_INVENTORY).host("node1")
+    with pytest.raises(GatewayUnfit):  # 3.4 ignores "linearizable": its member list proves no quorum
+        host_facts_from_output(host, (GATEWAY / "voter-3.4.out").read_text())
