@@ -140,3 +140,36 @@ def test_a_34_servers_gateway_is_read_again_through_etcdctl(repo) -> None:  # ty
     host = load_inventory(LAB_INVENTORY).host("node1")
     with pytest.raises(GatewayUnfit):  # 3.4 ignores "linearizable": its member list proves no quorum
         host_facts_from_output(host, (GATEWAY / "voter-3.4.out").read_text())
+
+
+def test_gather_reads_a_34_server_again_through_etcdctl(repo, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The second read of a host whose gateway answered as 3.4 runs no curl, and its facts are
+    etcdctl's (captured output; the pool's transport is a stand-in: this is the parser's path)."""
+    from etcdops.facts import versions as installed
+    from etcdops.facts.gather import gather
+    from etcdops.inventory import load_inventory
+    from etcdops.transport import Result
+    from etcdops.transport.pool import Pool
+
+    monkeypatch.setenv("ETCDOPS_HOME", str(tmp_path))
+    inventory = load_inventory(LAB_INVENTORY)
+    status = (CAPTURED / "endpoint-status-3.5.json").read_text()
+    members = (CAPTURED / "member-list-3.5.json").read_text()
+    etcdctl_out = f"@@status\n{status}\n@@rc 0\n@@stderr\n@@members\n{members}\n@@rc 0\n@@stderr\n"
+    scripts: list[str] = []
+
+    class Captured:
+        name = "captured"
+
+        def run(self, command: str, timeout: float, env: object = None) -> Result:
+            scripts.append(command)
+            if "curl" in command:
+                return Result(0, (GATEWAY / "voter-3.4.out").read_text(), "")
+            return Result(0, etcdctl_out, "")
+
+    pool = Pool(inventory)
+    monkeypatch.setattr(pool, "_make", lambda name: Captured())
+    monkeypatch.setattr(installed, "linearizable_member_list", lambda host, known: "a stamp")  # 3.5+ installed
+    facts = gather(inventory, pool, hosts=[inventory.host("node1")], versions=False)
+    assert "curl" in scripts[0] and "curl" not in scripts[1]
+    assert facts.hosts["node1"].healthy and facts.hosts["node1"].status is not None
