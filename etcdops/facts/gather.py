@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.facts import gateway
 from etcdops.facts import versions as installed
 from etcdops.facts.aside import listing_command, parse_listing
 from etcdops.facts.certs import certs_section, client_check, parse_certs
@@ -29,11 +30,11 @@ from etcdops.transport.pool import Pool
 
 FACTS_TIMEOUT = 20.0
 FACTS_COMMAND_TIMEOUT = "3s"  # per etcdctl call; 3 calls stay well inside FACTS_TIMEOUT
-SECTIONS = ("version", "status", "health", "members", "tls", "certs", "aside", "gateway-status", "gateway-members")
+SECTIONS = ("version", "status", "health", "members", "tls", "certs", "aside", "gateway")
 
 
 def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, str]] | None = None,
-                 gateway: bool = True) -> str:
+                 use_gateway: bool = True) -> str:
     """One shell script printing every section as `@@NAME`, its stdout, `@@rc N`, `@@stderr` and its stderr.
 
     Sections run side by side (each etcdctl call is a process start and a round trip): the
@@ -48,7 +49,7 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
 
     Where etcdctl's member list would stand for health (3.5+ installed) and the host has curl,
     status and the linearizable member list come from etcd's own JSON gateway instead, both in
-    one curl process (see gateway_command): 11 ms of CPU on the host instead of 39 for the
+    one curl process (see facts/gateway.py): 11 ms of CPU on the host instead of 39 for the
     script, measured. Anything but an answer to status (no curl, the gateway switched off, TLS
     refused) falls back to etcdctl in the same script, whose errors name the cause.
     """
@@ -84,14 +85,16 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
                  f"{section('members')}; else {voter}; fi;; esac")
     files = " ".join(f'"$d/{name}.o" "$d/{name}.e"' for name in SECTIONS if not name.startswith("gateway"))
     status = section("status")
-    if seen and gateway:
-        # the gateway's output is kept only when status answered (its rc is the HTTP code); g=1 skips etcdctl
+    url = host.etcd.client_url
+    if seen and use_gateway:
+        # the gateway's output is kept only when status answered 200; g=1 skips etcdctl
         status = (f'if [ "$st" = {quote(seen)} ] && command -v curl >/dev/null 2>&1; then '
-                  f'{{ echo "@@gateway-status"; {gateway_command(host.etcd)}; }} >"$d/gateway.o" 2>"$d/gateway.e"; '
-                  # the first rc line is status's; read by the shell itself, no process
-                  """while read -r l; do case "$l" in '@@rc '*) break;; esac; done <"$d/gateway.o"; """
-                  """if [ "$l" = '@@rc 200' ]; then g=1; else rm -f "$d/gateway.o" "$d/gateway.e"; fi; fi; """
-                  f'[ -n "$g" ] || {{ {status}; }}')
+                  f'{{ echo "@@gateway"; {gateway.curl(host.etcd, [("status", url), ("members", url)])}; '
+                  'echo "@@stderr"; } >"$d/gateway.o" 2>"$d/gateway.e"; '
+                  # the first answer is status's; its mark is read by the shell itself, no process
+                  f"""while read -r l; do case "$l" in {quote(gateway.MARK)}*) break;; esac; done <"$d/gateway.o"; """
+                  f"""case "$l" in {quote(gateway.MARK + '200 status ')}*) g=1;; """
+                  f'*) rm -f "$d/gateway.o" "$d/gateway.e";; esac; fi; [ -n "$g" ] || {{ {status}; }}')
         files += ' "$d/gateway.o" "$d/gateway.e"'
     return "\n".join([
         'd=$(mktemp -d) || exit 1',
@@ -107,28 +110,6 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
         "wait",
         f"cat {files} 2>/dev/null",  # the sections that ran (a file that is absent is a section that did not)
     ])
-
-
-GATEWAY_TIMEOUT = "3"  # seconds per request, as FACTS_COMMAND_TIMEOUT for etcdctl
-
-
-def gateway_command(etcd: EtcdConfig) -> str:
-    """Shell: one curl process asking etcd's JSON gateway (served on the client URL by 3.4+ unless
-    --enable-grpc-gateway=false) for status and the linearizable member list, printed as sections
-    @@gateway-status and @@gateway-members whose rc is the HTTP code (000: no answer). No
-    credentials: etcd serves both to anyone, auth or not. curl reads no .curlrc (-q) and goes
-    through no proxy: the host's http_proxy would send etcd's traffic elsewhere."""
-    url = etcd.client_url.rstrip("/")
-    tls = [f"{flag} {quote(value)}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
-                                                        ("--key", etcd.key)) if value]
-
-    def request(path: str, body: str, then: str) -> str:
-        write = quote(f"\n@@rc %{{http_code}}\n@@stderr\n{then}")
-        return " ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", GATEWAY_TIMEOUT, *tls,
-                         "-X POST -d", quote(body), "-w", write, quote(url + path)])
-
-    return " ".join(["curl -q", request("/v3/maintenance/status", "{}", "@@gateway-members\n"), "--next",
-                     request("/v3/cluster/member/list", '{"linearizable":true}', "")])
 
 
 def _not_listening(client_url: str) -> tuple[str, str]:
@@ -256,39 +237,27 @@ class GatewayUnfit(Exception):
 
 
 def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dict[str, tuple[int, str, str]]:
-    """The gateway's sections as the etcdctl sections they stand for: status in endpoint status's
-    shape (the gateway prints 64-bit numbers as strings, which the parsers read alike), the member
-    list as it is when it answered (it stands for health), its error otherwise, nothing for a
-    learner (which serves no linearizable read, as the etcdctl path never asks it)."""
-    if "gateway-status" not in sec:
+    """The gateway's answers as the etcdctl sections they stand for: status in endpoint status's
+    shape, the member list as it is when it answered (it stands for health), its error otherwise,
+    nothing for a learner (which serves no linearizable read, as the etcdctl path never asks it)."""
+    if "gateway" not in sec:
         return sec
-    _, body, _ = sec.pop("gateway-status")  # kept by the script only when it answered 200
-    code, members, err = sec.pop("gateway-members", (0, "", "no answer"))
-    try:
-        status = json.loads(body)
-    except json.JSONDecodeError:
-        raise GatewayUnfit("status is not JSON") from None
-    if not isinstance(status, dict) or str(status.get("version", "")).startswith("3.4."):
+    _, body, err = sec.pop("gateway")  # kept by the script only when status answered 200
+    answers = gateway.parse(body)
+    status = gateway.status_of(answers.get(("status", etcd.client_url)))
+    if status is None:
+        raise GatewayUnfit("status is not etcd's")
+    if not gateway.linearizable(status):
         raise GatewayUnfit("a 3.4 server's member list is not linearizable")
     sec["status"] = (0, json.dumps([{"Endpoint": etcd.client_url, "Status": status}]), "")
     if status.get("isLearner"):
         return sec
-    if code == 200:
-        sec["members"] = (0, members, "")
+    members = answers.get(("members", etcd.client_url))
+    if members is not None and members.code == 200:
+        sec["members"] = (0, members.body, "")
     else:
-        sec["members"] = (1, "", _gateway_error(code, members, err))
+        sec["members"] = (1, "", gateway.error_of(members, err))
     return sec
-
-
-def _gateway_error(code: int, body: str, err: str) -> str:
-    """The member list's failure as etcdctl would word it: etcd's own message when it sent one."""
-    try:
-        message = json.loads(body).get("message") or json.loads(body).get("error")
-    except (json.JSONDecodeError, AttributeError):
-        message = None
-    if message:
-        return str(message)
-    return _last(err) or f"etcd's gateway answered HTTP {code}"
 
 
 def _last(err: str) -> str:
@@ -317,7 +286,7 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
         try:
             return host_facts_from_output(host, result.stdout, raw, known, learned)
         except GatewayUnfit:
-            result = pool.get(name).run(facts_script(host, versions, known, gateway=False), timeout, env=env)
+            result = pool.get(name).run(facts_script(host, versions, known, use_gateway=False), timeout, env=env)
             return host_facts_from_output(host, result.stdout, raw, known, learned)
 
     results = pool.map(targets, one)

@@ -34,10 +34,10 @@ def parse_member_list(text: str) -> tuple[int, list[Member]]:
 
 def parse_endpoint_status(text: str) -> list[EndpointStatus]:
     data = _load(text, "endpoint status")
-    return [_status(entry["Endpoint"], entry["Status"]) for entry in data]
+    return [parse_status(entry["Endpoint"], entry["Status"]) for entry in data]
 
 
-def _status(endpoint: str, s: dict[str, Any]) -> EndpointStatus:
+def parse_status(endpoint: str, s: dict[str, Any]) -> EndpointStatus:
     header = s.get("header", {})
     return EndpointStatus(
         endpoint=endpoint,

@@ -1,6 +1,7 @@
 """Maintenance of a running cluster: `etcd_compact`, `etcd_defrag`, `move_leader`, `alarm_disarm`.
 
-Every read is `etcdctl -w json`, parsed in Python; every wait is a bounded poll of the step.
+Every read is etcd's gateway through one curl where it can tell (facts/gateway.py), else `etcdctl -w json`,
+parsed in Python; every wait is a bounded poll of the step.
 Commands run on the step's host, against its own member or the endpoints named.
 """
 
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 
 from etcdops.commands import Command, etcdctl
 from etcdops.errors import CommandFailed, StepFailed
+from etcdops.facts import gateway
 from etcdops.facts.disk import df_command, human, parse_df
 from etcdops.facts.model import EndpointStatus
-from etcdops.facts.parse import parse_endpoint_status, parse_health_list, parse_status_alarms
+from etcdops.facts.parse import parse_endpoint_status, parse_health_list, parse_status, parse_status_alarms
 from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, mb, rule_ok
 from etcdops.inventory import EtcdConfig, Inventory
 from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
@@ -39,7 +41,40 @@ def health_command(etcd: EtcdConfig, endpoints: list[str]) -> Command:
 
 
 def read_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str] | str | None = None) -> list[EndpointStatus]:
+    """Every endpoint's status: from etcd's gateway when each answers it, else etcdctl's."""
+    urls = [endpoints] if isinstance(endpoints, str) else endpoints or [etcd.client_url]
+    found = from_gateway(ex, etcd, urls, ("status",))
+    if found is not None:
+        return found
     return parse_endpoint_status(ex.run(status_command(etcd, endpoints)).stdout)
+
+
+def healthy_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> list[EndpointStatus] | None:
+    """Every endpoint's status when the gateway shows each healthy (a 3.5+ member answering the
+    linearizable member list: what endpoint health's quorum read proves), in one curl; None when
+    it cannot tell, and unhealthy()'s etcdctl says who is not and why."""
+    return from_gateway(ex, etcd, endpoints, ("status", "members"))
+
+
+def from_gateway(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
+                 kinds: tuple[str, ...]) -> list[EndpointStatus] | None:
+    """The statuses of urls if every request of kinds was answered 200 (and, with members, by a
+    3.5+ member), else None: one curl instead of etcdctl's one per kind (see facts/gateway.py)."""
+    result = ex.run(gateway.command(etcd, urls, kinds), check=False)
+    if not result.ok or gateway.NO_CURL in result.stdout:
+        return None
+    answers = gateway.parse(result.stdout)
+    statuses = []
+    for url in urls:
+        status = gateway.status_of(answers.get(("status", url)))
+        if status is None:
+            return None
+        if "members" in kinds:
+            members = answers.get(("members", url))
+            if not gateway.linearizable(status) or members is None or members.code != 200:
+                return None
+        statuses.append(parse_status(url, status))
+    return statuses
 
 
 def host_of_url(inventory: Inventory | None, url: str) -> str:
@@ -94,8 +129,9 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         return CompactAction(
             intent=f"compact at {at}, then wait until every member says revision 1 is compacted and its space in use "
                    f"has stopped shrinking ({SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)",
-            commands=(status_command(etcd), self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"), *applied,
-                      status_command(etcd, endpoints)),
+            commands=(gateway.command(etcd, [etcd.client_url]), status_command(etcd),
+                      self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"), *applied,
+                      gateway.command(etcd, endpoints), status_command(etcd, endpoints)),
             etcd=etcd, retain=spec.retain, wait=spec.wait, endpoints=tuple(endpoints))
 
     def execute(self, action: CompactAction, ex: ExecContext) -> Outcome:
@@ -201,7 +237,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         return DefragAction(
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} holds; the whole "
                    "cluster healthy before, and again after it (else stop here)",
-            commands=(health_command(etcd, endpoints), status_command(etcd, endpoints),
+            commands=(gateway.command(etcd, endpoints, ("status", "members")), health_command(etcd, endpoints),
+                      status_command(etcd, endpoints),
                       etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s"), health_command(etcd, endpoints),
                       status_command(etcd, endpoints)),
             etcd=etcd, rule=spec.rule, seconds=spec.timeout, endpoints=tuple(endpoints),
@@ -209,11 +246,13 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             work=status.db_size_in_use if status else 0)  # bbolt copies what is in use, at most
 
     def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
-        sick = unhealthy(ex, action.etcd, list(action.endpoints))
-        if sick:
-            raise StepFailed(ex.step, ex.host, f"{', '.join(sick)} is not healthy, so {ex.host} is not "
-                             "defragmented: stopping here")
-        statuses = read_status(ex, action.etcd, list(action.endpoints))  # its own figures and the leader, at once
+        statuses = healthy_status(ex, action.etcd, list(action.endpoints))  # health and figures in one read
+        if statuses is None:
+            sick = unhealthy(ex, action.etcd, list(action.endpoints))
+            if sick:
+                raise StepFailed(ex.step, ex.host, f"{', '.join(sick)} is not healthy, so {ex.host} is not "
+                                 "defragmented: stopping here")
+            statuses = read_status(ex, action.etcd, list(action.endpoints))  # its own figures and the leader, at once
         before, leader_before = self._own(ex, action, statuses), self._leader(ex, statuses)
         space = Space(ex.host, before.db_size, before.db_size_in_use, action.quota, before.is_learner,
                       before.is_leader)
@@ -229,12 +268,18 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         ex.run(etcdctl(action.etcd, "defrag", command_timeout=f"{action.seconds}s"))
         seconds = time.monotonic() - t0
 
+        seen: list[list[EndpointStatus]] = []
+
         def healthy() -> tuple[bool, str]:
+            found = healthy_status(ex, action.etcd, list(action.endpoints))
+            if found is not None:
+                seen.append(found)
+                return True, "healthy"
             now = unhealthy(ex, action.etcd, list(action.endpoints))
             return not now, ", ".join(now) + " unhealthy" if now else "healthy"
 
         ex.poll(healthy, f"the cluster is healthy after defragmenting {ex.host}", 0.5, HEALTH_TIMEOUT)
-        statuses = read_status(ex, action.etcd, list(action.endpoints))
+        statuses = seen[-1] if seen else read_status(ex, action.etcd, list(action.endpoints))
         after, leader_after = self._own(ex, action, statuses), self._leader(ex, statuses)
         report = {"member": ex.host, "db_before": before.db_size, "db_after": after.db_size,
                   "in_use_after": after.db_size_in_use, "seconds": round(seconds, 3),

@@ -133,7 +133,7 @@ def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off
             return out, host_facts_from_output(inventory.host(name), out)
 
         out, hf = read("node2")
-        assert "@@gateway-status" in out and "@@status" not in out and "etcdctl" not in out
+        assert "@@gateway 200 status" in out and "@@status" not in out and "etcdctl" not in out
         ids = {int(s["Status"]["header"]["member_id"]) for s in json.loads(lab.ctl("-w", "json", "endpoint", "status"))}
         assert hf.healthy and hf.status.member_id in ids and set(hf.member_ids) == ids  # type: ignore[attr-defined]
 
@@ -142,7 +142,7 @@ def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off
         lab.service("node2", "start")
         lab.wait_healthy()
         out, hf = read("node2")
-        assert "@@gateway-status" not in out and "@@status" in out  # the gateway is off: etcdctl answered
+        assert "@@gateway" not in out and "@@status" in out  # the gateway is off: etcdctl answered
         assert hf.healthy and hf.status.member_id in ids and set(hf.member_ids) == ids  # type: ignore[attr-defined]
         facts = gather(inventory, pool, versions=False)
         assert all(h.healthy for h in facts.hosts.values()) and len(facts.members) == 3
