@@ -50,7 +50,7 @@ def _key(host: Host, path: str) -> str:
     return f"cert\0{host.name}\0{host.address}\0{path}"
 
 
-def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None) -> str:
+def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None, into: str = '>"$d/certs.o"') -> str:
     """Shell: KIND<TAB>PATH<TAB>ANSWER<TAB>STAMP for the server and peer certificates the host's
     etcd.env names; ANSWER is openssl's `notAfter=...` (or its error), or `cached`.
 
@@ -76,7 +76,7 @@ def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None) ->
         parts.append(f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
                      f"{{ st=$(stat -L --printf '{STAMP_FORMAT}' \"$f\" 2>/dev/null); {answer}; "
                      f'echo "{kind}\t$f\t$r\t$st"; }}')
-    return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + '; } >"$d/certs.o" 2>/dev/null')
+    return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + f"; }} {into} 2>/dev/null")
 
 
 def parse_certs(text: str, host: Host | None = None, known: dict[str, dict[str, str]] | None = None,

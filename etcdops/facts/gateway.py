@@ -26,6 +26,7 @@ TIMEOUT = "3"  # seconds per request, as the facts' etcdctl --command-timeout
 PATHS = {"status": ("/v3/maintenance/status", "{}"),
          "members": ("/v3/cluster/member/list", '{"linearizable":true}')}
 MARK = "@@gateway "  # after each answer: @@gateway CODE KIND URL (CODE 000: no answer)
+ERROR = "@@error "  # then curl's own words when it failed (curl 7.75+; empty before)
 NO_CURL = "@@gateway-no-curl"
 
 
@@ -38,9 +39,9 @@ def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
     transfers = []
     for kind, url in requests:
         path, body = PATHS[kind]
+        write = f"\\n{MARK}%{{http_code}} {kind} {url}\\n{ERROR}%{{errormsg}}\\n"
         transfers.append(" ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", TIMEOUT, *tls,
-                                   "-X POST -d", quote(body), "-w", quote(f"\\n{MARK}%{{http_code}} {kind} {url}\\n"),
-                                   quote(url.rstrip("/") + path)]))
+                                   "-X POST -d", quote(body), "-w", quote(write), quote(url.rstrip("/") + path)]))
     return "curl -q " + " --next ".join(transfers)
 
 
@@ -55,6 +56,7 @@ def command(etcd: EtcdConfig, urls: list[str] | tuple[str, ...], kinds: tuple[st
 class Answer:
     code: int  # HTTP status, 0 when none came
     body: str
+    error: str = ""  # curl's, when the request failed
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -64,12 +66,17 @@ def parse(text: str) -> dict[tuple[str, str], Answer]:
     """curl's output → {(kind, URL): Answer}. The text before each MARK line is its answer."""
     answers: dict[tuple[str, str], Answer] = {}
     body: list[str] = []
+    last: tuple[str, str] | None = None
     for line in text.splitlines():
         if line.startswith(MARK):
             code, _, rest = line[len(MARK):].partition(" ")
             kind, _, url = rest.partition(" ")
-            answers[(kind, url)] = Answer(int(code) if code.isdigit() else 0, "\n".join(body).strip())
+            last = (kind, url)
+            answers[last] = Answer(int(code) if code.isdigit() else 0, "\n".join(body).strip())
             body = []
+        elif line.startswith(ERROR) and last is not None:
+            answer = answers[last]
+            answers[last] = Answer(answer.code, answer.body, line[len(ERROR):].strip())
         else:
             body.append(line)
     return answers
@@ -103,6 +110,8 @@ def error_of(answer: Answer | None, stderr: str = "") -> str:
             message = None
         if message:
             return str(message)
+    if answer is not None and answer.error:
+        return answer.error
     last = [line.strip() for line in stderr.splitlines() if line.strip()]
     if last:
         return last[-1]

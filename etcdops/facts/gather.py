@@ -83,33 +83,42 @@ def facts_script(host: Host, versions: bool = True, known: dict[str, dict[str, s
         # member, which is what a wide cluster's read costs; 3.4 servers still get endpoint health
         voter = (f"""case "$s" in *'"version":"3.4.'*) {voter};; *) if [ "$st" = {quote(seen)} ]; then """
                  f"{section('members')}; else {voter}; fi;; esac")
-    files = " ".join(f'"$d/{name}.o" "$d/{name}.e"' for name in SECTIONS if not name.startswith("gateway"))
-    status = section("status")
-    url = host.etcd.client_url
-    if seen and use_gateway:
-        # the gateway's output is kept only when status answered 200; g=1 skips etcdctl
-        status = (f'if [ "$st" = {quote(seen)} ] && command -v curl >/dev/null 2>&1; then '
-                  f'{{ echo "@@gateway"; {gateway.curl(host.etcd, [("status", url), ("members", url)])}; '
-                  'echo "@@stderr"; } >"$d/gateway.o" 2>"$d/gateway.e"; '
-                  # the first answer is status's; its mark is read by the shell itself, no process
-                  f"""while read -r l; do case "$l" in {quote(gateway.MARK)}*) break;; esac; done <"$d/gateway.o"; """
-                  f"""case "$l" in {quote(gateway.MARK + '200 status ')}*) g=1;; """
-                  f'*) rm -f "$d/gateway.o" "$d/gateway.e";; esac; fi; [ -n "$g" ] || {{ {status}; }}')
-        files += ' "$d/gateway.o" "$d/gateway.e"'
+    files = " ".join(f'"$d/{name}.o" "$d/{name}.e"' for name in SECTIONS if name != "gateway")
     return "\n".join([
+        f"st=$({installed.stamp_command(host)})" if versions or seen else ":",
+        _gateway_first(host, versions, known, seen, not_listening) if seen and use_gateway else ":",
         'd=$(mktemp -d) || exit 1',
         'trap \'rm -rf "$d"\' EXIT',  # etcdops' own temporary directory, made just above
-        f"st=$({installed.stamp_command(host)})" if versions or seen else ":",
         f"( {section('version')}; {certs_section(host, known)}; {{ echo '@@aside'; {listing_command(host.etcd)}; }} "
         '>"$d/aside.o" ) &' if versions else ":",
-        "g=",
-        f"if {not_listening}; then {stopped}; else {status}; fi",
-        'if [ -n "$g" ]; then :; elif [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
+        f"if {not_listening}; then {stopped}; else {section('status')}; fi",
+        'if [ "$rc" -eq 0 ]; then { read -r _; read -r s; } <"$d/status.o";',
         f"""case "$s" in *'"isLearner":true'*) ;; *) {voter};; esac; """
         f"else {client_check(host)}; fi",
         "wait",
         f"cat {files} 2>/dev/null",  # the sections that ran (a file that is absent is a section that did not)
     ])
+
+
+def _gateway_first(host: Host, versions: bool, known: dict[str, dict[str, str]] | None, seen: str,
+                   not_listening: str) -> str:
+    """Shell: while the installed versions are the ones seen (3.5+), the host has curl and etcd
+    listens, status and the member list from etcd's gateway in one curl (facts/gateway.py); when
+    status answered, print it as section @@gateway, then the other sections one after the other,
+    straight to stdout, and exit: no temporary directory, no background shell, no cat (each a
+    process or a fork on the host; the sections but status are builtins and a stat or two when
+    nothing changed). Otherwise the script goes on with etcdctl."""
+    assert host.etcd is not None
+    url = host.etcd.client_url
+    sections = ""
+    if versions:  # the version section is `cached` here: the stamp is the one seen
+        sections = (f'echo "@@version"; {{ {installed.section(host, known or {}, stamped=True)}; }} 2>/dev/null; '
+                    'rc=$?; echo; echo "@@rc $rc"; echo "@@stderr"; '
+                    f"{certs_section(host, known, into='')}; {{ echo '@@aside'; {listing_command(host.etcd)}; }}; ")
+    return (f'if [ "$st" = {quote(seen)} ] && command -v curl >/dev/null 2>&1 && ! {{ {not_listening}; }}; then '
+            f'o=$({gateway.curl(host.etcd, [("status", url), ("members", url)])} 2>/dev/null); '
+            f'case "$o" in *{quote(gateway.MARK + "200 status ")}*) '
+            f"""printf '@@gateway\\n%s\\n@@stderr\\n' "$o"; {sections}exit 0;; esac; fi""")
 
 
 def _not_listening(client_url: str) -> tuple[str, str]:
@@ -242,7 +251,7 @@ def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dic
     nothing for a learner (which serves no linearizable read, as the etcdctl path never asks it)."""
     if "gateway" not in sec:
         return sec
-    _, body, err = sec.pop("gateway")  # kept by the script only when status answered 200
+    _, body, err = sec.pop("gateway")  # printed by the script only when status answered 200
     answers = gateway.parse(body)
     status = gateway.status_of(answers.get(("status", etcd.client_url)))
     if status is None:

@@ -109,7 +109,7 @@ def test_the_gateways_status_and_member_list_read_as_etcdctls(repo) -> None:  # 
     host = load_inventory(LAB_INVENTORY).host("node1")
     hf = host_facts_from_output(host, (GATEWAY / "voter-3.5.out").read_text())
     assert hf.healthy and hf.health_error is None and hf.error is None and hf.status is not None
-    assert hf.status.member_id == 5674796292859678528 and hf.status.is_leader and hf.status.version == "3.5.16"
+    assert hf.status.member_id == 7224234570920154556 and hf.status.is_leader and hf.status.version == "3.5.16"
     assert hf.status.db_size == 20480 and hf.status.db_size_in_use == 16384 and not hf.status.is_learner
     assert hf.member_ids is not None and len(hf.member_ids) == 3 and hf.status.member_id in hf.member_ids
 
