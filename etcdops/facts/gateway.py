@@ -24,7 +24,11 @@ from etcdops.templating import quote
 
 TIMEOUT = "3"  # seconds per request, as the facts' etcdctl --command-timeout
 PATHS = {"status": ("/v3/maintenance/status", "{}"),
-         "members": ("/v3/cluster/member/list", '{"linearizable":true}')}
+         "members": ("/v3/cluster/member/list", '{"linearizable":true}'),
+         # a serializable read of revision 1 on this member: 400 "required revision has been compacted"
+         # once a compaction has reached it (etcdctl get x --rev=1 --consistency=s); with etcd auth on,
+         # refused for want of a user, which tells nothing
+         "compacted": ("/v3/kv/range", '{"key":"eA==","revision":"1","serializable":true}')}
 MARK = "@@gateway "  # after each answer: @@gateway CODE KIND URL (CODE 000: no answer)
 ERROR = "@@error "  # then curl's own words when it failed (curl 7.75+; empty before)
 NO_CURL = "@@gateway-no-curl"
@@ -92,6 +96,18 @@ def status_of(answer: Answer | None) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) and "header" in data else None
+
+
+def compacted(answer: Answer | None) -> bool | None:
+    """A "compacted" answer: True once the member has applied a compaction past revision 1,
+    False while it still serves revision 1, None when the answer tells neither."""
+    if answer is None:
+        return None
+    if answer.code == 200:
+        return False
+    if answer.code == 400 and "required revision has been compacted" in answer.body:
+        return True
+    return None
 
 
 def linearizable(status: dict[str, Any]) -> bool:

@@ -56,14 +56,22 @@ def healthy_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> l
     return from_gateway(ex, etcd, endpoints, ("status", "members"))
 
 
+def gateway_answers(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
+                    kinds: tuple[str, ...]) -> dict[tuple[str, str], gateway.Answer] | None:
+    """The gateway's answers to kinds for every URL, in one curl on the host; None without curl."""
+    result = ex.run(gateway.command(etcd, urls, kinds), check=False)
+    if not result.ok or gateway.NO_CURL in result.stdout:
+        return None
+    return gateway.parse(result.stdout)
+
+
 def from_gateway(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
                  kinds: tuple[str, ...]) -> list[EndpointStatus] | None:
     """The statuses of urls if every request of kinds was answered 200 (and, with members, by a
     3.5+ member), else None: one curl instead of etcdctl's one per kind (see facts/gateway.py)."""
-    result = ex.run(gateway.command(etcd, urls, kinds), check=False)
-    if not result.ok or gateway.NO_CURL in result.stdout:
+    answers = gateway_answers(ex, etcd, urls, kinds)
+    if answers is None:
         return None
-    answers = gateway.parse(result.stdout)
     statuses = []
     for url in urls:
         status = gateway.status_of(answers.get(("status", url)))
@@ -130,7 +138,8 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             intent=f"compact at {at}, then wait until every member says revision 1 is compacted and its space in use "
                    f"has stopped shrinking ({SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)",
             commands=(gateway.command(etcd, [etcd.client_url]), status_command(etcd),
-                      self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"), *applied,
+                      self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"),
+                      gateway.command(etcd, endpoints, ("compacted",)), *applied,
                       gateway.command(etcd, endpoints), status_command(etcd, endpoints)),
             etcd=etcd, retain=spec.retain, wait=spec.wait, endpoints=tuple(endpoints))
 
@@ -154,8 +163,7 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             raise CommandFailed(ex.host, f"etcdctl compact {target}", result.exit_code, result.stderr.strip())
         report = {"compacted_at": target, "revision": revision}
         if action.wait:
-            for url in action.endpoints:
-                self._reached(ex, action.etcd, url)
+            self._reached(ex, action.etcd, list(action.endpoints))
             in_use = self._settled(ex, action.etcd, list(action.endpoints))
             done += "; applied by every member (" + ", ".join(
                 f"{host_of_url(ex.inventory, u)} {mb(b)} in use" for u, b in in_use.items()) + ")"
@@ -174,14 +182,31 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         return etcdctl(etcd, "compact", revision, "--physical", command_timeout=timeout)
 
     @staticmethod
-    def _reached(ex: ExecContext, etcd: EtcdConfig, url: str) -> None:
-        probe = etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url)
+    def _reached(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> None:
+        """Poll until every member refuses revision 1 as compacted: each poll one curl for the
+        members still to reach, etcdctl's probe for any the gateway cannot tell about (etcd auth on:
+        the gateway's read has no user)."""
+        pending = list(endpoints)
+        last = "not yet"
 
         def compacted() -> tuple[bool, str]:
-            result = ex.run(probe, check=False)
-            return "compacted" in result.stderr, (result.stderr.strip().splitlines() or ["not yet"])[-1]
+            nonlocal pending, last
+            answers = gateway_answers(ex, etcd, pending, ("compacted",)) or {}
+            still = []
+            for url in pending:
+                reached = gateway.compacted(answers.get(("compacted", url)))
+                if reached is None:
+                    result = ex.run(etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url),
+                                    check=False)
+                    reached = "compacted" in result.stderr
+                    last = (result.stderr.strip().splitlines() or ["not yet"])[-1]
+                if not reached:
+                    still.append(url)
+            pending = still
+            waiting = ", ".join(host_of_url(ex.inventory, u) for u in pending)
+            return not pending, f"not yet on {waiting} ({last})" if pending else "reached every member"
 
-        ex.poll(compacted, f"the compaction has reached {host_of_url(ex.inventory, url)}", 0.2, APPLY_TIMEOUT)
+        ex.poll(compacted, "the compaction has reached every member", 0.2, APPLY_TIMEOUT)
 
     @staticmethod
     def _settled(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> dict[str, int]:
