@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ETCDOPS := $(VENV)/bin/etcdops
-APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates sudo
+APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates sudo curl
 ETCD_DIR := .tools/etcd
 ETCD34_DIR := .tools/etcd-3.4
 

@@ -29,21 +29,27 @@ PATHS = {"status": ("/v3/maintenance/status", "{}"),
          # once a compaction has reached it (etcdctl get x --rev=1 --consistency=s); with etcd auth on,
          # refused for want of a user, which tells nothing
          "compacted": ("/v3/kv/range", '{"key":"eA==","revision":"1","serializable":true}')}
-MARK = "@@gateway "  # after each answer: @@gateway CODE KIND URL (CODE 000: no answer)
+MARK = "@@gateway "  # after each answer: @@gateway CODE KIND N (CODE 000: no answer; N: the request's place)
 ERROR = "@@error "  # then curl's own words when it failed (curl 7.75+; empty before)
 NO_CURL = "@@gateway-no-curl"
+
+
+def requests_of(urls: list[str] | tuple[str, ...], kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(kind, url) for url in urls for kind in kinds]
 
 
 def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
     """Shell: one curl for the (kind, client URL) requests, in order, each answer followed by its
     MARK line. curl reads no .curlrc (-q) and goes through no proxy (the host's http_proxy would
-    send etcd's traffic elsewhere); -g: an IPv6 URL's brackets are no glob."""
+    send etcd's traffic elsewhere); -g: an IPv6 URL's brackets are no glob. The mark names the
+    request by its place, never by its URL: -w interprets what it is given (`%{...}`, and
+    `%output{FILE}` writes a file in curl 8.3+), and a URL is the inventory's text."""
     tls = [f"{flag} {quote(value)}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
                                                         ("--key", etcd.key)) if value]
     transfers = []
-    for kind, url in requests:
+    for n, (kind, url) in enumerate(requests):
         path, body = PATHS[kind]
-        write = f"\\n{MARK}%{{http_code}} {kind} {url}\\n{ERROR}%{{errormsg}}\\n"
+        write = f"\\n{MARK}%{{http_code}} {kind} {n}\\n{ERROR}%{{errormsg}}\\n"
         transfers.append(" ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", TIMEOUT, *tls,
                                    "-X POST -d", quote(body), "-w", quote(write), quote(url.rstrip("/") + path)]))
     return "curl -q " + " --next ".join(transfers)
@@ -51,7 +57,7 @@ def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
 
 def command(etcd: EtcdConfig, urls: list[str] | tuple[str, ...], kinds: tuple[str, ...] = ("status",)) -> Command:
     """The requests for every URL as a Command, or NO_CURL printed where the host has no curl."""
-    text = curl(etcd, [(kind, url) for url in urls for kind in kinds])
+    text = curl(etcd, requests_of(urls, kinds))
     return Command(f"if command -v curl >/dev/null 2>&1; then {text}; else echo {NO_CURL}; fi",
                    f"{text}  # etcd's gateway; etcdctl where it cannot tell")
 
@@ -66,17 +72,21 @@ class Answer:
         return json.loads(self.body)
 
 
-def parse(text: str) -> dict[tuple[str, str], Answer]:
-    """curl's output → {(kind, URL): Answer}. The text before each MARK line is its answer."""
+def parse(text: str, requests: list[tuple[str, str]]) -> dict[tuple[str, str], Answer]:
+    """curl's output for requests → {(kind, URL): Answer}. The text before each MARK line is its
+    answer; a mark that names no request of the list (or the wrong kind) is ignored."""
     answers: dict[tuple[str, str], Answer] = {}
     body: list[str] = []
     last: tuple[str, str] | None = None
     for line in text.splitlines():
         if line.startswith(MARK):
             code, _, rest = line[len(MARK):].partition(" ")
-            kind, _, url = rest.partition(" ")
-            last = (kind, url)
-            answers[last] = Answer(int(code) if code.isdigit() else 0, "\n".join(body).strip())
+            kind, _, n = rest.partition(" ")
+            last = requests[int(n)] if n.isdigit() and int(n) < len(requests) else None
+            if last is not None and last[0] == kind:
+                answers[last] = Answer(int(code) if code.isdigit() else 0, "\n".join(body).strip())
+            else:
+                last = None
             body = []
         elif line.startswith(ERROR) and last is not None:
             answer = answers[last]

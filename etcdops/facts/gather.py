@@ -116,7 +116,7 @@ def _gateway_first(host: Host, versions: bool, known: dict[str, dict[str, str]] 
                     'rc=$?; echo; echo "@@rc $rc"; echo "@@stderr"; '
                     f"{certs_section(host, known, into='')}; {{ echo '@@aside'; {listing_command(host.etcd)}; }}; ")
     return (f'if [ "$st" = {quote(seen)} ] && command -v curl >/dev/null 2>&1 && ! {{ {not_listening}; }}; then '
-            f'o=$({gateway.curl(host.etcd, [("status", url), ("members", url)])} 2>/dev/null); '
+            f'o=$({gateway.curl(host.etcd, gateway.requests_of([url], ("status", "members")))} 2>/dev/null); '
             f'case "$o" in *{quote(gateway.MARK + "200 status ")}*) '
             f"""printf '@@gateway\\n%s\\n@@stderr\\n' "$o"; {sections}exit 0;; esac; fi""")
 
@@ -252,7 +252,7 @@ def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dic
     if "gateway" not in sec:
         return sec
     _, body, err = sec.pop("gateway")  # printed by the script only when status answered 200
-    answers = gateway.parse(body)
+    answers = gateway.parse(body, gateway.requests_of([etcd.client_url], ("status", "members")))
     status = gateway.status_of(answers.get(("status", etcd.client_url)))
     if status is None:
         raise GatewayUnfit("status is not etcd's")

@@ -62,7 +62,7 @@ def gateway_answers(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
     result = ex.run(gateway.command(etcd, urls, kinds), check=False)
     if not result.ok or gateway.NO_CURL in result.stdout:
         return None
-    return gateway.parse(result.stdout)
+    return gateway.parse(result.stdout, gateway.requests_of(urls, kinds))
 
 
 def from_gateway(ex: ExecContext, etcd: EtcdConfig, urls: list[str],

@@ -173,3 +173,20 @@ def test_gather_reads_a_34_server_again_through_etcdctl(repo, tmp_path, monkeypa
     facts = gather(inventory, pool, hosts=[inventory.host("node1")], versions=False)
     assert "curl" in scripts[0] and "curl" not in scripts[1]
     assert facts.hosts["node1"].healthy and facts.hosts["node1"].status is not None
+
+
+def test_a_client_url_never_reaches_curls_write_out_format(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The real curl, given a client URL holding a -w directive (`%{stderr}` moves what follows
+    to stderr; `%output{FILE}` writes a file with curl 8.3+): the marks stay on stdout, whole."""
+    import subprocess
+
+    from etcdops.facts import gateway
+    from etcdops.inventory.model import EtcdConfig
+
+    hostile = f"http://127.0.66.1:9/x%{{stderr}}%output{{{tmp_path}/written}}"
+    etcd = EtcdConfig("n", "http://127.0.66.1:2380", hostile, "/d", None, "/e", "/b", ":", ":", ":", ":")
+    command = gateway.command(etcd, [hostile], ("status",))
+    proc = subprocess.run(["sh", "-c", command.text], capture_output=True, text=True, timeout=30)
+    answers = gateway.parse(proc.stdout, gateway.requests_of([hostile], ("status",)))
+    assert answers[("status", hostile)].code == 0 and answers[("status", hostile)].error  # no answer, and why
+    assert "@@" not in proc.stderr and not (tmp_path / "written").exists()
