@@ -49,11 +49,24 @@ def read_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str] | str | 
     return parse_endpoint_status(ex.run(status_command(etcd, endpoints)).stdout)
 
 
-def healthy_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> list[EndpointStatus] | None:
-    """Every endpoint's status when the gateway shows each healthy (a 3.5+ member answering the
-    linearizable member list: what endpoint health's quorum read proves), in one curl; None when
-    it cannot tell, and unhealthy()'s etcdctl says who is not and why."""
-    return from_gateway(ex, etcd, endpoints, ("status", "members"))
+def healthy_status(ex: ExecContext, etcd: EtcdConfig,
+                   endpoints: list[str]) -> tuple[list[EndpointStatus] | None, bool]:
+    """(every endpoint's status, whether the gateway shows each healthy) in one curl: healthy is a
+    3.5+ member answering the linearizable member list, what endpoint health's quorum read proves.
+    The statuses are None when the gateway gave no status for some endpoint; healthy False when it
+    cannot tell (a 3.4 member, a refused member list), and unhealthy()'s etcdctl says who is not."""
+    answers = gateway_answers(ex, etcd, endpoints, ("status", "members"))
+    if answers is None:
+        return None, False
+    statuses, healthy = [], True
+    for url in endpoints:
+        status = gateway.status_of(answers.get(("status", url)))
+        if status is None:
+            return None, False
+        members = answers.get(("members", url))
+        healthy = healthy and gateway.linearizable(status) and members is not None and members.code == 200
+        statuses.append(parse_status(url, status))
+    return statuses, healthy
 
 
 def gateway_answers(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
@@ -271,13 +284,14 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             work=status.db_size_in_use if status else 0)  # bbolt copies what is in use, at most
 
     def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
-        statuses = healthy_status(ex, action.etcd, list(action.endpoints))  # health and figures in one read
-        if statuses is None:
+        found, proven = healthy_status(ex, action.etcd, list(action.endpoints))  # health and figures in one read
+        if not proven:
             sick = unhealthy(ex, action.etcd, list(action.endpoints))
             if sick:
                 raise StepFailed(ex.step, ex.host, f"{', '.join(sick)} is not healthy, so {ex.host} is not "
                                  "defragmented: stopping here")
-            statuses = read_status(ex, action.etcd, list(action.endpoints))  # its own figures and the leader, at once
+        # its own figures and the leader, at once
+        statuses = found if found is not None else read_status(ex, action.etcd, list(action.endpoints))
         before, leader_before = self._own(ex, action, statuses), self._leader(ex, statuses)
         space = Space(ex.host, before.db_size, before.db_size_in_use, action.quota, before.is_learner,
                       before.is_leader)
@@ -296,12 +310,14 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         seen: list[list[EndpointStatus]] = []
 
         def healthy() -> tuple[bool, str]:
-            found = healthy_status(ex, action.etcd, list(action.endpoints))
+            found, ok = healthy_status(ex, action.etcd, list(action.endpoints))
+            if not ok:
+                now = unhealthy(ex, action.etcd, list(action.endpoints))
+                if now:
+                    return False, ", ".join(now) + " unhealthy"
             if found is not None:
                 seen.append(found)
-                return True, "healthy"
-            now = unhealthy(ex, action.etcd, list(action.endpoints))
-            return not now, ", ".join(now) + " unhealthy" if now else "healthy"
+            return True, "healthy"
 
         ex.poll(healthy, f"the cluster is healthy after defragmenting {ex.host}", 0.5, HEALTH_TIMEOUT)
         statuses = seen[-1] if seen else read_status(ex, action.etcd, list(action.endpoints))

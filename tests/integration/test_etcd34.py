@@ -3,6 +3,7 @@ take their 3.4 paths (`etcdctl snapshot status|restore`) on a lab of their own (
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,4 +33,19 @@ def test_snapshot_and_restore_on_etcd_34(tmp_path: Path) -> None:
         assert "etcdctl (etcd 3.4)" in lines[intent] and "snapshot restore" in restore_cmd, lines[intent:intent + 3]
         assert "/bin/etcdctl" in restore_cmd and "etcdutl" not in restore_cmd
         assert lab.ctl("get", "/v34/", "--prefix", "--keys-only").split() == ["/v34/before"]
+        assert lab.wait_healthy()["voters"] == 3
+        # compact-defrag on 3.4: the gateway gives the figures, but 3.4 ignores `linearizable`, so
+        # health before and after every defrag still comes from etcdctl endpoint health
+        for i in range(200):
+            lab.ctl("put", "/v34/churn", str(i))
+        proc = lab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always", "-o", "json")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        run_id = json.loads(proc.stdout)["run_id"]
+        events = [json.loads(line) for line in
+                  (lab.root / ".etcdops" / "runs" / run_id / "events.jsonl").read_text().splitlines()]
+        ran = [e["command"] for e in events if e.get("event") == "command"]
+        defrags = [i for i, c in enumerate(ran) if c.endswith(" defrag")]
+        assert len(defrags) == 3, ran
+        for i in defrags:  # before and after each: the gateway's figures, etcdctl's health
+            assert "/v3/maintenance/status" in ran[i + 1] and "endpoint health" in ran[i + 2], ran[i:i + 3]
         assert lab.wait_healthy()["voters"] == 3
