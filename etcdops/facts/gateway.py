@@ -126,7 +126,12 @@ def linearizable(status: dict[str, Any]) -> bool:
     return bool(version) and not version.startswith(("3.4.", "3.3.", "3.2."))
 
 
-def error_of(answer: Answer | None, stderr: str = "") -> str:
+def proves_health(status: dict[str, Any], members: Answer | None) -> bool:
+    """The member answered the linearizable member list, and it is one that honours it."""
+    return linearizable(status) and members is not None and members.code == 200
+
+
+def error_of(answer: Answer | None) -> str:
     """Why a request failed, as etcd worded it when it answered."""
     if answer is not None and answer.body:
         try:
@@ -138,7 +143,4 @@ def error_of(answer: Answer | None, stderr: str = "") -> str:
             return str(message)
     if answer is not None and answer.error:
         return answer.error
-    last = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if last:
-        return last[-1]
     return f"etcd's gateway answered HTTP {answer.code}" if answer is not None and answer.code else "no answer"

@@ -252,7 +252,7 @@ def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dic
     nothing for a learner (which serves no linearizable read, as the etcdctl path never asks it)."""
     if "gateway" not in sec:
         return sec
-    _, body, err = sec.pop("gateway")  # printed by the script only when status answered 200
+    _, body, _ = sec.pop("gateway")  # printed by the script only when status answered 200 (curl's stderr: none)
     answers = gateway.parse(body, gateway.requests_of([etcd.client_url], ("status", "members")))
     status = gateway.status_of(answers.get(("status", etcd.client_url)))
     if status is None:
@@ -263,10 +263,11 @@ def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dic
     if status.get("isLearner"):
         return sec
     members = answers.get(("members", etcd.client_url))
-    if members is not None and members.code == 200:
+    if gateway.proves_health(status, members):
+        assert members is not None
         sec["members"] = (0, members.body, "")
     else:
-        sec["members"] = (1, "", gateway.error_of(members, err))
+        sec["members"] = (1, "", gateway.error_of(members))
     return sec
 
 

@@ -43,28 +43,28 @@ def health_command(etcd: EtcdConfig, endpoints: list[str]) -> Command:
 def read_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str] | str | None = None) -> list[EndpointStatus]:
     """Every endpoint's status: from etcd's gateway when each answers it, else etcdctl's."""
     urls = [endpoints] if isinstance(endpoints, str) else endpoints or [etcd.client_url]
-    found = from_gateway(ex, etcd, urls, ("status",))
+    found, _ = gateway_status(ex, etcd, urls, health=False)
     if found is not None:
         return found
     return parse_endpoint_status(ex.run(status_command(etcd, endpoints)).stdout)
 
 
-def healthy_status(ex: ExecContext, etcd: EtcdConfig,
-                   endpoints: list[str]) -> tuple[list[EndpointStatus] | None, bool]:
+def gateway_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str],
+                   health: bool = True) -> tuple[list[EndpointStatus] | None, bool]:
     """(every endpoint's status, whether the gateway shows each healthy) in one curl: healthy is a
-    3.5+ member answering the linearizable member list, what endpoint health's quorum read proves.
-    The statuses are None when the gateway gave no status for some endpoint; healthy False when it
-    cannot tell (a 3.4 member, a refused member list), and unhealthy()'s etcdctl says who is not."""
-    answers = gateway_answers(ex, etcd, endpoints, ("status", "members"))
+    3.5+ member answering the linearizable member list, what endpoint health's quorum read proves
+    (asked only with health). The statuses are None when the gateway gave no status for some
+    endpoint; healthy False when it cannot tell (a 3.4 member, a refused member list), and
+    unhealthy()'s etcdctl says who is not."""
+    answers = gateway_answers(ex, etcd, endpoints, ("status", "members") if health else ("status",))
     if answers is None:
         return None, False
-    statuses, healthy = [], True
+    statuses, healthy = [], health
     for url in endpoints:
         status = gateway.status_of(answers.get(("status", url)))
         if status is None:
             return None, False
-        members = answers.get(("members", url))
-        healthy = healthy and gateway.linearizable(status) and members is not None and members.code == 200
+        healthy = healthy and gateway.proves_health(status, answers.get(("members", url)))
         statuses.append(parse_status(url, status))
     return statuses, healthy
 
@@ -76,26 +76,6 @@ def gateway_answers(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
     if not result.ok or gateway.NO_CURL in result.stdout:
         return None
     return gateway.parse(result.stdout, gateway.requests_of(urls, kinds))
-
-
-def from_gateway(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
-                 kinds: tuple[str, ...]) -> list[EndpointStatus] | None:
-    """The statuses of urls if every request of kinds was answered 200 (and, with members, by a
-    3.5+ member), else None: one curl instead of etcdctl's one per kind (see facts/gateway.py)."""
-    answers = gateway_answers(ex, etcd, urls, kinds)
-    if answers is None:
-        return None
-    statuses = []
-    for url in urls:
-        status = gateway.status_of(answers.get(("status", url)))
-        if status is None:
-            return None
-        if "members" in kinds:
-            members = answers.get(("members", url))
-            if not gateway.linearizable(status) or members is None or members.code != 200:
-                return None
-        statuses.append(parse_status(url, status))
-    return statuses
 
 
 def host_of_url(inventory: Inventory | None, url: str) -> str:
@@ -284,7 +264,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             work=status.db_size_in_use if status else 0)  # bbolt copies what is in use, at most
 
     def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
-        found, proven = healthy_status(ex, action.etcd, list(action.endpoints))  # health and figures in one read
+        found, proven = gateway_status(ex, action.etcd, list(action.endpoints))  # health and figures in one read
         if not proven:
             sick = unhealthy(ex, action.etcd, list(action.endpoints))
             if sick:
@@ -310,7 +290,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         seen: list[list[EndpointStatus]] = []
 
         def healthy() -> tuple[bool, str]:
-            found, ok = healthy_status(ex, action.etcd, list(action.endpoints))
+            found, ok = gateway_status(ex, action.etcd, list(action.endpoints))
             if not ok:
                 now = unhealthy(ex, action.etcd, list(action.endpoints))
                 if now:
