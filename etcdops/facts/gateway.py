@@ -28,7 +28,13 @@ PATHS = {"status": ("/v3/maintenance/status", "{}"),
          # a serializable read of revision 1 on this member: 400 "required revision has been compacted"
          # once a compaction has reached it (etcdctl get x --rev=1 --consistency=s); with etcd auth on,
          # refused for want of a user, which tells nothing
-         "compacted": ("/v3/kv/range", '{"key":"eA==","revision":"1","serializable":true}')}
+         "compacted": ("/v3/kv/range", '{"key":"eA==","revision":"1","serializable":true}'),
+         # a GET of the member's Prometheus metrics, cut down on the host to FINISHED and KEYS
+         "metrics": ("/metrics", "")}
+# both counted when a member has FINISHED deleting a compaction's old revisions (etcd 3.4-3.6,
+# mvcc/kvstore_compaction.go: deferred at the end of scheduleCompaction; keys before count)
+FINISHED = "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count"
+KEYS = "etcd_debugging_mvcc_db_compaction_keys_total"
 MARK = "@@gateway "  # after each answer: @@gateway CODE KIND N (CODE 000: no answer; N: the request's place)
 ERROR = "@@error "  # then curl's own words when it failed (curl 7.75+; empty before)
 NO_CURL = "@@gateway-no-curl"
@@ -39,25 +45,36 @@ def requests_of(urls: list[str] | tuple[str, ...], kinds: tuple[str, ...]) -> li
 
 
 def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
-    """Shell: one curl for the (kind, client URL) requests, in order, each answer followed by its
-    MARK line. curl reads no .curlrc (-q) and goes through no proxy (the host's http_proxy would
-    send etcd's traffic elsewhere); -g: an IPv6 URL's brackets are no glob. The mark names the
-    request by its place, never by its URL: -w interprets what it is given (`%{...}`, and
-    `%output{FILE}` writes a file in curl 8.3+), and a URL is the inventory's text."""
+    """Shell: one curl for the (kind, client URL) requests, each answer followed by its MARK line;
+    the metrics requests in a second curl whose output the host cuts down to the MARK lines,
+    FINISHED and KEYS (~170 KB a member otherwise). curl reads no .curlrc (-q) and goes through no
+    proxy (the host's http_proxy would send etcd's traffic elsewhere); -g: an IPv6 URL's brackets
+    are no glob. The mark names the request by its place, never by its URL: -w interprets what it
+    is given (`%{...}`, and `%output{FILE}` writes a file in curl 8.3+), and a URL is the inventory's text."""
     tls = [f"{flag} {quote(value)}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
                                                         ("--key", etcd.key)) if value]
-    transfers = []
+    posts: list[str] = []
+    gets: list[str] = []
     for n, (kind, url) in enumerate(requests):
         path, body = PATHS[kind]
         write = f"\\n{MARK}%{{http_code}} {kind} {n}\\n{ERROR}%{{errormsg}}\\n"
-        transfers.append(" ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", TIMEOUT, *tls,
-                                   "-X POST -d", quote(body), "-w", quote(write), quote(url.rstrip("/") + path)]))
-    return "curl -q " + " --next ".join(transfers)
+        method = ["-X POST -d", quote(body)] if body else []
+        (posts if body else gets).append(" ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", TIMEOUT,
+                                                   *tls, *method, "-w", quote(write), quote(url.rstrip("/") + path)]))
+    shell = ["curl -q " + " --next ".join(posts)] if posts else []
+    if gets:
+        keep = quote(f"^(@@|{FINISHED} |{KEYS} )")
+        shell.append("curl -q " + " --next ".join(gets) + f" | grep -E {keep}")
+    return "; ".join(shell)
 
 
 def command(etcd: EtcdConfig, urls: list[str] | tuple[str, ...], kinds: tuple[str, ...] = ("status",)) -> Command:
     """The requests for every URL as a Command, or NO_CURL printed where the host has no curl."""
-    text = curl(etcd, requests_of(urls, kinds))
+    return requests_command(etcd, requests_of(urls, kinds))
+
+
+def requests_command(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> Command:
+    text = curl(etcd, requests)
     return Command(f"if command -v curl >/dev/null 2>&1; then {text}; else echo {NO_CURL}; fi",
                    f"{text}  # etcd's gateway; etcdctl where it cannot tell")
 
@@ -118,6 +135,29 @@ def compacted(answer: Answer | None) -> bool | None:
     if answer.code == 400 and "required revision has been compacted" in answer.body:
         return True
     return None
+
+
+@dataclass(frozen=True)
+class Compactions:
+    """A member's counters since it started: compactions it has finished, old revisions deleted."""
+    finished: int
+    keys: int
+
+
+def compactions(answer: Answer | None) -> Compactions | None:
+    """The counters from a metrics answer; None when it has not both (no answer, other metrics)."""
+    if answer is None or answer.code != 200:
+        return None
+    found: dict[str, int] = {}
+    for line in answer.body.splitlines():
+        name, _, value = line.partition(" ")
+        try:
+            found[name] = int(float(value))  # Prometheus may write 1.2e+06
+        except ValueError:
+            continue
+    if FINISHED not in found or KEYS not in found:
+        return None
+    return Compactions(found[FINISHED], found[KEYS])
 
 
 def linearizable(status: dict[str, Any]) -> bool:

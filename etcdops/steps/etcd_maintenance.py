@@ -26,6 +26,7 @@ SETTLED_READS = 3
 APPLY_TIMEOUT = 40.0  # s for a compaction to reach a member (it is in raft once compact returns)
 SETTLE_TIMEOUT = 180.0  # s for a member to finish deleting the compacted revisions
 HEALTH_TIMEOUT = 60.0  # s for the cluster to be healthy again after a defragmentation
+COUNTERS, SPACE = "counters", "space"  # how a member was told to have finished deleting a compaction
 
 
 def endpoints_of(inventory: Inventory) -> list[str]:
@@ -72,10 +73,16 @@ def gateway_status(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str],
 def gateway_answers(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
                     kinds: tuple[str, ...]) -> dict[tuple[str, str], gateway.Answer] | None:
     """The gateway's answers to kinds for every URL, in one curl on the host; None without curl."""
-    result = ex.run(gateway.command(etcd, urls, kinds), check=False)
+    return gateway_ask(ex, etcd, gateway.requests_of(urls, kinds))
+
+
+def gateway_ask(ex: ExecContext, etcd: EtcdConfig,
+                requests: list[tuple[str, str]]) -> dict[tuple[str, str], gateway.Answer] | None:
+    """The gateway's answers to the (kind, URL) requests, on the host; None without curl."""
+    result = ex.run(gateway.requests_command(etcd, requests), check=False)
     if not result.ok or gateway.NO_CURL in result.stdout:
         return None
-    return gateway.parse(result.stdout, gateway.requests_of(urls, kinds))
+    return gateway.parse(result.stdout, requests)
 
 
 def host_of_url(inventory: Inventory | None, url: str) -> str:
@@ -128,16 +135,25 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             " (the current one, read again right before)")
         applied = [etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url) for url in endpoints]
         return CompactAction(
-            intent=f"compact at {at}, then wait until every member says revision 1 is compacted and its space in use "
-                   f"has stopped shrinking ({SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)",
-            commands=(gateway.command(etcd, [etcd.client_url]), status_command(etcd),
-                      self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"),
-                      gateway.command(etcd, endpoints, ("compacted",)), *applied,
-                      gateway.command(etcd, endpoints), status_command(etcd, endpoints)),
+            intent=f"compact at {at}, then wait until every member says revision 1 is compacted and has finished "
+                   "deleting the old revisions (its compaction counters have grown by as many revisions as the "
+                   f"member asked deleted; else its space in use has stopped shrinking, {SETTLED_READS} reads under "
+                   f"{SHRINK_STEP // 1024} KiB apart)" if spec.wait else f"compact at {at}",
+            commands=(gateway.requests_command(etcd, [("status", etcd.client_url)] +
+                                               [("metrics", u) for u in endpoints if spec.wait]),
+                      status_command(etcd), self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"),
+                      *((gateway.command(etcd, endpoints, ("compacted",)), *applied,
+                         gateway.command(etcd, endpoints, ("status", "metrics")), status_command(etcd, endpoints))
+                        if spec.wait else ())),
             etcd=etcd, retain=spec.retain, wait=spec.wait, endpoints=tuple(endpoints))
 
     def execute(self, action: CompactAction, ex: ExecContext) -> Outcome:
-        revision = read_status(ex, action.etcd)[0].revision
+        endpoints = list(action.endpoints)
+        # the revision, and every member's compaction counters before (they tell when it has finished)
+        answers = gateway_ask(ex, action.etcd, [("status", action.etcd.client_url)] +
+                              [("metrics", u) for u in endpoints if action.wait]) or {}
+        mine = gateway.status_of(answers.get(("status", action.etcd.client_url)))
+        revision = (parse_status(action.etcd.client_url, mine) if mine else read_status(ex, action.etcd)[0]).revision
         target = revision - action.retain
         if target < 2:
             return Outcome.ok(f"revision {revision}: nothing to compact")
@@ -154,12 +170,19 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
                              "answer; nothing was defragmented (compaction is harmless to repeat)")
         else:
             raise CommandFailed(ex.host, f"etcdctl compact {target}", result.exit_code, result.stderr.strip())
-        report = {"compacted_at": target, "revision": revision}
+        report: dict[str, object] = {"compacted_at": target, "revision": revision}
         if action.wait:
-            self._reached(ex, action.etcd, list(action.endpoints))
-            in_use = self._settled(ex, action.etcd, list(action.endpoints))
+            self._reached(ex, action.etcd, endpoints)
+            before = {u: c for u in endpoints if (c := gateway.compactions(answers.get(("metrics", u))))}
+            in_use, by = self._settled(ex, action.etcd, endpoints, before if result.ok else {})
+            report["finished_by"] = {host_of_url(ex.inventory, u): how for u, how in by.items()}
             done += "; applied by every member (" + ", ".join(
                 f"{host_of_url(ex.inventory, u)} {mb(b)} in use" for u, b in in_use.items()) + ")"
+            spaced = [host_of_url(ex.inventory, u) for u, how in by.items() if how != COUNTERS]
+            done += "; finished deleting, told " + (
+                "by every member's compaction counters" if not spaced else
+                "by every member's space in use settling" if len(spaced) == len(by) else
+                f"by the space in use settling on {', '.join(spaced)}, by the compaction counters elsewhere")
         return (Outcome.changed if result.ok else Outcome.ok)(done, report=report)
 
     @staticmethod
@@ -202,23 +225,48 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         ex.poll(compacted, "the compaction has reached every member", 0.2, APPLY_TIMEOUT)
 
     @staticmethod
-    def _settled(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> dict[str, int]:
-        """Poll every member's space in use until each has shrunk less than SHRINK_STEP per read,
-        SETTLED_READS times in a row: the background deletion of old revisions has finished."""
+    def _settled(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str],
+                 before: dict[str, gateway.Compactions]) -> tuple[dict[str, int], dict[str, str]]:
+        """Poll until every member has finished deleting the compacted revisions: ({URL: space in
+        use}, {URL: how it was told}). COUNTERS: its finished compactions have grown since before
+        and it deleted as many old revisions as the member asked, whose compact --physical returned
+        once it had finished (the same compaction deletes the same revisions on every member; an
+        earlier compaction finishing late on one member makes the counts differ, never agree).
+        SPACE, wherever the counters cannot tell (no curl, no metrics, nothing compacted now): its
+        space in use has shrunk less than SHRINK_STEP per read, SETTLED_READS times in a row."""
+        mine = etcd.client_url
         last: dict[str, int] = {}
         calm: dict[str, int] = {}
+        by: dict[str, str] = {}
+        deleted: list[int] = []  # how many revisions the compaction deleted on the member asked
 
         def settled() -> tuple[bool, str]:
-            for s in read_status(ex, etcd, endpoints):
-                before = last.get(s.endpoint)
-                calm[s.endpoint] = calm.get(s.endpoint, 0) + 1 if before is not None and \
-                    before - s.db_size_in_use < SHRINK_STEP else 0
-                last[s.endpoint] = s.db_size_in_use
-            done = len(calm) == len(endpoints) and all(n >= SETTLED_READS for n in calm.values())
-            return done, ", ".join(f"{host_of_url(ex.inventory, u)} {mb(b)}" for u, b in last.items())
+            pending = [u for u in endpoints if u not in by]
+            answers = gateway_answers(ex, etcd, pending, ("status", "metrics")) or {}
+            found = {u: parse_status(u, s) for u in pending if (s := gateway.status_of(answers.get(("status", u))))}
+            missing = [u for u in pending if u not in found]
+            found.update({s.endpoint: s for s in read_status(ex, etcd, missing)} if missing else {})
+            for url in sorted(pending, key=lambda u: u != mine):  # the member asked first: its count is the one
+                now, then = gateway.compactions(answers.get(("metrics", url))), before.get(url)
+                if now is not None and then is not None and now.finished > then.finished:
+                    if url == mine and not deleted:
+                        deleted.append(now.keys - then.keys)
+                    if deleted and now.keys - then.keys == deleted[0]:
+                        by[url] = COUNTERS
+                size = found[url].db_size_in_use if url in found else None
+                if size is None:
+                    continue
+                previous = last.get(url)
+                calm[url] = calm.get(url, 0) + 1 if previous is not None and previous - size < SHRINK_STEP else 0
+                last[url] = size
+                if calm[url] >= SETTLED_READS:
+                    by.setdefault(url, SPACE)
+            waiting = [host_of_url(ex.inventory, u) for u in endpoints if u not in by]
+            return not waiting, ("still deleting: " + ", ".join(waiting) + "; " if waiting else "") + ", ".join(
+                f"{host_of_url(ex.inventory, u)} {mb(b)}" for u, b in last.items())
 
-        ex.poll(settled, "every member's space in use has stopped shrinking", 0.1, SETTLE_TIMEOUT)
-        return last
+        ex.poll(settled, "every member has finished deleting the compacted revisions", 0.1, SETTLE_TIMEOUT)
+        return {u: last[u] for u in endpoints if u in last}, {u: by[u] for u in endpoints}
 
 
 # ----- defrag -----------------------------------------------------------------------

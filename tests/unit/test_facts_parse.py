@@ -190,3 +190,35 @@ def test_a_client_url_never_reaches_curls_write_out_format(tmp_path) -> None:  #
     answers = gateway.parse(proc.stdout, gateway.requests_of([hostile], ("status",)))
     assert answers[("status", hostile)].code == 0 and answers[("status", hostile)].error  # no answer, and why
     assert "@@" not in proc.stderr and not (tmp_path / "written").exists()
+
+
+def test_compaction_counters_from_real_metrics() -> None:
+    """Real answers around a compaction (the metrics request cut down on the host by the step's own
+    command): etcd 3.5 (the lab, the status of node2 then every member's counters) and 3.4 (one
+    member): each member's count of finished compactions grows by one, and on 3.5 every member
+    deleted the same number of old revisions."""
+    from etcdops.facts import gateway
+
+    urls = [f"http://127.0.1.{n}:2379" for n in (1, 2, 3)]
+    requests = [("status", urls[1])] + [("metrics", u) for u in urls]
+    counts = {}
+    for when in ("before", "after"):
+        answers = gateway.parse((GATEWAY / f"compaction-{when}-3.5.out").read_text(), requests)
+        assert gateway.status_of(answers[("status", urls[1])]) is not None
+        counts[when] = [gateway.compactions(answers[("metrics", u)]) for u in urls]
+    deleted = {a.keys - b.keys for a, b in zip(counts["after"], counts["before"], strict=True)}  # type: ignore[union-attr]
+    assert deleted == {534} and all(a.finished == b.finished + 1  # type: ignore[union-attr]
+                                    for a, b in zip(counts["after"], counts["before"], strict=True))
+    one = [("status", "http://127.0.9.1:2379"), ("metrics", "http://127.0.9.1:2379")]
+    before, after = (gateway.compactions(gateway.parse((GATEWAY / f"compaction-{w}-3.4.out").read_text(), one)
+                                         [("metrics", "http://127.0.9.1:2379")]) for w in ("before", "after"))
+    assert before == gateway.Compactions(0, 0) and after == gateway.Compactions(1, 89)
+
+
+def test_metrics_without_the_counters_tell_nothing() -> None:
+    from etcdops.facts import gateway
+
+    assert gateway.compactions(gateway.Answer(200, "etcd_server_has_leader 1")) is None
+    assert gateway.compactions(gateway.Answer(404, "")) is None and gateway.compactions(None) is None
+    big = gateway.Answer(200, f"{gateway.KEYS} 1.2e+06\n{gateway.FINISHED} 7")
+    assert gateway.compactions(big) == gateway.Compactions(7, 1_200_000)
