@@ -414,14 +414,15 @@ class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
         leader = ctx.facts.leader_host
         leader_url = ctx.etcd_of(leader).client_url if leader else "<LEADER>"
         when = f" if {spec.away_from} leads (the leader is {leader or 'unknown'} now)" if spec.away_from else ""
+        endpoints = endpoints_of(ctx.inventory)
+        endpoints += [target.client_url] if target.client_url not in endpoints else []
         return MoveLeaderAction(
             intent=f"move leadership to {spec.to}{when}, then wait until {spec.to} leads",
-            commands=(status_command(etcd, endpoints_of(ctx.inventory)),
+            commands=(gateway.command(etcd, endpoints), status_command(etcd, endpoints),
                       etcdctl(etcd, "move-leader", member.id_hex if member else f"<ID of {spec.to}>",
                               endpoints=leader_url)),
             etcd=etcd, to_url=target.client_url, to_host=spec.to, away_from=spec.away_from,
-            endpoints=tuple(endpoints_of(ctx.inventory) + ([target.client_url] if target.client_url not in
-                                                           endpoints_of(ctx.inventory) else [])), wait=spec.timeout)
+            endpoints=tuple(endpoints), wait=spec.timeout)
 
     def execute(self, action: MoveLeaderAction, ex: ExecContext) -> Outcome:
         statuses = self._statuses(ex, action)
@@ -449,6 +450,9 @@ class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
 
     @staticmethod
     def _statuses(ex: ExecContext, action: MoveLeaderAction) -> list[EndpointStatus]:
+        found, _ = gateway_status(ex, action.etcd, list(action.endpoints), health=False)
+        if found is not None:
+            return found
         # endpoints that do not answer make etcdctl exit non-zero; the others are still printed
         result = ex.run(status_command(action.etcd, list(action.endpoints)), check=False)
         try:
