@@ -42,6 +42,7 @@ def _now() -> str:
 
 def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events) -> tuple[RunResult, dict[str, Any]]:
     """Take the lock, run the plan (journaled), release the lock, write the report."""
+    from etcdops.facts.leader import read_leader
     from etcdops.lock import ClusterLock, new_holder
     from etcdops.lock import break_lock as remove_lock
     from etcdops.runs import finished_steps, record
@@ -62,7 +63,8 @@ def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events)
     with stop_on_signals(StopRequest()) as stop, lock:
         runner = Runner(plan, prepared.inventory, prepared.pool, prepared.live_facts, events, journal,
                         assume_yes=options.assume_yes, confirm=options.confirm, secrets=secret_values(prepared),
-                        done_before=done, stop_reason=_window_closed(options.window), interrupt=stop)
+                        done_before=done, stop_reason=_window_closed(options.window), interrupt=stop,
+                        read_leader=lambda: read_leader(prepared.inventory, prepared.pool))
         started = _now()
         result = runner.run()
         journal.write("result.json", summarize(result))

@@ -110,6 +110,7 @@ class RunResult:
 
 
 FactsReader = Callable[[], ClusterFacts]
+LeaderReader = Callable[[], "tuple[str, str] | None"]  # (the leader's host, the host asked); None: cannot tell
 Confirm = Callable[[str], bool]
 _FAILED_AS = {PlanStale: RunStatus.STALE, Refused: RunStatus.REFUSED, OutsideWindow: RunStatus.WINDOW_CLOSED,
               Interrupted: RunStatus.INTERRUPTED}
@@ -121,36 +122,36 @@ class Runner:
                  secrets: list[str], done_before: frozenset[int] = frozenset(),
                  stop_reason: Callable[[], str | None] = lambda: None,
                  interrupt: Callable[[], str | None] = lambda: None,
+                 read_leader: LeaderReader = lambda: None,
                  heartbeat: float = HEARTBEAT_EVERY) -> None:
         self.plan, self.inventory, self.pool = plan, inventory, pool
         self.heartbeat = heartbeat
         self.read_facts, self.events, self.journal = read_facts, events, journal
+        self.read_leader = read_leader
+        self.learned: dict[tuple[str, str], object] = {}  # shared by every step's ExecContext
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
         self.done_before, self.stop_reason, self.interrupt = done_before, stop_reason, interrupt
         self.result = RunResult(run_id=plan.run_id)
         # facts read since the last action, if any: at first the plan's own, if just read
         self._fresh: ClusterFacts | None = plan.facts
-        self._note_leader(plan.facts)
+        self._note_leader(plan.facts.leader_host)
 
     def _facts(self) -> ClusterFacts:
         facts = self.read_facts()
-        self._note_leader(facts)
+        self._note_leader(facts.leader_host)
         self._fresh = facts
         return facts
 
     def _live_facts(self) -> ClusterFacts:
         """Facts read since the last action ran and at most FRESH_FOR ago (a wait's last read, the
         plan's when the run starts at once), else read now: the re-check before a step."""
-        fresh = self._fresh
-        if fresh is not None and fresh.read_at and time.monotonic() - fresh.read_at <= FRESH_FOR:
-            return fresh
-        return self._facts()
+        return self._fresh_facts() or self._facts()
 
-    def _note_leader(self, facts: ClusterFacts) -> None:
+    def _note_leader(self, leader: str | None) -> None:
         leaders = self.result.leaders
-        if not leaders or leaders[-1][1] != facts.leader_host:
-            leaders.append((dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), facts.leader_host))
-            self.journal.event("leader", leader=facts.leader_host)
+        if not leaders or leaders[-1][1] != leader:
+            leaders.append((dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), leader))
+            self.journal.event("leader", leader=leader)
 
     def run(self) -> RunResult:
         result = self.result
@@ -237,23 +238,42 @@ class Runner:
         if reason:
             raise Interrupted(reason)
 
+    def _fresh_facts(self) -> ClusterFacts | None:
+        fresh = self._fresh
+        return fresh if fresh is not None and fresh.read_at and time.monotonic() - fresh.read_at <= FRESH_FOR else None
+
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:
             return
+        if not step.requires and step.quorum is None and self._fresh_facts() is None:
+            # only the leader matters here: one read through etcd's gateway (facts/leader.py),
+            # the full facts where it cannot tell
+            found = self.read_leader()
+            if found is not None:
+                leader, asked = found
+                self.journal.event("recheck", step=step.index, leader=leader, read=f"gateway, from {asked}")
+                self._note_leader(leader)
+                self._same_leader(step, leader)
+                return
         facts = self._live_facts()
+        self.journal.event("recheck", step=step.index, leader=facts.leader_host, read="facts")
         if step.quorum is not None:
             refusal = Membership.from_facts(facts).refusal(step.quorum.change, step.quorum.host)
             if refusal:
                 raise Refused(f"step {step.index} ({step.name}) refused on the live cluster: {refusal}; "
                               "nothing of this step was done")
-        if step.leader is not None and facts.leader_host != step.leader:
-            raise PlanStale(f"step {step.index} ({step.name}) was planned with {step.leader} as leader, "
-                            f"but the leader is now {facts.leader_host or 'unknown'}; plan again")
+        self._same_leader(step, facts.leader_host)
         context = {**self.plan.variables, "facts": facts}
         for expr in step.requires:
             if not evaluate(expr, context, where=self.plan.runbook_file):
                 raise PlanStale(f"step {step.index} ({step.name}) requires {expr}, which no longer "
                                 "holds on the live cluster; nothing of this step was done")
+
+    @staticmethod
+    def _same_leader(step: PlannedStep, leader: str | None) -> None:
+        if step.leader is not None and leader != step.leader:
+            raise PlanStale(f"step {step.index} ({step.name}) was planned with {step.leader} as leader, "
+                            f"but the leader is now {leader or 'unknown'}; plan again")
 
     def _host(self, step: PlannedStep, host_action: HostAction, deadline: float) -> HostResult:
         host = host_action.host
@@ -314,7 +334,7 @@ class Runner:
                            waiting=waiting,
                            stop_reason=self.interrupt, assume_yes=self.assume_yes, confirm=self.confirm,
                            variables=self.plan.variables, inventory=self.inventory, file=self.plan.runbook_file,
-                           on_command=on_command)
+                           on_command=on_command, learned=self.learned)
 
     def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> Outcome:
         self._fresh = None  # this action may change the cluster

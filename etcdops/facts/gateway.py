@@ -2,7 +2,8 @@
 or more members in one process, parsed in Python. No I/O here: commands are built, outputs read.
 
 etcd 3.4+ serves the gateway on its client URLs unless started with --enable-grpc-gateway=false.
-Both requests are served to anyone, with etcd auth on or off, so no credentials are sent. One curl
+Both requests are served to anyone, so no credentials are sent; but with etcd auth on and client
+certificates etcd refuses its gateway (400: "CommonName of client ... will be ignored"). One curl
 costs ~5 ms of CPU on the host (~12 ms with TLS) against ~14 ms (~20 ms) for one etcdctl,
 measured on the lab; the reads of a wide cluster and the polls of a long step are made of these.
 
@@ -111,6 +112,15 @@ def parse(text: str, requests: list[tuple[str, str]]) -> dict[tuple[str, str], A
         else:
             body.append(line)
     return answers
+
+
+REFUSED = "CommonName of client sending a request against gateway will be ignored"
+
+
+def refused(answers: dict[tuple[str, str], Answer]) -> bool:
+    """etcd refuses its gateway to this client: auth on, and a client certificate with a CommonName
+    (etcd's embed/serve.go; /metrics is no gateway path and still answers)."""
+    return any(a.code == 400 and REFUSED in a.body for a in answers.values())
 
 
 def status_of(answer: Answer | None) -> dict[str, Any] | None:

@@ -172,6 +172,8 @@ class ExecContext:
     inventory: Inventory | None = None
     file: str = ""
     on_command: Callable[[str, Command], None] = _noop  # the journal keeps every command in full
+    # what the run's steps learned about the hosts, shared by all of them (a host without curl, say)
+    learned: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def transport(self) -> Transport:

@@ -27,6 +27,7 @@ APPLY_TIMEOUT = 40.0  # s for a compaction to reach a member (it is in raft once
 SETTLE_TIMEOUT = 180.0  # s for a member to finish deleting the compacted revisions
 HEALTH_TIMEOUT = 60.0  # s for the cluster to be healthy again after a defragmentation
 COUNTERS, SPACE = "counters", "space"  # how a member was told to have finished deleting a compaction
+NO_CURL, REFUSED = "no curl", "gateway refused"  # learned of a host during the run (ExecContext.learned)
 
 
 def endpoints_of(inventory: Inventory) -> list[str]:
@@ -78,11 +79,24 @@ def gateway_answers(ex: ExecContext, etcd: EtcdConfig, urls: list[str],
 
 def gateway_ask(ex: ExecContext, etcd: EtcdConfig,
                 requests: list[tuple[str, str]]) -> dict[tuple[str, str], gateway.Answer] | None:
-    """The gateway's answers to the (kind, URL) requests, on the host; None without curl."""
+    """The gateway's answers to the (kind, URL) requests, on the host; None without curl. What
+    this run learned is not asked again: a host without curl (nothing is), a gateway that refuses
+    this client (only the metrics are)."""
+    if ex.learned.get((ex.host, NO_CURL)):
+        return None
+    if ex.learned.get((ex.host, REFUSED)):
+        requests = [r for r in requests if r[0] == "metrics"]
+    if not requests:
+        return {}
     result = ex.run(gateway.requests_command(etcd, requests), check=False)
+    if gateway.NO_CURL in result.stdout:
+        ex.learned[(ex.host, NO_CURL)] = True
     if not result.ok or gateway.NO_CURL in result.stdout:
         return None
-    return gateway.parse(result.stdout, requests)
+    answers = gateway.parse(result.stdout, requests)
+    if gateway.refused(answers):
+        ex.learned[(ex.host, REFUSED)] = True
+    return answers
 
 
 def host_of_url(inventory: Inventory | None, url: str) -> str:

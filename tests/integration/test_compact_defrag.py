@@ -149,3 +149,39 @@ def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: L
     assert [s["status"] for s in report["steps"]][1:] == ["failed", "pending", "pending", "pending"]
     assert not [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
     dlab.wait_healthy()
+
+
+LEADER_MOVES = """name: leader-moves
+description: leadership moves away between the plan and a step planned for the followers
+steps:
+  - name: Move leadership away
+    target: "host:{{ facts.leader_host }}"
+    move_leader: {to: "{{ facts.healthy_voter_host([facts.leader_host]) }}"}
+  - name: Defragment the followers
+    target: followers
+    etcd_defrag: always
+"""
+
+
+def test_a_leader_moved_after_the_plan_stops_a_step_planned_for_the_followers(dlab: LabEnv) -> None:
+    """The re-check before a followers step reads who leads now through etcd's gateway (one curl on
+    one member; the full facts with etcd auth on), and the step planned with the old leader is
+    refused; nothing is defragmented."""
+    books = dlab.root / "leader-books"
+    books.mkdir(exist_ok=True)
+    (books / "leader-moves.yml").write_text(LEADER_MOVES)
+    leader = dlab.wait_healthy()["leader"]
+    before = {name: len(defrag_log_times(dlab, name)) for name in ("node1", "node2", "node3")}
+    proc = dlab.etcdops("run", "leader-moves", "-i", "lab", "--yes", "--runbooks", str(books), "-o", "json")
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    now = dlab.wait_healthy()["leader"]
+    assert now != leader and f"planned with {leader} as leader, but the leader is now {now}" in proc.stderr
+    run_id = json.loads(proc.stdout)["run_id"]
+    events = [json.loads(line) for line in
+              (dlab.root / ".etcdops" / "runs" / run_id / "events.jsonl").read_text().splitlines()]
+    recheck = [e for e in events if e["event"] == "recheck"]
+    # with etcd auth on, etcd refuses its gateway to a client certificate ("CommonName of client sending
+    # a request against gateway will be ignored"): the full facts decide, with the same outcome
+    read = "facts" if dlab.password else "gateway, from "
+    assert len(recheck) == 1 and recheck[0]["leader"] == now and recheck[0]["read"].startswith(read), recheck
+    assert {name: len(defrag_log_times(dlab, name)) for name in before} == before

@@ -222,3 +222,20 @@ def test_metrics_without_the_counters_tell_nothing() -> None:
     assert gateway.compactions(gateway.Answer(404, "")) is None and gateway.compactions(None) is None
     big = gateway.Answer(200, f"{gateway.KEYS} 1.2e+06\n{gateway.FINISHED} 7")
     assert gateway.compactions(big) == gateway.Compactions(7, 1_200_000)
+
+
+def test_the_leader_from_every_members_status_in_one_read() -> None:
+    """Real answers of a 7-member lab (node1 leads): the leader's host; None as soon as a member
+    did not answer, or the member most name does not say so itself."""
+    from etcdops.facts import gateway
+    from etcdops.facts.leader import leader_of
+
+    hosts = [(f"node{n}", f"http://127.0.1.{n}:2379") for n in range(1, 8)]
+    requests = gateway.requests_of([u for _, u in hosts], ("status",))
+    text = (GATEWAY / "statuses-7-members-3.5.out").read_text()
+    assert leader_of(gateway.parse(text, requests), hosts, "node4") == ("node1", "node4")
+    lines = text.splitlines()
+    silent = "\n".join(lines[:9] + ["@@gateway 000 status 3", "@@error Connection refused"] + lines[12:])
+    assert leader_of(gateway.parse(silent, requests), hosts, "node4") is None
+    deposed = text.replace('"dbSize":"106496", "leader":"5525717750587107648"', '"dbSize":"106496", "leader":"0"', 1)
+    assert deposed != text and leader_of(gateway.parse(deposed, requests), hosts, "node4") is None

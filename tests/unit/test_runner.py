@@ -132,3 +132,54 @@ def test_a_long_command_says_it_is_still_running(repo: Path, tmp_path: Path) -> 
     assert result.status == "successful"
     assert 2 <= len(notes) <= 4 and all(n.startswith("control: still running after ") for n in notes), notes
     assert "the step's timeout is 30s" in notes[0]
+
+
+LEADS = """name: leads
+description: a step planned for the followers, after an action
+steps:
+  - {name: Act, pause: {message: "an action", allow_unattended: true}}
+  - {name: Followers, target: followers, wait: {until: "true", timeout: 5}}
+"""
+
+
+def leader_run(repo: Path, tmp_path: Path, light: tuple[str, str] | None, facts_leader: str) -> tuple[object, int]:
+    """RECHECK of a followers step (planned with node1 leading): what the light leader read says,
+    and the leader the full facts would show; (the result, how often the full facts were read)."""
+    import dataclasses
+    import time
+
+    (tmp_path / "leads.yml").write_text(LEADS)
+    inv = load_inventory(LAB_INVENTORY)
+    facts = lab_facts(inv)
+    assert facts.leader_host == "node1"
+    plan = build_plan(load_runbook(tmp_path / "leads.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
+    reads = []
+
+    def read() -> object:
+        reads.append(1)
+        return dataclasses.replace(facts, read_at=time.monotonic(), leader_host=facts_leader)
+
+    result = Runner(plan, inv, None, read, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
+                    assume_yes=True, confirm=None, secrets=[], read_leader=lambda: light).run()
+    return result, len(reads)
+
+
+def test_a_followers_step_rechecks_the_leader_with_one_light_read(repo: Path, tmp_path: Path) -> None:
+    # the full facts would say node2 leads (stale): the run goes on, so the recheck did not use them
+    result, _ = leader_run(repo, tmp_path, ("node1", "node1"), facts_leader="node2")
+    assert result.status == "successful", result  # type: ignore[attr-defined]
+    events = (tmp_path / "journal" / "events.jsonl").read_text()
+    assert '"event": "recheck", "step": 2, "leader": "node1", "read": "gateway, from node1"' in events
+
+
+def test_a_moved_leader_found_by_the_light_read_stops_the_step(repo: Path, tmp_path: Path) -> None:
+    result, reads = leader_run(repo, tmp_path, ("node3", "node1"), facts_leader="node1")
+    assert result.status == "stale" and reads == 0, result  # type: ignore[attr-defined]
+    assert "planned with node1 as leader, but the leader is now node3" in result.error  # type: ignore[attr-defined]
+
+
+def test_where_the_light_read_cannot_tell_the_full_facts_decide(repo: Path, tmp_path: Path) -> None:
+    result, reads = leader_run(repo, tmp_path, None, facts_leader="node2")
+    assert result.status == "stale" and reads == 1, result  # type: ignore[attr-defined]
+    assert "the leader is now node2" in result.error  # type: ignore[attr-defined]
+    assert '"read": "facts"' in (tmp_path / "journal" / "events.jsonl").read_text()
