@@ -64,7 +64,7 @@ def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events)
         runner = Runner(plan, prepared.inventory, prepared.pool, prepared.live_facts, events, journal,
                         assume_yes=options.assume_yes, confirm=options.confirm, secrets=secret_values(prepared),
                         done_before=done, stop_reason=_window_closed(options.window), interrupt=stop,
-                        read_leader=lambda: read_leader(prepared.inventory, prepared.pool))
+                        read_leader=lambda: read_leader(prepared.inventory, prepared.pool, via))
         started = _now()
         result = runner.run()
         journal.write("result.json", summarize(result))

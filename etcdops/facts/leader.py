@@ -21,12 +21,13 @@ from etcdops.transport.pool import Pool
 TIMEOUT = 10.0  # s: curl's own bound is 3 s per request
 
 
-def read_leader(inventory: Inventory, pool: Pool) -> tuple[str, str] | None:
-    """(the leader's host, the host asked), or None when it cannot tell."""
+def read_leader(inventory: Inventory, pool: Pool, via: str | None = None) -> tuple[str, str] | None:
+    """(the leader's host, the host asked: via, a member healthy when the run was planned, else the
+    first member), or None when it cannot tell."""
     members = [h for h in inventory.members if h.etcd is not None]
     if not members:
         return None
-    asked = members[0]
+    asked = next((h for h in members if h.name == via), members[0])
     assert asked.etcd is not None
     hosts = [(h.name, h.etcd.client_url) for h in members if h.etcd is not None]
     requests = gateway.requests_of([u for _, u in hosts], ("status",))
