@@ -253,12 +253,12 @@ def journal_has(run_dir: Path, event: str, step: int) -> bool:
     return False
 
 
-def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300) -> None:
+def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300, every: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if journal_has(run_dir, event, step):
             return
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"{event} of step {step} never came")
 
 

@@ -3,7 +3,10 @@ last, while a writer keeps writing; a member down refuses the run; NOSPACE is cl
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -138,8 +141,16 @@ def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: L
     victim = next(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])
     before = runs(dlab)
     proc = start(dlab, "compact-defrag", "-p", "rule=always", "--report", str(tmp_path / "r.json"))
-    wait_for_event(newest_run(dlab, before), "step_finished", 1)  # compaction applied everywhere
-    with frozen(dlab.host_root(victim) / "run" / "etcd.pid"):  # the member hangs: it stops answering
+    # compaction applied everywhere: the member hangs (it stops answering) before step 2 reads the
+    # cluster's health. The re-check between the steps is one curl (~20 ms), so the journal is
+    # watched every 2 ms and the runner held still while the member is frozen
+    wait_for_event(newest_run(dlab, before), "step_finished", 1, every=0.002)
+    with contextlib.ExitStack() as held:
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            held.enter_context(frozen(dlab.host_root(victim) / "run" / "etcd.pid"))
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
         out, err = proc.communicate(timeout=600)
     assert proc.returncode == 1, out + err
     assert "not healthy" in err and "stopping here" in err
