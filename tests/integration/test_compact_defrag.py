@@ -140,7 +140,10 @@ def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: L
     status = dlab.wait_healthy()
     victim = next(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])
     before = runs(dlab)
-    proc = start(dlab, "compact-defrag", "-p", "rule=always", "--report", str(tmp_path / "r.json"))
+    # defrag_timeout: were the member frozen during its own defragmentation (the race below lost),
+    # etcdctl defrag would wait that long for it (600 s by default), and this test says so in 60 s
+    proc = start(dlab, "compact-defrag", "-p", "rule=always", "-p", "defrag_timeout=60",
+                 "--report", str(tmp_path / "r.json"))
     # compaction applied everywhere: the member hangs (it stops answering) before step 2 reads the
     # cluster's health. The re-check between the steps is one curl (~20 ms), so the journal is
     # watched every 2 ms and the runner held still while the member is frozen
