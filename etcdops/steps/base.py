@@ -217,18 +217,28 @@ class ExecContext:
         end = min(self.deadline, start + (timeout if timeout is not None else self.timeout))
         polls = 0
         while True:
+            began = time.monotonic()
             done, state = read()
             polls += 1
             if done:
                 return state
-            if time.monotonic() + interval > end or polls >= MAX_POLLS:
+            pause = until_next_poll(began, interval)
+            if time.monotonic() + pause > end or polls >= MAX_POLLS:
                 raise StepFailed(self.step, self.host, f"timed out after {time.monotonic() - start:.0f}s "
                                  f"waiting until {what} (last seen: {state})")
             self.waiting(time.monotonic() - start, end - start, state)
-            self.sleep(interval)
+            self.sleep(pause)
+
+
+def until_next_poll(began: float, interval: float) -> float:
+    """Seconds to sleep so that polls start `interval` apart (a read's own time is not added to
+    the interval), and at least MIN_POLL_GAP after a read that took longer than that: a slow
+    cluster is not read back to back."""
+    return max(MIN_POLL_GAP, began + interval - time.monotonic())
 
 
 MAX_POLLS = 100_000  # every poll loop is bounded in time and in count
+MIN_POLL_GAP = 0.05  # seconds between the end of one read and the next, at least
 TAIL_LINES = 15
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from etcdops.errors import RunbookError, StepFailed
 from etcdops.facts.model import ClusterFacts
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, until_next_poll
 from etcdops.steps.spec import spec_field
 from etcdops.templating import evaluate, render
 
@@ -20,7 +20,7 @@ MIN_INTERVAL = 0.2
 class WaitSpec:
     until: str = spec_field("an expression over fresh facts (`facts`), read at every poll")
     timeout: float = spec_field("seconds to wait at most", 120.0, minimum=0.1)
-    interval: float = spec_field("seconds between polls", 1.0, minimum=MIN_INTERVAL)
+    interval: float = spec_field("seconds from the start of one poll to the next", 1.0, minimum=MIN_INTERVAL)
     message: str = spec_field("what is waited for, in words", "")
     progress: str = spec_field("a template over the live facts shown while waiting", "")
 
@@ -68,6 +68,7 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
         start = time.monotonic()
         deadline = start + action.timeout
         for _poll in range(int(action.timeout / action.interval) + 2):  # bounded in count and time
+            began = time.monotonic()
             facts = ex.read_facts()
             context = {**ex.variables, "facts": facts}
             if evaluate(action.until, context, where=ex.file):
@@ -75,9 +76,10 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
             state = render(action.progress, context, shell=False, where=ex.file) if action.progress \
                 else summary(facts)
             ex.waiting(time.monotonic() - start, action.timeout, state)
-            if time.monotonic() + action.interval > deadline:
+            pause = until_next_poll(began, action.interval)
+            if time.monotonic() + pause > deadline:
                 break
-            ex.sleep(action.interval)
+            ex.sleep(pause)
         raise StepFailed(ex.step, None, f"timed out after {action.timeout:g}s waiting until {action.until} "
                          f"(last seen: {state})")
 
