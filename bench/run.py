@@ -24,8 +24,9 @@
    writer's longest stall; a per-phase timeline of one run of each. Medians of BIG_RUNS.
 7. tls (issue 15): status, restore, scale-out and compact-defrag ratios on the plaintext lab and on
    the TLS lab, side by side; TLS may add at most 10% to any ratio.
-8. wide (issue 16): status and plan on 7 members vs 3 (target <= 1.3), a 50-host inventory vs its
-   3 members alone (target <= 1.10).
+8. wide (issue 16): status, plan and every wait step (run status' health wait, restore's two waits,
+   each step's own seconds from its run's report) on 7 members vs 3 (target <= 1.3), a 50-host
+   inventory vs its 3 members alone (target <= 1.10).
 At the end, what make bench left behind (target < 1 GB) and how long each part took.
 Every figure is printed with the runs it came from. `bench/run.py NAME ...` runs only those.
 The lab is brought up fresh at the start; `etcdops lab down` stops it.
@@ -442,12 +443,17 @@ def NET_URL(n: int) -> str:  # noqa: N802 - reads like the URL it is
     return f"{scheme()}://{NET}{n}:2379"
 
 
+def last_report() -> dict:
+    """The report of the newest run in the journal."""
+    runs_dir = ROOT / ".etcdops" / "runs"
+    last = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+    return json.loads((last / "report.json").read_text())
+
+
 def timeline() -> str:
     """The last run's steps and their seconds, from its journal (where the time went), with the phases
     a step reports (e.g. a snapshot's save, check and copy seconds) and predicted vs actual."""
-    runs_dir = ROOT / ".etcdops" / "runs"
-    last = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
-    report = json.loads((last / "report.json").read_text())
+    report = last_report()
     parts = []
     for s in report["steps"]:
         if s["elapsed"] < 0.05:
@@ -528,13 +534,50 @@ def bench_wide() -> None:
                                             for i in range(1, 48)))
     plan50 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", str(big_inv)])
     subprocess.run(["rm", "-rf", str(big_inv)], check=True)
+    waits3 = wait_steps()
     lab_up(members=7, spares=0)
     seven = median([ETCDOPS, "status", "--inventory", "lab"])
     plan7 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", "lab"])
+    waits7 = wait_steps()
     report(f"status on 7 members vs 3 [median of {RUNS}]", seven, three, 1.3)
     report(f"plan compact-defrag on 7 members vs 3 [median of {RUNS}]", plan7, plan3, 1.3)
     report(f"plan with a 50-host inventory vs its 3 members alone [median of {RUNS}]", plan50, plan3, 1.10)
+    for what in waits3:
+        report(f"wait step on 7 members vs 3: {what} [median of {len(waits3[what])}]",
+               statistics.median(waits7[what]), statistics.median(waits3[what]), 1.3,
+               spread(waits7[what], waits3[what]).replace("etcdops", "7 members").replace("by hand", "3 members"))
     lab_up()
+
+
+WAITS = {  # (runbook, the wait step's name as its report gives it): what it waits for, in words
+    ("status", "Cluster has a leader and every member is healthy"): "run status' health wait (true at once: one poll)",
+    ("restore", "Wait for a leader and every member healthy"): "restore's wait for a leader and every member healthy",
+    ("restore", "Verify one cluster id and the snapshot's revision on every member"): "restore's verification wait",
+}
+WAIT_RUNS = 3
+
+
+def wait_steps() -> dict[str, list[float]]:
+    """Every wait step of `run status` (RUNS runs) and of `run restore` of a small snapshot (WAIT_RUNS
+    runs) on the lab as it is, from each run's report: {what: seconds of each run}."""
+    found: dict[str, list[float]] = {what: [] for what in WAITS.values()}
+    dest = LAB / "bench-wait-snaps"
+    etcdops("run", "snapshot", "-i", "lab", "--yes", "-p", f"dest={dest}")
+    snap = max(dest.glob("*.db"), key=lambda p: p.stat().st_mtime)
+    runs = [("status", ["run", "status", "-i", "lab", "--yes"])] * RUNS + \
+        [("restore", ["run", "restore", "-i", "lab", "--yes", "-p", f"snapshot={snap}"])] * WAIT_RUNS
+    for runbook, args in runs:
+        etcdops(*args)
+        for step in last_report()["steps"]:
+            what = WAITS.get((runbook, step["name"]))
+            if what is not None:
+                found[what].append(step["elapsed"])
+    set_aside_cleanup()
+    subprocess.run(["rm", "-rf", str(dest)], check=True)
+    missing = [what for what, runs in found.items() if not runs]
+    if missing:
+        raise SystemExit(f"bench: no wait step found in the reports for {', '.join(missing)}")
+    return found
 
 
 def leftover() -> None:

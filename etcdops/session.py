@@ -12,6 +12,7 @@ from etcdops.commands import Command
 from etcdops.errors import BadInput, EtcdopsError, RunbookError
 from etcdops.facts.gather import gather
 from etcdops.facts.model import ClusterFacts
+from etcdops.facts.through import Through
 from etcdops.inventory import Inventory, load_inventory, resolve_inventory
 from etcdops.params import parse_params, split_assignments
 from etcdops.plan import Plan, build_plan, new_run
@@ -85,9 +86,10 @@ class Prepared:
     def facts(self, versions: bool = True) -> ClusterFacts:
         return gather(self.inventory, self.pool, versions=versions)
 
-    def live_facts(self) -> ClusterFacts:
-        """The re-reads during a run: live state only, not the installed binaries' versions."""
-        return self.facts(versions=False)
+    def live_facts(self, through: Through | None = None) -> ClusterFacts:
+        """The re-reads during a run: live state only, not the installed binaries' versions; with
+        through, every member's etcd asked through one member host where it can (facts/through.py)."""
+        return gather(self.inventory, self.pool, versions=False, through=through)
 
     def param_hosts(self) -> list[str]:
         """The inventory hosts the runbook's host params name (scale-out's new host, say)."""

@@ -43,6 +43,7 @@ def _now() -> str:
 def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events) -> tuple[RunResult, dict[str, Any]]:
     """Take the lock, run the plan (journaled), release the lock, write the report."""
     from etcdops.facts.leader import read_leader
+    from etcdops.facts.through import Through
     from etcdops.lock import ClusterLock, new_holder
     from etcdops.lock import break_lock as remove_lock
     from etcdops.runs import finished_steps, record
@@ -60,8 +61,10 @@ def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events)
         journal.event("run_resumed", done_before=sorted(done))
     lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(plan.run_id, plan.runbook),
                        prepared.runbook.lock, via, on_note=lambda m: options.note(f"lock: {m}"))
+    # the waits' polls and the re-checks ask every member's etcd through one healthy member host
+    through = Through(prepared.inventory, prepared.pool, via, avoid=prepared.param_hosts())
     with stop_on_signals(StopRequest()) as stop, lock:
-        runner = Runner(plan, prepared.inventory, prepared.pool, prepared.live_facts, events, journal,
+        runner = Runner(plan, prepared.inventory, prepared.pool, lambda: prepared.live_facts(through), events, journal,
                         assume_yes=options.assume_yes, confirm=options.confirm, secrets=secret_values(prepared),
                         done_before=done, stop_reason=_window_closed(options.window), interrupt=stop,
                         read_leader=lambda: read_leader(prepared.inventory, prepared.pool, via))

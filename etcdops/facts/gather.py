@@ -6,6 +6,8 @@ import ipaddress
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from etcdops.commands import auth_env
@@ -23,6 +25,7 @@ from etcdops.facts.parse import (
     parse_member_list,
     parse_status_alarms,
 )
+from etcdops.facts.through import Through
 from etcdops.facts.tls import diagnose, parse_client_check
 from etcdops.inventory import EtcdConfig, Host, Inventory
 from etcdops.templating import quote, revealed
@@ -190,7 +193,15 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
                            known: dict[str, dict[str, str]] | None = None,
                            learned: dict[str, dict[str, str]] | None = None) -> HostFacts:
     assert host.etcd is not None
-    sec = _from_gateway(host.etcd, split_sections(output))
+    return host_facts_from_sections(host, _from_gateway(host.etcd, split_sections(output)), raw, known, learned)
+
+
+def host_facts_from_sections(host: Host, sec: dict[str, tuple[int, str, str]], raw: ClusterParts | None = None,
+                             known: dict[str, dict[str, str]] | None = None,
+                             learned: dict[str, dict[str, str]] | None = None, through: str = "") -> HostFacts:
+    """A host's facts from its sections (the facts script's, or its gateway's answers read
+    through the member host `through`)."""
+    assert host.etcd is not None
     etcd_version, ctl_version = installed.parse(host, sec.get("version", (1, "", ""))[1], known or {},
                                                 learned if learned is not None else {})
     status: EndpointStatus | None = None
@@ -238,7 +249,8 @@ def host_facts_from_output(host: Host, output: str, raw: ClusterParts | None = N
                      health_error=health_error, error=error,
                      etcd_version=etcd_version or (status.version if status is not None else None),
                      etcdctl_version=ctl_version, member_ids=member_ids,
-                     answers=bool(cause and cause.reachable), certs=certs, aside=aside, data_fs=data_fs)
+                     answers=bool(cause and cause.reachable), certs=certs, aside=aside, data_fs=data_fs,
+                     through=through)
 
 
 class GatewayUnfit(Exception):
@@ -253,21 +265,28 @@ def _from_gateway(etcd: EtcdConfig, sec: dict[str, tuple[int, str, str]]) -> dic
     if "gateway" not in sec:
         return sec
     _, body, _ = sec.pop("gateway")  # printed by the script only when status answered 200 (curl's stderr: none)
-    answers = gateway.parse(body, gateway.requests_of([etcd.client_url], ("status", "members")))
-    status = gateway.status_of(answers.get(("status", etcd.client_url)))
+    url = etcd.client_url
+    answers = gateway.parse(body, gateway.requests_of([url], ("status", "members")))
+    sec.update(gateway_sections(url, answers.get(("status", url)), answers.get(("members", url))))
+    return sec
+
+
+def gateway_sections(url: str, status_answer: gateway.Answer | None,
+                     members_answer: gateway.Answer | None) -> dict[str, tuple[int, str, str]]:
+    """A member's gateway answers as the etcdctl sections they stand for (see _from_gateway)."""
+    status = gateway.status_of(status_answer)
     if status is None:
         raise GatewayUnfit("status is not etcd's")
     if not gateway.linearizable(status):
         raise GatewayUnfit("a 3.4 server's member list is not linearizable")
-    sec["status"] = (0, json.dumps([{"Endpoint": etcd.client_url, "Status": status}]), "")
+    sec = {"status": (0, json.dumps([{"Endpoint": url, "Status": status}]), "")}
     if status.get("isLearner"):
         return sec
-    members = answers.get(("members", etcd.client_url))
-    if gateway.proves_health(status, members):
-        assert members is not None
-        sec["members"] = (0, members.body, "")
+    if gateway.proves_health(status, members_answer):
+        assert members_answer is not None
+        sec["members"] = (0, members_answer.body, "")
     else:
-        sec["members"] = (1, "", gateway.error_of(members))
+        sec["members"] = (1, "", gateway.error_of(members_answer))
     return sec
 
 
@@ -278,11 +297,12 @@ def _last(err: str) -> str:
 
 
 def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
-           timeout: float = FACTS_TIMEOUT, versions: bool = True) -> ClusterFacts:
+           timeout: float = FACTS_TIMEOUT, versions: bool = True, through: Through | None = None) -> ClusterFacts:
     """Facts of the inventory's members (or hosts) and of any other member the cluster lists.
 
     versions=False skips the installed binaries' versions (the running etcd's own comes with
-    endpoint status): for the re-reads during a run, which need live state only.
+    endpoint status): for the re-reads during a run, which need live state only. With through,
+    those re-reads ask every member's etcd through one member host where it can (facts/through.py).
     """
     targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
     raw = ClusterParts()
@@ -300,7 +320,10 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
             result = pool.get(name).run(facts_script(host, versions, known, use_gateway=False), timeout, env=env)
             return host_facts_from_output(host, result.stdout, raw, known, learned)
 
-    results = pool.map(targets, one)
+    if through is not None and not versions:
+        results = _read_through(pool, targets, through, one, timeout, raw, learned)
+    else:
+        results = pool.map(targets, one)
     # a second round for hosts that are members of the cluster but not (yet) in the etcd group,
     # e.g. right after a scale-out, so that status and waits see the whole cluster
     gathered = {h.name for h in targets}
@@ -322,7 +345,29 @@ def gather(inventory: Inventory, pool: Pool, hosts: list[Host] | None = None,
             host_facts[name] = HostFacts(host=name, reachable=reachable, error=str(res))
         else:
             host_facts[name] = res
-    return assemble(inventory, host_facts, raw.members or [], raw.cluster_id, raw.alarms)
+    facts = assemble(inventory, host_facts, raw.members or [], raw.cluster_id, raw.alarms)
+    if through is not None and not versions:
+        through.observe(facts)
+    return facts
+
+
+def _read_through(pool: Pool, targets: list[Host], through: Through, one: Callable[[str], HostFacts],
+                  timeout: float, raw: ClusterParts, learned: dict[str, dict[str, str]]
+                  ) -> dict[str, HostFacts | BaseException]:
+    """The via host's one curl for the hosts it is asked for, the others' own reads alongside it,
+    then the own reads of whatever the curl did not settle."""
+    asked = [h for h in targets if through.asks(h.name)]
+    with ThreadPoolExecutor(max_workers=1) as side:
+        pending = side.submit(through.read, asked, timeout)
+        results = pool.map([h for h in targets if h not in asked], one)
+        answers = pending.result()
+    for host in asked:
+        found = answers.get(host.name)
+        if found is not None and host.etcd is not None:
+            sections = gateway_sections(host.etcd.client_url, *found)
+            results[host.name] = host_facts_from_sections(host, sections, raw, None, learned, through=str(through.via))
+    results.update(pool.map([h for h in asked if h.name not in answers], one))
+    return results
 
 
 def _host_of_member(inventory: Inventory, member: Member) -> Host | None:

@@ -43,7 +43,7 @@ def read_leader(inventory: Inventory, pool: Pool, via: str | None = None) -> tup
 def leader_of(answers: dict[tuple[str, str], gateway.Answer], hosts: list[tuple[str, str]],
               asked: str) -> tuple[str, str] | None:
     """The leader most members name, if it answered and says so itself (as the facts count it);
-    None unless every member answered."""
+    None unless every member answered, each as itself."""
     by_id: dict[int, tuple[str, EndpointStatus]] = {}
     named: Counter[int] = Counter()
     for name, url in hosts:
@@ -51,6 +51,8 @@ def leader_of(answers: dict[tuple[str, str], gateway.Answer], hosts: list[tuple[
         if found is None:
             return None
         status = parse_status(url, found)
+        if status.member_id in by_id:  # one etcd answered for two hosts (a URL naming 127.0.0.1, say)
+            return None
         by_id[status.member_id] = (name, status)
         if status.leader:
             named[status.leader] += 1

@@ -72,6 +72,7 @@ class HostFacts:
     certs: tuple[Any, ...] = ()  # facts.certs.CertInfo of its server and peer certificates
     aside: tuple[Any, ...] = ()  # facts.aside.AsideItem: what etcdops set aside there (status, plan)
     data_fs: tuple[int, int, str] | None = None  # (size, free, mount) of the data dir's filesystem
+    through: str = ""  # the member host whose curl read this etcd (facts/through.py); "": over its own SSH
 
 
 @dataclass(frozen=True)

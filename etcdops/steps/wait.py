@@ -72,7 +72,7 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
             facts = ex.read_facts()
             context = {**ex.variables, "facts": facts}
             if evaluate(action.until, context, where=ex.file):
-                return Outcome.ok(f"after {time.monotonic() - start:.1f}s")
+                return Outcome.ok(f"after {time.monotonic() - start:.1f}s{read_through(facts)}")
             state = render(action.progress, context, shell=False, where=ex.file) if action.progress \
                 else summary(facts)
             ex.waiting(time.monotonic() - start, action.timeout, state)
@@ -82,6 +82,15 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
             ex.sleep(pause)
         raise StepFailed(ex.step, None, f"timed out after {action.timeout:g}s waiting until {action.until} "
                          f"(last seen: {state})")
+
+
+def read_through(facts: ClusterFacts) -> str:
+    """How the last poll read etcd, when one member host read it for others (facts/through.py)."""
+    via = sorted({hf.through for hf in facts.hosts.values() if hf.through})
+    if not via:
+        return ""
+    count = sum(1 for hf in facts.hosts.values() if hf.through)
+    return f" (etcd of {count} of {len(facts.hosts)} members read through {', '.join(via)})"
 
 
 def summary(facts: ClusterFacts) -> str:

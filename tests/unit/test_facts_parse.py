@@ -239,3 +239,6 @@ def test_the_leader_from_every_members_status_in_one_read() -> None:
     assert leader_of(gateway.parse(silent, requests), hosts, "node4") is None
     deposed = text.replace('"dbSize":"106496", "leader":"5525717750587107648"', '"dbSize":"106496", "leader":"0"', 1)
     assert deposed != text and leader_of(gateway.parse(deposed, requests), hosts, "node4") is None
+    # node2's URL reaches node1's etcd (a client URL naming the asking host): it cannot tell who is who
+    shared = [(n, "http://127.0.1.1:2379" if n == "node2" else u) for n, u in hosts]
+    assert leader_of(gateway.parse(text, requests), hosts[:1] + shared[1:2], "node1") is None

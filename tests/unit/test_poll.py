@@ -30,7 +30,7 @@ def test_polls_start_an_interval_apart_whatever_a_read_takes() -> None:
     starts: list[float] = []
     state = _context(10).poll(_reader(0.2, 4, starts), "the fourth read", 0.25)
     assert state == "poll 4"
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     # read 0.2 s + sleep 0.25 s would be 0.45 s apart; start to start is 0.25 s
     assert all(0.24 <= gap < 0.38 for gap in gaps), gaps
 
@@ -38,7 +38,7 @@ def test_polls_start_an_interval_apart_whatever_a_read_takes() -> None:
 def test_a_read_slower_than_the_interval_is_not_followed_back_to_back() -> None:
     starts: list[float] = []
     _context(10).poll(_reader(0.3, 3, starts), "the third read", 0.2)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert all(gap >= 0.3 + MIN_POLL_GAP - 0.01 for gap in gaps), gaps
 
 
