@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
+
+from etcdops.durable import durable
 
 
 class Journal:
@@ -19,6 +22,8 @@ class Journal:
     def write(self, name: str, data: Any) -> None:
         if self.folder is not None:
             (self.folder / name).write_text(json.dumps(data, indent=2, default=str) + "\n")
+            durable(self.folder / name)
+            durable(self.folder)
 
     def event(self, kind: str, **data: Any) -> None:
         if self.folder is None:
@@ -27,3 +32,10 @@ class Journal:
         with self._lock, open(self.folder / "events.jsonl", "a") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
             fh.flush()
+            if kind in DURABLE:
+                os.fsync(fh.fileno())
+
+
+# what a resume relies on (runs.finished_steps): on disk before the run goes on, so that a crash of
+# the control node cannot take back the record of a step that finished
+DURABLE = frozenset({"step_finished", "step_skipped", "run_finished"})

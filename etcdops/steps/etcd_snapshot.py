@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etcdops.commands import Command, Raw, etcdctl, sh, snapshot_tool, uses_etcdutl, with_args
+from etcdops.durable import durable
 from etcdops.errors import StepFailed
 from etcdops.facts.parse import SnapshotStatus, parse_count, parse_snapshot_status
 from etcdops.inventory import EtcdConfig
@@ -240,12 +241,3 @@ def write_meta(path: Path, data: dict[str, object]) -> None:
     durable(part)
     part.rename(path)
 
-
-def durable(path: Path) -> None:
-    """fsync a file (or a directory, for the names in it): what a crash of the control node right
-    after etcdops said "saved" must not take back."""
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,6 +110,9 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
                       tmp_remote, AND, "cp", "-p", action.path, backup))
         if action.mode:
             ex.run(sh("chmod", action.mode, tmp_remote))
-        ex.run(sh("mv", "-f", tmp_remote, action.path))
+        # on disk before the rename (the backup is the rollback; a crash must not leave an empty file),
+        # then the rename itself (its directory)
+        ex.run(sh("sync", "--", tmp_remote, *([backup] if action.base_sha256 else [])))
+        ex.run(sh("mv", "-f", tmp_remote, action.path, AND, "sync", "--", posixpath.dirname(action.path) or "."))
         return Outcome.changed(f"wrote {action.path} (previous kept as {backup})" if action.base_sha256
                                else f"wrote {action.path}")

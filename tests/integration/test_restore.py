@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, running_lab
+from tests.integration.helpers import LabEnv, newest_run, running_lab, runs
 
 
 def member_ids(lab: LabEnv) -> list[str]:
@@ -72,9 +72,18 @@ def test_restore_round_trip(lab: LabEnv) -> None:
         lab.ctl("put", f"/t/after-{i}", "v")
     old_cluster = lab.status()["cluster_id"]
     leader = lab.status()["leader"]
+    before = runs(lab)
     proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=round-trip-1",
                        "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # each etcd.env and its backup (the rollback) were on disk before the rename, then the rename
+    commands = [e for line in (newest_run(lab, before) / "events.jsonl").read_text().splitlines()
+                if (e := json.loads(line))["event"] == "command"]
+    for host in ("node1", "node2", "node3"):
+        mine = [e["command"] for e in commands if e["host"] == host]
+        synced = next(i for i, c in enumerate(mine) if c.startswith("sync -- ") and ".bak-" in c)
+        moved = next(i for i, c in enumerate(mine) if c.startswith("mv -f ") and "etcd.env" in c)
+        assert synced < moved and mine[moved].endswith(f"&& sync -- {lab.host_root(host) / 'etc' / 'etcd'}")
     # the leader received its stop signal only after every follower had closed (etcd's own logs)
     signalled = {h: log_times(lab, h, "received signal; shutting down")[-1] for h in ("node1", "node2", "node3")}
     closed = {h: log_times(lab, h, "closed etcd server")[-1] for h in ("node1", "node2", "node3")}
