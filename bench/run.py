@@ -94,11 +94,17 @@ def row(what: str, ours: str, base: str, ratio: str, target: str, ok: bool) -> N
     rows.append((what.split(" [")[0], ours, base, ratio, f"{target}: {verdict(ok)}"))
 
 
-def report(what: str, ours: float, base: float, target: float, extra: str = "") -> None:
+def report(what: str, ours: float, base: float, target: float, extra: str = "", names: tuple[str, str] = ("etcdops",
+           "by hand")) -> None:
     ok = ours / base <= target
-    row(what, f"{ours:.2f} s", f"{base:.2f} s", f"{ours / base:.2f}", f"<= {target}", ok)
-    print(f"{what}: etcdops {ours:.2f}s, by hand {base:.2f}s, ratio {ours / base:.2f} "
+    row(what, duration(ours), duration(base), f"{ours / base:.2f}", f"<= {target}", ok)
+    print(f"{what}: {names[0]} {duration(ours)}, {names[1]} {duration(base)}, ratio {ours / base:.2f} "
           f"(target <= {target}: {'met' if ok else 'MISSED'}){extra}", flush=True)
+
+
+def duration(seconds: float) -> str:
+    """Seconds, or milliseconds under a tenth of a second (a wait's poll)."""
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds:.2f} s"
 
 
 def etcdops(*args: str) -> float:
@@ -170,6 +176,10 @@ def spread(ours: list[float], base: list[float]) -> str:
 
 def seconds(runs: list[float]) -> str:
     return " ".join(f"{x:.2f}" for x in runs)
+
+
+def milliseconds(runs: list[float]) -> str:
+    return " ".join(f"{x * 1000:.0f}" for x in runs)
 
 
 def lab_up(tls: bool = False, members: int = 3, spares: int = 2) -> None:
@@ -539,13 +549,16 @@ def bench_wide() -> None:
     seven = median([ETCDOPS, "status", "--inventory", "lab"])
     plan7 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", "lab"])
     waits7 = wait_steps()
-    report(f"status on 7 members vs 3 [median of {RUNS}]", seven, three, 1.3)
-    report(f"plan compact-defrag on 7 members vs 3 [median of {RUNS}]", plan7, plan3, 1.3)
-    report(f"plan with a 50-host inventory vs its 3 members alone [median of {RUNS}]", plan50, plan3, 1.10)
+    report(f"status on 7 members vs 3 [median of {RUNS}]", seven, three, 1.3, names=("7 members", "3 members"))
+    report(f"plan compact-defrag on 7 members vs 3 [median of {RUNS}]", plan7, plan3, 1.3,
+           names=("7 members", "3 members"))
+    report(f"plan with a 50-host inventory vs its 3 members alone [median of {RUNS}]", plan50, plan3, 1.10,
+           names=("50 hosts", "3 hosts"))
     for what in waits3:
         report(f"wait step on 7 members vs 3: {what} [median of {len(waits3[what])}]",
                statistics.median(waits7[what]), statistics.median(waits3[what]), 1.3,
-               spread(waits7[what], waits3[what]).replace("etcdops", "7 members").replace("by hand", "3 members"))
+               f"; all runs (ms): 7 members {milliseconds(waits7[what])}, 3 members {milliseconds(waits3[what])}",
+               names=("7 members", "3 members"))
     lab_up()
 
 

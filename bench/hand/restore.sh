@@ -14,7 +14,9 @@ for n in 1 2 3; do
   mv "$h/var/lib/etcd" "$h/var/lib/etcd.hand-$TOKEN"; mv "$h/var/lib/etcd.new" "$h/var/lib/etcd"
   sed -i "s/^ETCD_INITIAL_CLUSTER_TOKEN=.*/ETCD_INITIAL_CLUSTER_TOKEN=$TOKEN/" "$h/etc/etcd/etcd.env"
 done
-for n in 1 2 3; do "$LAB/hosts/node$n/bin/etcd-service" start >/dev/null; done
+# all members at once, as an operator must where a start waits for the member to join its cluster
+# (systemd's Type=notify, kubespray's unit): one after the other, each start here waits ~1 s
+for n in 1 2 3; do "$LAB/hosts/node$n/bin/etcd-service" start >/dev/null & done; wait
 i=0
 until "$LAB/hosts/node1/bin/etcdctl" --endpoints="${SCHEME:-http}://${NET}1:2379,${SCHEME:-http}://${NET}2:2379,${SCHEME:-http}://${NET}3:2379" \
       endpoint health >/dev/null 2>&1; do

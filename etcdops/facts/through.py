@@ -42,7 +42,7 @@ class Through:
         self.inventory, self.pool = inventory, pool
         self.via = via
         self.avoid = set(avoid)  # hosts never asked to read for the others (the one a run adds or removes)
-        self.off = "" if via else "no member host was healthy when the run was planned"
+        self.off = ""  # why no host reads for the others for the rest of the run (etcd refuses its gateway)
         self.failed: set[str] = set()  # via hosts that could not read (SSH, no curl)
         self.direct: set[str] = set()  # hosts the via host cannot read: over their own SSH for the run
         self.unsure: set[str] = set()  # missed while not healthy: over their own SSH until seen healthy

@@ -166,6 +166,14 @@ def test_a_refused_gateway_turns_the_through_reads_off(inventory: Inventory, mon
     assert through.off and not through.asks("node1")
 
 
-def test_no_via_host_reads_every_member_over_its_own_ssh(inventory: Inventory) -> None:
-    through = Through(inventory, Pool(inventory), None)
-    assert through.off and not any(through.asks(h) for h in MEMBERS)
+def test_no_via_host_until_a_member_is_healthy(inventory: Inventory) -> None:
+    """A run planned on a cluster with no healthy member (a restore of a dead cluster): every member
+    is read over its own SSH until a read finds a healthy voter, whose host then reads for all."""
+    from tests.helpers import lab_facts
+
+    through = Through(inventory, Pool(inventory), None, avoid=("node1",))
+    assert not any(through.asks(h) for h in MEMBERS)
+    through.observe(lab_facts(inventory, leader=None, down=MEMBERS))
+    assert through.via is None and not through.unsure
+    through.observe(lab_facts(inventory, leader="node2"))
+    assert through.via == "node3" and all(through.asks(h) for h in MEMBERS)  # a follower, never the avoided
