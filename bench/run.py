@@ -76,6 +76,17 @@ def median(cmd: list[str]) -> float:
     return statistics.median(timed(cmd) for _ in range(RUNS))
 
 
+def alternating(*cmds: list[str]) -> list[list[float]]:
+    """RUNS runs of each command, taking turns (after one warm-up each): every run, per command."""
+    for cmd in cmds:
+        timed(cmd)
+    runs: list[list[float]] = [[] for _ in cmds]
+    for _ in range(RUNS):
+        for cmd, out in zip(cmds, runs, strict=True):
+            out.append(timed(cmd))
+    return runs
+
+
 NET = "127.0.1."
 LAB = ROOT / ".lab"
 HAND = ROOT / "bench" / "hand"
@@ -533,8 +544,6 @@ def bench_tls() -> None:
 # ----- wide clusters (issue 16): 7 members against 3, a 50-host inventory ----------------------
 def bench_wide() -> None:
     lab_up(members=3, spares=0)
-    three = median([ETCDOPS, "status", "--inventory", "lab"])
-    plan3 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", "lab"])
     big_inv = ROOT / "inventories" / "bench-50"
     if big_inv.exists():
         subprocess.run(["rm", "-rf", str(big_inv)], check=True)
@@ -542,18 +551,22 @@ def bench_wide() -> None:
     with open(big_inv / "inventory.ini", "a") as fh:  # 47 more hosts that are not members: 50 in all
         fh.write("\n[spares]\n" + "".join(f"spare{i} ansible_host=127.0.2.{i} ip=127.0.2.{i}\n"
                                             for i in range(1, 48)))
-    plan50 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", str(big_inv)])
+    plan = [ETCDOPS, "plan", "compact-defrag", "--inventory"]
+    three, plan3, plan50 = alternating([ETCDOPS, "status", "--inventory", "lab"], plan + ["lab"],
+                                       plan + [str(big_inv)])
     subprocess.run(["rm", "-rf", str(big_inv)], check=True)
     waits3 = wait_steps()
     lab_up(members=7, spares=0)
-    seven = median([ETCDOPS, "status", "--inventory", "lab"])
-    plan7 = median([ETCDOPS, "plan", "compact-defrag", "--inventory", "lab"])
+    seven, plan7 = alternating([ETCDOPS, "status", "--inventory", "lab"], plan + ["lab"])
     waits7 = wait_steps()
-    report(f"status on 7 members vs 3 [median of {RUNS}]", seven, three, 1.3, names=("7 members", "3 members"))
-    report(f"plan compact-defrag on 7 members vs 3 [median of {RUNS}]", plan7, plan3, 1.3,
-           names=("7 members", "3 members"))
-    report(f"plan with a 50-host inventory vs its 3 members alone [median of {RUNS}]", plan50, plan3, 1.10,
-           names=("50 hosts", "3 hosts"))
+    sides = ("7 members", "3 members")
+    for what, ours, base, names in (("status on 7 members vs 3", seven, three, sides),
+                                    ("plan compact-defrag on 7 members vs 3", plan7, plan3, sides),
+                                    ("plan with a 50-host inventory vs its 3 members alone", plan50, plan3,
+                                     ("50 hosts", "3 hosts"))):
+        report(f"{what} [median of {RUNS}]", statistics.median(ours), statistics.median(base),
+               1.10 if "50-host" in what else 1.3,
+               f"; all runs: {names[0]} {seconds(ours)}, {names[1]} {seconds(base)}", names=names)
     for what in waits3:
         report(f"wait step on 7 members vs 3: {what} [median of {len(waits3[what])}]",
                statistics.median(waits7[what]), statistics.median(waits3[what]), 1.3,
