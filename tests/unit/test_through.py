@@ -13,6 +13,7 @@ from etcdops.facts import gateway
 from etcdops.facts.gather import gather
 from etcdops.facts.through import KINDS, Through, settled
 from etcdops.inventory import Inventory, load_inventory
+from etcdops.steps.wait import read_through
 from etcdops.transport import Result
 from etcdops.transport.pool import Pool
 from tests.conftest import FIXTURES
@@ -112,6 +113,7 @@ def test_a_healthy_cluster_is_read_in_one_command_on_the_via_host(inventory: Inv
     assert calls == [("node2", "through")]
     assert facts.healthy and facts.member_lists_agree and facts.leader_host in MEMBERS
     assert {hf.through for hf in facts.hosts.values()} == {"node2"}
+    assert read_through(facts) == " (etcd of 3 of 3 members read through node2)"  # the wait's result line
 
 
 def test_a_missed_member_is_read_over_its_own_ssh(inventory: Inventory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
