@@ -363,10 +363,11 @@ def transfer(label: str, hosts: list[str], size_mb: int) -> None:
     ssh = (f"-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={LAB}/ssh/known_hosts "
            f"-i {LAB}/ssh/id_ed25519")
     numbers = " ".join(h.removeprefix("node") for h in hosts)
-    hand = (f"for h in {numbers}; do scp -q {ssh} -P 2222 {src} root@{NET}$h:{LAB}/hosts/node$h/var/lib/bench.bin & "
-            "done; wait")
-    pipe = (f"for h in {numbers}; do ssh {ssh} -p 2222 -c aes128-gcm@openssh.com root@{NET}$h "
-            f"'cat > {LAB}/hosts/node'$h'/var/lib/bench.bin' < {src} & done; wait")
+    every = 'pids="$pids $!"; done; for p in $pids; do wait "$p" || exit 1; done'  # a failed copy fails the run
+    hand = (f"pids=; for h in {numbers}; do scp -q {ssh} -P 2222 {src} "
+            f"root@{NET}$h:{LAB}/hosts/node$h/var/lib/bench.bin & {every}")
+    pipe = (f"pids=; for h in {numbers}; do ssh {ssh} -p 2222 -c aes128-gcm@openssh.com root@{NET}$h "
+            f"'cat > {LAB}/hosts/node'$h'/var/lib/bench.bin' < {src} & {every}")
     dests = [LAB / "hosts" / h / "var" / "lib" / "bench.bin" for h in hosts]
 
     def fresh() -> None:

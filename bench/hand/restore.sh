@@ -16,7 +16,8 @@ for n in 1 2 3; do
 done
 # all members at once, as an operator must where a start waits for the member to join its cluster
 # (systemd's Type=notify, kubespray's unit): one after the other, each start here waits ~1 s
-for n in 1 2 3; do "$LAB/hosts/node$n/bin/etcd-service" start >/dev/null & done; wait
+pids=; for n in 1 2 3; do "$LAB/hosts/node$n/bin/etcd-service" start >/dev/null & pids="$pids $!"; done
+for p in $pids; do wait "$p"; done  # set -e: a start that failed fails the run
 i=0
 until "$LAB/hosts/node1/bin/etcdctl" --endpoints="${SCHEME:-http}://${NET}1:2379,${SCHEME:-http}://${NET}2:2379,${SCHEME:-http}://${NET}3:2379" \
       endpoint health >/dev/null 2>&1; do

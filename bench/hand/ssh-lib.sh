@@ -5,3 +5,8 @@ SSH_OPTS="-q -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile
 on() { n=$1; shift; ssh $SSH_OPTS -p 2222 "root@${NET}$n" "$*"; }
 copy_to() { scp $SSH_OPTS -P 2222 "$2" "root@${NET}$1:$3"; }
 copy_from() { scp $SSH_OPTS -P 2222 "root@${NET}$1:$2" "$3"; }
+# `spawn CMD` starts CMD in the background; `wait_all` waits for every one of them and fails when any
+# failed (a plain `wait` returns 0 whatever its jobs did: a copy that failed would pass unseen)
+PIDS=""
+spawn() { "$@" & PIDS="$PIDS $!"; }
+wait_all() { rc=0; for p in $PIDS; do wait "$p" || rc=1; done; PIDS=""; return $rc; }
