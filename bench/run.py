@@ -513,7 +513,7 @@ def bench_tls() -> None:
         etcdops("run", "snapshot", "-i", "lab", "--yes")
         snap = max((ROOT / "snapshots" / "lab").glob("*.db"), key=lambda p: p.stat().st_mtime)
         r_ours, r_base = [], []
-        for _ in range(3):
+        for _ in range(RESTORES):  # the stop step alone varies by ~0.4 s run to run (etcd's peer server close)
             r_ours.append(etcdops("run", "restore", "-i", "lab", "--yes", "-p", f"snapshot={snap}"))
             r_base.append(timed([str(HAND / "restore-ssh.sh"), str(LAB), str(snap), NET]))
             subprocess.run([ETCDCTL, f"--endpoints={NET_URL(1)}", "del", "etcdops/lock"], capture_output=True,
