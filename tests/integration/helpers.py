@@ -21,7 +21,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-NET = "127.0.3."
+def net(n: int) -> str:
+    """The loopback /24 127.OCTET.N. of one test lab: OCTET is ETCDOPS_TEST_OCTET (default 0), so that
+    several clones can run the suite at once, each on its own nets."""
+    return f"127.{OCTET}.{n}."
+
+
+OCTET = int(os.environ.get("ETCDOPS_TEST_OCTET", "0"))
+if not 0 <= OCTET <= 254:
+    raise ValueError(f"ETCDOPS_TEST_OCTET={OCTET}: a loopback octet 0-254")
+NET = net(3)
 
 
 ETCDOPS = REPO / ".venv" / "bin" / "etcdops"

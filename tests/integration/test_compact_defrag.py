@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     check_writes,
     fill,
     frozen,
+    net,
     newest_run,
     running_lab,
     runs,
@@ -35,7 +36,7 @@ MB = 1 << 20
 def dlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
     """Every compact-defrag test on this lab runs twice: plain, and with etcd auth enabled (the
     password watched for on every process list)."""
-    with running_lab(tmp_path_factory.mktemp("defrag"), "127.0.6.", members=3, spares=0,
+    with running_lab(tmp_path_factory.mktemp("defrag"), net(6), members=3, spares=0,
                      auth=request.param == "auth") as labenv:
         yield labenv
 
@@ -122,7 +123,7 @@ def test_move_leader_means_no_leader_is_defragmented(dlab: LabEnv, tmp_path: Pat
 
 def test_nospace_is_cleared(tmp_path: Path) -> None:
     root_vars = {"etcd_quota_backend_bytes": 16 * MB}
-    with running_lab(tmp_path, "127.0.7.", members=3, spares=0, extra_vars=root_vars) as small:
+    with running_lab(tmp_path, net(7), members=3, spares=0, extra_vars=root_vars) as small:
         proc = fill(small, 200, 200, 1024, "big/")  # 40 MB of revisions > the 16 MB quota
         assert proc.returncode != 0 and "database space exceeded" in proc.stderr
         status = small.wait_healthy()

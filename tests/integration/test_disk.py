@@ -1,4 +1,4 @@
-"""Disk space on a real lab (127.0.14.N): a member's data filesystem too small (a tmpfs the test mounts
+"""Disk space on a real lab (127.OCTET.14.N): a member's data filesystem too small (a tmpfs the test mounts
 under the host's root) makes restore and scale-out refuse in pre-flight with the cluster untouched, and
 a defragmentation that would not fit is skipped with the reason; a disk that fills during a copy is a
 clean step failure that `--resume` finishes once space is made; prune removes only old items of its own
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, newest_run, running_lab, runs, start, wait_for_event
+from tests.integration.helpers import LabEnv, net, newest_run, running_lab, runs, start, wait_for_event
 
 pytestmark = pytest.mark.lab
 MiB = 1 << 20
@@ -34,7 +34,7 @@ def umount(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def klab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
-    with running_lab(tmp_path_factory.mktemp("disk"), "127.0.14.", members=3, spares=1) as labenv:
+    with running_lab(tmp_path_factory.mktemp("disk"), net(14), members=3, spares=1) as labenv:
         mounts: list[Path] = []
         labenv.mounts = mounts  # type: ignore[attr-defined]
         try:

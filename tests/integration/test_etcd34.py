@@ -1,5 +1,5 @@
 """etcd 3.4 side by side (Debian bookworm's 3.4.23, no etcdutl): status, snapshot and restore
-take their 3.4 paths (`etcdctl snapshot status|restore`) on a lab of their own (127.0.10.N)."""
+take their 3.4 paths (`etcdctl snapshot status|restore`) on a lab of their own (127.OCTET.10.N, see helpers.net)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import REPO, running_lab
+from tests.integration.helpers import REPO, net, running_lab
 
 pytestmark = pytest.mark.lab
 ETCD34 = REPO / ".tools" / "etcd-3.4"
@@ -16,7 +16,7 @@ ETCD34 = REPO / ".tools" / "etcd-3.4"
 
 def test_snapshot_and_restore_on_etcd_34(tmp_path: Path) -> None:
     assert (ETCD34 / "etcd").is_file(), "make setup fetches etcd 3.4 into .tools/etcd-3.4"
-    with running_lab(tmp_path, "127.0.10.", members=3, spares=0, env={"ETCDOPS_ETCD_BIN_DIR": str(ETCD34)}) as lab:
+    with running_lab(tmp_path, net(10), members=3, spares=0, env={"ETCDOPS_ETCD_BIN_DIR": str(ETCD34)}) as lab:
         status = lab.wait_healthy()
         assert {e["version"] for e in status["endpoints"]} == {"3.4.23"}
         assert not (lab.host_root("node1") / "bin" / "etcdutl").exists()

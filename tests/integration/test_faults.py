@@ -1,4 +1,4 @@
-"""Faults injected on a real lab (127.0.13.N): a host's sshd killed in the middle of a copy, a long
+"""Faults injected on a real lab (127.OCTET.13.N, see helpers.net): a host's sshd killed in the middle of a copy, a long
 command and a facts read; SIGTERM at several points of restore and scale-out; kill -9 while the
 install playbook runs. Each ends in a named failure with a documented exit code, and the run can be
 resumed to a healthy cluster with nothing deleted. docs/faults.md lists what is guaranteed."""
@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     ETCDOPS,
     LabEnv,
     frozen,
+    net,
     newest_run,
     running_lab,
     runs,
@@ -28,7 +29,7 @@ from tests.integration.helpers import (
 )
 
 pytestmark = pytest.mark.lab
-NET = "127.0.13."
+NET = net(13)
 STOP_BOUND = 20.0  # s from SIGTERM to exit (the documented bound is STOP_GRACE + a facts read)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, running_lab
+from tests.integration.helpers import LabEnv, net, running_lab
 
 pytestmark = pytest.mark.lab
 TAG = f"pwned{secrets.token_hex(3)}"
@@ -44,7 +44,7 @@ def run(lab: LabEnv, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_hostile_values_everywhere_run_nothing(tmp_path: Path) -> None:
-    with running_lab(tmp_path, "127.0.11.", members=3, spares=2, extra_vars=HOSTILE_VARS) as lab:
+    with running_lab(tmp_path, net(11), members=3, spares=2, extra_vars=HOSTILE_VARS) as lab:
         status = lab.wait_healthy()
         assert all(EVIL in m["name"] for m in status["members"]), status["members"]
         assert not markers(lab, [])

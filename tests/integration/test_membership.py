@@ -1,4 +1,4 @@
-"""Membership runbooks on a lab of their own (3 members, 2 spares on 127.0.4.N):
+"""Membership runbooks on a lab of their own (3 members, 2 spares on 127.OCTET.4.N):
 scale-out to 4 and 5 voters, scale-in, replacement of a dead member, refusals,
 with a continuous writer whose every acknowledged write must survive."""
 
@@ -18,6 +18,7 @@ from tests.integration.helpers import (
     Writer,
     check_writes,
     frozen,
+    net,
     newest_run,
     running_lab,
     runs,
@@ -27,7 +28,7 @@ from tests.integration.helpers import (
 )
 
 pytestmark = pytest.mark.lab
-NET = "127.0.4."
+NET = net(4)
 
 
 @pytest.fixture(scope="module", params=["plain", "auth"])
@@ -247,7 +248,7 @@ def test_every_membership_step_run_twice_reports_ok_the_second_time(mlab: LabEnv
 
 
 def test_scale_in_to_zero_is_refused(tmp_path: Path) -> None:
-    with running_lab(tmp_path, "127.0.5.", members=1, spares=0) as one:
+    with running_lab(tmp_path, net(5), members=1, spares=0) as one:
         proc = run(one, "scale-in", "-p", "host=node1")
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert "without a voter" in proc.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, newest_run, running_lab, runs
+from tests.integration.helpers import LabEnv, net, newest_run, running_lab, runs
 
 
 def member_ids(lab: LabEnv) -> list[str]:
@@ -203,7 +203,7 @@ def test_snapshot_keep_prunes_the_oldest(lab: LabEnv) -> None:
 def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
 
     wal = {"etcd_wal_dir": "{{ host_root }}/var/lib/etcd-wal"}
-    with running_lab(tmp_path, "127.0.9.", members=3, spares=0, extra_vars=wal) as wlab:
+    with running_lab(tmp_path, net(9), members=3, spares=0, extra_vars=wal) as wlab:
         assert (wlab.host_root("node1") / "var" / "lib" / "etcd-wal").is_dir()
         wlab.ctl("put", "/wal/k", "before")
         snap = snapshot(wlab)

@@ -1,4 +1,4 @@
-"""Unattended runs on a lab of their own (127.0.8.N): kill -9 and --resume (restore, scale-out),
+"""Unattended runs on a lab of their own (127.OCTET.8.N, see helpers.net): kill -9 and --resume (restore, scale-out),
 the cluster lock, reviewed plans made stale, the maintenance window, reports."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, check_report_files, kill_at, newest_run, running_lab, runs, start
+from tests.integration.helpers import LabEnv, check_report_files, kill_at, net, newest_run, running_lab, runs, start
 
 pytestmark = pytest.mark.lab
 LOCK_TTL = "4"
@@ -27,7 +27,7 @@ steps:
 
 @pytest.fixture(scope="module")
 def ulab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
-    with running_lab(tmp_path_factory.mktemp("unattended"), "127.0.8.") as labenv:
+    with running_lab(tmp_path_factory.mktemp("unattended"), net(8)) as labenv:
         labenv.env["ETCDOPS_LOCK_TTL"] = LOCK_TTL
         (labenv.root / "my-runbooks").mkdir()
         (labenv.root / "my-runbooks" / "slow.yml").write_text(SLOW)
