@@ -39,20 +39,26 @@ class Command:
         return line if len(line) <= 160 else line[:157] + "..."
 
     def then(self, other: Command, joiner: str = "&&") -> Command:
-        return Command(f"{self.text} {joiner} {other.text}", f"{self.display} {joiner} {other.display}",
-                       _merge(self.env, other.env))
+        return Command(
+            f"{self.text} {joiner} {other.text}",
+            f"{self.display} {joiner} {other.display}",
+            _merge(self.env, other.env),
+        )
 
     def revealed_env(self) -> dict[str, str]:
         return {name: value.reveal() for name, value in self.env}
 
 
-def _merge(a: tuple[tuple[str, Secret], ...], b: tuple[tuple[str, Secret], ...]) -> tuple[tuple[str, Secret], ...]:
+def _merge(
+    a: tuple[tuple[str, Secret], ...], b: tuple[tuple[str, Secret], ...]
+) -> tuple[tuple[str, Secret], ...]:
     names = {n for n, _ in a}
     return a + tuple(item for item in b if item[0] not in names)
 
 
 def sh(*parts: object, env: Iterable[tuple[str, Secret]] = ()) -> Command:
-    """One command from parts, each shell-quoted unless it is ``Raw`` (an operator, a redirection)."""
+    """One command from parts, each shell-quoted unless it is ``Raw`` (an operator, a
+    redirection)."""
     display = " ".join(quote(p) for p in parts)
     with revealed():
         text = " ".join(quote(p) for p in parts)
@@ -65,7 +71,8 @@ def trusted(text: str, env: Iterable[tuple[str, Secret]] = ()) -> Command:
 
 
 def auth_env(etcd: EtcdConfig | None) -> tuple[tuple[str, Secret], ...]:
-    """etcd auth for etcdctl as ETCDCTL_USER=NAME:PASSWORD: an environment variable, never a flag."""
+    """etcd auth for etcdctl as ETCDCTL_USER=NAME:PASSWORD: an environment variable, never a
+    flag."""
     if etcd is None or not etcd.user:
         return ()
     password = etcd.password.reveal() if etcd.password is not None else ""
@@ -73,18 +80,31 @@ def auth_env(etcd: EtcdConfig | None) -> tuple[tuple[str, Secret], ...]:
 
 
 def tls_flags(etcd: EtcdConfig) -> list[str]:
-    return [f"{flag}={value}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
-                                                  ("--key", etcd.key)) if value]
+    return [
+        f"{flag}={value}"
+        for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert), ("--key", etcd.key))
+        if value
+    ]
 
 
-def etcdctl(etcd: EtcdConfig, *args: object, endpoints: str | list[str] | None = None,
-            command_timeout: str = COMMAND_TIMEOUT, auth: bool = True) -> Command:
+def etcdctl(
+    etcd: EtcdConfig,
+    *args: object,
+    endpoints: str | list[str] | None = None,
+    command_timeout: str = COMMAND_TIMEOUT,
+    auth: bool = True,
+) -> Command:
     """`etcdctl` of a host against its own member (or endpoints), with its TLS files and auth."""
     if isinstance(endpoints, list):
         endpoints = ",".join(endpoints)
-    parts: list[object] = [etcd.etcdctl, f"--endpoints={endpoints or etcd.client_url}",
-                           f"--dial-timeout={DIAL_TIMEOUT}", f"--command-timeout={command_timeout}",
-                           *tls_flags(etcd), *args]
+    parts: list[object] = [
+        etcd.etcdctl,
+        f"--endpoints={endpoints or etcd.client_url}",
+        f"--dial-timeout={DIAL_TIMEOUT}",
+        f"--command-timeout={command_timeout}",
+        *tls_flags(etcd),
+        *args,
+    ]
     return sh(*parts, env=auth_env(etcd) if auth else ())
 
 

@@ -43,13 +43,17 @@ def cluster_endpoints(inventory: Inventory) -> str:
     return ",".join(h.etcd.client_url for h in inventory.members if h.etcd)
 
 
-def base_context(inventory: Inventory, params: Mapping[str, Any], facts: ClusterFacts,
-                 run: Mapping[str, Any]) -> dict[str, Any]:
+def base_context(
+    inventory: Inventory, params: Mapping[str, Any], facts: ClusterFacts, run: Mapping[str, Any]
+) -> dict[str, Any]:
     hosts = {name: host_context(h, inventory) for name, h in inventory.hosts.items()}
     return {
-        "inventory": {"name": inventory.name, "path": str(inventory.path),
-                      "initial_cluster": inventory.initial_cluster(),
-                      "endpoints": cluster_endpoints(inventory)},
+        "inventory": {
+            "name": inventory.name,
+            "path": str(inventory.path),
+            "initial_cluster": inventory.initial_cluster(),
+            "endpoints": cluster_endpoints(inventory),
+        },
         "hosts": hosts,
         "members": [hosts[h.name] for h in inventory.members],
         "groups": {g: list(names) for g, names in inventory.groups.items()},
@@ -70,7 +74,9 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
         "snapshot_file": snapshot_file,
         # space: facts are passed in, so the same helper works on live facts at run time
         "space": lambda f, host: space_of(f, host, _quota(inventory, host)),
-        "defrag_reason": lambda f, host, rule: defrag_reason(space_of(f, host, _quota(inventory, host)), rule),
+        "defrag_reason": lambda f, host, rule: defrag_reason(
+            space_of(f, host, _quota(inventory, host)), rule
+        ),
         "mb": mb,
         "rule_ok": rule_ok,
         "env_overrides": env_overrides,
@@ -79,12 +85,13 @@ def base_context(inventory: Inventory, params: Mapping[str, Any], facts: Cluster
 
 def env_overrides(inventory_env: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
     """The etcd_env lines etcdops replaces with its own (membership) settings: KEY (was VALUE)."""
-    return [f"{k} (was {inventory_env[k]})" for k in inventory_env
-            if k in settings and str(settings[k]) != str(inventory_env[k])]
+    return [
+        f"{k} (was {inventory_env[k]})"
+        for k in inventory_env
+        if k in settings and str(settings[k]) != str(inventory_env[k])
+    ]
 
 
 def _quota(inventory: Inventory, host: str) -> int | None:
     etcd = inventory.hosts[host].etcd if host in inventory.hosts else None
     return etcd.quota_backend_bytes if etcd else None
-
-

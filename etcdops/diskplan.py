@@ -48,15 +48,23 @@ class DiskCheck:
         return self.free - self.needed >= self.margin
 
     def message(self) -> str:
-        return (f"{self.host}: {self.mount} has room for what the run writes there ({human(self.needed)} under "
-                f"{', '.join(self.paths)}) and keeps {human(self.margin)} free")
+        return (
+            f"{self.host}: {self.mount} has room for what the run writes there "
+            f"({human(self.needed)} under "
+            f"{', '.join(self.paths)}) and keeps {human(self.margin)} free"
+        )
 
     def detail(self) -> str:
-        return (f"needs {human(self.needed + self.margin)} free (the {human(self.needed)} written plus "
-                f"{human(self.margin)}: 10% of the filesystem or 1 GiB, whichever is more), has {human(self.free)}")
+        return (
+            f"needs {human(self.needed + self.margin)} free (the {human(self.needed)} written plus "
+            f"{human(self.margin)}: 10% of the filesystem or 1 GiB, whichever is more), has "
+            f"{human(self.free)}"
+        )
 
 
-def plan_disk(writes: list[tuple[int, Write]], runner: Runner) -> tuple[list[DiskRow], list[DiskCheck]]:
+def plan_disk(
+    writes: list[tuple[int, Write]], runner: Runner
+) -> tuple[list[DiskRow], list[DiskCheck]]:
     by_host: dict[str, list[tuple[int, Write]]] = defaultdict(list)
     for step, write in writes:
         if write.bytes > 0:
@@ -73,11 +81,29 @@ def plan_disk(writes: list[tuple[int, Write]], runner: Runner) -> tuple[list[Dis
                 continue
             before = fs.free - used[fs.mount]
             used[fs.mount] += write.bytes
-            rows.append(DiskRow(host, step, write.what, write.path, write.bytes, fs.mount, before,
-                                before - write.bytes))
+            rows.append(
+                DiskRow(
+                    host,
+                    step,
+                    write.what,
+                    write.path,
+                    write.bytes,
+                    fs.mount,
+                    before,
+                    before - write.bytes,
+                )
+            )
         for mount, total in used.items():
             fs = next(f for f in filesystems.values() if f.mount == mount)
-            paths = tuple(sorted({w.path for _, w in items if (f := filesystems.get(w.path)) and f.mount == mount}))
+            paths = tuple(
+                sorted(
+                    {
+                        w.path
+                        for _, w in items
+                        if (f := filesystems.get(w.path)) and f.mount == mount
+                    }
+                )
+            )
             checks.append(DiskCheck(host, mount, total, fs.free, fs.margin, paths))
     return rows, checks
 

@@ -45,13 +45,23 @@ class Prediction:
     samples: int  # earlier measurements behind the rate, one per host action (0: the default)
 
     def describe(self) -> str:
-        basis = (f"measured on this inventory ({self.samples} earlier measurement{'s' if self.samples != 1 else ''})"
-                 if self.samples else "a default rate: nothing measured on this inventory yet")
-        return f"~{_seconds(self.seconds)} ({_size(self.bytes)} at {self.rate / MB:.0f} MB/s, {basis})"
+        basis = (
+            f"measured on this inventory ({self.samples} earlier "
+            f"measurement{'s' if self.samples != 1 else ''})"
+            if self.samples
+            else "a default rate: nothing measured on this inventory yet"
+        )
+        return (
+            f"~{_seconds(self.seconds)} ({_size(self.bytes)} at {self.rate / MB:.0f} MB/s, {basis})"
+        )
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"seconds": round(self.seconds, 1), "bytes": self.bytes, "rate": round(self.rate),
-                "samples": self.samples}
+        return {
+            "seconds": round(self.seconds, 1),
+            "bytes": self.bytes,
+            "rate": round(self.rate),
+            "samples": self.samples,
+        }
 
 
 def _path() -> Path:
@@ -59,7 +69,9 @@ def _path() -> Path:
 
 
 class Rates:
-    def __init__(self, inventory: str, data: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+    def __init__(
+        self, inventory: str, data: dict[str, dict[str, dict[str, float]]] | None = None
+    ) -> None:
         self.inventory = inventory
         self.data = data if data is not None else {}
 
@@ -88,8 +100,12 @@ class Rates:
         if not sizes or rate is None:
             return None
         per_host = [w / rate[0] for w in sizes]
-        return Prediction(max(per_host) if parallel else sum(per_host), max(sizes) if parallel else sum(sizes),
-                          rate[0], rate[1])
+        return Prediction(
+            max(per_host) if parallel else sum(per_host),
+            max(sizes) if parallel else sum(sizes),
+            rate[0],
+            rate[1],
+        )
 
     def learn(self, kind: str, work: int, seconds: float) -> None:
         if kind not in DEFAULT_RATES or work < MIN_BYTES or seconds < MIN_SECONDS:
@@ -98,8 +114,10 @@ class Rates:
         kinds = self.data.setdefault(self.inventory, {})
         seen = kinds.get(kind)
         if isinstance(seen, dict) and float(seen.get("rate", 0)) > 0:
-            kinds[kind] = {"rate": WEIGHT * sample + (1 - WEIGHT) * float(seen["rate"]),
-                           "samples": int(seen.get("samples", 1)) + 1}
+            kinds[kind] = {
+                "rate": WEIGHT * sample + (1 - WEIGHT) * float(seen["rate"]),
+                "samples": int(seen.get("samples", 1)) + 1,
+            }
         else:
             kinds[kind] = {"rate": sample, "samples": 1}
 

@@ -56,23 +56,38 @@ class ConnectError(EtcdopsError):
 
 
 class HostKeyError(ConnectError):
-    """The host offered a key that known_hosts does not have for it (changed), or has none for it."""
+    """The host offered a key that known_hosts does not have for it (changed), or has none for
+    it."""
 
     exit_code = ExitCode.HOST_KEY
 
-    def __init__(self, host: str, reason: str, *, address: str = "", offered: str = "", expected: str = "",
-                 known_hosts: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        reason: str,
+        *,
+        address: str = "",
+        offered: str = "",
+        expected: str = "",
+        known_hosts: str = "",
+    ) -> None:
         super().__init__(host, reason)
-        self.address, self.offered, self.expected, self.known_hosts = address, offered, expected, known_hosts
+        self.address, self.offered, self.expected, self.known_hosts = (
+            address,
+            offered,
+            expected,
+            known_hosts,
+        )
 
 
 def first_line(command: str, limit: int = 160) -> str:
-    """A command's first line, cut to limit: what a failure message shows (the journal has it all)."""
+    """A command's first line, cut to limit: what a failure message shows (the journal has it
+    all)."""
     lines = command.strip().splitlines()
     line = lines[0] if lines else ""
     more = " ..." if len(lines) > 1 else ""
     if len(line) > limit:  # its start (the program) and its end (what it was asked to do)
-        line = line[:limit // 2 - 3] + " ... " + line[-(limit // 2 - 2):]
+        line = line[: limit // 2 - 3] + " ... " + line[-(limit // 2 - 2) :]
     return line + more
 
 

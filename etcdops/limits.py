@@ -23,11 +23,14 @@ class LimitError(ValueError):
 
 def check_size(text: str | bytes, where: str, limit: int = MAX_BYTES) -> None:
     if len(text) > limit:
-        raise LimitError(f"{where}: {len(text)} bytes, more than the {limit} etcdops reads in one file")
+        raise LimitError(
+            f"{where}: {len(text)} bytes, more than the {limit} etcdops reads in one file"
+        )
 
 
 def check_yaml(text: str, where: str, loader: Any = None) -> None:
-    """Refuse a YAML document that is too large, too deep, or expands beyond MAX_NODES through aliases."""
+    """Refuse a YAML document that is too large, too deep, or expands beyond MAX_NODES through
+    aliases."""
     check_size(text, where)
     loader = loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     aliases = text.count("*")
@@ -48,7 +51,10 @@ def _measure(root: yaml.Node, where: str, aliases: int) -> None:
     def size(node: yaml.Node, depth: int, path: tuple[int, ...]) -> int:
         nonlocal seen_nodes
         if depth > MAX_DEPTH:
-            raise LimitError(f"{where}: nested more than {MAX_DEPTH} levels deep (line {node.start_mark.line + 1})")
+            raise LimitError(
+                f"{where}: nested more than {MAX_DEPTH} levels deep (line "
+                f"{node.start_mark.line + 1})"
+            )
         key = id(node)
         if key in sizes:
             return sizes[key]
@@ -66,8 +72,10 @@ def _measure(root: yaml.Node, where: str, aliases: int) -> None:
         for child in children:
             total += size(child, depth + 1, (*path, key))
             if total > MAX_NODES:
-                raise LimitError(f"{where}: expands to more than {MAX_NODES} nodes through aliases "
-                                 f"(line {node.start_mark.line + 1}): an alias bomb?")
+                raise LimitError(
+                    f"{where}: expands to more than {MAX_NODES} nodes through aliases "
+                    f"(line {node.start_mark.line + 1}): an alias bomb?"
+                )
         sizes[key] = total
         return total
 

@@ -47,30 +47,45 @@ class Holder:
     since: str
 
     def text(self) -> str:
-        return (f"run={self.run_id} runbook={self.runbook} user={self.user} control={self.control} "
-                f"pid={self.pid} since={self.since}")
+        return (
+            f"run={self.run_id} runbook={self.runbook} user={self.user} control={self.control} "
+            f"pid={self.pid} since={self.since}"
+        )
 
     @classmethod
     def parse(cls, text: str) -> Holder | None:
         fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
         try:
-            return cls(fields["run"], fields["runbook"], fields["user"], fields["control"], int(fields["pid"]),
-                       fields["since"])
+            return cls(
+                fields["run"],
+                fields["runbook"],
+                fields["user"],
+                fields["control"],
+                int(fields["pid"]),
+                fields["since"],
+            )
         except (KeyError, ValueError):
             return None
 
     def describe(self) -> str:
-        return (f"run {self.run_id} ({self.runbook}) by {self.user} on {self.control} (pid {self.pid}) "
-                f"since {self.since}")
+        return (
+            f"run {self.run_id} ({self.runbook}) by {self.user} on {self.control} (pid {self.pid}) "
+            f"since {self.since}"
+        )
 
 
 def new_holder(run_id: str, runbook: str) -> Holder:
     def safe(value: str) -> str:
         return "".join(c if c.isalnum() or c in "._-@:" else "_" for c in value) or "?"
 
-    return Holder(run_id=safe(run_id), runbook=safe(runbook), user=safe(getpass.getuser()),
-                  control=safe(socket.gethostname()), pid=os.getpid(),
-                  since=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    return Holder(
+        run_id=safe(run_id),
+        runbook=safe(runbook),
+        user=safe(getpass.getuser()),
+        control=safe(socket.gethostname()),
+        pid=os.getpid(),
+        since=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
 
 
 def lock_file(host: Host) -> str:
@@ -78,9 +93,22 @@ def lock_file(host: Host) -> str:
 
 
 class ClusterLock:
-    def __init__(self, inventory: Inventory, pool: Pool, holder: Holder, mode: str, via: str | None,
-                 on_note: Callable[[str], None] = lambda _m: None) -> None:
-        self.inventory, self.pool, self.holder, self.mode, self.via = inventory, pool, holder, mode, via
+    def __init__(
+        self,
+        inventory: Inventory,
+        pool: Pool,
+        holder: Holder,
+        mode: str,
+        via: str | None,
+        on_note: Callable[[str], None] = lambda _m: None,
+    ) -> None:
+        self.inventory, self.pool, self.holder, self.mode, self.via = (
+            inventory,
+            pool,
+            holder,
+            mode,
+            via,
+        )
         self.note = on_note
         self._lease: str | None = None
         self._files: list[str] = []
@@ -101,7 +129,9 @@ class ClusterLock:
                 if "space exceeded" not in str(exc):
                     raise
                 # NOSPACE: etcd refuses the lease; compact-defrag must still run, under lock files
-                self.note("etcd cannot store the lock (NOSPACE alarm): using lock files on every member")
+                self.note(
+                    "etcd cannot store the lock (NOSPACE alarm): using lock files on every member"
+                )
                 self._acquire_files()
         else:
             self._acquire_files()
@@ -115,8 +145,10 @@ class ClusterLock:
                 self._run(self._ctl() + f" lease revoke {self._lease}")
             for name in self._files:
                 path = quote(lock_file(self.inventory.host(name)))
-                self.pool.get(name).run(f"grep -q {quote('run=' + self.holder.run_id + ' ')} {path} && rm -f {path}",
-                                        LOCK_TIMEOUT)
+                self.pool.get(name).run(
+                    f"grep -q {quote('run=' + self.holder.run_id + ' ')} {path} && rm -f {path}",
+                    LOCK_TIMEOUT,
+                )
         except EtcdopsError as exc:
             self.note(f"could not release the lock cleanly: {exc}")
 
@@ -132,15 +164,23 @@ class ClusterLock:
         assert self.via is not None
         members = [h.etcd.client_url for h in self.inventory.members if h.etcd]
         with revealed():
-            return str(etcdctl(self.inventory.host(self.via).etcd,  # type: ignore[arg-type]
-                               endpoints=",".join(members) or None))
+            return str(
+                etcdctl(
+                    self.inventory.host(self.via).etcd,  # type: ignore[arg-type]
+                    endpoints=",".join(members) or None,
+                )
+            )
 
     def _run(self, command: str) -> str:
         assert self.via is not None
         env = {k: v.reveal() for k, v in auth_env(self.inventory.host(self.via).etcd)} or None
-        result = self.pool.get(self.via).run(command, LOCK_TIMEOUT, env=env)  # auth over stdin, never argv
+        result = self.pool.get(self.via).run(
+            command, LOCK_TIMEOUT, env=env
+        )  # auth over stdin, never argv
         if not result.ok:
-            raise EtcdopsError(f"cluster lock on {self.via}: {(result.stderr or result.stdout).strip()}")
+            raise EtcdopsError(
+                f"cluster lock on {self.via}: {(result.stderr or result.stdout).strip()}"
+            )
         return result.stdout
 
     def _acquire_etcd(self) -> None:
@@ -148,27 +188,49 @@ class ClusterLock:
             raise Locked("the cluster lock cannot be taken: no healthy member to ask")
         ctl = self._ctl()
         value = self.holder.text()
-        # the txn: create the key only if it does not exist, bound to our lease; else show the holder
-        body = f'create("{LOCK_KEY}") = "0"\n\nput {LOCK_KEY} "{value}" --lease=%s\n\nget {LOCK_KEY}\n\n'
-        script = (f"lease=$({ctl} lease grant {lock_ttl()} | awk '{{print $2}}') && [ -n \"$lease\" ] || exit 1; "
-                  f"echo \"lease=$lease\"; printf {quote(body)} \"$lease\" | {ctl} txn")
+        # the txn: create the key only if it does not exist, bound to our lease; else show the
+        # holder
+        body = (
+            f'create("{LOCK_KEY}") = "0"\n\n'
+            f'put {LOCK_KEY} "{value}" --lease=%s\n\nget {LOCK_KEY}\n\n'
+        )
+        script = (
+            f"lease=$({ctl} lease grant {lock_ttl()} | awk '{{print $2}}') && [ -n \"$lease\" ] "
+            "|| exit 1; "
+            f'echo "lease=$lease"; printf {quote(body)} "$lease" | {ctl} txn'
+        )
         out = self._run(script)
         lease = next((line[6:] for line in out.splitlines() if line.startswith("lease=")), "")
         if "SUCCESS" in out.splitlines():
             self._lease = lease
-            self._thread = threading.Thread(target=self._keep_alive, name="etcdops-lock", daemon=True)
+            self._thread = threading.Thread(
+                target=self._keep_alive, name="etcdops-lock", daemon=True
+            )
             self._thread.start()
             return
         self._run(f"{ctl} lease revoke {lease}")
-        current = next((Holder.parse(line) for line in out.splitlines() if line.startswith("run=")), None)
+        current = next(
+            (Holder.parse(line) for line in out.splitlines() if line.startswith("run=")), None
+        )
         if current is not None and current.run_id == self.holder.run_id:  # our own run, resumed
             self.note(f"taking over the lock of run {current.run_id} (resumed)")
             self._run(f"{ctl} del {LOCK_KEY}")
             return self._acquire_etcd()
-        resume = (f"; if that run is yours and its runner is gone, continue it at once with `etcdops run "
-                  f"--resume {current.run_id}` (which takes the lock over)") if current else ""
-        raise Locked(f"another run holds the cluster lock: {current.describe() if current else out.strip()}; "
-                     f"it expires {lock_ttl()}s after its runner dies{resume}; or remove it with --break-lock")
+        resume = (
+            (
+                "; if that run is yours and its runner is gone, continue it at once with "
+                "`etcdops run "
+                f"--resume {current.run_id}` (which takes the lock over)"
+            )
+            if current
+            else ""
+        )
+        raise Locked(
+            "another run holds the cluster lock: "
+            f"{current.describe() if current else out.strip()}; "
+            f"it expires {lock_ttl()}s after its runner dies{resume}; or remove it with "
+            "--break-lock"
+        )
 
     def _keep_alive(self) -> None:
         interval = lock_ttl() / 3
@@ -186,8 +248,11 @@ class ClusterLock:
         def one(name: str) -> Result:
             path = quote(lock_file(self.inventory.host(name)))
             return self.pool.get(name).run(
-                f"mkdir -p \"$(dirname {path})\" && {{ (set -C; printf '%s\\n' {value} > {path}) 2>/dev/null "
-                f"|| grep -q {mine} {path} || {{ cat {path} >&2; exit 3; }}; }}", LOCK_TIMEOUT)
+                f"mkdir -p \"$(dirname {path})\" && {{ (set -C; printf '%s\\n' {value} > {path}) "
+                "2>/dev/null "
+                f"|| grep -q {mine} {path} || {{ cat {path} >&2; exit 3; }}; }}",
+                LOCK_TIMEOUT,
+            )
 
         results = self.pool.map(self.inventory.members, one)
         self._files = [n for n, r in results.items() if isinstance(r, Result) and r.ok]
@@ -198,27 +263,37 @@ class ClusterLock:
                     raise EtcdopsError(f"lock file on {name}: {result}")
                 current = Holder.parse(result.stderr)
                 if result.exit_code == 3:
-                    raise Locked(f"another run holds the lock file {lock_file(self.inventory.host(name))} on "
-                                 f"{name}: {current.describe() if current else result.stderr.strip()}; if that "
-                                 "runner is gone, continue it at once with `etcdops run --resume "
-                                 f"{current.run_id if current else 'RUN_ID'}` (which takes the lock over), "
-                                 "or remove the lock with --break-lock")
+                    raise Locked(
+                        f"another run holds the lock file {lock_file(self.inventory.host(name))} "
+                        "on "
+                        f"{name}: {current.describe() if current else result.stderr.strip()}; if "
+                        "that "
+                        "runner is gone, continue it at once with `etcdops run --resume "
+                        f"{current.run_id if current else 'RUN_ID'}` (which takes the lock over), "
+                        "or remove the lock with --break-lock"
+                    )
                 raise EtcdopsError(f"lock file on {name}: {result.stderr.strip()}")
 
     def _check_no_files(self) -> None:
         def one(name: str) -> Result:
-            return self.pool.get(name).run(f"cat {quote(lock_file(self.inventory.host(name)))} 2>/dev/null || true",
-                                           LOCK_TIMEOUT)
+            return self.pool.get(name).run(
+                f"cat {quote(lock_file(self.inventory.host(name)))} 2>/dev/null || true",
+                LOCK_TIMEOUT,
+            )
 
         for name, result in self.pool.map(self.inventory.members, one).items():
             if isinstance(result, BaseException):
-                continue  # an unreachable host holds no lock we can see; the etcd lock still applies
+                # an unreachable host holds no lock we can see; the etcd lock still applies
+                continue
             current = Holder.parse(result.stdout)
             if current is not None and current.run_id != self.holder.run_id:
-                raise Locked(f"a lock file {lock_file(self.inventory.host(name))} on {name} is held by "
-                             f"{current.describe()}; if that runner is gone, continue it at once with "
-                             f"`etcdops run --resume {current.run_id}` (which takes the lock over), or remove "
-                             "the lock with --break-lock")
+                raise Locked(
+                    f"a lock file {lock_file(self.inventory.host(name))} on {name} is held by "
+                    f"{current.describe()}; if that runner is gone, continue it at once with "
+                    f"`etcdops run --resume {current.run_id}` (which takes the lock over), or "
+                    "remove "
+                    "the lock with --break-lock"
+                )
 
     def remove_key(self) -> bool:
         """Delete the etcd lock key whoever holds it (--break-lock); True if there was one."""

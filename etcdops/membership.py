@@ -41,11 +41,17 @@ class Membership:
         if change in ("add", "add_learner"):
             sick = [name for name, ok in self.voters if not ok]
             if sick:
-                return f"adding {host} while voter(s) {', '.join(sick)} are unhealthy could leave the " \
-                       "cluster unable to write; repair or remove them first"
+                return (
+                    f"adding {host} while voter(s) {', '.join(sick)} are unhealthy could leave the "
+                    "cluster unable to write; repair or remove them first"
+                )
             pending = [name for name in self.learners if name != host]
             if pending:
-                return f"learner {', '.join(pending)} is still pending; promote or remove it before adding {host}"
+                learners = ", ".join(pending)
+                return (
+                    f"learner {learners} is still pending; "
+                    f"promote or remove it before adding {host}"
+                )
             return None
         if change == "remove" and self.is_voter(host):
             after = self.voter_count - 1
@@ -53,8 +59,11 @@ class Membership:
                 return f"removing {host} would leave the cluster without a voter"
             healthy_after = sum(1 for name, ok in self.voters if ok and name != host)
             if healthy_after < quorum(after):
-                return f"removing {host} leaves {healthy_after} healthy voter(s) of {after}, below the " \
-                       f"new quorum of {quorum(after)}"
+                return (
+                    f"removing {host} leaves {healthy_after} healthy voter(s) of {after}, below "
+                    "the "
+                    f"new quorum of {quorum(after)}"
+                )
         return None
 
     def apply(self, change: str, host: str) -> Membership:

@@ -26,11 +26,18 @@ def status_dict(facts: ClusterFacts) -> dict[str, Any]:
         "quorum": quorum(voters),
         "failures_tolerated": tolerance(voters),
         "has_quorum": len(facts.healthy_voters) >= quorum(voters) if voters else False,
-        "members": [{
-            "id": m.id_hex, "name": m.name, "host": facts.member_hosts.get(m.id),
-            "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls),
-            "role": "learner" if m.is_learner else "voter", "started": m.started,
-        } for m in facts.members],
+        "members": [
+            {
+                "id": m.id_hex,
+                "name": m.name,
+                "host": facts.member_hosts.get(m.id),
+                "peer_urls": list(m.peer_urls),
+                "client_urls": list(m.client_urls),
+                "role": "learner" if m.is_learner else "voter",
+                "started": m.started,
+            }
+            for m in facts.members
+        ],
         "endpoints": [_endpoint(name, hf) for name, hf in facts.hosts.items()],
         "alarms": [{"member_id": hex_id(a.member_id), "alarm": a.alarm} for a in facts.alarms],
     }
@@ -39,20 +46,46 @@ def status_dict(facts: ClusterFacts) -> dict[str, Any]:
 def _endpoint(name: str, hf: Any) -> dict[str, Any]:
     s = hf.status
     return {
-        "host": name, "reachable": hf.reachable, "healthy": hf.healthy,
-        "endpoint": s.endpoint if s else None, "member_id": hex_id(s.member_id) if s else None,
-        "version": s.version if s else hf.etcd_version, "db_size": s.db_size if s else None,
-        "db_size_in_use": s.db_size_in_use if s else None, "is_leader": s.is_leader if s else False,
-        "is_learner": s.is_learner if s else None, "raft_term": s.raft_term if s else None,
-        "raft_index": s.raft_index if s else None, "applied_index": s.applied_index if s else None,
-        "revision": s.revision if s else None, "errors": list(s.errors) if s else [],
+        "host": name,
+        "reachable": hf.reachable,
+        "healthy": hf.healthy,
+        "endpoint": s.endpoint if s else None,
+        "member_id": hex_id(s.member_id) if s else None,
+        "version": s.version if s else hf.etcd_version,
+        "db_size": s.db_size if s else None,
+        "db_size_in_use": s.db_size_in_use if s else None,
+        "is_leader": s.is_leader if s else False,
+        "is_learner": s.is_learner if s else None,
+        "raft_term": s.raft_term if s else None,
+        "raft_index": s.raft_index if s else None,
+        "applied_index": s.applied_index if s else None,
+        "revision": s.revision if s else None,
+        "errors": list(s.errors) if s else [],
         "error": hf.error or hf.health_error,
         "answers": hf.answers,
-        "set_aside": [{"path": i.path, "bytes": i.bytes, "age_days": round(i.age() / 86400, 1), "kind": i.kind,
-                       "ours": i.ours} for i in hf.aside],
-        "data_fs": {"size": hf.data_fs[0], "free": hf.data_fs[1], "mount": hf.data_fs[2]} if hf.data_fs else None,
-        "certs": [{"kind": c.kind, "path": c.path, "days_left": c.days_left(), "error": c.error or None,
-                   "not_after": c.not_after.isoformat() if c.not_after else None} for c in hf.certs],
+        "set_aside": [
+            {
+                "path": i.path,
+                "bytes": i.bytes,
+                "age_days": round(i.age() / 86400, 1),
+                "kind": i.kind,
+                "ours": i.ours,
+            }
+            for i in hf.aside
+        ],
+        "data_fs": {"size": hf.data_fs[0], "free": hf.data_fs[1], "mount": hf.data_fs[2]}
+        if hf.data_fs
+        else None,
+        "certs": [
+            {
+                "kind": c.kind,
+                "path": c.path,
+                "days_left": c.days_left(),
+                "error": c.error or None,
+                "not_after": c.not_after.isoformat() if c.not_after else None,
+            }
+            for c in hf.certs
+        ],
     }
 
 
@@ -68,25 +101,40 @@ def status_text(facts: ClusterFacts) -> str:
         f"  {'ID':<17} {'NAME':<12} {'ROLE':<8} {'STARTED':<8} {'PEER URLS':<26} CLIENT URLS",
     ]
     for m in d["members"]:
-        lines.append(f"  {m['id']:<17} {m['name'] or '(unstarted)':<12} {m['role']:<8} "
-                     f"{'yes' if m['started'] else 'no':<8} {','.join(m['peer_urls']):<26} "
-                     f"{','.join(m['client_urls'])}")
-    lines += ["", "ENDPOINTS",
-              f"  {'HOST':<8} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} {'TERM':>5} "
-              f"{'INDEX':>7} {'APPLIED':>7} {'REV':>7}  STATE"]
+        lines.append(
+            f"  {m['id']:<17} {m['name'] or '(unstarted)':<12} {m['role']:<8} "
+            f"{'yes' if m['started'] else 'no':<8} {','.join(m['peer_urls']):<26} "
+            f"{','.join(m['client_urls'])}"
+        )
+    lines += [
+        "",
+        "ENDPOINTS",
+        f"  {'HOST':<8} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} {'TERM':>5} "
+        f"{'INDEX':>7} {'APPLIED':>7} {'REV':>7}  STATE",
+    ]
     for e in d["endpoints"]:
         if e["endpoint"] is None:
-            state = "UNREACHABLE: " if not e["reachable"] else "REACHABLE, " if e["answers"] else "DOWN: "
+            state = (
+                "UNREACHABLE: "
+                if not e["reachable"]
+                else "REACHABLE, "
+                if e["answers"]
+                else "DOWN: "
+            )
             lines.append(f"  {e['host']:<8} {state}{e['error'] or ''}")
             continue
         state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
         lines.append(
-            f"  {e['host']:<8} {e['version']:<8} {_size(e['db_size']):>9} {_size(e['db_size_in_use']):>9} "
+            f"  {e['host']:<8} {e['version']:<8} {_size(e['db_size']):>9} "
+            f"{_size(e['db_size_in_use']):>9} "
             f"{'*' if e['is_leader'] else '':<6} {e['raft_term']:>5} {e['raft_index']:>7} "
             f"{e['applied_index']:>7} {e['revision']:>7}  {state}"
-            + (f" errors: {'; '.join(e['errors'])}" if e["errors"] else ""))
+            + (f" errors: {'; '.join(e['errors'])}" if e["errors"] else "")
+        )
     lines.append("")
-    lines.append("ALARMS: " + (", ".join(f"{a['alarm']} on {a['member_id']}" for a in d["alarms"]) or "none"))
+    lines.append(
+        "ALARMS: " + (", ".join(f"{a['alarm']} on {a['member_id']}" for a in d["alarms"]) or "none")
+    )
     lines += _cert_lines(d["endpoints"])
     lines += _aside_lines(d["endpoints"])
     return "\n".join(lines)
@@ -102,12 +150,17 @@ def _aside_lines(endpoints: list[dict[str, Any]]) -> list[str]:
     lines = ["", "SET ASIDE by etcdops (never deleted by it; `etcdops run prune` removes old ones)"]
     for e, i in rows:
         mark = "" if i["ours"] else "  (no etcdops marker: not etcdops', prune leaves it)"
-        lines.append(f"  {e['host']:<8} {human(i['bytes']):>10}  {i['age_days']:>6.1f} days  {i['path']}{mark}")
+        lines.append(
+            f"  {e['host']:<8} {human(i['bytes']):>10}  {i['age_days']:>6.1f} days  "
+            f"{i['path']}{mark}"
+        )
     for e in endpoints:
         fs, total = e["data_fs"], sum(i["bytes"] for i in e["set_aside"])
         if fs and total > WARN_SHARE * fs["size"]:
-            lines.append(f"  WARNING: {e['host']}: {human(total)} set aside on {fs['mount']}, more than "
-                         f"{WARN_SHARE:.0%} of it ({human(fs['size'])}; {human(fs['free'])} free)")
+            lines.append(
+                f"  WARNING: {e['host']}: {human(total)} set aside on {fs['mount']}, more than "
+                f"{WARN_SHARE:.0%} of it ({human(fs['size'])}; {human(fs['free'])} free)"
+            )
     return lines
 
 
@@ -123,8 +176,16 @@ def _cert_lines(endpoints: list[dict[str, Any]]) -> list[str]:
             lines.append(f"  {host:<8} {c['kind']:<6} {c['path']}: cannot read: {c['error']}")
             continue
         left = c["days_left"]
-        warn = "  WARNING: expired" if left < 0 else f"  WARNING: expires in {left} days" if left < WARN_DAYS else ""
-        lines.append(f"  {host:<8} {c['kind']:<6} expires {c['not_after'][:10]} ({left} days left){warn}")
+        warn = (
+            "  WARNING: expired"
+            if left < 0
+            else f"  WARNING: expires in {left} days"
+            if left < WARN_DAYS
+            else ""
+        )
+        lines.append(
+            f"  {host:<8} {c['kind']:<6} expires {c['not_after'][:10]} ({left} days left){warn}"
+        )
     return lines
 
 
@@ -153,8 +214,19 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "checks": [{"message": c.message, "ok": c.ok, "detail": c.detail} for c in plan.checks],
         "warnings": list(plan.warnings),
         "summary": plan.summary,
-        "disk": [{"host": r.host, "step": r.step, "what": r.what, "path": r.path, "bytes": r.bytes, "mount": r.mount,
-                  "free_before": r.free_before, "free_after": r.free_after} for r in plan.disk],
+        "disk": [
+            {
+                "host": r.host,
+                "step": r.step,
+                "what": r.what,
+                "path": r.path,
+                "bytes": r.bytes,
+                "mount": r.mount,
+                "free_before": r.free_before,
+                "free_after": r.free_after,
+            }
+            for r in plan.disk
+        ],
         "steps": [_step_dict(s) for s in plan.steps],
         "predicted_seconds": round(sum(s.predicted.seconds for s in plan.steps if s.predicted), 1),
         "on_failure": plan.on_failure,
@@ -163,23 +235,51 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
 
 def _step_dict(step: PlannedStep) -> dict[str, Any]:
     d: dict[str, Any] = {
-        "index": step.index, "name": step.name, "kind": step.kind, "target": step.target,
-        "hosts": list(step.hosts), "parallel": step.parallel, "timeout": step.timeout,
+        "index": step.index,
+        "name": step.name,
+        "kind": step.kind,
+        "target": step.target,
+        "hosts": list(step.hosts),
+        "parallel": step.parallel,
+        "timeout": step.timeout,
         "retry": {"attempts": step.retry.attempts, "on": list(step.retry.on)},
-        "skipped": step.skipped, "requires": list(step.requires), "leader": step.leader, "last": step.last,
+        "skipped": step.skipped,
+        "requires": list(step.requires),
+        "leader": step.leader,
+        "last": step.last,
         "only_if": step.only_if,
         "predicted": step.predicted.as_dict() if step.predicted else None,
-        "actions": [{"host": a.host, "kind": step.kind, "describe": a.action.describe(),
-                     **({"path": a.action.path, "diff": a.action.diff}
-                        if isinstance(a.action, WriteFileAction) else {})} for a in step.actions],
+        "actions": [
+            {
+                "host": a.host,
+                "kind": step.kind,
+                "describe": a.action.describe(),
+                **(
+                    {"path": a.action.path, "diff": a.action.diff}
+                    if isinstance(a.action, WriteFileAction)
+                    else {}
+                ),
+            }
+            for a in step.actions
+        ],
     }
     if step.quorum:
         q = step.quorum
-        d["quorum"] = {"change": q.change, "host": q.host, "healthy_voters": q.healthy_voters,
-                       "before": {"voters": q.voters_before, "quorum": q.quorum_before,
-                                  "failures_tolerated": q.tolerance_before},
-                       "after": {"voters": q.voters_after, "quorum": q.quorum_after,
-                                 "failures_tolerated": q.tolerance_after}}
+        d["quorum"] = {
+            "change": q.change,
+            "host": q.host,
+            "healthy_voters": q.healthy_voters,
+            "before": {
+                "voters": q.voters_before,
+                "quorum": q.quorum_before,
+                "failures_tolerated": q.tolerance_before,
+            },
+            "after": {
+                "voters": q.voters_after,
+                "quorum": q.quorum_after,
+                "failures_tolerated": q.tolerance_after,
+            },
+        }
     return d
 
 
@@ -191,23 +291,31 @@ def plan_text(plan: Plan) -> str:
     d = plan_dict(plan)
     step_of = {s.index: s for s in plan.steps}
     c = d["cluster"]
-    lines = [f"PLAN {plan.runbook} on inventory {plan.inventory} (run {plan.run_id})",
-             f"cluster {c['cluster_id'] or '?'}: leader {c['leader'] or 'none'}, voters {c['voters']} "
-             f"(healthy {c['healthy_voters']}), quorum {c['quorum']}, failures tolerated "
-             f"{c['failures_tolerated']}"]
+    lines = [
+        f"PLAN {plan.runbook} on inventory {plan.inventory} (run {plan.run_id})",
+        f"cluster {c['cluster_id'] or '?'}: leader {c['leader'] or 'none'}, voters {c['voters']} "
+        f"(healthy {c['healthy_voters']}), quorum {c['quorum']}, failures tolerated "
+        f"{c['failures_tolerated']}",
+    ]
     if d["params"]:
         lines.append("params: " + ", ".join(f"{k}={v}" for k, v in d["params"].items()))
     for check in d["checks"]:
         mark = "ok" if check["ok"] else "FAILED"
-        lines.append(f"pre-flight [{mark}] {check['message']}" + (f" ({check['detail']})" if check["detail"]
-                                                                    and not check["ok"] else ""))
+        lines.append(
+            f"pre-flight [{mark}] {check['message']}"
+            + (f" ({check['detail']})" if check["detail"] and not check["ok"] else "")
+        )
     lines += [f"WARNING: {w}" for w in d["warnings"]]
     if d["summary"]:
         lines += [""] + d["summary"].rstrip().splitlines()
     lines += _disk_lines(d["disk"])
     if d["predicted_seconds"]:
-        lines += ["", f"DURATION: the long steps' work is expected to take ~{d['predicted_seconds']:.0f}s in all "
-                  "(each below; waits, restarts and health checks come on top)"]
+        lines += [
+            "",
+            f"DURATION: the long steps' work is expected to take ~{d['predicted_seconds']:.0f}s "
+            "in all "
+            "(each below; waits, restarts and health checks come on top)",
+        ]
     for s in d["steps"]:
         mode = "parallel" if s["parallel"] else "serial"
         if s["last"]:
@@ -217,22 +325,33 @@ def plan_text(plan: Plan) -> str:
         if s["skipped"]:
             lines.append(f"{head}: SKIPPED ({s['skipped']})")
             continue
-        lines.append(f"{head}  ({s['kind']}; {mode}; timeout {s['timeout']:g}s"
-                     + (f"; retries {s['retry']['attempts']} on {', '.join(s['retry']['on'])}"
-                        if s["retry"]["attempts"] > 1 else "") + ")")
+        lines.append(
+            f"{head}  ({s['kind']}; {mode}; timeout {s['timeout']:g}s"
+            + (
+                f"; retries {s['retry']['attempts']} on {', '.join(s['retry']['on'])}"
+                if s["retry"]["attempts"] > 1
+                else ""
+            )
+            + ")"
+        )
         if "quorum" in s:
             q = s["quorum"]
-            lines.append(f"    quorum: {q['change']} {q['host']}: voters {q['before']['voters']} -> "
-                         f"{q['after']['voters']}, quorum {q['before']['quorum']} -> {q['after']['quorum']}, "
-                         f"failures tolerated {q['before']['failures_tolerated']} -> "
-                         f"{q['after']['failures_tolerated']}; healthy voters now {q['healthy_voters']}")
+            lines.append(
+                f"    quorum: {q['change']} {q['host']}: voters {q['before']['voters']} -> "
+                f"{q['after']['voters']}, quorum {q['before']['quorum']} -> "
+                f"{q['after']['quorum']}, "
+                f"failures tolerated {q['before']['failures_tolerated']} -> "
+                f"{q['after']['failures_tolerated']}; healthy voters now {q['healthy_voters']}"
+            )
         predicted = step_of[s["index"]].predicted
         if predicted:
             lines.append(f"    expected: {predicted.describe()}")
         for req in s["requires"]:
             lines.append(f"    re-checked before running: {req}")
         if s["only_if"]:
-            lines.append(f"    per host, decided on live facts just before it runs: only if {s['only_if']}")
+            lines.append(
+                f"    per host, decided on live facts just before it runs: only if {s['only_if']}"
+            )
         for a in s["actions"]:
             described = a["describe"]
             lines.append(f"  {a['host']}: {described[0]}")
@@ -247,18 +366,25 @@ def _disk_lines(rows: list[dict[str, Any]]) -> list[str]:
 
     lines = ["", "DISK (what the steps write, and the free space before and after)"]
     for r in rows:
-        lines.append(f"  {r['host']:<8} step {r['step']:<2} {human(r['bytes']):>10} {r['what']} ({r['path']}, on "
-                     f"{r['mount']}): free {human(r['free_before'])} -> {human(r['free_after'])}")
+        lines.append(
+            f"  {r['host']:<8} step {r['step']:<2} {human(r['bytes']):>10} {r['what']} "
+            f"({r['path']}, on "
+            f"{r['mount']}): free {human(r['free_before'])} -> {human(r['free_after'])}"
+        )
     return lines
 
 
 def plan_markdown(plan: Plan) -> str:
     d = plan_dict(plan)
     c = d["cluster"]
-    out = [f"## etcdops plan: `{plan.runbook}` on `{plan.inventory}`", "",
-           f"- run id: `{plan.run_id}`, created {plan.created}",
-           f"- cluster `{c['cluster_id']}`: leader `{c['leader']}`, {c['voters']} voters "
-           f"({c['healthy_voters']} healthy), quorum {c['quorum']}, tolerates {c['failures_tolerated']}"]
+    out = [
+        f"## etcdops plan: `{plan.runbook}` on `{plan.inventory}`",
+        "",
+        f"- run id: `{plan.run_id}`, created {plan.created}",
+        f"- cluster `{c['cluster_id']}`: leader `{c['leader']}`, {c['voters']} voters "
+        f"({c['healthy_voters']} healthy), quorum {c['quorum']}, tolerates "
+        f"{c['failures_tolerated']}",
+    ]
     if d["params"]:
         out.append("- params: " + ", ".join(f"`{k}={v}`" for k, v in d["params"].items()))
     if d["checks"]:
@@ -268,13 +394,17 @@ def plan_markdown(plan: Plan) -> str:
         out += ["", "### Summary", "", "```", d["summary"].rstrip(), "```"]
     out += ["", "### Steps", ""]
     for s in d["steps"]:
-        out.append(f"{s['index']}. **{s['name']}** ({s['kind']}, {', '.join(s['hosts']) or 'no hosts'})"
-                   + (f": skipped, {s['skipped']}" if s["skipped"] else ""))
+        out.append(
+            f"{s['index']}. **{s['name']}** ({s['kind']}, {', '.join(s['hosts']) or 'no hosts'})"
+            + (f": skipped, {s['skipped']}" if s["skipped"] else "")
+        )
         if "quorum" in s:
             q = s["quorum"]
-            out.append(f"   - quorum: voters {q['before']['voters']} → {q['after']['voters']}, quorum "
-                       f"{q['before']['quorum']} → {q['after']['quorum']}, tolerates "
-                       f"{q['before']['failures_tolerated']} → {q['after']['failures_tolerated']}")
+            out.append(
+                f"   - quorum: voters {q['before']['voters']} → {q['after']['voters']}, quorum "
+                f"{q['before']['quorum']} → {q['after']['quorum']}, tolerates "
+                f"{q['before']['failures_tolerated']} → {q['after']['failures_tolerated']}"
+            )
         if s["actions"]:
             out.append("")
             lang = "diff" if any("diff" in a for a in s["actions"]) else "sh"

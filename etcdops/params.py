@@ -36,8 +36,9 @@ def parse_params(runbook: Runbook, raw: dict[str, str], inventory: Inventory) ->
         if param.name in raw:
             value = _convert(param, raw[param.name], inventory, runbook.name)
         elif param.required:
-            raise ParamError(f"runbook {runbook.name}: param {param.name!r} is required "
-                             f"(-p {param.name}=...)")
+            raise ParamError(
+                f"runbook {runbook.name}: param {param.name!r} is required (-p {param.name}=...)"
+            )
         else:
             value = param.default
         values[param.name] = Secret(value) if param.secret and value is not None else value
@@ -63,8 +64,10 @@ def _convert(param: Param, text: str, inventory: Inventory, runbook: str) -> Any
             return False
         raise ParamError(f"{where}: expected true or false, got {text!r}")
     if param.type == "host" and text not in inventory.hosts:
-        raise ParamError(f"{where}: {text!r} is not a host of inventory {inventory.name} "
-                         f"(hosts: {', '.join(inventory.hosts)})")
+        raise ParamError(
+            f"{where}: {text!r} is not a host of inventory {inventory.name} "
+            f"(hosts: {', '.join(inventory.hosts)})"
+        )
     if param.type == "choice" and text not in param.choices:
         raise ParamError(f"{where}: {text!r} is not one of {', '.join(param.choices)}")
     if param.pattern and not re.fullmatch(param.pattern, text):

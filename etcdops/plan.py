@@ -93,7 +93,9 @@ class PlannedStep:
     on_unreachable: str = "fail"
     only_if: str | None = None
     last: str | None = None  # leader_last: this host (the leader when planned) after the others
-    predicted: Prediction | None = None  # how long its work takes (durations.py), for the long steps
+    predicted: Prediction | None = (
+        None  # how long its work takes (durations.py), for the long steps
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ class Plan:
     variables: Mapping[str, Any] = field(repr=False)
     on_failure: str | None = None
     warnings: tuple[str, ...] = ()
-    disk: tuple[DiskRow, ...] = ()  # what each step writes where, with the free space before and after
+    disk: tuple[
+        DiskRow, ...
+    ] = ()  # what each step writes where, with the free space before and after
     on_success: str | None = None
     summary: str | None = None
     runbook_includes: tuple[str, ...] = ()  # the files its `- include:` steps come from
@@ -137,7 +141,9 @@ class Plan:
 
     def step(self, name: str) -> PlannedStep:
         """The step of that name (tests and tools select steps by name, never by position)."""
-        found = [s for s in self.steps if s.name == name] or [s for s in self.steps if s.name.startswith(name)]
+        found = [s for s in self.steps if s.name == name] or [
+            s for s in self.steps if s.name.startswith(name)
+        ]
         if len(found) != 1:
             raise KeyError(f"{len(found)} steps named {name!r} in {[s.name for s in self.steps]}")
         return found[0]
@@ -146,7 +152,9 @@ class Plan:
 def new_run(now: dt.datetime | None = None) -> RunInfo:
     now = now or dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    return RunInfo(id=f"{stamp}-{secrets.token_hex(3)}", stamp=stamp, time=now.isoformat(timespec="seconds"))
+    return RunInfo(
+        id=f"{stamp}-{secrets.token_hex(3)}", stamp=stamp, time=now.isoformat(timespec="seconds")
+    )
 
 
 @dataclass(frozen=True)
@@ -161,8 +169,15 @@ class Inputs:
     playbooks_dir: Path
 
 
-def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any], facts: ClusterFacts,
-               probe: Probe, run: RunInfo, playbooks_dir: Path) -> Plan:
+def build_plan(
+    runbook: Runbook,
+    inventory: Inventory,
+    params: Mapping[str, Any],
+    facts: ClusterFacts,
+    probe: Probe,
+    run: RunInfo,
+    playbooks_dir: Path,
+) -> Plan:
     inputs = Inputs(runbook, inventory, facts, probe, run, playbooks_dir)
     variables = base_context(inventory, params, facts, run.as_dict())
     variables["vars"] = _render_vars(runbook, variables)
@@ -170,7 +185,9 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
     steps: list[PlannedStep] = []
     rates = Rates.load(inventory.name)
     membership = Membership.from_facts(facts)
-    warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(inventory, facts)
+    warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(
+        inventory, facts
+    )
     for index, step in enumerate(runbook.steps, 1):
         try:
             planned = _plan_step(inputs, step, index, variables)
@@ -179,39 +196,76 @@ def build_plan(runbook: Runbook, inventory: Inventory, params: Mapping[str, Any]
                 raise
             # the cluster failed pre-flight (e.g. no healthy member to run on): that is the
             # refusal to show, not a step that cannot be planned on such a cluster
-            planned = PlannedStep(index=index, name=_name(step, variables, runbook), kind=step.kind,
-                                  target=step.target, hosts=(),
-                                  parallel=step.parallel, timeout=0.0, retry=step.retry, actions=(),
-                                  skipped=f"not planned, the pre-flight refused ({exc.reason})")
+            planned = PlannedStep(
+                index=index,
+                name=_name(step, variables, runbook),
+                kind=step.kind,
+                target=step.target,
+                hosts=(),
+                parallel=step.parallel,
+                timeout=0.0,
+                retry=step.retry,
+                actions=(),
+                skipped=f"not planned, the pre-flight refused ({exc.reason})",
+            )
         change = _membership_of(planned)
         if change is not None:
             planned, membership = _quorum(planned, change, membership)
             q = planned.quorum
             assert q is not None
             if q.refusal:
-                checks.append(CheckResult(message=f"step {index} ({planned.name}) is safe for the quorum",
-                                          ok=False, detail=q.refusal, exit_code=3))
+                checks.append(
+                    CheckResult(
+                        message=f"step {index} ({planned.name}) is safe for the quorum",
+                        ok=False,
+                        detail=q.refusal,
+                        exit_code=3,
+                    )
+                )
             if q.voters_after and q.voters_after % 2 == 0 and q.voters_after != q.voters_before:
-                warnings.append(f"step {index} ({planned.name}) leaves an even number of voters "
-                                f"({q.voters_after}): it tolerates no more failures than one voter fewer")
+                warnings.append(
+                    f"step {index} ({planned.name}) leaves an even number of voters "
+                    f"({q.voters_after}): it tolerates no more failures than one voter fewer"
+                )
         if not planned.skipped:
-            planned = replace(planned, predicted=rates.predict(planned.kind, (a.action.work for a in planned.actions),
-                                                               planned.parallel))
+            planned = replace(
+                planned,
+                predicted=rates.predict(
+                    planned.kind, (a.action.work for a in planned.actions), planned.parallel
+                ),
+            )
         steps.append(planned)
-    disk, space = plan_disk([(s.index, w) for s in steps if not s.skipped for a in s.actions
-                             for w in a.action.writes], probe)
-    checks += [CheckResult(message=c.message(), ok=c.ok, detail="" if c.ok else c.detail(), exit_code=3)
-               for c in space]
+    disk, space = plan_disk(
+        [(s.index, w) for s in steps if not s.skipped for a in s.actions for w in a.action.writes],
+        probe,
+    )
+    checks += [
+        CheckResult(message=c.message(), ok=c.ok, detail="" if c.ok else c.detail(), exit_code=3)
+        for c in space
+    ]
     return Plan(
-        runbook=runbook.name, runbook_file=runbook.file, runbook_includes=runbook.includes, inventory=inventory.name,
-        inventory_path=str(inventory.path), params=display_params(dict(params)), run=run, facts=facts,
-        checks=tuple(checks), steps=tuple(steps), variables=variables,
+        runbook=runbook.name,
+        runbook_file=runbook.file,
+        runbook_includes=runbook.includes,
+        inventory=inventory.name,
+        inventory_path=str(inventory.path),
+        params=display_params(dict(params)),
+        run=run,
+        facts=facts,
+        checks=tuple(checks),
+        steps=tuple(steps),
+        variables=variables,
         on_failure=render(runbook.on_failure, variables, shell=False, where=runbook.file)
-        if runbook.on_failure else None,
-        warnings=tuple(warnings), disk=tuple(disk),
+        if runbook.on_failure
+        else None,
+        warnings=tuple(warnings),
+        disk=tuple(disk),
         on_success=render(runbook.on_success, variables, shell=False, where=runbook.file)
-        if runbook.on_success else None,
-        summary=render(runbook.summary, variables, shell=False, where=runbook.file) if runbook.summary else None,
+        if runbook.on_success
+        else None,
+        summary=render(runbook.summary, variables, shell=False, where=runbook.file)
+        if runbook.summary
+        else None,
     )
 
 
@@ -224,11 +278,19 @@ def _render_vars(runbook: Runbook, variables: dict[str, Any]) -> dict[str, Any]:
     return rendered
 
 
-def _run_check(runbook: Runbook, check: Any, variables: dict[str, Any], probe: Probe,
-               inventory: Inventory) -> CheckResult:
+def _run_check(
+    runbook: Runbook, check: Any, variables: dict[str, Any], probe: Probe, inventory: Inventory
+) -> CheckResult:
     message = render(check.message, variables, shell=False, where=runbook.file, line=check.line)
-    if check.unless is not None and evaluate(check.unless, variables, where=runbook.file, line=check.line):
-        return CheckResult(message=message, ok=True, detail=f"not checked: {check.unless}", exit_code=check.exit_code)
+    if check.unless is not None and evaluate(
+        check.unless, variables, where=runbook.file, line=check.line
+    ):
+        return CheckResult(
+            message=message,
+            ok=True,
+            detail=f"not checked: {check.unless}",
+            exit_code=check.exit_code,
+        )
     if check.expr is not None:
         ok = bool(evaluate(check.expr, variables, where=runbook.file, line=check.line))
         return CheckResult(message=message, ok=ok, exit_code=check.exit_code)
@@ -239,11 +301,17 @@ def _run_check(runbook: Runbook, check: Any, variables: dict[str, Any], probe: P
         kind = PROBES[check.probe]
         if isinstance(kind, MemberCerts):
             ca, ca_host = _cluster_ca(inventory, probe, host)
-            ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line, ca, ca_host)
+            ok, detail = kind.check(
+                probe, inventory.hosts[host], runbook.file, check.line, ca, ca_host
+            )
         else:
             ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line)
         return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
-    ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)} if host != CONTROL else variables
+    ctx = (
+        {**variables, "host": host_context(inventory.hosts[host], inventory)}
+        if host != CONTROL
+        else variables
+    )
     with revealed():
         text = render(check.run, ctx, shell=True, where=runbook.file, line=check.line)
     ok, detail = probe.check(host, text.strip())
@@ -251,7 +319,8 @@ def _run_check(runbook: Runbook, check: Any, variables: dict[str, Any], probe: P
 
 
 def _cluster_ca(inventory: Inventory, probe: Probe, joining: str) -> tuple[str, str]:
-    """sha256 of the CA file a current member's etcdctl trusts (its etcd_cacert), read on that member."""
+    """sha256 of the CA file a current member's etcdctl trusts (its etcd_cacert), read on that
+    member."""
     for member in inventory.members:
         if member.name != joining and member.etcd is not None and member.etcd.cacert:
             try:
@@ -271,16 +340,23 @@ def member_name_warnings(inventory: Inventory, facts: ClusterFacts) -> list[str]
         if host.etcd is None:
             continue
         url = host.etcd.peer_url.rstrip("/")
-        member = next((m for m in facts.members if url in (u.rstrip("/") for u in m.peer_urls)), None)
+        member = next(
+            (m for m in facts.members if url in (u.rstrip("/") for u in m.peer_urls)), None
+        )
         if member is not None and member.name and member.name != host.etcd.name:
-            found.append(f"{host.name}: the inventory names its member {host.etcd.name!r}, the running member "
-                         f"with peer URL {host.etcd.peer_url} is named {member.name!r}; this run would rename it "
-                         "(set etcd_name, or etcd_member_name with kubespray, to keep the running name)")
+            found.append(
+                f"{host.name}: the inventory names its member {host.etcd.name!r}, the running "
+                "member "
+                f"with peer URL {host.etcd.peer_url} is named {member.name!r}; this run would "
+                "rename it "
+                "(set etcd_name, or etcd_member_name with kubespray, to keep the running name)"
+            )
     return found
 
 
-def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFacts,
-                    inventory: Inventory, file: str) -> tuple[str, ...]:
+def resolve_targets(
+    step: Step, variables: Mapping[str, Any], facts: ClusterFacts, inventory: Inventory, file: str
+) -> tuple[str, ...]:
     target = step.target
     members = [h.name for h in inventory.members]
     if target == "control":
@@ -289,8 +365,12 @@ def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFact
         return tuple(members)
     if target in ("leader", "followers"):
         if facts.leader_host is None:
-            raise RunbookError(file, step.line, f"step {step.name!r} targets the {target}, but the cluster "
-                               "has no leader that maps to an inventory host right now")
+            raise RunbookError(
+                file,
+                step.line,
+                f"step {step.name!r} targets the {target}, but the cluster "
+                "has no leader that maps to an inventory host right now",
+            )
         if target == "leader":
             return (facts.leader_host,)
         return tuple(m for m in members if m != facts.leader_host)
@@ -299,10 +379,15 @@ def resolve_targets(step: Step, variables: Mapping[str, Any], facts: ClusterFact
         if value not in inventory.groups:
             raise RunbookError(file, step.line, f"step {step.name!r}: unknown group {value!r}")
         return tuple(inventory.groups[value])
-    name = str(variables["params"].get(value, "")) if kind == "param" else \
-        render(value, variables, shell=False, where=file, line=step.line).strip()
+    name = (
+        str(variables["params"].get(value, ""))
+        if kind == "param"
+        else render(value, variables, shell=False, where=file, line=step.line).strip()
+    )
     if name not in inventory.hosts:
-        raise RunbookError(file, step.line, f"step {step.name!r}: {name!r} is not a host of the inventory")
+        raise RunbookError(
+            file, step.line, f"step {step.name!r}: {name!r} is not a host of the inventory"
+        )
     return (name,)
 
 
@@ -314,29 +399,52 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
         skipped = f"when: {step.when} is false"
     hosts = resolve_targets(step, variables, facts, inputs.inventory, file) if not skipped else ()
     actions = tuple(HostAction(h, _plan_action(inputs, step, file, h, variables)) for h in hosts)
-    on_failure = render(step.on_failure, variables, shell=False, where=file, line=step.line) \
-        if step.on_failure else None
+    on_failure = (
+        render(step.on_failure, variables, shell=False, where=file, line=step.line)
+        if step.on_failure
+        else None
+    )
     name = render(step.name, variables, shell=False, where=file, line=step.line)
     timeout = _seconds(step.timeout, variables, file, step.line)
     return PlannedStep(
-        index=index, name=name, kind=step.kind, target=step.target, hosts=hosts,
-        parallel=step.parallel, timeout=timeout, retry=step.retry, actions=actions, skipped=skipped,
-        requires=step.requires, leader=facts.leader_host if step.target in ("leader", "followers") else None,
-        on_failure=on_failure, on_unreachable=step.on_unreachable, only_if=step.only_if,
-        last=facts.leader_host if step.leader_last and facts.leader_host in hosts and len(hosts) > 1 else None,
+        index=index,
+        name=name,
+        kind=step.kind,
+        target=step.target,
+        hosts=hosts,
+        parallel=step.parallel,
+        timeout=timeout,
+        retry=step.retry,
+        actions=actions,
+        skipped=skipped,
+        requires=step.requires,
+        leader=facts.leader_host if step.target in ("leader", "followers") else None,
+        on_failure=on_failure,
+        on_unreachable=step.on_unreachable,
+        only_if=step.only_if,
+        last=facts.leader_host
+        if step.leader_last and facts.leader_host in hosts and len(hosts) > 1
+        else None,
     )
 
 
 def _name(step: Step, variables: dict[str, Any], runbook: Runbook) -> str:
-    """The step's name rendered, or as written when it cannot be (a cluster that failed pre-flight)."""
+    """The step's name rendered, or as written when it cannot be (a cluster that failed
+    pre-flight)."""
     try:
-        return render(step.name, variables, shell=False, where=_written_in(runbook, step), line=step.line)
+        return render(
+            step.name, variables, shell=False, where=_written_in(runbook, step), line=step.line
+        )
     except (RunbookError, RenderError):
         return step.name
 
 
 def _seconds(value: float | str, variables: dict[str, Any], file: str, line: int) -> float:
-    text = render(value, variables, shell=False, where=file, line=line) if isinstance(value, str) else value
+    text = (
+        render(value, variables, shell=False, where=file, line=line)
+        if isinstance(value, str)
+        else value
+    )
     try:
         seconds = float(text)
     except ValueError:
@@ -351,13 +459,25 @@ def _written_in(runbook: Runbook, step: Step) -> str:
     return step.file or runbook.file
 
 
-def _plan_action(inputs: Inputs, step: Step, file: str, host: str, variables: dict[str, Any]) -> Action:
+def _plan_action(
+    inputs: Inputs, step: Step, file: str, host: str, variables: dict[str, Any]
+) -> Action:
     ctx_vars = dict(variables)
     if host != CONTROL:
         ctx_vars["host"] = variables["hosts"][host]
     # templates (src:) are found beside the runbook, for included steps too
-    ctx = StepContext(file, step.line, host, ctx_vars, inputs.probe, Path(inputs.runbook.file).parent,
-                      inputs.playbooks_dir, inputs.inventory, inputs.facts, inputs.run)
+    ctx = StepContext(
+        file,
+        step.line,
+        host,
+        ctx_vars,
+        inputs.probe,
+        Path(inputs.runbook.file).parent,
+        inputs.playbooks_dir,
+        inputs.inventory,
+        inputs.facts,
+        inputs.run,
+    )
     kind = KINDS[step.kind]
     return kind.plan(kind.spec(step.spec, ctx), ctx)
 
@@ -368,11 +488,19 @@ def _membership_of(planned: PlannedStep) -> tuple[str, str] | None:
     return next(iter(changes)) if len(changes) == 1 and not planned.skipped else None
 
 
-def _quorum(planned: PlannedStep, membership: tuple[str, str], before: Membership) -> tuple[PlannedStep, Membership]:
+def _quorum(
+    planned: PlannedStep, membership: tuple[str, str], before: Membership
+) -> tuple[PlannedStep, Membership]:
     """The quorum arithmetic of one membership step, on the membership simulated so far."""
     change, host = membership
     after = before.apply(change, host)
-    q = QuorumChange(change=change, host=host, voters_before=before.voter_count,
-                     voters_after=after.voter_count, healthy_voters=before.healthy_count,
-                     healthy_after=after.healthy_count, refusal=before.refusal(change, host))
+    q = QuorumChange(
+        change=change,
+        host=host,
+        voters_before=before.voter_count,
+        voters_after=after.voter_count,
+        healthy_voters=before.healthy_count,
+        healthy_after=after.healthy_count,
+        refusal=before.refusal(change, host),
+    )
     return replace(planned, quorum=q), after

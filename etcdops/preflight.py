@@ -19,7 +19,8 @@ class Runner(Protocol):
 
 
 class HostProbe:
-    """A probe: a read-only command on the host (`command`), its output judged in Python (`judge`)."""
+    """A probe: a read-only command on the host (`command`), its output judged in Python
+    (`judge`)."""
 
     def command(self, host: Host) -> Command:
         raise NotImplementedError
@@ -28,7 +29,8 @@ class HostProbe:
         raise NotImplementedError
 
     def output(self, runner: Runner, host: Host) -> tuple[str | None, str]:
-        """(the command's stdout, "") or (None, why it could not run): a probe that cannot run fails, named."""
+        """(the command's stdout, "") or (None, why it could not run): a probe that cannot run
+        fails, named."""
         if host.etcd is None:
             return None, f"{host.name} has no etcd settings"
         try:
@@ -42,19 +44,31 @@ class HostProbe:
 
 
 class DataDirEmpty(HostProbe):
-    """The host's data dir (and WAL dir) is absent or empty: nothing of a previous member is left."""
+    """The host's data dir (and WAL dir) is absent or empty: nothing of a previous member is
+    left."""
 
     def command(self, host: Host) -> Command:
         assert host.etcd is not None
         dirs = [host.etcd.data_dir, *([host.etcd.wal_dir] if host.etcd.wal_dir else [])]
-        return sh("find", *dirs, "-mindepth", "1", "-maxdepth", "1", "-print", Raw("2>/dev/null | head -n 3"))
+        return sh(
+            "find",
+            *dirs,
+            "-mindepth",
+            "1",
+            "-maxdepth",
+            "1",
+            "-print",
+            Raw("2>/dev/null | head -n 3"),
+        )
 
     def judge(self, host: Host, out: str) -> tuple[bool, str]:
         assert host.etcd is not None
         entries = [line for line in out.splitlines() if line.strip()]
         if entries:
-            return False, (f"{host.etcd.data_dir} on {host.name} is not empty (holds {', '.join(entries)}: a "
-                           "previous member?); -p wipe=true moves it aside")
+            return False, (
+                f"{host.etcd.data_dir} on {host.name} is not empty (holds {', '.join(entries)}: a "
+                "previous member?); -p wipe=true moves it aside"
+            )
         return True, ""
 
 
@@ -63,7 +77,10 @@ class MemberCerts(HostProbe):
     readable on it, its certificates are valid now and signed by the CA it trusts, and that CA is
     the cluster's (the same file content as a current member's etcd_cacert). Read on the host."""
 
-    CERTS = (("ETCD_CERT_FILE", "ETCD_TRUSTED_CA_FILE"), ("ETCD_PEER_CERT_FILE", "ETCD_PEER_TRUSTED_CA_FILE"))
+    CERTS = (
+        ("ETCD_CERT_FILE", "ETCD_TRUSTED_CA_FILE"),
+        ("ETCD_PEER_CERT_FILE", "ETCD_PEER_TRUSTED_CA_FILE"),
+    )
     KEYS = ("ETCD_KEY_FILE", "ETCD_PEER_KEY_FILE")
 
     def command(self, host: Host) -> Command:
@@ -72,20 +89,51 @@ class MemberCerts(HostProbe):
         parts: list[object] = []
         for key in (*self.KEYS, *(c for pair in self.CERTS for c in pair)):
             if env.get(key):
-                parts += [Raw("{ test -r"), env[key], Raw("&& echo"), f"readable {key}", Raw("|| echo"),
-                          f"missing {key}", Raw("; };")]
+                parts += [
+                    Raw("{ test -r"),
+                    env[key],
+                    Raw("&& echo"),
+                    f"readable {key}",
+                    Raw("|| echo"),
+                    f"missing {key}",
+                    Raw("; };"),
+                ]
         for cert_key, ca_key in self.CERTS:
             if env.get(cert_key) and env.get(ca_key):
-                parts += [Raw("{ openssl x509 -noout -checkend 0 -in"), env[cert_key], Raw(">/dev/null 2>&1 && echo"),
-                          f"valid {cert_key}", Raw("|| echo"), f"expired {cert_key}", Raw(";"),
-                          Raw("openssl verify -CAfile"), env[ca_key], env[cert_key], Raw(">/dev/null 2>&1 && echo"),
-                          f"signed {cert_key}", Raw("|| echo"), f"unsigned {cert_key}", Raw("; };")]
+                parts += [
+                    Raw("{ openssl x509 -noout -checkend 0 -in"),
+                    env[cert_key],
+                    Raw(">/dev/null 2>&1 && echo"),
+                    f"valid {cert_key}",
+                    Raw("|| echo"),
+                    f"expired {cert_key}",
+                    Raw(";"),
+                    Raw("openssl verify -CAfile"),
+                    env[ca_key],
+                    env[cert_key],
+                    Raw(">/dev/null 2>&1 && echo"),
+                    f"signed {cert_key}",
+                    Raw("|| echo"),
+                    f"unsigned {cert_key}",
+                    Raw("; };"),
+                ]
         if env.get("ETCD_TRUSTED_CA_FILE"):
-            parts += [Raw("sha256sum"), env["ETCD_TRUSTED_CA_FILE"], Raw("2>/dev/null | sed 's/^/ca /'")]
+            parts += [
+                Raw("sha256sum"),
+                env["ETCD_TRUSTED_CA_FILE"],
+                Raw("2>/dev/null | sed 's/^/ca /'"),
+            ]
         return sh(*parts) if parts else sh("true")
 
-    def check(self, runner: Runner, host: Host, file: str, line: int, cluster_ca: str = "",
-              ca_host: str = "") -> tuple[bool, str]:
+    def check(
+        self,
+        runner: Runner,
+        host: Host,
+        file: str,
+        line: int,
+        cluster_ca: str = "",
+        ca_host: str = "",
+    ) -> tuple[bool, str]:
         if host.etcd is None:
             return False, f"{host.name} has no etcd settings"
         env = host.etcd.env
@@ -104,29 +152,45 @@ class MemberCerts(HostProbe):
                 problems.append(f"{env[key]} ({key}) is not signed by the CA it trusts")
         theirs = next((line.split()[1] for line in out.splitlines() if line.startswith("ca ")), "")
         if cluster_ca and theirs and theirs != cluster_ca:
-            problems.append(f"its CA {env['ETCD_TRUSTED_CA_FILE']} is not the cluster's (the one {ca_host} uses)")
+            problems.append(
+                f"its CA {env['ETCD_TRUSTED_CA_FILE']} is not the cluster's (the one {ca_host} "
+                "uses)"
+            )
         if problems:
             return False, f"on {host.name}: " + "; ".join(problems)
         return True, ""
 
 
 class EtcdInstalled(HostProbe):
-    """etcd and etcdctl are installed on the host, where the inventory says (etcd_bin_dir): a join that
-    does not install them itself (-p install=false) would otherwise add a learner that never starts."""
+    """etcd and etcdctl are installed on the host, where the inventory says (etcd_bin_dir): a
+    join that
+    does not install them itself (-p install=false) would otherwise add a learner that never
+    starts."""
 
     def command(self, host: Host) -> Command:
         assert host.etcd is not None
-        return sh(host.etcd.etcd, "--version", Raw("2>&1;"), host.etcd.etcdctl, "version", Raw("2>&1"))
+        return sh(
+            host.etcd.etcd, "--version", Raw("2>&1;"), host.etcd.etcdctl, "version", Raw("2>&1")
+        )
 
     def judge(self, host: Host, out: str) -> tuple[bool, str]:
         assert host.etcd is not None
         etcd, etcdctl = parse_version(out)
-        missing = [path for path, version in ((host.etcd.etcd, etcd), (host.etcd.etcdctl, etcdctl)) if not version]
+        missing = [
+            path
+            for path, version in ((host.etcd.etcd, etcd), (host.etcd.etcdctl, etcdctl))
+            if not version
+        ]
         if missing:
-            return False, (f"on {host.name}: {' and '.join(missing)} not installed or not runnable "
-                           "(-p install=true installs them with playbooks/install-etcd.yml)")
+            return False, (
+                f"on {host.name}: {' and '.join(missing)} not installed or not runnable "
+                "(-p install=true installs them with playbooks/install-etcd.yml)"
+            )
         return True, f"etcd {etcd}, etcdctl {etcdctl}"
 
 
 PROBES: dict[str, HostProbe] = {
-    "data_dir_empty": DataDirEmpty(), "member_certs": MemberCerts(), "etcd_installed": EtcdInstalled()}
+    "data_dir_empty": DataDirEmpty(),
+    "member_certs": MemberCerts(),
+    "etcd_installed": EtcdInstalled(),
+}

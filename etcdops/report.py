@@ -17,12 +17,21 @@ from etcdops.plan import Plan
 REPORT_SCHEMA = "etcdops-report/1"
 
 
-def build_report(plan: Plan, result: RunResult, before: ClusterFacts, after: ClusterFacts | None,
-                 started: str, finished: str) -> dict[str, Any]:
+def build_report(
+    plan: Plan,
+    result: RunResult,
+    before: ClusterFacts,
+    after: ClusterFacts | None,
+    started: str,
+    finished: str,
+) -> dict[str, Any]:
     run = summarize(result)
     ran = {s["index"] for s in run["steps"]}
-    run["steps"] += [{"index": s.index, "name": s.name, "status": "pending", "elapsed": 0.0, "hosts": []}
-                     for s in plan.steps if s.index not in ran]  # never reached: the run stopped before
+    run["steps"] += [
+        {"index": s.index, "name": s.name, "status": "pending", "elapsed": 0.0, "hosts": []}
+        for s in plan.steps
+        if s.index not in ran
+    ]  # never reached: the run stopped before
     predicted = {s.index: s.predicted.as_dict() for s in plan.steps if s.predicted}
     return {
         "schema": REPORT_SCHEMA,
@@ -39,36 +48,68 @@ def build_report(plan: Plan, result: RunResult, before: ClusterFacts, after: Clu
         "after": status_dict(after) if after is not None else None,
         "leader_changes": [{"time": t, "leader": leader} for t, leader in result.leaders],
         # predicted (durations.py; only for the steps with work to size) next to the actual elapsed
-        "steps": [{**s, "predicted": predicted.get(s["index"]),
-                   "hosts": [{k: h[k] for k in ("host", "status", "elapsed", "detail", "report")}
-                             for h in s["hosts"]]} for s in run["steps"]],
+        "steps": [
+            {
+                **s,
+                "predicted": predicted.get(s["index"]),
+                "hosts": [
+                    {k: h[k] for k in ("host", "status", "elapsed", "detail", "report")}
+                    for h in s["hosts"]
+                ],
+            }
+            for s in run["steps"]
+        ],
     }
 
 
 def junit_xml(report: dict[str, Any]) -> str:
     steps = report["steps"]
-    suite = ET.Element("testsuite", {
-        "name": f"etcdops {report['runbook']} on {report['inventory']}",
-        "tests": str(len(steps)),
-        "failures": str(sum(1 for s in steps if s["status"] == "failed")),
-        "skipped": str(sum(1 for s in steps if s["status"] in ("skipped", "pending"))),
-        "time": f"{sum(s['elapsed'] for s in steps):.3f}",
-        "timestamp": report["started"],
-    })
-    ET.SubElement(ET.SubElement(suite, "properties"), "property", {"name": "run_id", "value": report["run_id"]})
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": f"etcdops {report['runbook']} on {report['inventory']}",
+            "tests": str(len(steps)),
+            "failures": str(sum(1 for s in steps if s["status"] == "failed")),
+            "skipped": str(sum(1 for s in steps if s["status"] in ("skipped", "pending"))),
+            "time": f"{sum(s['elapsed'] for s in steps):.3f}",
+            "timestamp": report["started"],
+        },
+    )
+    ET.SubElement(
+        ET.SubElement(suite, "properties"),
+        "property",
+        {"name": "run_id", "value": report["run_id"]},
+    )
     for s in steps:
-        case = ET.SubElement(suite, "testcase", {"classname": f"etcdops.{report['runbook']}",
-                                                 "name": f"{s['index']:02d} {s['name']}",
-                                                 "time": f"{s['elapsed']:.3f}"})
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": f"etcdops.{report['runbook']}",
+                "name": f"{s['index']:02d} {s['name']}",
+                "time": f"{s['elapsed']:.3f}",
+            },
+        )
         if s["status"] == "failed":
-            failure = ET.SubElement(case, "failure", {"message": (report["error"] or "failed").splitlines()[0]})
+            failure = ET.SubElement(
+                case, "failure", {"message": (report["error"] or "failed").splitlines()[0]}
+            )
             failure.text = report["error"] or ""
         elif s["status"] in ("skipped", "pending"):
-            ET.SubElement(case, "skipped", {"message": "not run" if s["status"] == "pending" else "skipped"})
-        out = "\n".join(f"{h['host']}: {h['status']} ({h['elapsed']:.1f}s) {h['detail']}".rstrip() for h in s["hosts"])
+            ET.SubElement(
+                case, "skipped", {"message": "not run" if s["status"] == "pending" else "skipped"}
+            )
+        out = "\n".join(
+            f"{h['host']}: {h['status']} ({h['elapsed']:.1f}s) {h['detail']}".rstrip()
+            for h in s["hosts"]
+        )
         if out:
             ET.SubElement(case, "system-out").text = out
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(_wrap(suite), encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        + ET.tostring(_wrap(suite), encoding="unicode")
+        + "\n"
+    )
 
 
 def _wrap(suite: ET.Element) -> ET.Element:

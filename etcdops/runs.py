@@ -26,12 +26,16 @@ RECORD_MAX_BYTES = 16 << 20  # a saved plan holds every command and diff; far be
 COMPARED = ("checks", "steps")  # what must be identical between the reviewed and the rebuilt plan
 
 
-def record(plan: Plan, inventory: Inventory, params: dict[str, Any], given: tuple[str, ...] = ()) -> dict[str, Any]:
+def record(
+    plan: Plan, inventory: Inventory, params: dict[str, Any], given: tuple[str, ...] = ()
+) -> dict[str, Any]:
     d = plan_dict(plan)
     d.update(
         record=RECORD_SCHEMA,
         run=plan.run.as_dict(),
-        assignments=[a for a in given if not isinstance(params.get(a.partition("=")[0].strip()), Secret)],
+        assignments=[
+            a for a in given if not isinstance(params.get(a.partition("=")[0].strip()), Secret)
+        ],
         secret_params=sorted(k for k, v in params.items() if isinstance(v, Secret)),
         digests=digests(inventory, plan.runbook_file, plan.runbook_includes),
         basis=basis(plan),
@@ -39,10 +43,14 @@ def record(plan: Plan, inventory: Inventory, params: dict[str, Any], given: tupl
     return d
 
 
-def digests(inventory: Inventory, runbook_file: str, includes: tuple[str, ...] = ()) -> dict[str, str]:
+def digests(
+    inventory: Inventory, runbook_file: str, includes: tuple[str, ...] = ()
+) -> dict[str, str]:
     inv = hashlib.sha256()
     for path in sorted(p for p in Path(inventory.path).rglob("*") if p.is_file()):
-        inv.update(str(path.relative_to(inventory.path)).encode() + b"\0" + path.read_bytes() + b"\0")
+        inv.update(
+            str(path.relative_to(inventory.path)).encode() + b"\0" + path.read_bytes() + b"\0"
+        )
     runbook = hashlib.sha256(Path(runbook_file).read_bytes())
     for include in includes:  # the steps it includes are part of it
         runbook.update(b"\0" + include.encode() + b"\0" + Path(include).read_bytes())
@@ -52,9 +60,11 @@ def digests(inventory: Inventory, runbook_file: str, includes: tuple[str, ...] =
 def basis(plan: Plan) -> dict[str, Any]:
     facts = plan.facts
     uses_leader = any(s.leader for s in plan.steps)  # steps aimed at "the leader" / "the followers"
-    return {"cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else None,
-            "members": sorted(m.id_hex for m in facts.members),
-            "leader": facts.leader_host if uses_leader else None}
+    return {
+        "cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else None,
+        "members": sorted(m.id_hex for m in facts.members),
+        "leader": facts.leader_host if uses_leader else None,
+    }
 
 
 def load_record(path: Path) -> dict[str, Any]:
@@ -71,25 +81,34 @@ def load_record(path: Path) -> dict[str, Any]:
 
 
 def check_reviewed(saved: dict[str, Any], rebuilt: dict[str, Any]) -> None:
-    """Refuse (PlanStale) when the cluster, the inventory, the runbook or the plan itself changed."""
+    """Refuse (PlanStale) when the cluster, the inventory, the runbook or the plan itself
+    changed."""
     changes = []
     for key, what in (("inventory", "the inventory"), ("runbook", "the runbook")):
         if saved["digests"][key] != rebuilt["digests"][key]:
             changes.append(f"{what} changed since the plan was reviewed")
     for key in ("cluster_id", "members", "leader"):
         if saved["basis"][key] != rebuilt["basis"][key]:
-            changes.append(f"{key.replace('_', ' ')}: reviewed {saved['basis'][key]}, now {rebuilt['basis'][key]}")
+            changes.append(
+                f"{key.replace('_', ' ')}: reviewed {saved['basis'][key]}, now "
+                f"{rebuilt['basis'][key]}"
+            )
     for key in COMPARED:
         for old, new in zip(saved[key], rebuilt[key], strict=False):
             if _comparable(old) != _comparable(new):
-                changes.append(f"{key[:-1]} {old.get('index', '')} '{old.get('name') or old.get('message')}' "
-                               "would not be the same as reviewed")
+                changes.append(
+                    f"{key[:-1]} {old.get('index', '')} '{old.get('name') or old.get('message')}' "
+                    "would not be the same as reviewed"
+                )
                 break
         if len(saved[key]) != len(rebuilt[key]):
             changes.append(f"the number of {key} changed")
     if changes:
-        raise PlanStale("the reviewed plan no longer matches the cluster: " + "; ".join(changes[:5])
-                        + ". Make and review a new plan.")
+        raise PlanStale(
+            "the reviewed plan no longer matches the cluster: "
+            + "; ".join(changes[:5])
+            + ". Make and review a new plan."
+        )
 
 
 def _comparable(item: dict[str, Any]) -> str:
@@ -116,8 +135,11 @@ def events(run_dir: Path) -> list[dict[str, Any]]:
 
 def finished_steps(run_dir: Path) -> frozenset[int]:
     """Steps known to have finished (or been skipped) in that run: a resume starts after them."""
-    return frozenset(int(e["step"]) for e in events(run_dir)
-                     if e.get("event") in ("step_finished", "step_skipped") and "step" in e)
+    return frozenset(
+        int(e["step"])
+        for e in events(run_dir)
+        if e.get("event") in ("step_finished", "step_skipped") and "step" in e
+    )
 
 
 def run_status(run_dir: Path) -> str:
@@ -137,8 +159,15 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
         plan = run_dir / "plan.json"
         data = json.loads(plan.read_text()) if plan.is_file() else {}
         done = finished_steps(run_dir)
-        rows.append({"id": run_dir.name, "runbook": data.get("runbook", "?"), "inventory": data.get("inventory", "?"),
-                     "status": run_status(run_dir), "steps": f"{len(done)}/{len(data.get('steps', []))}"})
+        rows.append(
+            {
+                "id": run_dir.name,
+                "runbook": data.get("runbook", "?"),
+                "inventory": data.get("inventory", "?"),
+                "status": run_status(run_dir),
+                "steps": f"{len(done)}/{len(data.get('steps', []))}",
+            }
+        )
     return rows
 
 

@@ -17,32 +17,72 @@ from etcdops.steps.spec import TEMPLATE_SCHEMA
 
 _TEXT = {"type": "string"}
 _SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, TEMPLATE_SCHEMA]}
-_TARGET = {"anyOf": [{"enum": list(TARGETS)}, {"type": "string", "pattern": "^(host|group|param):.+"}]}
+_TARGET = {
+    "anyOf": [{"enum": list(TARGETS)}, {"type": "string", "pattern": "^(host|group|param):.+"}]
+}
 
 
 def _step() -> dict[str, Any]:
     common: dict[str, Any] = {
-        "name": {**_TEXT, "description": "shown in the plan and the progress; may use {{ templates }}"},
+        "name": {
+            **_TEXT,
+            "description": "shown in the plan and the progress; may use {{ templates }}",
+        },
         "target": {**_TARGET, "description": "the hosts the step runs on"},
-        "parallel": {"type": "boolean"}, "serial": {"type": "boolean"},
-        "leader_last": {"type": "boolean", "description": "parallel: the plan-time leader after the others"},
+        "parallel": {"type": "boolean"},
+        "serial": {"type": "boolean"},
+        "leader_last": {
+            "type": "boolean",
+            "description": "parallel: the plan-time leader after the others",
+        },
         "timeout": {**_SECONDS, "description": "seconds for the whole step"},
-        "retry": {"type": "object", "additionalProperties": False, "properties": {
-            "attempts": {"type": "integer", "minimum": 1, "maximum": 100}, "delay": {"type": "number"},
-            "backoff": {"type": "number"}, "max_delay": {"type": "number"},
-            "on": {"type": "array", "items": _TEXT, "description": "stderr markers of transient errors"}}},
+        "retry": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+                "delay": {"type": "number"},
+                "backoff": {"type": "number"},
+                "max_delay": {"type": "number"},
+                "on": {
+                    "type": "array",
+                    "items": _TEXT,
+                    "description": "stderr markers of transient errors",
+                },
+            },
+        },
         "when": {**_TEXT, "description": "an expression decided at plan time; false = skipped"},
-        "only_if": {**_TEXT, "description": "an expression decided per host on live facts just before"},
-        "requires": {"type": "array", "items": _TEXT, "description": "re-checked on live facts before the step"},
+        "only_if": {
+            **_TEXT,
+            "description": "an expression decided per host on live facts just before",
+        },
+        "requires": {
+            "type": "array",
+            "items": _TEXT,
+            "description": "re-checked on live facts before the step",
+        },
         "on_failure": {**_TEXT, "description": "advice printed when the step fails"},
         "on_unreachable": {"enum": ["fail", "skip"]},
     }
     variants = []
     for name, kind in sorted(KINDS.items()):
-        variants.append({"type": "object", "description": kind.summary, "required": [name],
-                         "properties": {**common, name: kind.schema()}, "additionalProperties": False})
-    include = {"type": "object", "required": ["include"], "additionalProperties": False,
-               "properties": {"include": {**_TEXT, "description": "a file of steps below the runbook's folder"}}}
+        variants.append(
+            {
+                "type": "object",
+                "description": kind.summary,
+                "required": [name],
+                "properties": {**common, name: kind.schema()},
+                "additionalProperties": False,
+            }
+        )
+    include = {
+        "type": "object",
+        "required": ["include"],
+        "additionalProperties": False,
+        "properties": {
+            "include": {**_TEXT, "description": "a file of steps below the runbook's folder"}
+        },
+    }
     return {"oneOf": [*variants, include]}
 
 
@@ -51,22 +91,39 @@ def _check() -> dict[str, Any]:
     variants = [
         {"required": ["assert", "message"], "properties": {**base, "assert": _TEXT}},
         {"required": ["run", "message"], "properties": {**base, "run": _TEXT, "on": _TEXT}},
-        *({"required": [name, "message"], "properties": {**base, name: {**_TEXT, "description": "the host"}}}
-          for name in PROBES),
+        *(
+            {
+                "required": [name, "message"],
+                "properties": {**base, name: {**_TEXT, "description": "the host"}},
+            }
+            for name in PROBES
+        ),
     ]
     return {"oneOf": [{"type": "object", "additionalProperties": False, **v} for v in variants]}
 
 
 def runbook_schema() -> dict[str, Any]:
-    param = {"type": "object", "additionalProperties": False, "properties": {
-        "type": {"enum": list(PARAM_TYPES)}, "default": {}, "required": {"type": "boolean"},
-        "description": _TEXT, "choices": {"type": "array"}, "secret": {"type": "boolean"},
-        "pattern": _TEXT, "min": {"type": "integer"}, "max": {"type": "integer"}}}
+    param = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": list(PARAM_TYPES)},
+            "default": {},
+            "required": {"type": "boolean"},
+            "description": _TEXT,
+            "choices": {"type": "array"},
+            "secret": {"type": "boolean"},
+            "pattern": _TEXT,
+            "min": {"type": "integer"},
+            "max": {"type": "integer"},
+        },
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://etcdops.invalid/runbook.schema.json",
         "title": "etcdops runbook",
-        "description": "Generated by `python -m etcdops.schema` from the step kinds' specs; do not edit.",
+        "description": "Generated by `python -m etcdops.schema` from the step kinds' specs; do "
+        "not edit.",
         "type": "object",
         "required": ["name", "steps"],
         "additionalProperties": False,
@@ -74,12 +131,20 @@ def runbook_schema() -> dict[str, Any]:
             "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"},
             "description": _TEXT,
             "lock": {"enum": ["etcd", "files", "none"]},
-            "unattended_requires": {"type": "array", "items": _TEXT,
-                                    "description": "params --yes without a reviewed plan must give explicitly"},
+            "unattended_requires": {
+                "type": "array",
+                "items": _TEXT,
+                "description": "params --yes without a reviewed plan must give explicitly",
+            },
             "params": {"type": "object", "additionalProperties": param},
-            "vars": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+            "vars": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+            },
             "preflight": {"type": "array", "items": _check()},
-            "summary": _TEXT, "on_failure": _TEXT, "on_success": _TEXT,
+            "summary": _TEXT,
+            "on_failure": _TEXT,
+            "on_success": _TEXT,
             "steps": {"type": "array", "minItems": 1, "items": _step()},
         },
     }
@@ -87,8 +152,12 @@ def runbook_schema() -> dict[str, Any]:
 
 def step_list_schema() -> dict[str, Any]:
     """An included file of steps (runbooks/include/*.yml)."""
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "array", "minItems": 1,
-            "items": _step()}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "array",
+        "minItems": 1,
+        "items": _step(),
+    }
 
 
 def main() -> None:

@@ -46,7 +46,9 @@ def get_runbook(name_or_path: str, extra: list[Path] | None = None) -> Runbook:
         return load_runbook(path)
     found = find_runbooks(runbook_dirs(extra))
     if name_or_path not in found:
-        raise RunbookError(name_or_path, None, f"no such runbook (known: {', '.join(sorted(found)) or 'none'})")
+        raise RunbookError(
+            name_or_path, None, f"no such runbook (known: {', '.join(sorted(found)) or 'none'})"
+        )
     return load_runbook(found[name_or_path])
 
 
@@ -72,7 +74,9 @@ class LiveProbe:
         return result.ok, (text[-1] if text else f"exit code {result.exit_code}")
 
     def run(self, host: str, command: Command) -> Result:
-        return self.pool.get(host).run(command.text, PROBE_TIMEOUT, env=command.revealed_env() or None)
+        return self.pool.get(host).run(
+            command.text, PROBE_TIMEOUT, env=command.revealed_env() or None
+        )
 
 
 @dataclass
@@ -88,14 +92,21 @@ class Prepared:
 
     def live_facts(self, through: Through | None = None) -> ClusterFacts:
         """The re-reads during a run: live state only, not the installed binaries' versions; with
-        through, every member's etcd asked through one member host where it can (facts/through.py)."""
+        through, every member's etcd asked through one member host where it can
+        (facts/through.py)."""
         return gather(self.inventory, self.pool, versions=False, through=through)
 
     def param_hosts(self) -> list[str]:
         """The inventory hosts the runbook's host params name (scale-out's new host, say)."""
-        return [str(v) for k, v in self.params.items() if (p := self.runbook.param(k)) and p.type == "host"]
+        return [
+            str(v)
+            for k, v in self.params.items()
+            if (p := self.runbook.param(k)) and p.type == "host"
+        ]
 
-    def plan(self, facts: ClusterFacts | None = None, run: RunInfo | dict[str, str] | None = None) -> Plan:
+    def plan(
+        self, facts: ClusterFacts | None = None, run: RunInfo | dict[str, str] | None = None
+    ) -> Plan:
         if facts is None:
             # connect to the hosts named by params that are not read for facts while the members'
             # facts are read, so that their pre-flight checks find the connection open; a failure
@@ -103,17 +114,31 @@ class Prepared:
             members = {h.name for h in self.inventory.members}
             others = [h for h in self.param_hosts() if h not in members]
             if others:
-                threading.Thread(target=self.pool.map, args=(others, lambda h: self.pool.get(h).connect()),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self.pool.map,
+                    args=(others, lambda h: self.pool.get(h).connect()),
+                    daemon=True,
+                ).start()
             facts = self.facts()
         if isinstance(run, dict):
             run = RunInfo(id=run["id"], stamp=run["stamp"], time=run["time"])
-        return build_plan(self.runbook, self.inventory, self.params, facts, LiveProbe(self.pool),
-                          run or new_run(), builtin_dir("playbooks"))
+        return build_plan(
+            self.runbook,
+            self.inventory,
+            self.params,
+            facts,
+            LiveProbe(self.pool),
+            run or new_run(),
+            builtin_dir("playbooks"),
+        )
 
 
-def prepare(runbook_name: str, inventory_name: str, assignments: list[str],
-            extra_dirs: list[Path] | None = None) -> Prepared:
+def prepare(
+    runbook_name: str,
+    inventory_name: str,
+    assignments: list[str],
+    extra_dirs: list[Path] | None = None,
+) -> Prepared:
     """Everything that can be checked without connecting is checked here, first."""
     runbook = get_runbook(runbook_name, extra_dirs)
     inventory = get_inventory(inventory_name)
@@ -121,12 +146,17 @@ def prepare(runbook_name: str, inventory_name: str, assignments: list[str],
     return Prepared(runbook, inventory, params, Pool(inventory), tuple(assignments))
 
 
-def validate_all(inventory_name: str | None, runbooks: list[str], extra: list[Path] | None) -> list[str]:
-    """Load everything named (or everything there is) without connecting; return what was checked."""
+def validate_all(
+    inventory_name: str | None, runbooks: list[str], extra: list[Path] | None
+) -> list[str]:
+    """Load everything named (or everything there is) without connecting; return what was
+    checked."""
     checked = []
     if inventory_name:
         inv = get_inventory(inventory_name)
-        checked.append(f"inventory {inv.path}: {len(inv.hosts)} hosts, {len(inv.members)} in group etcd")
+        checked.append(
+            f"inventory {inv.path}: {len(inv.hosts)} hosts, {len(inv.members)} in group etcd"
+        )
     names = runbooks or sorted(find_runbooks(runbook_dirs(extra)))
     if not names:
         raise BadInput("no runbooks found")

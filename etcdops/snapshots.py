@@ -50,8 +50,12 @@ def snapshot_status(snapshot: str) -> dict[str, Any]:
 def _snapshot_status(tool: str, key: tuple[str, int, int]) -> dict[str, Any]:
     snapshot = key[0]
     try:
-        proc = subprocess.run([tool, "snapshot", "status", str(snapshot), "-w", "json"], capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(
+            [tool, "snapshot", "status", str(snapshot), "-w", "json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         data = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {}
     except (OSError, subprocess.SubprocessError, json.JSONDecodeError, IndexError):
         return {}
@@ -70,8 +74,10 @@ def latest_snapshot(folder: str) -> str:
     path = Path(folder)
     if not path.is_dir():
         return ""
-    found = sorted((p for p in path.glob(f"*{SNAPSHOT_SUFFIX}") if p.with_suffix(".json").is_file()),
-                   key=lambda p: (p.stat().st_mtime, p.name))
+    found = sorted(
+        (p for p in path.glob(f"*{SNAPSHOT_SUFFIX}") if p.with_suffix(".json").is_file()),
+        key=lambda p: (p.stat().st_mtime, p.name),
+    )
     return str(found[-1].absolute()) if found else ""
 
 
@@ -99,10 +105,15 @@ def read_meta(snapshot: str) -> tuple[dict[str, Any], str]:
     if not isinstance(data, dict):
         return {}, f"{meta} is not a JSON object"
     for key in ("revision", "keys"):
-        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 0):
+        if key in data and (
+            not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 0
+        ):
             return {}, f"{meta}: {key} is not a whole number ({str(data[key])[:40]!r})"
-    if "sha256" in data and not (isinstance(data["sha256"], str) and len(data["sha256"]) == 64
-                                 and all(c in "0123456789abcdef" for c in data["sha256"])):
+    if "sha256" in data and not (
+        isinstance(data["sha256"], str)
+        and len(data["sha256"]) == 64
+        and all(c in "0123456789abcdef" for c in data["sha256"])
+    ):
         return {}, f"{meta}: sha256 is not a hex digest"
     return data, ""
 
@@ -114,7 +125,8 @@ def sha256_file(path: str) -> str:
 
 @lru_cache(maxsize=16)
 def _sha256(key: tuple[str, int, int]) -> tuple[str, str]:
-    """(sha256 of the whole file, "ok" if its last 32 bytes are the sha256 of the rest else "mismatch")."""
+    """(sha256 of the whole file, "ok" if its last 32 bytes are the sha256 of the rest else
+    "mismatch")."""
     whole, body = hashlib.sha256(), hashlib.sha256()
     size = key[1]
     trailer = b""
@@ -140,8 +152,10 @@ def snapshot_integrity(path: str) -> str:
     if key is None:
         return "cannot be read"
     if key[1] % 512 != 32:  # etcd's own test: a bbolt file is whole pages; + 32 bytes of sha256
-        return (f"has no sha256 trailer (size {key[1]} bytes): truncated, or not written by "
-                "`etcdctl snapshot save`")
+        return (
+            f"has no sha256 trailer (size {key[1]} bytes): truncated, or not written by "
+            "`etcdctl snapshot save`"
+        )
     whole, verdict = _sha256(key)
     if not whole:
         return "cannot be read"
@@ -177,19 +191,42 @@ def snapshot_file(path: str) -> SnapshotFile:
     except OSError as exc:
         return SnapshotFile(path, resolved, f"{resolved} cannot be read: {exc.strerror}", tool)
     if not stat.S_ISREG(st.st_mode):
-        what = "a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else \
-            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        what = (
+            "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )
         via = f" (the symlink {path} points there)" if resolved != path else ""
         return SnapshotFile(path, resolved, f"{resolved}{via} is {what}, not a snapshot file", tool)
-    # one pass for the sha256 (and its trailer) while etcdutl reads the file for its status, side by side
+    # one pass for the sha256 (and its trailer) while etcdutl reads the file for its status, side by
+    # side
     with ThreadPoolExecutor(max_workers=1) as pool:
         status_future = pool.submit(snapshot_status, resolved) if tool else None
         integrity = snapshot_integrity(resolved)
         status = status_future.result() if status_future is not None else {}
     meta, meta_problem = read_meta(path)
-    if not meta_problem and meta.get("sha256") and integrity == "" and meta["sha256"] != sha256_file(resolved):
+    if (
+        not meta_problem
+        and meta.get("sha256")
+        and integrity == ""
+        and meta["sha256"] != sha256_file(resolved)
+    ):
         meta_problem = "its sha256 differs from the one in its metadata"
     revision = status.get("revision")
     keys = status.get("totalKey")
-    return SnapshotFile(path, resolved, "", tool, integrity, revision if isinstance(revision, int) else None,
-                        keys if isinstance(keys, int) else None, st.st_size, meta, meta_problem)
+    return SnapshotFile(
+        path,
+        resolved,
+        "",
+        tool,
+        integrity,
+        revision if isinstance(revision, int) else None,
+        keys if isinstance(keys, int) else None,
+        st.st_size,
+        meta,
+        meta_problem,
+    )

@@ -64,7 +64,8 @@ _LAZY_LOCK = threading.RLock()
 
 
 class LazySecret(Secret):
-    """A secret fetched only when revealed (the inventory's password, rendered by Ansible on use)."""
+    """A secret fetched only when revealed (the inventory's password, rendered by Ansible on
+    use)."""
 
     __slots__ = ("_fetch",)
 
@@ -201,8 +202,14 @@ def _make_env(finalize: Any) -> ImmutableSandboxedEnvironment:
         autoescape=False,
         keep_trailing_newline=True,
     )
-    env.filters.update(raw=_raw, quote=_quote_filter, q=_quote_filter, secret=_secret,
-                       env_update=env_update, env_parse=env_parse)
+    env.filters.update(
+        raw=_raw,
+        quote=_quote_filter,
+        q=_quote_filter,
+        secret=_secret,
+        env_update=env_update,
+        env_parse=env_parse,
+    )
     return env
 
 
@@ -226,23 +233,37 @@ def render_text(source: str, context: Mapping[str, Any]) -> str:
     return _template(source, False).render(context)
 
 
-def render(source: str, context: Mapping[str, Any], *, shell: bool, where: str = "<template>",
-           line: int | None = None) -> str:
+def render(
+    source: str,
+    context: Mapping[str, Any],
+    *,
+    shell: bool,
+    where: str = "<template>",
+    line: int | None = None,
+) -> str:
     try:
         return _template(source, shell).render(context)
     except jinja2.UndefinedError as exc:
         raise RenderError(where, line, f"undefined value: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(where, (line or 0) + exc.lineno - 1 if line else exc.lineno,
-                          f"template syntax: {exc.message}") from None
+        raise RenderError(
+            where,
+            (line or 0) + exc.lineno - 1 if line else exc.lineno,
+            f"template syntax: {exc.message}",
+        ) from None
     except jinja2.exceptions.SecurityError as exc:
         raise RenderError(where, line, f"refused by the sandbox: {exc}") from None
     except (TypeError, ValueError, jinja2.TemplateError) as exc:
         raise RenderError(where, line, f"cannot render: {exc}") from None
 
 
-def evaluate(expression: str, context: Mapping[str, Any], *, where: str = "<expression>",
-             line: int | None = None) -> Any:
+def evaluate(
+    expression: str,
+    context: Mapping[str, Any],
+    *,
+    where: str = "<expression>",
+    line: int | None = None,
+) -> Any:
     """Evaluate a jinja2 expression (``when``, ``until``, pre-flight checks)."""
     try:
         return _expression(expression)(**context)
@@ -259,9 +280,13 @@ def evaluate(expression: str, context: Mapping[str, Any], *, where: str = "<expr
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 
-def native(source: str, context: Mapping[str, Any], *, where: str = "<template>", line: int | None = None) -> Any:
-    """A value as its own type: a source that is one ``{{ expression }}`` gives the expression's value
-    (an int stays an int, a list a list, None None); anything else renders as text. No literal_eval of
+def native(
+    source: str, context: Mapping[str, Any], *, where: str = "<template>", line: int | None = None
+) -> Any:
+    """A value as its own type: a source that is one ``{{ expression }}`` gives the expression's
+    value
+    (an int stays an int, a list a list, None None); anything else renders as text. No
+    literal_eval of
     rendered text (jinja2's NativeEnvironment would turn a file named ``[1]`` into a list)."""
     match = _SINGLE_EXPRESSION.match(source)
     if match and "{{" not in match.group(1) and "}}" not in match.group(1) and "{%" not in source:

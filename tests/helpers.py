@@ -22,7 +22,9 @@ from etcdops.transport import Result
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 LAB_INVENTORY = FIXTURES / "inventories" / "lab"
-RUN = RunInfo(id="20260101T000000Z-abc123", stamp="20260101T000000Z", time="2026-01-01T00:00:00+00:00")
+RUN = RunInfo(
+    id="20260101T000000Z-abc123", stamp="20260101T000000Z", time="2026-01-01T00:00:00+00:00"
+)
 
 
 def lab_inventory() -> Inventory:
@@ -30,10 +32,12 @@ def lab_inventory() -> Inventory:
 
 
 class DictProbe:
-    """The plan's read-only probe backed by dicts: files by (host, path), command outputs by host."""
+    """The plan's read-only probe backed by dicts: files by (host, path), command outputs by
+    host."""
 
-    def __init__(self, files: dict[tuple[str, str], str] | None = None,
-                 outputs: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, files: dict[tuple[str, str], str] | None = None, outputs: dict[str, str] | None = None
+    ) -> None:
         self.files = files or {}
         self.outputs = outputs or {}
         self.checked: list[str] = []
@@ -47,34 +51,67 @@ class DictProbe:
 
     def run(self, host: str, command: Command) -> Result:
         self.checked.append(command.text)
-        if "df -PB1" in command.text and host not in self.outputs:  # a roomy filesystem (1 TiB, all free)
+        if (
+            "df -PB1" in command.text and host not in self.outputs
+        ):  # a roomy filesystem (1 TiB, all free)
             import shlex
 
             words = shlex.split(command.text)
             paths = [words[i + 1] for i, w in enumerate(words) if w == "%s\\t"]
-            return Result(0, "".join(f"{p}\t/dev/vda 1099511627776 0 1099511627776 0% /\n" for p in paths), "")
+            return Result(
+                0, "".join(f"{p}\t/dev/vda 1099511627776 0 1099511627776 0% /\n" for p in paths), ""
+            )
         return Result(0, self.outputs.get(host, ""), "")
 
 
-def lab_facts(inv: Inventory, leader: str | None = "node1", down: tuple[str, ...] = (),
-              version: str = "3.5.16") -> ClusterFacts:
+def lab_facts(
+    inv: Inventory,
+    leader: str | None = "node1",
+    down: tuple[str, ...] = (),
+    version: str = "3.5.16",
+) -> ClusterFacts:
     members, hosts = [], {}
     names = [m.name for m in inv.members]
     for i, h in enumerate(inv.members, 1):
         assert h.etcd is not None
         members.append(Member(i, h.etcd.name, (h.etcd.peer_url,), (h.etcd.client_url,), False))
-        status = EndpointStatus(h.etcd.client_url, 99, i, version, 1000, 900,
-                                1 + names.index(leader) if leader else 0, 2, 10, 10, 5, False)
-        hosts[h.name] = HostFacts(h.name, h.name not in down, None if h.name in down else status,
-                                  h.name not in down, etcd_version=version)
+        status = EndpointStatus(
+            h.etcd.client_url,
+            99,
+            i,
+            version,
+            1000,
+            900,
+            1 + names.index(leader) if leader else 0,
+            2,
+            10,
+            10,
+            5,
+            False,
+        )
+        hosts[h.name] = HostFacts(
+            h.name,
+            h.name not in down,
+            None if h.name in down else status,
+            h.name not in down,
+            etcd_version=version,
+        )
     return assemble(inv, hosts, members, 99, [])
 
 
-def plan_for(inv: Inventory, name: str, assignments: list[str], probe: Any = None,
-             facts: ClusterFacts | None = None, runbook: Path | None = None) -> Plan:
+def plan_for(
+    inv: Inventory,
+    name: str,
+    assignments: list[str],
+    probe: Any = None,
+    facts: ClusterFacts | None = None,
+    runbook: Path | None = None,
+) -> Plan:
     rb = load_runbook(runbook or REPO / "runbooks" / f"{name}.yml")
     params = parse_params(rb, split_assignments(assignments), inv)
-    return build_plan(rb, inv, params, facts or lab_facts(inv), probe or DictProbe(), RUN, REPO / "playbooks")
+    return build_plan(
+        rb, inv, params, facts or lab_facts(inv), probe or DictProbe(), RUN, REPO / "playbooks"
+    )
 
 
 def commands(step: PlannedStep) -> dict[str, list[str]]:

@@ -27,8 +27,15 @@ def connect(name: str) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     client.load_host_keys(f"{LAB}/ssh/known_hosts")
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(f"{NET}{name[-1]}", port=2222, username="root", key_filename=f"{LAB}/ssh/id_ed25519",
-                   look_for_keys=False, allow_agent=False, timeout=10)
+    client.connect(
+        f"{NET}{name[-1]}",
+        port=2222,
+        username="root",
+        key_filename=f"{LAB}/ssh/id_ed25519",
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
     return client
 
 
@@ -43,8 +50,10 @@ def on_all(commands: dict[str, str]) -> dict[str, tuple[int, str]]:
 
 
 def ctl(name: str) -> str:
-    return f"{LAB}/hosts/{name}/bin/etcdctl --endpoints=http://{NET}{name[-1]}:2379 --dial-timeout=1s " \
-           "--command-timeout=2s"
+    return (
+        f"{LAB}/hosts/{name}/bin/etcdctl --endpoints=http://{NET}{name[-1]}:2379 --dial-timeout=1s "
+        "--command-timeout=2s"
+    )
 
 
 def until(what: str, attempts: int, fn) -> None:  # type: ignore[no-untyped-def]
@@ -57,8 +66,10 @@ def until(what: str, attempts: int, fn) -> None:  # type: ignore[no-untyped-def]
 
 CLIENTS = dict(zip(NODES, POOL.map(connect, NODES), strict=True))
 # pre-flight: every voter healthy, no learner pending, node4's data dir empty
-pre = on_all({n: f"{ctl(n)} endpoint health" for n in NODES[:3]} |
-             {"node4": f'[ -z "$(ls -A {LAB}/hosts/node4/var/lib/etcd 2>/dev/null)" ]'})
+pre = on_all(
+    {n: f"{ctl(n)} endpoint health" for n in NODES[:3]}
+    | {"node4": f'[ -z "$(ls -A {LAB}/hosts/node4/var/lib/etcd 2>/dev/null)" ]'}
+)
 assert all(rc == 0 for rc, _ in pre.values()), pre
 rc, members = sh("node1", f"{ctl('node1')} member list")
 assert rc == 0 and not re.search(r", true$", members, re.M), members
@@ -90,16 +101,25 @@ def caught_up() -> bool:
 
 
 until("node4 catching up", 1200, caught_up)
-member_id = next(line.split(", ")[0] for line in sh("node1", f"{ctl('node1')} member list")[1].splitlines()
-                 if f"http://{NET}4:2380" in line)
+member_id = next(
+    line.split(", ")[0]
+    for line in sh("node1", f"{ctl('node1')} member list")[1].splitlines()
+    if f"http://{NET}4:2380" in line
+)
 until("promote", 600, lambda: sh("node1", f"{ctl('node1')} member promote {member_id}")[0] == 0)
 
 
 def verified() -> bool:
     got = on_all({n: f"{ctl(n)} endpoint health && {ctl(n)} member list" for n in NODES})
-    lists = {"".join(sorted(out.splitlines(keepends=True)[1:])) for rc, out in got.values() if rc == 0}
-    return all(rc == 0 for rc, _ in got.values()) and len(lists) == 1 and \
-        f"{member_id}, started, node4, http://{NET}4:2380, http://{NET}4:2379, false" in lists.pop()
+    lists = {
+        "".join(sorted(out.splitlines(keepends=True)[1:])) for rc, out in got.values() if rc == 0
+    }
+    return (
+        all(rc == 0 for rc, _ in got.values())
+        and len(lists) == 1
+        and f"{member_id}, started, node4, http://{NET}4:2380, http://{NET}4:2379, false"
+        in lists.pop()
+    )
 
 
 until("node4 a started, healthy voter on whom every member agrees", 240, verified)

@@ -26,8 +26,12 @@ class Output(str, Enum):
 
 
 InventoryOpt = Annotated[str, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")]
-ParamsOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (repeatable)")]
-RunbooksOpt = Annotated[list[Path] | None, typer.Option("--runbooks", help="extra directory of runbooks")]
+ParamsOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="key=value (repeatable)")
+]
+RunbooksOpt = Annotated[
+    list[Path] | None, typer.Option("--runbooks", help="extra directory of runbooks")
+]
 
 
 def err(message: str) -> None:
@@ -47,8 +51,12 @@ def boundary(fn: F) -> F:
         except KeyboardInterrupt:
             err("interrupted")
             raise typer.Exit(130) from None
-        except BrokenPipeError:  # the reader of stdout went away (`etcdops ... | head`): stop, as on SIGPIPE
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error on the final flush
+        except (
+            BrokenPipeError
+        ):  # the reader of stdout went away (`etcdops ... | head`): stop, as on SIGPIPE
+            os.dup2(
+                os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+            )  # no second error on the final flush
             raise typer.Exit(ExitCode.PIPE_CLOSED) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -76,5 +84,8 @@ def exit_on_failed_checks(the_plan) -> None:  # type: ignore[no-untyped-def]
     failed = the_plan.failed_checks
     if failed:
         for check in failed:
-            err(f"refused: pre-flight check failed: {check.message}" + (f" ({check.detail})" if check.detail else ""))
+            err(
+                f"refused: pre-flight check failed: {check.message}"
+                + (f" ({check.detail})" if check.detail else "")
+            )
         raise typer.Exit(max(c.exit_code for c in failed))

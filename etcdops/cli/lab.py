@@ -13,11 +13,16 @@ app = typer.Typer(help="The local lab: real etcd and sshd on 127.0.1.N.", no_arg
 
 @app.command()
 @boundary
-def up(members: Annotated[int, typer.Option(help="etcd members")] = 3,
-       spares: Annotated[int, typer.Option(help="hosts with sshd only")] = 2,
-       plaintext: Annotated[bool, typer.Option("--plaintext", help="plain http instead of TLS everywhere")] = False,
-       tls: Annotated[bool, typer.Option("--tls", help="TLS with client certs, kubespray's layout (default)")]
-       = False) -> None:
+def up(
+    members: Annotated[int, typer.Option(help="etcd members")] = 3,
+    spares: Annotated[int, typer.Option(help="hosts with sshd only")] = 2,
+    plaintext: Annotated[
+        bool, typer.Option("--plaintext", help="plain http instead of TLS everywhere")
+    ] = False,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="TLS with client certs, kubespray's layout (default)")
+    ] = False,
+) -> None:
     """Start the lab (stopping a stale one first): TLS on client and peer URLs by default."""
     from etcdops.errors import BadInput
     from etcdops.lab.lab import Lab

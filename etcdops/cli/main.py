@@ -22,7 +22,10 @@ from etcdops.cli.common import (
 )
 
 app = typer.Typer(
-    name="etcdops", no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
+    name="etcdops",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
     help="Declarative, reviewable maintenance for etcd clusters: plan first, then run.",
 )
 app.add_typer(runbooks_cli.app, name="runbooks")
@@ -33,9 +36,13 @@ app.command()(run_cli.run)
 
 @app.command()
 @boundary
-def status(inventory: InventoryOpt, output: Annotated[Output, typer.Option("--output", "-o")] = Output.text,
-           check: Annotated[bool, typer.Option("--check", help="exit 1 unless the cluster is healthy")] = False
-           ) -> None:
+def status(
+    inventory: InventoryOpt,
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.text,
+    check: Annotated[
+        bool, typer.Option("--check", help="exit 1 unless the cluster is healthy")
+    ] = False,
+) -> None:
     """Members, endpoints, leader, quorum and alarms of the cluster (read-only)."""
     from etcdops.facts.gather import gather
     from etcdops.output import status_dict, status_text
@@ -45,17 +52,25 @@ def status(inventory: InventoryOpt, output: Annotated[Output, typer.Option("--ou
     inv = get_inventory(inventory)
     with Pool(inv) as pool:
         facts = gather(inv, pool)
-    typer.echo(json.dumps(status_dict(facts), indent=2) if output == Output.json else status_text(facts))
+    typer.echo(
+        json.dumps(status_dict(facts), indent=2) if output == Output.json else status_text(facts)
+    )
     if check and not facts.healthy:
         raise typer.Exit(1)
 
 
 @app.command()
 @boundary
-def plan(runbook: str, inventory: InventoryOpt, param: ParamsOpt = None, runbooks: RunbooksOpt = None,
-         output: Annotated[Output, typer.Option("--output", "-o")] = Output.text,
-         save: Annotated[Path | None, typer.Option(help="save the plan for review; run it with run --plan")]
-         = None) -> None:
+def plan(
+    runbook: str,
+    inventory: InventoryOpt,
+    param: ParamsOpt = None,
+    runbooks: RunbooksOpt = None,
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.text,
+    save: Annotated[
+        Path | None, typer.Option(help="save the plan for review; run it with run --plan")
+    ] = None,
+) -> None:
     """Show exactly what RUNBOOK would do (a dry run: nothing is changed anywhere)."""
     from etcdops.output import plan_json, plan_markdown, plan_text
     from etcdops.runs import record
@@ -64,20 +79,27 @@ def plan(runbook: str, inventory: InventoryOpt, param: ParamsOpt = None, runbook
     prepared = prepare(runbook, inventory, param or [], runbooks)
     with prepared.pool:
         the_plan = prepared.plan()
-    render = {Output.text: plan_text, Output.json: plan_json, Output.markdown: plan_markdown}[output]
+    render = {Output.text: plan_text, Output.json: plan_json, Output.markdown: plan_markdown}[
+        output
+    ]
     typer.echo(render(the_plan))
     if save is not None:
         data = record(the_plan, prepared.inventory, prepared.params, prepared.assignments)
         save.write_text(json.dumps(data, indent=2) + "\n")
-        err(f"saved the plan as {save} (run {the_plan.run_id}); run it with: etcdops run --plan {save}")
+        err(
+            f"saved the plan as {save} (run {the_plan.run_id}); run it with: etcdops run --plan "
+            f"{save}"
+        )
     exit_on_failed_checks(the_plan)
 
 
 @app.command()
 @boundary
-def validate(runbook: Annotated[list[str] | None, typer.Argument()] = None,
-             inventory: Annotated[str | None, typer.Option("--inventory", "-i")] = None,
-             runbooks: RunbooksOpt = None) -> None:
+def validate(
+    runbook: Annotated[list[str] | None, typer.Argument()] = None,
+    inventory: Annotated[str | None, typer.Option("--inventory", "-i")] = None,
+    runbooks: RunbooksOpt = None,
+) -> None:
     """Check runbooks and an inventory without connecting to anything."""
     from etcdops.session import validate_all
 
@@ -95,7 +117,8 @@ def main() -> None:
 
 
 def _exit(code: object) -> None:
-    """Exit as sys.exit(code) would, without the interpreter's finalization: with paramiko, cryptography
+    """Exit as sys.exit(code) would, without the interpreter's finalization: with paramiko,
+    cryptography
     and its transport threads loaded it takes 0.08-0.15 s (measured) and does nothing etcdops needs.
     By now every file etcdops writes is closed, its lock released and its connections closed;
     atexit handlers (ansible-runner's temporary folders, logging) still run."""

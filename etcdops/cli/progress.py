@@ -19,7 +19,9 @@ class Progress:
     def _write(self, text: str) -> None:
         if not self.tty:  # a log (CI): every line gets its UTC time
             stamp = time.strftime("%H:%M:%SZ ", time.gmtime())
-            text = "".join(stamp + line if line.strip() else line for line in text.splitlines(keepends=True))
+            text = "".join(
+                stamp + line if line.strip() else line for line in text.splitlines(keepends=True)
+            )
         with self._lock:
             self.stream.write(text)
             self.stream.flush()
@@ -28,11 +30,17 @@ class Progress:
         hosts = ", ".join(step.hosts)
         self._write(f"[{step.index}/{total}] {step.name} ({hosts})\n")
 
-    def host_done(self, step: PlannedStep, host: str, status: str, elapsed: float, detail: str) -> None:
+    def host_done(
+        self, step: PlannedStep, host: str, status: str, elapsed: float, detail: str
+    ) -> None:
         lines = detail.strip().splitlines()
         first = lines[0] if lines else ""
         if status == "failed" or len(lines) > 1:
-            first = "\n" + "\n".join("      " + line for line in lines) if len(lines) > 1 else detail.strip()
+            first = (
+                "\n" + "\n".join("      " + line for line in lines)
+                if len(lines) > 1
+                else detail.strip()
+            )
         self._write(f"    {host}: {status} ({elapsed:.1f}s){' - ' + first if first else ''}\n")
 
     def note(self, step: PlannedStep, host: str, message: str) -> None:

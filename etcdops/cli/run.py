@@ -20,30 +20,47 @@ WINDOW_ENV = "ETCDOPS_WINDOW"
 
 
 @boundary
-def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file")] = None,
-        inventory: Annotated[str | None, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")]
-        = None,
-        param: ParamsOpt = None, runbooks: RunbooksOpt = None,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
-        plan_file: Annotated[Path | None, typer.Option("--plan", help="run this reviewed plan (plan --save)")]
-        = None,
-        resume: Annotated[str | None, typer.Option(help="continue the run with this id after a crash")] = None,
-        window: Annotated[str | None, typer.Option(help=f'e.g. "Sat 02:00-04:00 UTC" (or ${WINDOW_ENV})')]
-        = None,
-        break_lock: Annotated[bool, typer.Option("--break-lock", help="remove a lock left by a dead run")]
-        = False,
-        report: Annotated[Path | None, typer.Option(help="write the run report (JSON) here")] = None,
-        junit: Annotated[Path | None, typer.Option(help="write one JUnit testcase per step here")] = None,
-        output: Annotated[Output, typer.Option("--output", "-o", help="json: the report on stdout")]
-        = Output.text) -> None:
-    """Plan RUNBOOK, show the plan, ask, then execute that same plan (or a reviewed or resumed one)."""
+def run(
+    runbook: Annotated[str | None, typer.Argument(help="runbook name or file")] = None,
+    inventory: Annotated[
+        str | None, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")
+    ] = None,
+    param: ParamsOpt = None,
+    runbooks: RunbooksOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="run this reviewed plan (plan --save)")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="continue the run with this id after a crash")
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option(help=f'e.g. "Sat 02:00-04:00 UTC" (or ${WINDOW_ENV})')
+    ] = None,
+    break_lock: Annotated[
+        bool, typer.Option("--break-lock", help="remove a lock left by a dead run")
+    ] = False,
+    report: Annotated[Path | None, typer.Option(help="write the run report (JSON) here")] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="write one JUnit testcase per step here")
+    ] = None,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="json: the report on stdout")
+    ] = Output.text,
+) -> None:
+    """Plan RUNBOOK, show the plan, ask, then execute that same plan (or a reviewed or resumed
+    one)."""
     from etcdops.cli.progress import Progress
     from etcdops.execute.orchestrate import RunOptions, execute
     from etcdops.execute.runner import RunStatus, StepStatus
     from etcdops.session import prepare
     from etcdops.window import parse_window
 
-    the_window = parse_window(window or os.environ[WINDOW_ENV]) if (window or os.environ.get(WINDOW_ENV)) else None
+    the_window = (
+        parse_window(window or os.environ[WINDOW_ENV])
+        if (window or os.environ.get(WINDOW_ENV))
+        else None
+    )
     if the_window is not None and not the_window.contains(dt.datetime.now(dt.UTC)):
         raise OutsideWindow(f"outside the maintenance window {the_window}; nothing was touched")
     saved, run_dir = _saved_record(plan_file, resume)
@@ -52,16 +69,27 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
         param = [*saved["assignments"], *(param or [])]
     if runbook is None or inventory is None:
         raise BadInput("run needs RUNBOOK and --inventory (or --plan FILE, or --resume ID)")
-    say = err if output == Output.json else typer.echo  # with --output json, stdout is the report only
+    say = (
+        err if output == Output.json else typer.echo
+    )  # with --output json, stdout is the report only
     prepared = prepare(runbook, inventory, param or [], runbooks)
     if yes and saved is None:
         _unattended_needs(prepared.runbook, param or [])
     with prepared.pool:
         the_plan = _plan(prepared, saved, plan_file is not None, say)
         _confirm_or_refuse(the_plan, yes)
-        options = RunOptions(assume_yes=yes, confirm=None if yes else _confirm, break_lock=break_lock,
-                             window=the_window, resume_dir=run_dir, report=report, junit=junit,
-                             read_after=output == Output.json, say=say, note=err)
+        options = RunOptions(
+            assume_yes=yes,
+            confirm=None if yes else _confirm,
+            break_lock=break_lock,
+            window=the_window,
+            resume_dir=run_dir,
+            report=report,
+            junit=junit,
+            read_after=output == Output.json,
+            say=say,
+            note=err,
+        )
         result, the_report = execute(prepared, the_plan, options, Progress())
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))
@@ -71,23 +99,32 @@ def run(runbook: Annotated[str | None, typer.Argument(help="runbook name or file
             err(f"after fixing the cause, continue with: etcdops run --resume {result.run_id}")
         raise typer.Exit(result.exit_code or ExitCode.STEP_FAILED)
     counts = {status: sum(1 for s in result.steps if s.status == status) for status in StepStatus}
-    say(f"\nrun {result.run_id} finished: {len(result.steps)} steps ({counts[StepStatus.CHANGED]} changed, "
+    say(
+        f"\nrun {result.run_id} finished: {len(result.steps)} steps ({counts[StepStatus.CHANGED]} "
+        "changed, "
         f"{counts[StepStatus.OK]} ok (nothing to do), {counts[StepStatus.SKIPPED]} skipped, "
-        f"{counts[StepStatus.DONE_BEFORE]} done before)")
+        f"{counts[StepStatus.DONE_BEFORE]} done before)"
+    )
     if the_plan.on_success:
         say("\n" + the_plan.on_success.strip())
 
 
 def _unattended_needs(the_runbook: Any, given: list[str]) -> None:
-    """A runbook that removes things says what, on the command line, when nobody reviews its plan."""
+    """A runbook that removes things says what, on the command line, when nobody reviews its
+    plan."""
     named = {a.partition("=")[0].strip() for a in given}
     missing = [p for p in the_runbook.unattended_requires if p not in named]
     if missing:
-        raise Refused(f"{the_runbook.name} under --yes without a reviewed plan (run --plan) needs "
-                      + ", ".join(f"-p {p}=..." for p in missing) + " given explicitly; nothing was touched")
+        raise Refused(
+            f"{the_runbook.name} under --yes without a reviewed plan (run --plan) needs "
+            + ", ".join(f"-p {p}=..." for p in missing)
+            + " given explicitly; nothing was touched"
+        )
 
 
-def _saved_record(plan_file: Path | None, resume: str | None) -> tuple[dict[str, Any] | None, Path | None]:
+def _saved_record(
+    plan_file: Path | None, resume: str | None
+) -> tuple[dict[str, Any] | None, Path | None]:
     from etcdops.runs import load_record, resume_record
     from etcdops.session import project_root
 
@@ -111,15 +148,23 @@ def _plan(prepared: Any, saved: dict[str, Any] | None, reviewed: bool, say: Any)
     if reviewed:
         assert saved is not None
         if run_status(runs_dir(project_root()) / the_plan.run_id) == "successful":
-            raise PlanStale(f"the reviewed plan (run {the_plan.run_id}) has already run successfully; "
-                            "make and review a new plan")
-        check_reviewed(saved, record(the_plan, prepared.inventory, prepared.params, prepared.assignments))
+            raise PlanStale(
+                f"the reviewed plan (run {the_plan.run_id}) has already run successfully; "
+                "make and review a new plan"
+            )
+        check_reviewed(
+            saved, record(the_plan, prepared.inventory, prepared.params, prepared.assignments)
+        )
         say("\nthe reviewed plan still matches the cluster, the inventory and the runbook")
     if saved is not None and not reviewed:
         failed = the_plan.failed_checks
-        if failed:  # a resumed run passed its pre-flight when it started; each step re-checks what it needs
-            say("pre-flight checks that fail now are not re-applied to a resumed run: "
-                + "; ".join(c.message for c in failed))
+        if (
+            failed
+        ):  # a resumed run passed its pre-flight when it started; each step re-checks what it needs
+            say(
+                "pre-flight checks that fail now are not re-applied to a resumed run: "
+                + "; ".join(c.message for c in failed)
+            )
         return the_plan
     exit_on_failed_checks(the_plan)
     return the_plan
@@ -150,7 +195,10 @@ def runs_list() -> None:
     if not rows:
         typer.echo("no runs yet")
     for r in rows:
-        typer.echo(f"{r['id']:<28} {r['runbook']:<16} {r['inventory']:<12} {r['status']:<14} steps {r['steps']}")
+        typer.echo(
+            f"{r['id']:<28} {r['runbook']:<16} {r['inventory']:<12} {r['status']:<14} steps "
+            f"{r['steps']}"
+        )
 
 
 @runs_app.command("show")
@@ -161,7 +209,9 @@ def runs_show(run_id: str) -> None:
     from etcdops.session import project_root
 
     run_dir, data = find_run(project_root(), run_id)
-    typer.echo(f"run {run_id}: {data.get('runbook')} on {data.get('inventory')}, {run_status(run_dir)}")
+    typer.echo(
+        f"run {run_id}: {data.get('runbook')} on {data.get('inventory')}, {run_status(run_dir)}"
+    )
     typer.echo("params: " + ", ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items()))
     for e in events(run_dir):
         detail = {k: v for k, v in e.items() if k not in ("time", "event")}

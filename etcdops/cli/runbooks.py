@@ -37,12 +37,16 @@ def show(name: Annotated[str, typer.Argument()], runbooks: RunbooksOpt = None) -
     for p in rb.params:
         extra = f" one of {', '.join(p.choices)}" if p.choices else ""
         default = "required" if p.required else f"default {p.default!r}"
-        typer.echo(f"  {p.name:<14} {p.type:<6} {default}{extra}{'  (secret)' if p.secret else ''}"
-                   + (f"\n      {p.description}" if p.description else ""))
+        typer.echo(
+            f"  {p.name:<14} {p.type:<6} {default}{extra}{'  (secret)' if p.secret else ''}"
+            + (f"\n      {p.description}" if p.description else "")
+        )
     if rb.preflight:
         typer.echo("\nPRE-FLIGHT")
         for c in rb.preflight:
             typer.echo(f"  - {c.message}")
     typer.echo("\nSTEPS")
     for i, s in enumerate(rb.steps, 1):
-        typer.echo(f"  {i:>2}. {s.name}  [{s.kind} on {s.target}{', parallel' if s.parallel else ''}]")
+        typer.echo(
+            f"  {i:>2}. {s.name}  [{s.kind} on {s.target}{', parallel' if s.parallel else ''}]"
+        )

@@ -28,7 +28,11 @@ class Journal:
     def event(self, kind: str, **data: Any) -> None:
         if self.folder is None:
             return
-        record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "event": kind, **data}
+        record = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "event": kind,
+            **data,
+        }
         with self._lock, open(self.folder / "events.jsonl", "a") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
             fh.flush()

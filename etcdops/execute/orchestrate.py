@@ -32,7 +32,9 @@ class RunOptions:
     report: Path | None = None
     junit: Path | None = None
     read_after: bool = False  # read the cluster again at the end for the report's "after"
-    say: Callable[[str], None] = lambda _m: None  # what the operator is told (--break-lock's removals)
+    say: Callable[[str], None] = lambda _m: (
+        None
+    )  # what the operator is told (--break-lock's removals)
     note: Callable[[str], None] = lambda _m: None  # side remarks (the lock's notes), on stderr
 
 
@@ -40,7 +42,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events) -> tuple[RunResult, dict[str, Any]]:
+def execute(
+    prepared: Prepared, plan: Plan, options: RunOptions, events: Events
+) -> tuple[RunResult, dict[str, Any]]:
     """Take the lock, run the plan (journaled), release the lock, write the report."""
     from etcdops.facts.leader import read_leader
     from etcdops.facts.through import Through
@@ -56,18 +60,37 @@ def execute(prepared: Prepared, plan: Plan, options: RunOptions, events: Events)
     journal = Journal(project_root() / ".etcdops" / "runs" / plan.run_id)
     done = finished_steps(options.resume_dir) if options.resume_dir is not None else frozenset()
     if options.resume_dir is None:
-        journal.write("plan.json", record(plan, prepared.inventory, prepared.params, prepared.assignments))
+        journal.write(
+            "plan.json", record(plan, prepared.inventory, prepared.params, prepared.assignments)
+        )
     else:
         journal.event("run_resumed", done_before=sorted(done))
-    lock = ClusterLock(prepared.inventory, prepared.pool, new_holder(plan.run_id, plan.runbook),
-                       prepared.runbook.lock, via, on_note=lambda m: options.note(f"lock: {m}"))
+    lock = ClusterLock(
+        prepared.inventory,
+        prepared.pool,
+        new_holder(plan.run_id, plan.runbook),
+        prepared.runbook.lock,
+        via,
+        on_note=lambda m: options.note(f"lock: {m}"),
+    )
     # the waits' polls and the re-checks ask every member's etcd through one healthy member host
     through = Through(prepared.inventory, prepared.pool, via, avoid=prepared.param_hosts())
     with stop_on_signals(StopRequest()) as stop, lock:
-        runner = Runner(plan, prepared.inventory, prepared.pool, lambda: prepared.live_facts(through), events, journal,
-                        assume_yes=options.assume_yes, confirm=options.confirm, secrets=secret_values(prepared),
-                        done_before=done, stop_reason=_window_closed(options.window), interrupt=stop,
-                        read_leader=lambda: read_leader(prepared.inventory, prepared.pool, via))
+        runner = Runner(
+            plan,
+            prepared.inventory,
+            prepared.pool,
+            lambda: prepared.live_facts(through),
+            events,
+            journal,
+            assume_yes=options.assume_yes,
+            confirm=options.confirm,
+            secrets=secret_values(prepared),
+            done_before=done,
+            stop_reason=_window_closed(options.window),
+            interrupt=stop,
+            read_leader=lambda: read_leader(prepared.inventory, prepared.pool, via),
+        )
         started = _now()
         result = runner.run()
         journal.write("result.json", summarize(result))
@@ -81,7 +104,12 @@ def learn_rates(plan: Plan, result: RunResult) -> None:
     from etcdops.durations import Rates
 
     rates = Rates.load(plan.inventory)
-    work = {(s.index, a.host): (s.kind, a.action.work) for s in plan.steps for a in s.actions if a.action.work}
+    work = {
+        (s.index, a.host): (s.kind, a.action.work)
+        for s in plan.steps
+        for a in s.actions
+        if a.action.work
+    }
     for step in result.steps:
         for h in step.hosts:
             kind_work = work.get((step.index, h.host))
@@ -94,12 +122,21 @@ def learn_rates(plan: Plan, result: RunResult) -> None:
 def _window_closed(window: Window | None) -> Callable[[], str | None]:
     if window is None:
         return lambda: None
-    return lambda: None if window.contains(dt.datetime.now(dt.UTC)) else \
-        f"the maintenance window {window} has closed"
+    return lambda: (
+        None
+        if window.contains(dt.datetime.now(dt.UTC))
+        else f"the maintenance window {window} has closed"
+    )
 
 
-def _report(prepared: Prepared, plan: Plan, result: RunResult, started: str, journal: Journal,
-            options: RunOptions) -> dict[str, Any]:
+def _report(
+    prepared: Prepared,
+    plan: Plan,
+    result: RunResult,
+    started: str,
+    journal: Journal,
+    options: RunOptions,
+) -> dict[str, Any]:
     """The report: before (the plan's facts) and after (read now, when a report is asked for), every
     step; always in the journal."""
     from etcdops.report import build_report, junit_xml

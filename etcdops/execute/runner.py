@@ -62,7 +62,9 @@ class StepStatus(str, Enum):
 class Events(Protocol):
     def step_started(self, step: PlannedStep, total: int) -> None: ...
 
-    def host_done(self, step: PlannedStep, host: str, status: str, elapsed: float, detail: str) -> None: ...
+    def host_done(
+        self, step: PlannedStep, host: str, status: str, elapsed: float, detail: str
+    ) -> None: ...
 
     def note(self, step: PlannedStep, host: str, message: str) -> None: ...
 
@@ -90,7 +92,9 @@ class StepResult:
     status: StepStatus = StepStatus.PENDING
     elapsed: float = 0.0
     hosts: list[HostResult] = field(default_factory=list)
-    started: bool = False  # it began (its re-checks passed): an interruption is "during", not "before"
+    started: bool = (
+        False  # it began (its re-checks passed): an interruption is "during", not "before"
+    )
 
 
 @dataclass
@@ -100,7 +104,9 @@ class RunResult:
     steps: list[StepResult] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
-    leaders: list[tuple[str, str | None]] = field(default_factory=list)  # (UTC time, leader host) on change
+    leaders: list[tuple[str, str | None]] = field(
+        default_factory=list
+    )  # (UTC time, leader host) on change
 
     @property
     def resumable(self) -> bool:
@@ -110,20 +116,37 @@ class RunResult:
 
 
 FactsReader = Callable[[], ClusterFacts]
-LeaderReader = Callable[[], "tuple[str, str] | None"]  # (the leader's host, the host asked); None: cannot tell
+LeaderReader = Callable[
+    [], "tuple[str, str] | None"
+]  # (the leader's host, the host asked); None: cannot tell
 Confirm = Callable[[str], bool]
-_FAILED_AS = {PlanStale: RunStatus.STALE, Refused: RunStatus.REFUSED, OutsideWindow: RunStatus.WINDOW_CLOSED,
-              Interrupted: RunStatus.INTERRUPTED}
+_FAILED_AS = {
+    PlanStale: RunStatus.STALE,
+    Refused: RunStatus.REFUSED,
+    OutsideWindow: RunStatus.WINDOW_CLOSED,
+    Interrupted: RunStatus.INTERRUPTED,
+}
 
 
 class Runner:
-    def __init__(self, plan: Plan, inventory: Inventory, pool: Pool, read_facts: FactsReader,
-                 events: Events, journal: Journal, *, assume_yes: bool, confirm: Confirm | None,
-                 secrets: list[str], done_before: frozenset[int] = frozenset(),
-                 stop_reason: Callable[[], str | None] = lambda: None,
-                 interrupt: Callable[[], str | None] = lambda: None,
-                 read_leader: LeaderReader = lambda: None,
-                 heartbeat: float = HEARTBEAT_EVERY) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        inventory: Inventory,
+        pool: Pool,
+        read_facts: FactsReader,
+        events: Events,
+        journal: Journal,
+        *,
+        assume_yes: bool,
+        confirm: Confirm | None,
+        secrets: list[str],
+        done_before: frozenset[int] = frozenset(),
+        stop_reason: Callable[[], str | None] = lambda: None,
+        interrupt: Callable[[], str | None] = lambda: None,
+        read_leader: LeaderReader = lambda: None,
+        heartbeat: float = HEARTBEAT_EVERY,
+    ) -> None:
         self.plan, self.inventory, self.pool = plan, inventory, pool
         self.heartbeat = heartbeat
         self.read_facts, self.events, self.journal = read_facts, events, journal
@@ -161,7 +184,9 @@ class Runner:
             result.steps.append(step_result)
             if step.index in self.done_before:
                 step_result.status = StepStatus.DONE_BEFORE
-                self.journal.event("step_skipped", step=step.index, reason="finished in the run being resumed")
+                self.journal.event(
+                    "step_skipped", step=step.index, reason="finished in the run being resumed"
+                )
                 continue
             if step.skipped:
                 step_result.status = StepStatus.SKIPPED
@@ -184,8 +209,9 @@ class Runner:
         if reason:
             raise OutsideWindow(f"{reason}; stopped cleanly before step {step.index} ({step.name})")
 
-    def _fail(self, result: RunResult, step: PlannedStep, step_result: StepResult,
-              exc: EtcdopsError) -> RunResult:
+    def _fail(
+        self, result: RunResult, step: PlannedStep, step_result: StepResult, exc: EtcdopsError
+    ) -> RunResult:
         not_started = isinstance(exc, (OutsideWindow, Interrupted)) and not step_result.started
         step_result.status = StepStatus.NOT_STARTED if not_started else StepStatus.FAILED
         result.status = _FAILED_AS.get(type(exc), RunStatus.FAILED)
@@ -200,7 +226,9 @@ class Runner:
             message += "\n\n" + advice.strip()
         result.error = message
         result.exit_code = exc.exit_code
-        self.journal.event("step_failed", step=step.index, error=message, status=result.status.value)
+        self.journal.event(
+            "step_failed", step=step.index, error=message, status=result.status.value
+        )
         self.journal.event("run_finished", status=result.status.value)
         return result
 
@@ -214,12 +242,16 @@ class Runner:
         deadline = start + step.timeout
         if step.parallel and len(step.actions) > 1:
             first = [a.host for a in step.actions if a.host != step.last]
-            results = self.pool.map(first, lambda h: self._host(step, _action_for(step, h), deadline), parallel=True)
+            results = self.pool.map(
+                first, lambda h: self._host(step, _action_for(step, h), deadline), parallel=True
+            )
             errors = [r for r in results.values() if isinstance(r, BaseException)]
             out.hosts = [r for r in results.values() if isinstance(r, HostResult)]
             if errors:
                 raise _worst(errors)
-            if step.last is not None:  # e.g. a leader stopped while its followers run stalls handing over
+            if (
+                step.last is not None
+            ):  # e.g. a leader stopped while its followers run stalls handing over
                 self._between_hosts()
                 out.hosts.append(self._host(step, _action_for(step, step.last), deadline))
         else:
@@ -231,7 +263,9 @@ class Runner:
         out.status = StepStatus.CHANGED if changed else StepStatus.OK
         out.elapsed = time.monotonic() - start
         self.events.step_done(step, out.status.value, out.elapsed)
-        self.journal.event("step_finished", step=step.index, status=out.status.value, elapsed=round(out.elapsed, 3))
+        self.journal.event(
+            "step_finished", step=step.index, status=out.status.value, elapsed=round(out.elapsed, 3)
+        )
 
     def _between_hosts(self) -> None:
         reason = self.interrupt()
@@ -240,7 +274,11 @@ class Runner:
 
     def _fresh_facts(self) -> ClusterFacts | None:
         fresh = self._fresh
-        return fresh if fresh is not None and fresh.read_at and time.monotonic() - fresh.read_at <= FRESH_FOR else None
+        return (
+            fresh
+            if fresh is not None and fresh.read_at and time.monotonic() - fresh.read_at <= FRESH_FOR
+            else None
+        )
 
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:
@@ -251,7 +289,9 @@ class Runner:
             found = self.read_leader()
             if found is not None:
                 leader, asked = found
-                self.journal.event("recheck", step=step.index, leader=leader, read=f"gateway, from {asked}")
+                self.journal.event(
+                    "recheck", step=step.index, leader=leader, read=f"gateway, from {asked}"
+                )
                 self._note_leader(leader)
                 self._same_leader(step, leader)
                 return
@@ -260,44 +300,64 @@ class Runner:
         if step.quorum is not None:
             refusal = Membership.from_facts(facts).refusal(step.quorum.change, step.quorum.host)
             if refusal:
-                raise Refused(f"step {step.index} ({step.name}) refused on the live cluster: {refusal}; "
-                              "nothing of this step was done")
+                raise Refused(
+                    f"step {step.index} ({step.name}) refused on the live cluster: {refusal}; "
+                    "nothing of this step was done"
+                )
         self._same_leader(step, facts.leader_host)
         context = {**self.plan.variables, "facts": facts}
         for expr in step.requires:
             if not evaluate(expr, context, where=self.plan.runbook_file):
-                raise PlanStale(f"step {step.index} ({step.name}) requires {expr}, which no longer "
-                                "holds on the live cluster; nothing of this step was done")
+                raise PlanStale(
+                    f"step {step.index} ({step.name}) requires {expr}, which no longer "
+                    "holds on the live cluster; nothing of this step was done"
+                )
 
     @staticmethod
     def _same_leader(step: PlannedStep, leader: str | None) -> None:
         if step.leader is not None and leader != step.leader:
-            raise PlanStale(f"step {step.index} ({step.name}) was planned with {step.leader} as leader, "
-                            f"but the leader is now {leader or 'unknown'}; plan again")
+            raise PlanStale(
+                f"step {step.index} ({step.name}) was planned with {step.leader} as leader, "
+                f"but the leader is now {leader or 'unknown'}; plan again"
+            )
 
     def _host(self, step: PlannedStep, host_action: HostAction, deadline: float) -> HostResult:
         host = host_action.host
         start = time.monotonic()
         if step.only_if and not self._only_if(step, host):
-            self.events.host_done(step, host, HostStatus.SKIPPED.value, 0.0, f"only_if is false now: {step.only_if}")
-            self.journal.event("host_finished", step=step.index, host=host, status=HostStatus.SKIPPED.value)
+            self.events.host_done(
+                step, host, HostStatus.SKIPPED.value, 0.0, f"only_if is false now: {step.only_if}"
+            )
+            self.journal.event(
+                "host_finished", step=step.index, host=host, status=HostStatus.SKIPPED.value
+            )
             return HostResult(host, HostStatus.SKIPPED, 0.0, f"only_if: {step.only_if} is false")
         self.journal.event("host_started", step=step.index, host=host)
         try:
             outcome = self._act(step, host_action, deadline)
         except ConnectError as exc:
-            if step.on_unreachable != "skip" or isinstance(exc, HostKeyError):  # a changed key is never "down"
+            if step.on_unreachable != "skip" or isinstance(
+                exc, HostKeyError
+            ):  # a changed key is never "down"
                 return self._host_failed(step, host, start, exc)
-            outcome = Outcome(HostStatus.UNREACHABLE, f"could not reach {host} ({exc.reason}); going on as the "
-                              "runbook allows")
+            outcome = Outcome(
+                HostStatus.UNREACHABLE,
+                f"could not reach {host} ({exc.reason}); going on as the runbook allows",
+            )
         except EtcdopsError as exc:
             return self._host_failed(step, host, start, exc)
         elapsed = time.monotonic() - start
         detail = mask_secrets(outcome.detail, self.secrets)
         report = [dict(outcome.report)] if outcome.report else []
         self.events.host_done(step, host, outcome.status.value, elapsed, detail)
-        self.journal.event("host_finished", step=step.index, host=host, status=outcome.status.value,
-                           elapsed=round(elapsed, 3), report=report)
+        self.journal.event(
+            "host_finished",
+            step=step.index,
+            host=host,
+            status=outcome.status.value,
+            elapsed=round(elapsed, 3),
+            report=report,
+        )
         return HostResult(host, outcome.status, elapsed, detail, report)
 
     def _only_if(self, step: PlannedStep, host: str) -> bool:
@@ -307,7 +367,9 @@ class Runner:
             context["host"] = self.plan.variables["hosts"][host]
         return bool(evaluate(step.only_if, context, where=self.plan.runbook_file))
 
-    def _host_failed(self, step: PlannedStep, host: str, start: float, exc: EtcdopsError) -> HostResult:
+    def _host_failed(
+        self, step: PlannedStep, host: str, start: float, exc: EtcdopsError
+    ) -> HostResult:
         elapsed = time.monotonic() - start
         detail = mask_secrets(str(exc), self.secrets)
         status = "interrupted" if isinstance(exc, Interrupted) else HostStatus.FAILED.value
@@ -316,7 +378,9 @@ class Runner:
         if isinstance(exc, (StepFailed, PlanStale, Refused, Interrupted, HostKeyError)):
             raise exc
         if isinstance(exc, ConnectError):
-            raise StepFailed(step.name, host, f"lost the connection to {host}: {exc.reason}") from exc
+            raise StepFailed(
+                step.name, host, f"lost the connection to {host}: {exc.reason}"
+            ) from exc
         raise StepFailed(step.name, host, detail) from exc
 
     def _context(self, step: PlannedStep, host: str, deadline: float) -> ExecContext:
@@ -329,12 +393,25 @@ class Runner:
         def on_command(target: str, command: Command) -> None:
             self.journal.event("command", step=step.index, host=target, command=command.display)
 
-        return ExecContext(host=host, step=step.name, timeout=step.timeout, deadline=deadline, info=self.plan.run,
-                           transports=lambda name: self.pool.get(name), read_facts=self._facts, note=note,
-                           waiting=waiting,
-                           stop_reason=self.interrupt, assume_yes=self.assume_yes, confirm=self.confirm,
-                           variables=self.plan.variables, inventory=self.inventory, file=self.plan.runbook_file,
-                           on_command=on_command, learned=self.learned)
+        return ExecContext(
+            host=host,
+            step=step.name,
+            timeout=step.timeout,
+            deadline=deadline,
+            info=self.plan.run,
+            transports=lambda name: self.pool.get(name),
+            read_facts=self._facts,
+            note=note,
+            waiting=waiting,
+            stop_reason=self.interrupt,
+            assume_yes=self.assume_yes,
+            confirm=self.confirm,
+            variables=self.plan.variables,
+            inventory=self.inventory,
+            file=self.plan.runbook_file,
+            on_command=on_command,
+            learned=self.learned,
+        )
 
     def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> Outcome:
         self._fresh = None  # this action may change the cluster
@@ -346,14 +423,24 @@ class Runner:
             return kind.execute(host_action.action, ex)
 
         if not kind.heartbeat:
-            return with_retries(attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay,
-                                ex)
+            return with_retries(
+                attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, ex
+            )
         with heartbeat(ex.note, step.timeout, self.heartbeat):
-            return with_retries(attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, ex)
+            return with_retries(
+                attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, ex
+            )
 
 
-def with_retries(fn: Callable[[], Outcome], attempts: int, on: tuple[str, ...], delay: float,
-                 backoff: float, max_delay: float, ex: ExecContext) -> Outcome:
+def with_retries(
+    fn: Callable[[], Outcome],
+    attempts: int,
+    on: tuple[str, ...],
+    delay: float,
+    backoff: float,
+    max_delay: float,
+    ex: ExecContext,
+) -> Outcome:
     """Retry fn while it fails with one of the named transient errors, bounded in count and time."""
     for attempt in range(1, attempts + 1):
         try:
@@ -383,8 +470,27 @@ def _action_for(step: PlannedStep, host: str) -> HostAction:
 
 
 def summarize(result: RunResult) -> dict[str, Any]:
-    return {"run_id": result.run_id, "status": result.status.value, "error": result.error,
-            "steps": [{"index": s.index, "name": s.name, "status": s.status.value, "elapsed": round(s.elapsed, 3),
-                       "hosts": [{"host": h.host, "status": h.status.value, "elapsed": round(h.elapsed, 3),
-                                  "detail": h.detail, "report": h.report} for h in s.hosts]}
-                      for s in result.steps]}
+    return {
+        "run_id": result.run_id,
+        "status": result.status.value,
+        "error": result.error,
+        "steps": [
+            {
+                "index": s.index,
+                "name": s.name,
+                "status": s.status.value,
+                "elapsed": round(s.elapsed, 3),
+                "hosts": [
+                    {
+                        "host": h.host,
+                        "status": h.status.value,
+                        "elapsed": round(h.elapsed, 3),
+                        "detail": h.detail,
+                        "report": h.report,
+                    }
+                    for h in s.hosts
+                ],
+            }
+            for s in result.steps
+        ],
+    }

@@ -17,10 +17,13 @@ from etcdops.templating import quote
 MARKER = ".etcdops-set-aside.json"
 STAMP = r"[0-9]{8}T[0-9]{6}Z"
 DIR_SUFFIX = re.compile(
-    rf"\.(pre-restore|wiped|removed|interrupted|failed-restore|restore)-{STAMP}(\.interrupted-{STAMP})?$")
+    rf"\.(pre-restore|wiped|removed|interrupted|failed-restore|restore)-{STAMP}(\.interrupted-{STAMP})?$"
+)
 ENV_BACKUP = re.compile(rf"\.bak-{STAMP}$")
 SNAPSHOT_COPY = re.compile(rf"^etcdops-(restore|snapshot)-{STAMP}\.db(\.part|\.json)?$")
-WARN_SHARE = 0.25  # status warns when what is set aside takes more than this share of the filesystem
+WARN_SHARE = (
+    0.25  # status warns when what is set aside takes more than this share of the filesystem
+)
 
 
 @dataclass(frozen=True)
@@ -40,21 +43,29 @@ class AsideItem:
 
 
 def listing_command(etcd: EtcdConfig) -> str:
-    """Shell: one line per candidate, PATH<TAB>BYTES<TAB>MTIME<TAB>MARKED, then `@df` and df's output for
+    """Shell: one line per candidate, PATH<TAB>BYTES<TAB>MTIME<TAB>MARKED, then `@df` and df's
+    output for
     the data dir's filesystem. Globs only in etcdops' own naming; sizes from du -sb."""
-    data, parent, env = quote(etcd.data_dir), quote(os.path.dirname(etcd.data_dir.rstrip("/")) or "/"), \
-        quote(etcd.env_file)
+    data, parent, env = (
+        quote(etcd.data_dir),
+        quote(os.path.dirname(etcd.data_dir.rstrip("/")) or "/"),
+        quote(etcd.env_file),
+    )
     globs = ['"$b".*-*T*Z*', '"$p"/etcdops-*.db*', '"$e".bak-*']
     if etcd.wal_dir:
-        globs.append(f'{quote(etcd.wal_dir)}.*-*T*Z*')
-    return (f"b={data}; p={parent}; e={env}; for x in {' '.join(globs)}; do [ -e \"$x\" ] || continue; "
-            f"m=no; [ -f \"$x\"/{MARKER} ] && m=yes; "
-            f"printf '%s\\t%s\\t%s\\t%s\\n' \"$x\" \"$(du -sb \"$x\" 2>/dev/null | cut -f1)\" "
-            f"\"$(stat -c %Y \"$x\")\" \"$m\"; "
-            f"done; echo @df; df -PB1 \"$p\"")
+        globs.append(f"{quote(etcd.wal_dir)}.*-*T*Z*")
+    return (
+        f'b={data}; p={parent}; e={env}; for x in {" ".join(globs)}; do [ -e "$x" ] || continue; '
+        f'm=no; [ -f "$x"/{MARKER} ] && m=yes; '
+        f'printf \'%s\\t%s\\t%s\\t%s\\n\' "$x" "$(du -sb "$x" 2>/dev/null | cut -f1)" '
+        f'"$(stat -c %Y "$x")" "$m"; '
+        f'done; echo @df; df -PB1 "$p"'
+    )
 
 
-def parse_listing(text: str, etcd: EtcdConfig) -> tuple[tuple[AsideItem, ...], tuple[int, int, str] | None]:
+def parse_listing(
+    text: str, etcd: EtcdConfig
+) -> tuple[tuple[AsideItem, ...], tuple[int, int, str] | None]:
     """(the items that are etcdops' by name, (filesystem size, free, mount) of the data dir's)"""
     items, fs, in_df = [], None, False
     for line in text.splitlines():
@@ -80,9 +91,9 @@ def _kind(path: str, etcd: EtcdConfig) -> str:
     dirs = [etcd.data_dir.rstrip("/"), *([etcd.wal_dir.rstrip("/")] if etcd.wal_dir else [])]
     if path.rstrip("/") in dirs:
         return ""  # the live data dir: never
-    if any(path.startswith(d + ".") and DIR_SUFFIX.search(path[len(d):]) for d in dirs):
+    if any(path.startswith(d + ".") and DIR_SUFFIX.search(path[len(d) :]) for d in dirs):
         return "directory"
-    if path.startswith(etcd.env_file + ".") and ENV_BACKUP.search(path[len(etcd.env_file):]):
+    if path.startswith(etcd.env_file + ".") and ENV_BACKUP.search(path[len(etcd.env_file) :]):
         return "env backup"
     if SNAPSHOT_COPY.match(os.path.basename(path)):
         return "snapshot copy"

@@ -1,4 +1,5 @@
-"""Certificates as the hosts see them: the member's server and peer certificate expiry (status, plan),
+"""Certificates as the hosts see them: the member's server and peer certificate expiry (status,
+plan),
 the client certificate's own checks when a member refused a connection (for facts/tls.py), and the
 pre-flight of a joining host's certificates (preflight.py). Shell built here, output parsed here."""
 
@@ -37,10 +38,16 @@ def client_check(host: Host) -> str:
     if not etcd.cert:
         return '{ echo "@@tls"; echo given=no; } >"$d/tls.o"'
     cert = quote(etcd.cert)
-    verify = f"openssl verify -CAfile {quote(etcd.cacert)} {cert} 2>&1 | tail -n 1" if etcd.cacert else "echo OK"
-    return (f'{{ echo "@@tls"; echo given=yes; openssl x509 -noout -enddate -in {cert} 2>/dev/null; '
-            f'openssl x509 -noout -checkend 0 -in {cert} >/dev/null 2>&1; echo "checkend=$?"; '
-            f'echo "verify=$({verify})"; }} >"$d/tls.o"')
+    verify = (
+        f"openssl verify -CAfile {quote(etcd.cacert)} {cert} 2>&1 | tail -n 1"
+        if etcd.cacert
+        else "echo OK"
+    )
+    return (
+        f'{{ echo "@@tls"; echo given=yes; openssl x509 -noout -enddate -in {cert} 2>/dev/null; '
+        f'openssl x509 -noout -checkend 0 -in {cert} >/dev/null 2>&1; echo "checkend=$?"; '
+        f'echo "verify=$({verify})"; }} >"$d/tls.o"'
+    )
 
 
 SERVER_KEYS = (("server", "ETCD_CERT_FILE"), ("peer", "ETCD_PEER_CERT_FILE"))
@@ -50,7 +57,9 @@ def _key(host: Host, path: str) -> str:
     return f"cert\0{host.name}\0{host.address}\0{path}"
 
 
-def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None, into: str = '>"$d/certs.o"') -> str:
+def certs_section(
+    host: Host, known: dict[str, dict[str, str]] | None = None, into: str = '>"$d/certs.o"'
+) -> str:
     """Shell: KIND<TAB>PATH<TAB>ANSWER<TAB>STAMP for the server and peer certificates the host's
     etcd.env names; ANSWER is openssl's `notAfter=...` (or its error), or `cached`.
 
@@ -62,25 +71,39 @@ def certs_section(host: Host, known: dict[str, dict[str, str]] | None = None, in
     etcd = host.etcd
     assert etcd is not None
     prefix = _key(host, "")
-    seen = sorted(quote(f"{k[len(prefix):]}|{v['stamp']}") for k, v in (known or {}).items()
-                  if k.startswith(prefix) and v.get("stamp") and v.get("not_after"))
+    seen = sorted(
+        quote(f"{k[len(prefix) :]}|{v['stamp']}")
+        for k, v in (known or {}).items()
+        if k.startswith(prefix) and v.get("stamp") and v.get("not_after")
+    )
     names = ("c1", "c2")
-    cases = " ".join(f'{key}=*) {var}=${{line#{key}=}};;' for (_, key), var in zip(SERVER_KEYS, names, strict=True))
+    cases = " ".join(
+        f"{key}=*) {var}=${{line#{key}=}};;"
+        for (_, key), var in zip(SERVER_KEYS, names, strict=True)
+    )
     env = quote(etcd.env_file)
-    read = (f"c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n \"$line\" ]; do "
-            f"case \"$line\" in {cases} esac; done < {env}")
+    read = (
+        f'c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n "$line" ]; do '
+        f'case "$line" in {cases} esac; done < {env}'
+    )
     fresh = 'r=$(openssl x509 -noout -enddate -in "$f" 2>&1); r=${r%%"$nl"*}'
     answer = f'case "$f|$st" in {"|".join(seen)}) r=cached;; *) {fresh};; esac' if seen else fresh
     parts = [read]
     for (kind, _), var in zip(SERVER_KEYS, names, strict=True):
-        parts.append(f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
-                     f"{{ st=$(stat -L --printf '{STAMP_FORMAT}' \"$f\" 2>/dev/null); {answer}; "
-                     f'echo "{kind}\t$f\t$r\t$st"; }}')
-    return ("{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + f"; }} {into} 2>/dev/null")
+        parts.append(
+            f'f=${{{var}#[\\"\\\']}}; f=${{f%[\\"\\\']}}; [ -z "$f" ] || '
+            f"{{ st=$(stat -L --printf '{STAMP_FORMAT}' \"$f\" 2>/dev/null); {answer}; "
+            f'echo "{kind}\t$f\t$r\t$st"; }}'
+        )
+    return "{ echo \"@@certs\"; nl='\n'; " + "; ".join(parts) + f"; }} {into} 2>/dev/null"
 
 
-def parse_certs(text: str, host: Host | None = None, known: dict[str, dict[str, str]] | None = None,
-                learned: dict[str, dict[str, str]] | None = None) -> tuple[CertInfo, ...]:
+def parse_certs(
+    text: str,
+    host: Host | None = None,
+    known: dict[str, dict[str, str]] | None = None,
+    learned: dict[str, dict[str, str]] | None = None,
+) -> tuple[CertInfo, ...]:
     """The section's lines → CertInfo; a `cached` answer takes the expiry from known, and what
     openssl read fresh from a file with a stamp goes into learned (for the host's next read)."""
     found = []
@@ -94,10 +117,10 @@ def parse_certs(text: str, host: Host | None = None, known: dict[str, dict[str, 
         if answer == "cached" and key in (known or {}):
             answer = "notAfter=" + (known or {})[key]["not_after"]
         if answer.startswith("notAfter="):
-            not_after = parse_openssl_date(answer[len("notAfter="):])
+            not_after = parse_openssl_date(answer[len("notAfter=") :])
             found.append(CertInfo(kind, path, not_after))
             if not_after is not None and stamp and learned is not None and host is not None:
-                learned[key] = {"stamp": stamp, "not_after": answer[len("notAfter="):]}
+                learned[key] = {"stamp": stamp, "not_after": answer[len("notAfter=") :]}
         else:
             found.append(CertInfo(kind, path, None, answer.strip() or "unreadable"))
     return tuple(found)
@@ -106,6 +129,8 @@ def parse_certs(text: str, host: Host | None = None, known: dict[str, dict[str, 
 def parse_openssl_date(text: str) -> dt.datetime | None:
     """`Mar  1 00:00:00 2036 GMT` (openssl's notAfter) → an aware datetime."""
     try:
-        return dt.datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y %Z").replace(tzinfo=dt.UTC)
+        return dt.datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y %Z").replace(
+            tzinfo=dt.UTC
+        )
     except ValueError:
         return None

@@ -41,8 +41,14 @@ def df_command(paths: list[str]) -> Command:
     dir, is on its parent's filesystem); one line per path: PATH<TAB>df's line."""
     parts: list[object] = []
     for path in paths:  # `p=VALUE` is one word: the value quoted right after the =
-        parts += [Raw(f"p={quote(path)};"), Raw('while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done;'),
-                  Raw("printf"), "%s\\t", path, Raw('; df -PB1 "$p" | tail -n 1;')]
+        parts += [
+            Raw(f"p={quote(path)};"),
+            Raw('while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done;'),
+            Raw("printf"),
+            "%s\\t",
+            path,
+            Raw('; df -PB1 "$p" | tail -n 1;'),
+        ]
     return sh(*parts) if parts else sh("true")
 
 
@@ -64,7 +70,9 @@ def local_filesystem(path: str) -> Filesystem | None:
         st = os.statvfs(p or "/")
     except OSError:
         return None
-    return Filesystem(path, "", st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize, _mount_of(p or "/"))
+    return Filesystem(
+        path, "", st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize, _mount_of(p or "/")
+    )
 
 
 def _mount_of(path: str) -> str:

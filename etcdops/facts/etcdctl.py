@@ -9,9 +9,16 @@ from etcdops.inventory import EtcdConfig
 from etcdops.templating import ShellFragment
 
 
-def etcdctl(etcd: EtcdConfig, endpoints: str | None = None, command_timeout: str = COMMAND_TIMEOUT) -> ShellFragment:
-    return ShellFragment(etcd.etcdctl, f"--endpoints={endpoints or etcd.client_url}",
-                         f"--dial-timeout={DIAL_TIMEOUT}", f"--command-timeout={command_timeout}", *tls_flags(etcd))
+def etcdctl(
+    etcd: EtcdConfig, endpoints: str | None = None, command_timeout: str = COMMAND_TIMEOUT
+) -> ShellFragment:
+    return ShellFragment(
+        etcd.etcdctl,
+        f"--endpoints={endpoints or etcd.client_url}",
+        f"--dial-timeout={DIAL_TIMEOUT}",
+        f"--command-timeout={command_timeout}",
+        *tls_flags(etcd),
+    )
 
 
 def etcdutl(etcd: EtcdConfig) -> ShellFragment:

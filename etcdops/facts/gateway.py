@@ -24,19 +24,22 @@ from etcdops.inventory import EtcdConfig
 from etcdops.templating import quote
 
 TIMEOUT = "3"  # seconds per request, as the facts' etcdctl --command-timeout
-PATHS = {"status": ("/v3/maintenance/status", "{}"),
-         "members": ("/v3/cluster/member/list", '{"linearizable":true}'),
-         # a serializable read of revision 1 on this member: 400 "required revision has been compacted"
-         # once a compaction has reached it (etcdctl get x --rev=1 --consistency=s); with etcd auth on,
-         # refused for want of a user, which tells nothing
-         "compacted": ("/v3/kv/range", '{"key":"eA==","revision":"1","serializable":true}'),
-         # a GET of the member's Prometheus metrics, cut down on the host to FINISHED and KEYS
-         "metrics": ("/metrics", "")}
+PATHS = {
+    "status": ("/v3/maintenance/status", "{}"),
+    "members": ("/v3/cluster/member/list", '{"linearizable":true}'),
+    # a serializable read of revision 1 on this member: 400 "required revision has been compacted"
+    # once a compaction has reached it (etcdctl get x --rev=1 --consistency=s); with etcd auth on,
+    # refused for want of a user, which tells nothing
+    "compacted": ("/v3/kv/range", '{"key":"eA==","revision":"1","serializable":true}'),
+    # a GET of the member's Prometheus metrics, cut down on the host to FINISHED and KEYS
+    "metrics": ("/metrics", ""),
+}
 # both counted when a member has FINISHED deleting a compaction's old revisions (etcd 3.4-3.6,
 # mvcc/kvstore_compaction.go: deferred at the end of scheduleCompaction; keys before count)
 FINISHED = "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count"
 KEYS = "etcd_debugging_mvcc_db_compaction_keys_total"
-MARK = "@@gateway "  # after each answer: @@gateway CODE KIND N (CODE 000: no answer; N: the request's place)
+# after each answer: @@gateway CODE KIND N (CODE 000: no answer; N: the request's place)
+MARK = "@@gateway "
 ERROR = "@@error "  # then curl's own words when it failed (curl 7.75+; empty before)
 NO_CURL = "@@gateway-no-curl"
 
@@ -51,17 +54,32 @@ def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
     FINISHED and KEYS (~170 KB a member otherwise). curl reads no .curlrc (-q) and goes through no
     proxy (the host's http_proxy would send etcd's traffic elsewhere); -g: an IPv6 URL's brackets
     are no glob. The mark names the request by its place, never by its URL: -w interprets what it
-    is given (`%{...}`, and `%output{FILE}` writes a file in curl 8.3+), and a URL is the inventory's text."""
-    tls = [f"{flag} {quote(value)}" for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert),
-                                                        ("--key", etcd.key)) if value]
+    is given (`%{...}`, and `%output{FILE}` writes a file in curl 8.3+), and a URL is the
+    inventory's text."""
+    tls = [
+        f"{flag} {quote(value)}"
+        for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert), ("--key", etcd.key))
+        if value
+    ]
     posts: list[str] = []
     gets: list[str] = []
     for n, (kind, url) in enumerate(requests):
         path, body = PATHS[kind]
         write = f"\\n{MARK}%{{http_code}} {kind} {n}\\n{ERROR}%{{errormsg}}\\n"
         method = ["-X POST -d", quote(body)] if body else []
-        (posts if body else gets).append(" ".join(["-gsS --noproxy '*' --connect-timeout 2 --max-time", TIMEOUT,
-                                                   *tls, *method, "-w", quote(write), quote(url.rstrip("/") + path)]))
+        (posts if body else gets).append(
+            " ".join(
+                [
+                    "-gsS --noproxy '*' --connect-timeout 2 --max-time",
+                    TIMEOUT,
+                    *tls,
+                    *method,
+                    "-w",
+                    quote(write),
+                    quote(url.rstrip("/") + path),
+                ]
+            )
+        )
     shell = ["curl -q " + " --next ".join(posts)] if posts else []
     if gets:
         keep = quote(f"^(@@|{FINISHED} |{KEYS} )")
@@ -69,15 +87,19 @@ def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
     return "; ".join(shell)
 
 
-def command(etcd: EtcdConfig, urls: list[str] | tuple[str, ...], kinds: tuple[str, ...] = ("status",)) -> Command:
+def command(
+    etcd: EtcdConfig, urls: list[str] | tuple[str, ...], kinds: tuple[str, ...] = ("status",)
+) -> Command:
     """The requests for every URL as a Command, or NO_CURL printed where the host has no curl."""
     return requests_command(etcd, requests_of(urls, kinds))
 
 
 def requests_command(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> Command:
     text = curl(etcd, requests)
-    return Command(f"if command -v curl >/dev/null 2>&1; then {text}; else echo {NO_CURL}; fi",
-                   f"{text}  # etcd's gateway; etcdctl where it cannot tell")
+    return Command(
+        f"if command -v curl >/dev/null 2>&1; then {text}; else echo {NO_CURL}; fi",
+        f"{text}  # etcd's gateway; etcdctl where it cannot tell",
+    )
 
 
 @dataclass(frozen=True)
@@ -98,7 +120,7 @@ def parse(text: str, requests: list[tuple[str, str]]) -> dict[tuple[str, str], A
     last: tuple[str, str] | None = None
     for line in text.splitlines():
         if line.startswith(MARK):
-            code, _, rest = line[len(MARK):].partition(" ")
+            code, _, rest = line[len(MARK) :].partition(" ")
             kind, _, n = rest.partition(" ")
             last = requests[int(n)] if n.isdigit() and int(n) < len(requests) else None
             if last is not None and last[0] == kind:
@@ -108,7 +130,7 @@ def parse(text: str, requests: list[tuple[str, str]]) -> dict[tuple[str, str], A
             body = []
         elif line.startswith(ERROR) and last is not None:
             answer = answers[last]
-            answers[last] = Answer(answer.code, answer.body, line[len(ERROR):].strip())
+            answers[last] = Answer(answer.code, answer.body, line[len(ERROR) :].strip())
         else:
             body.append(line)
     return answers
@@ -150,6 +172,7 @@ def compacted(answer: Answer | None) -> bool | None:
 @dataclass(frozen=True)
 class Compactions:
     """A member's counters since it started: compactions it has finished, old revisions deleted."""
+
     finished: int
     keys: int
 
@@ -193,4 +216,8 @@ def error_of(answer: Answer | None) -> str:
             return str(message)
     if answer is not None and answer.error:
         return answer.error
-    return f"etcd's gateway answered HTTP {answer.code}" if answer is not None and answer.code else "no answer"
+    return (
+        f"etcd's gateway answered HTTP {answer.code}"
+        if answer is not None and answer.code
+        else "no answer"
+    )

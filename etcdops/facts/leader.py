@@ -32,7 +32,9 @@ def read_leader(inventory: Inventory, pool: Pool, via: str | None = None) -> tup
     hosts = [(h.name, h.etcd.client_url) for h in members if h.etcd is not None]
     requests = gateway.requests_of([u for _, u in hosts], ("status",))
     try:
-        result = pool.get(asked.name).run(gateway.requests_command(asked.etcd, requests).text, TIMEOUT)
+        result = pool.get(asked.name).run(
+            gateway.requests_command(asked.etcd, requests).text, TIMEOUT
+        )
     except EtcdopsError:
         return None
     if not result.ok or gateway.NO_CURL in result.stdout:
@@ -40,8 +42,9 @@ def read_leader(inventory: Inventory, pool: Pool, via: str | None = None) -> tup
     return leader_of(gateway.parse(result.stdout, requests), hosts, asked.name)
 
 
-def leader_of(answers: dict[tuple[str, str], gateway.Answer], hosts: list[tuple[str, str]],
-              asked: str) -> tuple[str, str] | None:
+def leader_of(
+    answers: dict[tuple[str, str], gateway.Answer], hosts: list[tuple[str, str]], asked: str
+) -> tuple[str, str] | None:
     """The leader most members name, if it answered and says so itself (as the facts count it);
     None unless every member answered, each as itself."""
     by_id: dict[int, tuple[str, EndpointStatus]] = {}
@@ -51,7 +54,9 @@ def leader_of(answers: dict[tuple[str, str], gateway.Answer], hosts: list[tuple[
         if found is None:
             return None
         status = parse_status(url, found)
-        if status.member_id in by_id:  # one etcd answered for two hosts (a URL naming 127.0.0.1, say)
+        if (
+            status.member_id in by_id
+        ):  # one etcd answered for two hosts (a URL naming 127.0.0.1, say)
             return None
         by_id[status.member_id] = (name, status)
         if status.leader:

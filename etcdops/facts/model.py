@@ -68,11 +68,17 @@ class HostFacts:
     etcd_version: str | None = None
     etcdctl_version: str | None = None
     member_ids: tuple[int, ...] | None = None  # the member list as this host's etcd reports it
-    answers: bool = False  # its etcd answered but refused us (a client certificate refused): not DOWN
+    answers: bool = (
+        False  # its etcd answered but refused us (a client certificate refused): not DOWN
+    )
     certs: tuple[Any, ...] = ()  # facts.certs.CertInfo of its server and peer certificates
-    aside: tuple[Any, ...] = ()  # facts.aside.AsideItem: what etcdops set aside there (status, plan)
+    aside: tuple[
+        Any, ...
+    ] = ()  # facts.aside.AsideItem: what etcdops set aside there (status, plan)
     data_fs: tuple[int, int, str] | None = None  # (size, free, mount) of the data dir's filesystem
-    through: str = ""  # the member host whose curl read this etcd (facts/through.py); "": over its own SSH
+    through: str = (
+        ""  # the member host whose curl read this etcd (facts/through.py); "": over its own SSH
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ class ClusterFacts:
     leader_id: int | None
     leader_host: str | None
     member_hosts: dict[int, str] = field(default_factory=dict)
-    read_at: float = field(default=0.0, compare=False)  # time.monotonic() when read; 0.0 = not read live
+    read_at: float = field(
+        default=0.0, compare=False
+    )  # time.monotonic() when read; 0.0 = not read live
 
     # ----- derived ---------------------------------------------------------
     @property
@@ -103,7 +111,11 @@ class ClusterFacts:
     @property
     def has_quorum(self) -> bool:
         """A leader, a member list, and at least a quorum of voters passing the health check."""
-        return self.leader_id is not None and bool(self.voters) and len(self.healthy_voters) >= self.quorum
+        return (
+            self.leader_id is not None
+            and bool(self.voters)
+            and len(self.healthy_voters) >= self.quorum
+        )
 
     @property
     def quorum(self) -> int:
@@ -115,9 +127,15 @@ class ClusterFacts:
 
     @property
     def healthy(self) -> bool:
-        return bool(self.members) and self.leader_id is not None and all(
-            self.member_hosts.get(m.id) in self.hosts and self.hosts[self.member_hosts[m.id]].healthy
-            for m in self.members)
+        return (
+            bool(self.members)
+            and self.leader_id is not None
+            and all(
+                self.member_hosts.get(m.id) in self.hosts
+                and self.hosts[self.member_hosts[m.id]].healthy
+                for m in self.members
+            )
+        )
 
     @property
     def unreachable(self) -> list[str]:
@@ -149,12 +167,16 @@ class ClusterFacts:
     def member_lists_agree(self) -> bool:
         """Every member that answered reports the same member list."""
         ids = {m.id for m in self.members}
-        lists = [set(f.member_ids) for h, f in self.hosts.items()
-                 if f.member_ids is not None and f.status is not None and f.status.member_id in ids]
+        lists = [
+            set(f.member_ids)
+            for h, f in self.hosts.items()
+            if f.member_ids is not None and f.status is not None and f.status.member_id in ids
+        ]
         return bool(lists) and all(x == ids for x in lists)
 
     def caught_up(self, host: str) -> bool:
-        """host has applied (nearly) everything the leader has: at most max(100, 1%) entries behind."""
+        """host has applied (nearly) everything the leader has: at most max(100, 1%) entries
+        behind."""
         progress = self.learner_progress(host)
         if progress is None:
             return False
@@ -163,20 +185,32 @@ class ClusterFacts:
 
     def healthy_voter_host(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
         """An inventory host of a healthy voter not in exclude (followers first), or ''."""
-        hosts = [h for m in self.healthy_voters if (h := self.member_hosts.get(m.id)) and h not in exclude]
+        hosts = [
+            h
+            for m in self.healthy_voters
+            if (h := self.member_hosts.get(m.id)) and h not in exclude
+        ]
         hosts.sort(key=lambda h: (h == self.leader_host, h))
         return hosts[0] if hosts else ""
 
     def peer_list(self, without: list[str] | tuple[str, ...] = ()) -> list[str]:
-        """NAME=PEER_URL of every current member whose host is not in without (for ETCD_INITIAL_CLUSTER)."""
-        return [f"{m.name}={url}" for m in self.members if self.member_hosts.get(m.id) not in without
-                for url in m.peer_urls]
+        """NAME=PEER_URL of every current member whose host is not in without (for
+        ETCD_INITIAL_CLUSTER)."""
+        return [
+            f"{m.name}={url}"
+            for m in self.members
+            if self.member_hosts.get(m.id) not in without
+            for url in m.peer_urls
+        ]
 
     def members_outside(self, hosts: list[str] | tuple[str, ...]) -> list[str]:
         """Members of the cluster that are not on one of hosts (by host, else by member name or id):
         what a runbook over the inventory's etcd group would leave out."""
-        return [self.member_hosts.get(m.id) or m.name or f"{m.id:x}" for m in self.members
-                if self.member_hosts.get(m.id) not in hosts]
+        return [
+            self.member_hosts.get(m.id) or m.name or f"{m.id:x}"
+            for m in self.members
+            if self.member_hosts.get(m.id) not in hosts
+        ]
 
     def peers_are(self, initial_cluster: str) -> bool:
         """True when the members' peer URLs are exactly those of an ETCD_INITIAL_CLUSTER value

@@ -24,9 +24,13 @@ def _load(text: str, what: str) -> Any:
 def parse_member_list(text: str) -> tuple[int, list[Member]]:
     data = _load(text, "member list")
     members = [
-        Member(id=int(m["ID"]), name=m.get("name", ""),
-               peer_urls=tuple(m.get("peerURLs") or ()), client_urls=tuple(m.get("clientURLs") or ()),
-               is_learner=bool(m.get("isLearner", False)))
+        Member(
+            id=int(m["ID"]),
+            name=m.get("name", ""),
+            peer_urls=tuple(m.get("peerURLs") or ()),
+            client_urls=tuple(m.get("clientURLs") or ()),
+            is_learner=bool(m.get("isLearner", False)),
+        )
         for m in data.get("members") or []
     ]
     return int(data["header"]["cluster_id"]), members
@@ -67,7 +71,11 @@ _ALARM = re.compile(r"memberID:(\d+)\s+alarm:([A-Z_]+)")
 def parse_status_alarms(errors: tuple[str, ...] | list[str]) -> list[Alarm]:
     """The alarms in endpoint status `errors` (etcd 3.4+ lists every active alarm there, as
     `memberID:ID alarm:NAME`, next to messages such as `etcdserver: no leader`)."""
-    return [Alarm(member_id=int(m.group(1)), alarm=m.group(2)) for e in errors if (m := _ALARM.search(e))]
+    return [
+        Alarm(member_id=int(m.group(1)), alarm=m.group(2))
+        for e in errors
+        if (m := _ALARM.search(e))
+    ]
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,12 @@ class SnapshotStatus:
 
 def parse_snapshot_status(text: str) -> SnapshotStatus:
     data = _load(text.strip().splitlines()[-1] if text.strip() else text, "snapshot status")
-    return SnapshotStatus(hash=int(data["hash"]), revision=int(data["revision"]),
-                          total_keys=int(data["totalKey"]), total_size=int(data["totalSize"]))
+    return SnapshotStatus(
+        hash=int(data["hash"]),
+        revision=int(data["revision"]),
+        total_keys=int(data["totalKey"]),
+        total_size=int(data["totalSize"]),
+    )
 
 
 def parse_version(text: str) -> tuple[str | None, str | None]:
@@ -117,7 +129,7 @@ def parse_listeners(text: str) -> set[tuple[str, int]]:
         try:
             raw = bytes.fromhex(address)
             # the kernel prints each 32-bit word in host (little-endian) order
-            packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
             ip = ipaddress.ip_address(packed)
             found.add((str(ip), int(port, 16)))
         except ValueError:

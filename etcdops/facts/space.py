@@ -39,18 +39,31 @@ class Space:
         return self.db_size / self.quota if self.quota else 0.0
 
     def figures(self) -> dict[str, object]:
-        return {"db_size": self.db_size, "in_use": self.in_use, "reclaimable": self.reclaimable,
-                "reclaimable_ratio": self.reclaimable_ratio, "quota": self.quota,
-                "quota_usage": self.quota_usage, "is_learner": self.is_learner, "is_leader": self.is_leader,
-                "MB": MB}
+        return {
+            "db_size": self.db_size,
+            "in_use": self.in_use,
+            "reclaimable": self.reclaimable,
+            "reclaimable_ratio": self.reclaimable_ratio,
+            "quota": self.quota,
+            "quota_usage": self.quota_usage,
+            "is_learner": self.is_learner,
+            "is_leader": self.is_leader,
+            "MB": MB,
+        }
 
 
 def space_of(facts: ClusterFacts, host: str, quota: int | None) -> Space | None:
     status = facts.status_of(host)
     if status is None:
         return None
-    return Space(host=host, db_size=status.db_size, in_use=status.db_size_in_use, quota=quota or DEFAULT_QUOTA,
-                 is_learner=status.is_learner, is_leader=status.is_leader)
+    return Space(
+        host=host,
+        db_size=status.db_size,
+        in_use=status.db_size_in_use,
+        quota=quota or DEFAULT_QUOTA,
+        is_learner=status.is_learner,
+        is_leader=status.is_leader,
+    )
 
 
 def defrag_reason(space: Space | None, rule: str) -> str:
@@ -60,8 +73,11 @@ def defrag_reason(space: Space | None, rule: str) -> str:
     expression = RULES.get(rule, rule)
     if not evaluate(expression, space.figures(), where=f"-p rule={rule}"):
         return ""
-    return (f"{rule if rule in RULES else 'rule'}: {mb(space.reclaimable)} reclaimable of {mb(space.db_size)} "
-            f"({space.reclaimable_ratio:.0%}), quota usage {space.quota_usage:.0%}")
+    return (
+        f"{rule if rule in RULES else 'rule'}: {mb(space.reclaimable)} reclaimable of "
+        f"{mb(space.db_size)} "
+        f"({space.reclaimable_ratio:.0%}), quota usage {space.quota_usage:.0%}"
+    )
 
 
 def rule_ok(rule: str) -> bool:

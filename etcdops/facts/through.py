@@ -32,20 +32,31 @@ from etcdops.inventory import Host, Inventory
 from etcdops.transport.pool import Pool
 
 KINDS = ("status", "members")
-Answers = tuple[gateway.Answer, "gateway.Answer | None"]  # (status, member list: None for a learner's)
+Answers = tuple[
+    gateway.Answer, "gateway.Answer | None"
+]  # (status, member list: None for a learner's)
 
 
 class Through:
     """Which member host reads for the others during one run, and which hosts it does not read."""
 
-    def __init__(self, inventory: Inventory, pool: Pool, via: str | None, avoid: Iterable[str] = ()) -> None:
+    def __init__(
+        self, inventory: Inventory, pool: Pool, via: str | None, avoid: Iterable[str] = ()
+    ) -> None:
         self.inventory, self.pool = inventory, pool
         self.via = via
-        self.avoid = set(avoid)  # hosts never asked to read for the others (the one a run adds or removes)
-        self.off = ""  # why no host reads for the others for the rest of the run (etcd refuses its gateway)
+        self.avoid = set(
+            avoid
+        )  # hosts never asked to read for the others (the one a run adds or removes)
+        # why no host reads for the others for the rest of the run (etcd refuses its gateway)
+        self.off = ""
         self.failed: set[str] = set()  # via hosts that could not read (SSH, no curl)
-        self.direct: set[str] = set()  # hosts the via host cannot read: over their own SSH for the run
-        self.unsure: set[str] = set()  # missed while not healthy: over their own SSH until seen healthy
+        self.direct: set[str] = (
+            set()
+        )  # hosts the via host cannot read: over their own SSH for the run
+        self.unsure: set[str] = (
+            set()
+        )  # missed while not healthy: over their own SSH until seen healthy
         self.missed: set[str] = set()  # hosts the last via read left for their own read
 
     def asks(self, host: str) -> bool:
@@ -54,15 +65,20 @@ class Through:
 
     def read(self, hosts: list[Host], timeout: float) -> dict[str, Answers]:
         """The answers of every host the via host's one curl settled; the others are left out (and
-        only when the curl answered, marked missed: a read that failed as a whole tells nothing of them)."""
+        only when the curl answered, marked missed: a read that failed as a whole tells nothing
+        of them)."""
         self.missed = set()
         if self.off or self.via is None or not hosts:
             return {}
         via = self.inventory.host(self.via)
         assert via.etcd is not None
-        requests = gateway.requests_of([h.etcd.client_url for h in hosts if h.etcd is not None], KINDS)
+        requests = gateway.requests_of(
+            [h.etcd.client_url for h in hosts if h.etcd is not None], KINDS
+        )
         try:
-            result = self.pool.get(via.name).run(gateway.requests_command(via.etcd, requests).text, timeout)
+            result = self.pool.get(via.name).run(
+                gateway.requests_command(via.etcd, requests).text, timeout
+            )
         except CommandTimeout:  # members that hang (3 s each request): their own reads say so
             return {}
         except EtcdopsError:
@@ -90,7 +106,9 @@ class Through:
             self.via = facts.healthy_voter_host(tuple(self.failed | self.avoid)) or None
 
 
-def settled(hosts: list[Host], answers: dict[tuple[str, str], gateway.Answer]) -> dict[str, Answers]:
+def settled(
+    hosts: list[Host], answers: dict[tuple[str, str], gateway.Answer]
+) -> dict[str, Answers]:
     """{host: (status, member list)} for every host whose etcd answered status as a 3.5+ member
     and, unless a learner, proved its health with the linearizable member list; a member that
     answered for two hosts (one URL reaching the same etcd) settles neither. Pure."""

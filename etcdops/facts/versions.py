@@ -37,7 +37,8 @@ def _key(host: Host) -> str:
 
 
 def load() -> dict[str, dict[str, str]]:
-    """The cache as written, or {} when absent, too big or unreadable (then everything is read again)."""
+    """The cache as written, or {} when absent, too big or unreadable (then everything is read
+    again)."""
     path = _path()
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -56,7 +57,8 @@ STAMP_FORMAT = "%s:%.9Y:%.9Z:%i"
 def stamp_command(host: Host) -> str:
     """Shell printing both binaries' stamp."""
     assert host.etcd is not None
-    return f"stat -L --printf '{STAMP_FORMAT},' {quote(host.etcd.etcd)} {quote(host.etcd.etcdctl)} 2>/dev/null"
+    paths = f"{quote(host.etcd.etcd)} {quote(host.etcd.etcdctl)}"
+    return f"stat -L --printf '{STAMP_FORMAT},' {paths} 2>/dev/null"
 
 
 def linearizable_member_list(host: Host, known: dict[str, dict[str, str]]) -> str | None:
@@ -83,16 +85,18 @@ def section(host: Host, known: dict[str, dict[str, str]], stamped: bool = False)
     run = f"{etcd_bin} --version; {ctl} version"
     if not seen:
         return f'{stamp}; echo "{STAMP} $st"; {run}'
-    return f'{stamp}; echo "{STAMP} $st"; if [ "$st" = {quote(seen)} ]; then echo {CACHED}; else {run}; fi'
+    same = f'if [ "$st" = {quote(seen)} ]; then echo {CACHED}; else {run}; fi'
+    return f'{stamp}; echo "{STAMP} $st"; {same}'
 
 
-def parse(host: Host, text: str, known: dict[str, dict[str, str]],
-          learned: dict[str, dict[str, str]]) -> tuple[str | None, str | None]:
+def parse(
+    host: Host, text: str, known: dict[str, dict[str, str]], learned: dict[str, dict[str, str]]
+) -> tuple[str | None, str | None]:
     """(etcd version, etcdctl version) from the section; what was read fresh goes into learned."""
     stamp, body, cached = "", [], False
     for line in text.splitlines():
         if line.startswith(STAMP):
-            stamp = line[len(STAMP):].strip()
+            stamp = line[len(STAMP) :].strip()
         elif line.strip() == CACHED:
             cached = True
         else:
@@ -108,7 +112,8 @@ def parse(host: Host, text: str, known: dict[str, dict[str, str]],
 
 
 def save(known: dict[str, dict[str, str]], learned: dict[str, dict[str, str]]) -> None:
-    """Merge what was learned into the cache file (atomically; a failure to write only costs speed)."""
+    """Merge what was learned into the cache file (atomically; a failure to write only costs
+    speed)."""
     if not learned or all(known.get(k) == v for k, v in learned.items()):
         return
     path = _path()

@@ -24,9 +24,13 @@ MISSING = object()
 # inventory plugin while the first does gets a half-initialised module): one lock for all of it
 LOCK = threading.RLock()
 # never a warning printed by Ansible on our stderr: they are collected and shown with an error
-_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_DEPRECATION_WARNINGS": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+_ENV = {
+    "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+    "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    "ANSIBLE_LOCALHOST_WARNING": "False",
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+    "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False",
+}
 
 
 def locked(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,7 +62,9 @@ class AnsibleInventory:
             self._inventory = InventoryManager(loader=self._loader, sources=[str(path)])
         except AnsibleError as exc:
             detail = "; ".join(w.splitlines()[0] for w in self.warnings if w.strip()) or str(exc)
-            raise InventoryError(str(path), "(inventory)", f"Ansible cannot read it: {detail}") from None
+            raise InventoryError(
+                str(path), "(inventory)", f"Ansible cannot read it: {detail}"
+            ) from None
         self._vars = VariableManager(loader=self._loader, inventory=self._inventory)
         self._raw: dict[str, dict[str, Any]] = {}
         self._templars: dict[str, Any] = {}
@@ -71,8 +77,12 @@ class AnsibleInventory:
 
     @locked
     def groups(self) -> dict[str, tuple[str, ...]]:
-        """Every group with all its hosts (children's included), as `ansible-inventory --list` has them."""
-        return {name: tuple(h.name for h in group.get_hosts()) for name, group in self._inventory.groups.items()}
+        """Every group with all its hosts (children's included), as `ansible-inventory --list`
+        has them."""
+        return {
+            name: tuple(h.name for h in group.get_hosts())
+            for name, group in self._inventory.groups.items()
+        }
 
     @locked
     def groups_of(self, host: str) -> tuple[str, ...]:
@@ -87,9 +97,13 @@ class AnsibleInventory:
         """The host's variables as Ansible merges them, not rendered."""
         if host not in self._raw:
             try:
-                self._raw[host] = self._vars.get_vars(host=self._inventory.get_host(host), include_hostvars=True)
+                self._raw[host] = self._vars.get_vars(
+                    host=self._inventory.get_host(host), include_hostvars=True
+                )
             except self.Error as exc:
-                raise InventoryError(_origin_of_error(exc) or str(self.path), host, _reason(exc)) from None
+                raise InventoryError(
+                    _origin_of_error(exc) or str(self.path), host, _reason(exc)
+                ) from None
         return self._raw[host]
 
     @locked
@@ -98,7 +112,8 @@ class AnsibleInventory:
 
     @locked
     def value(self, host: str, key: str, default: Any = MISSING) -> Any:
-        """The variable rendered with Ansible's templating, or default when the host does not have it."""
+        """The variable rendered with Ansible's templating, or default when the host does not
+        have it."""
         raw = self.raw(host)
         if key not in raw:
             if default is MISSING:
@@ -107,12 +122,16 @@ class AnsibleInventory:
         try:
             return plain(self._templar(host).template(raw[key]))
         except self.Error as exc:
-            raise InventoryError(origin(raw[key]) or str(self.path), f"{host}.{key}",
-                                 f"cannot be resolved: {_reason(exc)}") from None
+            raise InventoryError(
+                origin(raw[key]) or str(self.path),
+                f"{host}.{key}",
+                f"cannot be resolved: {_reason(exc)}",
+            ) from None
 
     @locked
     def expression(self, host: str, expr: str, where: str) -> Any:
-        """An expression of etcdops' own (a profile's derivation), evaluated with the host's variables."""
+        """An expression of etcdops' own (a profile's derivation), evaluated with the host's
+        variables."""
         from ansible.template import trust_as_template
 
         try:
@@ -139,12 +158,33 @@ class AnsibleInventory:
         return self._templars[host]
 
 
-_MAGIC = {"groups", "group_names", "inventory_hostname", "inventory_hostname_short", "inventory_dir",
-          "inventory_file", "playbook_dir", "omit", "hostvars", "ansible_playbook_python", "ansible_version",
-          "ansible_config_file", "ansible_check_mode", "ansible_diff_mode", "ansible_forks",
-          "ansible_inventory_sources",
-          "ansible_run_tags", "ansible_skip_tags", "ansible_verbosity", "environment", "ansible_search_path",
-          "ansible_collection_name", "ansible_dependent_role_names", "ansible_role_names", "role_names"}
+_MAGIC = {
+    "groups",
+    "group_names",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "inventory_dir",
+    "inventory_file",
+    "playbook_dir",
+    "omit",
+    "hostvars",
+    "ansible_playbook_python",
+    "ansible_version",
+    "ansible_config_file",
+    "ansible_check_mode",
+    "ansible_diff_mode",
+    "ansible_forks",
+    "ansible_inventory_sources",
+    "ansible_run_tags",
+    "ansible_skip_tags",
+    "ansible_verbosity",
+    "environment",
+    "ansible_search_path",
+    "ansible_collection_name",
+    "ansible_dependent_role_names",
+    "ansible_role_names",
+    "role_names",
+}
 _VOLATILE = ("lookup(", "query(", "q(", "now(", "ansible_env", "ansible_facts", "ansible_date_time")
 
 

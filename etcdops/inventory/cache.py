@@ -4,7 +4,8 @@
 Keyed by etcdops' and ansible-core's versions, the inventory's path, every file of it (path and
 content) and the ANSIBLE_* environment. Written only when safe (loader.py decides):
 static files, no variable that renders differently next time. Secrets are never written: a cached
-load renders them through Ansible when first used. The cache lives in .etcdops/cache/ of the project.
+load renders them through Ansible when first used. The cache lives in .etcdops/cache/ of the
+project.
 """
 
 from __future__ import annotations
@@ -46,11 +47,15 @@ def _version(dist: str) -> str:
 
 def key(path: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
-    h.update(f"{SCHEMA}\0{_version('etcdops')}\0{_version('ansible-core')}\0{Path(path).resolve()}\0".encode())
+    h.update(
+        f"{SCHEMA}\0{_version('etcdops')}\0{_version('ansible-core')}\0{Path(path).resolve()}\0".encode()
+    )
     src = Path(__file__).resolve().parent  # the code that derives the settings is part of the key
     for module in ("settings.py", "profiles.py", "loader.py", "cache.py"):
         h.update(hashlib.sha256((src / module).read_bytes()).digest())
-    for file in files:  # by content: a file rewritten within one timestamp tick with the same size counts
+    for (
+        file
+    ) in files:  # by content: a file rewritten within one timestamp tick with the same size counts
         try:
             h.update(f"{file}\0".encode() + hashlib.sha256(file.read_bytes()).digest())
         except OSError:
@@ -61,14 +66,31 @@ def key(path: Path, files: list[Path]) -> str:
     return h.hexdigest()[:32]
 
 
-def save(cache_key: str, inventory: Inventory, records: dict[str, dict[str, Entry]],
-         profiles: dict[str, str]) -> None:
-    data = {"schema": SCHEMA, "name": inventory.name, "path": str(inventory.path), "warnings": list(inventory.warnings),
-            "groups": {g: list(h) for g, h in inventory.groups.items()},
-            "hosts": [{"name": h.name, "groups": list(h.groups), "profile": profiles.get(h.name, "default"),
-                       "file": inventory.origins.get((h.name, "(host)"), str(inventory.path)),
-                       "record": {k: [e.present, e.value, e.where, e.secret] for k, e in records[h.name].items()}}
-                      for h in inventory.hosts.values()]}
+def save(
+    cache_key: str,
+    inventory: Inventory,
+    records: dict[str, dict[str, Entry]],
+    profiles: dict[str, str],
+) -> None:
+    data = {
+        "schema": SCHEMA,
+        "name": inventory.name,
+        "path": str(inventory.path),
+        "warnings": list(inventory.warnings),
+        "groups": {g: list(h) for g, h in inventory.groups.items()},
+        "hosts": [
+            {
+                "name": h.name,
+                "groups": list(h.groups),
+                "profile": profiles.get(h.name, "default"),
+                "file": inventory.origins.get((h.name, "(host)"), str(inventory.path)),
+                "record": {
+                    k: [e.present, e.value, e.where, e.secret] for k, e in records[h.name].items()
+                },
+            }
+            for h in inventory.hosts.values()
+        ],
+    }
     folder = _folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +105,9 @@ def save(cache_key: str, inventory: Inventory, records: dict[str, dict[str, Entr
 
 
 class _CachedValues:
-    def __init__(self, host: str, record: dict[str, Entry], source: Callable[[], Any], path: str) -> None:
+    def __init__(
+        self, host: str, record: dict[str, Entry], source: Callable[[], Any], path: str
+    ) -> None:
         self.host, self.record, self._source, self.path = host, record, source, path
         self._live: Any = None
 
@@ -142,8 +166,18 @@ def load(cache_key: str, source: Callable[[], Any]) -> Inventory | None:
         record = {k: Entry(*v) for k, v in item["record"].items()}
         origins.update({(item["name"], k): e.where for k, e in record.items() if e.where})
         values = _CachedValues(item["name"], record, lazy, item.get("file") or data["path"])
-        host, _ = build_host(values, groups, tuple(item["groups"]),
-                             LazyVars(functools.partial(_live_values, lazy, item["name"])))
+        host, _ = build_host(
+            values,
+            groups,
+            tuple(item["groups"]),
+            LazyVars(functools.partial(_live_values, lazy, item["name"])),
+        )
         hosts[host.name] = host
-    return Inventory(name=data["name"], path=Path(data["path"]), hosts=hosts, groups=groups,
-                     warnings=tuple(data.get("warnings") or ()), origins=origins)
+    return Inventory(
+        name=data["name"],
+        path=Path(data["path"]),
+        hosts=hosts,
+        groups=groups,
+        warnings=tuple(data.get("warnings") or ()),
+        origins=origins,
+    )

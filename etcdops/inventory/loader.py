@@ -41,7 +41,9 @@ def resolve_inventory(name_or_path: str, root: Path | None = None) -> Path:
         return named
     if candidate.exists():
         return candidate
-    raise InventoryError(name_or_path, "inventory", f"not found (looked for {named} and ./{name_or_path})")
+    raise InventoryError(
+        name_or_path, "inventory", f"not found (looked for {named} and ./{name_or_path})"
+    )
 
 
 def inventory_files(path: Path) -> list[Path]:
@@ -52,7 +54,9 @@ def inventory_files(path: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found += [Path(root) / n for n in sorted(names) if not n.startswith(".")]
         if len(found) > MAX_FILES:
-            raise InventoryError(str(base), "(files)", f"more than {MAX_FILES} files: not an inventory directory?")
+            raise InventoryError(
+                str(base), "(files)", f"more than {MAX_FILES} files: not an inventory directory?"
+            )
     return sorted(set(found))
 
 
@@ -112,7 +116,9 @@ class _AnsibleValues:
 
     def __init__(self, source: Any, host: str) -> None:
         self.source, self.host = source, host
-        self.path = str(source.raw(host).get("inventory_file") or source.path)  # the file the host is in
+        self.path = str(
+            source.raw(host).get("inventory_file") or source.path
+        )  # the file the host is in
         self.record: dict[str, Any] = {}
 
     def has(self, key: str) -> bool:
@@ -126,8 +132,9 @@ class _AnsibleValues:
             return default
         value = self.source.value(self.host, key)
         where = self.source.origin(self.host, key)
-        self.record[key] = cache.Entry(True, None if key in SECRET_VARS else value, where,
-                                       secret=key in SECRET_VARS)
+        self.record[key] = cache.Entry(
+            True, None if key in SECRET_VARS else value, where, secret=key in SECRET_VARS
+        )
         return value
 
     def where(self, key: str) -> str:
@@ -165,7 +172,9 @@ class _Source:
         src = self.ansible
         groups = src.groups()
         if "etcd" not in groups:
-            raise InventoryError(str(self.path), "etcd", "the inventory has no 'etcd' group (the cluster's members)")
+            raise InventoryError(
+                str(self.path), "etcd", "the inventory has no 'etcd' group (the cluster's members)"
+            )
         hosts: dict[str, Host] = {}
         records: dict[str, dict[str, Any]] = {}
         files: dict[str, str] = {}
@@ -179,17 +188,30 @@ class _Source:
             records[name] = values.record
             self.profiles[name] = host.profile
             cacheable = cacheable and src.deterministic(name)
-        inventory = Inventory(name=self.path.name if self.path.is_dir() else self.path.parent.name, path=self.path,
-                              hosts=hosts, groups=groups, warnings=tuple(w.splitlines()[0] for w in src.warnings),
-                              origins=origins_of(records, files))
+        inventory = Inventory(
+            name=self.path.name if self.path.is_dir() else self.path.parent.name,
+            path=self.path,
+            hosts=hosts,
+            groups=groups,
+            warnings=tuple(w.splitlines()[0] for w in src.warnings),
+            origins=origins_of(records, files),
+        )
         check_unique(inventory)
         return inventory, records, cacheable
 
 
-def origins_of(records: dict[str, dict[str, Any]], files: dict[str, str]) -> dict[tuple[str, str], str]:
-    found = {(host, key): entry.where for host, record in records.items() for key, entry in record.items()
-             if entry.where}
-    found.update({(host, "(host)"): file for host, file in files.items()})  # the file each host is in
+def origins_of(
+    records: dict[str, dict[str, Any]], files: dict[str, str]
+) -> dict[tuple[str, str], str]:
+    found = {
+        (host, key): entry.where
+        for host, record in records.items()
+        for key, entry in record.items()
+        if entry.where
+    }
+    found.update(
+        {(host, "(host)"): file for host, file in files.items()}
+    )  # the file each host is in
     return found
 
 
@@ -197,7 +219,9 @@ def _static(src: Any) -> bool:
     """Only files Ansible reads as they are: no inventory script, no inventory plugin config."""
     for source in src.sources():
         p = Path(source)
-        files = [p] if p.is_file() else [f for f in p.iterdir() if f.is_file()] if p.is_dir() else []
+        files = (
+            [p] if p.is_file() else [f for f in p.iterdir() if f.is_file()] if p.is_dir() else []
+        )
         for f in files:
             if os.access(f, os.X_OK) and f.suffix not in (".yml", ".yaml", ".ini", ".json", ""):
                 return False
@@ -216,10 +240,21 @@ def check_unique(inv: Inventory) -> None:
     for host in inv.hosts.values():
         if host.etcd is None:
             continue
-        for kind, value in (("etcd_name", host.etcd.name), ("etcd_peer_url", host.etcd.peer_url),
-                            ("etcd_client_url", host.etcd.client_url)):
+        for kind, value in (
+            ("etcd_name", host.etcd.name),
+            ("etcd_peer_url", host.etcd.peer_url),
+            ("etcd_client_url", host.etcd.client_url),
+        ):
             other = seen.get((kind, value))
             if other:
-                where = inv.origins.get((host.name, kind)) or inv.origins.get((host.name, "(host)")) or str(inv.path)
-                raise InventoryError(where, f"{host.name}.{kind}", f"duplicate value {value!r} (also used by {other})")
+                where = (
+                    inv.origins.get((host.name, kind))
+                    or inv.origins.get((host.name, "(host)"))
+                    or str(inv.path)
+                )
+                raise InventoryError(
+                    where,
+                    f"{host.name}.{kind}",
+                    f"duplicate value {value!r} (also used by {other})",
+                )
             seen[(kind, value)] = host.name

@@ -31,8 +31,12 @@ class EtcdConfig:
     user: str | None = None
     password: Secret | None = None
     quota_backend_bytes: int | None = None
-    env: Mapping[str, str] = field(default_factory=dict, hash=False)  # etcd.env settings for a joining host
-    listen_urls: tuple[str, ...] = ()  # listen client/peer URLs when they differ from the advertised ones
+    env: Mapping[str, str] = field(
+        default_factory=dict, hash=False
+    )  # etcd.env settings for a joining host
+    listen_urls: tuple[
+        str, ...
+    ] = ()  # listen client/peer URLs when they differ from the advertised ones
 
     @property
     def etcdctl(self) -> str:
@@ -65,10 +69,16 @@ class Host:
     profile: str = "default"  # the inventory layout its settings were derived with (profiles.py)
 
     def as_context(self) -> dict[str, Any]:
-        """What templates see as ``host``: etcdops' settings, and any inventory variable, rendered by
+        """What templates see as ``host``: etcdops' settings, and any inventory variable,
+        rendered by
         Ansible when a template reads it (`host.some_var`)."""
-        ctx = HostContext(name=self.name, address=self.address, port=self.port, user=self.user,
-                          groups=list(self.groups))
+        ctx = HostContext(
+            name=self.name,
+            address=self.address,
+            port=self.port,
+            user=self.user,
+            groups=list(self.groups),
+        )
         ctx.lazy = self.vars
         if self.etcd is not None:
             ctx["etcd"] = self.etcd
@@ -76,7 +86,8 @@ class Host:
 
 
 class HostContext(dict[str, Any]):
-    """A dict whose missing keys are the host's inventory variables, read (and rendered) on demand."""
+    """A dict whose missing keys are the host's inventory variables, read (and rendered) on
+    demand."""
 
     lazy: Mapping[str, Any] = {}
 
@@ -90,8 +101,12 @@ class Inventory:
     path: Path
     hosts: Mapping[str, Host]
     groups: Mapping[str, tuple[str, ...]]
-    warnings: tuple[str, ...] = ()  # what Ansible warned about while reading it (an unknown key, ...)
-    origins: Mapping[tuple[str, str], str] = field(default_factory=dict, hash=False)  # (host, var) → FILE:LINE
+    warnings: tuple[
+        str, ...
+    ] = ()  # what Ansible warned about while reading it (an unknown key, ...)
+    origins: Mapping[tuple[str, str], str] = field(
+        default_factory=dict, hash=False
+    )  # (host, var) → FILE:LINE
 
     def group(self, name: str) -> list[Host]:
         return [self.hosts[h] for h in self.groups.get(name, ())]

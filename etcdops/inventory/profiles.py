@@ -23,8 +23,14 @@ from collections.abc import Callable
 from typing import Any
 
 PROFILES = ("default", "kubespray", "kubeadm")
-KUBESPRAY_HINTS = ("etcd_member_name", "etcd_deployment_type", "kube_network_plugin", "kube_version",
-                   "kube_proxy_mode", "etcd_cert_dir")
+KUBESPRAY_HINTS = (
+    "etcd_member_name",
+    "etcd_deployment_type",
+    "kube_network_plugin",
+    "kube_version",
+    "kube_proxy_mode",
+    "etcd_cert_dir",
+)
 KUBESPRAY_GROUPS = ("kube_control_plane", "kube_node", "k8s_cluster")
 
 Get = Callable[[str, Any], Any]  # (variable, default) → the host's value rendered, or default
@@ -34,7 +40,9 @@ def detect(get: Get, groups: dict[str, tuple[str, ...]]) -> str:
     explicit = get("etcdops_profile", None)
     if explicit:
         return str(explicit)
-    if any(get(k, None) is not None for k in KUBESPRAY_HINTS) or any(g in groups for g in KUBESPRAY_GROUPS):
+    if any(get(k, None) is not None for k in KUBESPRAY_HINTS) or any(
+        g in groups for g in KUBESPRAY_GROUPS
+    ):
         return "kubespray"
     return "default"
 
@@ -49,14 +57,20 @@ def wrap(address: str) -> str:
 class Kubespray:
     name = "kubespray"
 
-    def __init__(self, host: str, get: Get, groups: dict[str, tuple[str, ...]], address: str) -> None:
+    def __init__(
+        self, host: str, get: Get, groups: dict[str, tuple[str, ...]], address: str
+    ) -> None:
         self.host, self.get, self.groups, self.address = host, get, groups, address
 
     def etcd_address(self) -> str:
         return str(self.get("etcd_address", None) or self.get("ip", None) or self.address)
 
     def access_address(self) -> str:
-        return str(self.get("etcd_access_address", None) or self.get("access_ip", None) or self.etcd_address())
+        return str(
+            self.get("etcd_access_address", None)
+            or self.get("access_ip", None)
+            or self.etcd_address()
+        )
 
     def cert_dir(self) -> str:
         config = self.get("etcd_config_dir", None) or "/etc/ssl/etcd"
@@ -66,7 +80,9 @@ class Kubespray:
         certs, host = self.cert_dir(), self.host
         access, listen = wrap(self.access_address()), wrap(self.etcd_address())
         members = list(self.groups.get("etcd", ()))
-        name = self.get("etcd_member_name", None) or (f"etcd{members.index(host) + 1}" if host in members else host)
+        name = self.get("etcd_member_name", None) or (
+            f"etcd{members.index(host) + 1}" if host in members else host
+        )
         return {
             "etcd_name": str(name).strip(),
             "etcd_peer_url": f"https://{access}:2380",
@@ -95,54 +111,68 @@ class Kubespray:
         elif get("etcd_metrics_port", None) is not None:
             port = get("etcd_metrics_port", None)
             env["ETCD_LISTEN_METRICS_URLS"] = f"http://{listen}:{port},http://127.0.0.1:{port}"
-        env.update({
-            "ETCD_LISTEN_CLIENT_URLS": f"https://{listen}:2379,https://127.0.0.1:2379",
-            "ETCD_ELECTION_TIMEOUT": get("etcd_election_timeout", None) or "5000",
-            "ETCD_HEARTBEAT_INTERVAL": get("etcd_heartbeat_interval", None) or "250",
-            "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_etcd",
-            "ETCD_LISTEN_PEER_URLS": f"https://{listen}:2380",
-            "ETCD_NAME": name,
-            "ETCD_PROXY": "off",
-            "ETCD_AUTO_COMPACTION_RETENTION": get("etcd_compaction_retention", None) or "8",
-            "ETCD_SNAPSHOT_COUNT": get("etcd_snapshot_count", None) or "100000",
-            "ETCD_QUOTA_BACKEND_BYTES": get("etcd_quota_backend_bytes", None) or "2147483648",
-            "ETCD_MAX_REQUEST_BYTES": get("etcd_max_request_bytes", None) or "1572864",
-            "ETCD_LOG_LEVEL": get("etcd_log_level", None) or "info",
-            "ETCD_MAX_SNAPSHOTS": _text(get("etcd_max_snapshots", 5)),
-            "ETCD_MAX_WALS": _text(get("etcd_max_wals", 5)),
-            "ETCD_TRUSTED_CA_FILE": f"{certs}/ca.pem",
-            "ETCD_CERT_FILE": f"{certs}/member-{host}.pem",
-            "ETCD_KEY_FILE": f"{certs}/member-{host}-key.pem",
-            "ETCD_CLIENT_CERT_AUTH": _text(get("etcd_secure_client", True)).lower(),
-            "ETCD_PEER_TRUSTED_CA_FILE": f"{certs}/ca.pem",
-            "ETCD_PEER_CERT_FILE": f"{certs}/member-{host}.pem",
-            "ETCD_PEER_KEY_FILE": f"{certs}/member-{host}-key.pem",
-            "ETCD_PEER_CLIENT_CERT_AUTH": _text(get("etcd_peer_client_auth", True)),
-        })
+        env.update(
+            {
+                "ETCD_LISTEN_CLIENT_URLS": f"https://{listen}:2379,https://127.0.0.1:2379",
+                "ETCD_ELECTION_TIMEOUT": get("etcd_election_timeout", None) or "5000",
+                "ETCD_HEARTBEAT_INTERVAL": get("etcd_heartbeat_interval", None) or "250",
+                "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_etcd",
+                "ETCD_LISTEN_PEER_URLS": f"https://{listen}:2380",
+                "ETCD_NAME": name,
+                "ETCD_PROXY": "off",
+                "ETCD_AUTO_COMPACTION_RETENTION": get("etcd_compaction_retention", None) or "8",
+                "ETCD_SNAPSHOT_COUNT": get("etcd_snapshot_count", None) or "100000",
+                "ETCD_QUOTA_BACKEND_BYTES": get("etcd_quota_backend_bytes", None) or "2147483648",
+                "ETCD_MAX_REQUEST_BYTES": get("etcd_max_request_bytes", None) or "1572864",
+                "ETCD_LOG_LEVEL": get("etcd_log_level", None) or "info",
+                "ETCD_MAX_SNAPSHOTS": _text(get("etcd_max_snapshots", 5)),
+                "ETCD_MAX_WALS": _text(get("etcd_max_wals", 5)),
+                "ETCD_TRUSTED_CA_FILE": f"{certs}/ca.pem",
+                "ETCD_CERT_FILE": f"{certs}/member-{host}.pem",
+                "ETCD_KEY_FILE": f"{certs}/member-{host}-key.pem",
+                "ETCD_CLIENT_CERT_AUTH": _text(get("etcd_secure_client", True)).lower(),
+                "ETCD_PEER_TRUSTED_CA_FILE": f"{certs}/ca.pem",
+                "ETCD_PEER_CERT_FILE": f"{certs}/member-{host}.pem",
+                "ETCD_PEER_KEY_FILE": f"{certs}/member-{host}-key.pem",
+                "ETCD_PEER_CLIENT_CERT_AUTH": _text(get("etcd_peer_client_auth", True)),
+            }
+        )
         suites = get("etcd_tls_cipher_suites", None)
         if suites:
             env["ETCD_CIPHER_SUITES"] = ",".join(str(s) for s in suites)
         env.update({str(k): v for k, v in (get("etcd_extra_vars", None) or {}).items()})
-        env.update({
-            "ETCDCTL_ENDPOINTS": "https://127.0.0.1:2379",
-            "ETCDCTL_CACERT": f"{certs}/ca.pem",
-            "ETCDCTL_KEY": f"{certs}/admin-{host}-key.pem",
-            "ETCDCTL_CERT": f"{certs}/admin-{host}.pem",
-            "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK": _text(get("etcd_experimental_initial_corrupt_check", True)),
-        })
+        env.update(
+            {
+                "ETCDCTL_ENDPOINTS": "https://127.0.0.1:2379",
+                "ETCDCTL_CACERT": f"{certs}/ca.pem",
+                "ETCDCTL_KEY": f"{certs}/admin-{host}-key.pem",
+                "ETCDCTL_CERT": f"{certs}/admin-{host}.pem",
+                "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK": _text(
+                    get("etcd_experimental_initial_corrupt_check", True)
+                ),
+            }
+        )
         if get("etcd_experimental_enable_distributed_tracing", False):
-            env.update({
-                "ETCD_EXPERIMENTAL_ENABLE_DISTRIBUTED_TRACING": "true",
-                "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SAMPLING_RATE":
-                    _text(get("etcd_experimental_distributed_tracing_sample_rate", 100)),
-                "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_ADDRESS":
-                    get("etcd_experimental_distributed_tracing_address", None) or "localhost:4317",
-                "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SERVICE_NAME":
-                    get("etcd_experimental_distributed_tracing_service_name", None) or "etcd",
-                "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_INSTANCE_ID": name,
-            })
-        env["ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL"] = \
+            env.update(
+                {
+                    "ETCD_EXPERIMENTAL_ENABLE_DISTRIBUTED_TRACING": "true",
+                    "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SAMPLING_RATE": _text(
+                        get("etcd_experimental_distributed_tracing_sample_rate", 100)
+                    ),
+                    "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_ADDRESS": get(
+                        "etcd_experimental_distributed_tracing_address", None
+                    )
+                    or "localhost:4317",
+                    "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SERVICE_NAME": get(
+                        "etcd_experimental_distributed_tracing_service_name", None
+                    )
+                    or "etcd",
+                    "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_INSTANCE_ID": name,
+                }
+            )
+        env["ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL"] = (
             get("etcd_experimental_watch_progress_notify_interval", None) or "5s"
+        )
         return {k: _text(v) for k, v in env.items()}
 
 
@@ -150,7 +180,9 @@ class Kubeadm:
     name = "kubeadm"
     PKI = "/etc/kubernetes/pki/etcd"
 
-    def __init__(self, host: str, get: Get, groups: dict[str, tuple[str, ...]], address: str) -> None:
+    def __init__(
+        self, host: str, get: Get, groups: dict[str, tuple[str, ...]], address: str
+    ) -> None:
         self.host, self.get, self.address = host, get, address
 
     def defaults(self) -> dict[str, Any]:
@@ -162,15 +194,22 @@ class Kubeadm:
             "etcd_cacert": f"{pki}/ca.crt",
             "etcd_cert": f"{pki}/healthcheck-client.crt",
             "etcd_key": f"{pki}/healthcheck-client.key",
-            "etcd_env": {"ETCD_TRUSTED_CA_FILE": f"{pki}/ca.crt", "ETCD_CERT_FILE": f"{pki}/server.crt",
-                         "ETCD_KEY_FILE": f"{pki}/server.key", "ETCD_CLIENT_CERT_AUTH": "true",
-                         "ETCD_PEER_TRUSTED_CA_FILE": f"{pki}/ca.crt", "ETCD_PEER_CERT_FILE": f"{pki}/peer.crt",
-                         "ETCD_PEER_KEY_FILE": f"{pki}/peer.key", "ETCD_PEER_CLIENT_CERT_AUTH": "true"},
+            "etcd_env": {
+                "ETCD_TRUSTED_CA_FILE": f"{pki}/ca.crt",
+                "ETCD_CERT_FILE": f"{pki}/server.crt",
+                "ETCD_KEY_FILE": f"{pki}/server.key",
+                "ETCD_CLIENT_CERT_AUTH": "true",
+                "ETCD_PEER_TRUSTED_CA_FILE": f"{pki}/ca.crt",
+                "ETCD_PEER_CERT_FILE": f"{pki}/peer.crt",
+                "ETCD_PEER_KEY_FILE": f"{pki}/peer.key",
+                "ETCD_PEER_CLIENT_CERT_AUTH": "true",
+            },
         }
 
 
-def profile_defaults(profile: str, host: str, get: Get, groups: dict[str, tuple[str, ...]],
-                     address: str) -> dict[str, Any]:
+def profile_defaults(
+    profile: str, host: str, get: Get, groups: dict[str, tuple[str, ...]], address: str
+) -> dict[str, Any]:
     if profile == "kubespray":
         return Kubespray(host, get, groups, address).defaults()
     if profile == "kubeadm":

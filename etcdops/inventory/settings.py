@@ -46,10 +46,15 @@ class Resolved:
         self.host = values.host
         self.profile = str(detect(self._user, dict(groups)))
         if self.profile not in PROFILES:
-            raise InventoryError(values.where("etcdops_profile"), f"{self.host}.etcdops_profile",
-                                 f"unknown profile {self.profile!r} (one of {', '.join(PROFILES)})")
+            raise InventoryError(
+                values.where("etcdops_profile"),
+                f"{self.host}.etcdops_profile",
+                f"unknown profile {self.profile!r} (one of {', '.join(PROFILES)})",
+            )
         self.address = str(self._user("ansible_host", None) or self.host)
-        self._profile = profile_defaults(self.profile, self.host, self._user, dict(groups), self.address)
+        self._profile = profile_defaults(
+            self.profile, self.host, self._user, dict(groups), self.address
+        )
         self.used: dict[str, Any] = {}  # what was read, for the cache
 
     def _user(self, key: str, default: Any) -> Any:
@@ -73,12 +78,19 @@ class Resolved:
     def where(self, key: str) -> str:
         if self.values.has(key):
             return self.values.where(key)
-        return f"the {self.profile} profile (etcdops/inventory/profiles.py)" if key in self._profile \
+        return (
+            f"the {self.profile} profile (etcdops/inventory/profiles.py)"
+            if key in self._profile
             else self.values.path
+        )
 
 
-def build_host(values: Values, groups: Mapping[str, tuple[str, ...]], host_groups: tuple[str, ...],
-               lazy_vars: Mapping[str, Any]) -> tuple[Host, dict[str, Any]]:
+def build_host(
+    values: Values,
+    groups: Mapping[str, tuple[str, ...]],
+    host_groups: tuple[str, ...],
+    lazy_vars: Mapping[str, Any],
+) -> tuple[Host, dict[str, Any]]:
     """The Host etcdops works with, and the settings it read (for the cache)."""
     r = Resolved(values, groups)
     name = r.host
@@ -86,14 +98,22 @@ def build_host(values: Values, groups: Mapping[str, tuple[str, ...]], host_group
     wants_etcd = "etcd" in host_groups or r.has("etcd_peer_url")
     etcd = _etcd_config(r) if wants_etcd else None
     host = Host(
-        name=name, address=r.address, port=port,
+        name=name,
+        address=r.address,
+        port=port,
         user=str(r.get("ansible_user", None) or os.environ.get("USER", "root")),
-        groups=host_groups, vars=lazy_vars,
+        groups=host_groups,
+        vars=lazy_vars,
         key_file=_opt(r.get("ansible_ssh_private_key_file")),
-        become=_bool(r.get("ansible_become", False), r.where("ansible_become"), f"{name}.ansible_become"),
+        become=_bool(
+            r.get("ansible_become", False), r.where("ansible_become"), f"{name}.ansible_become"
+        ),
         become_user=str(r.get("ansible_become_user", None) or "root"),
-        jump=_opt(r.get("etcdops_jump_host")), known_hosts=_opt(r.get("etcdops_known_hosts")),
-        lock_file=_opt(r.get("etcdops_lock_file")), etcd=etcd, profile=r.profile,
+        jump=_opt(r.get("etcdops_jump_host")),
+        known_hosts=_opt(r.get("etcdops_known_hosts")),
+        lock_file=_opt(r.get("etcdops_lock_file")),
+        etcd=etcd,
+        profile=r.profile,
     )
     r.used["ansible_host"] = r.address
     return host, r.used
@@ -103,19 +123,29 @@ def _etcd_config(r: Resolved) -> EtcdConfig:
     name = r.host
     for required in ("etcd_peer_url", "etcd_client_url"):
         if not r.get(required):
-            raise InventoryError(r.where(required), f"{name}.{required}",
-                                 "required variable is missing (or set etcdops_profile: kubespray|kubeadm)")
+            raise InventoryError(
+                r.where(required),
+                f"{name}.{required}",
+                "required variable is missing (or set etcdops_profile: kubespray|kubeadm)",
+            )
     peer = _url(str(r.get("etcd_peer_url")), r.where("etcd_peer_url"), f"{name}.etcd_peer_url")
-    client = _url(str(r.get("etcd_client_url")), r.where("etcd_client_url"), f"{name}.etcd_client_url")
+    client = _url(
+        str(r.get("etcd_client_url")), r.where("etcd_client_url"), f"{name}.etcd_client_url"
+    )
     service = str(r.get("etcd_service_name", None) or "etcd")
     systemctl = "systemctl {} " + service
     quota = r.get("etcd_quota_backend_bytes")
-    listen = tuple(u for key in ("etcd_listen_client_urls", "etcd_listen_peer_urls")
-                   for u in str(r.get(key) or "").split(",") if u.strip())
+    listen = tuple(
+        u
+        for key in ("etcd_listen_client_urls", "etcd_listen_peer_urls")
+        for u in str(r.get(key) or "").split(",")
+        if u.strip()
+    )
     password = r.get("etcd_password")
     return EtcdConfig(
         name=str(r.get("etcd_name", None) or name),
-        peer_url=peer, client_url=client,
+        peer_url=peer,
+        client_url=client,
         data_dir=_path(str(r.get("etcd_data_dir", None) or "/var/lib/etcd")),
         wal_dir=_opt(r.get("etcd_wal_dir")),
         env_file=_path(str(r.get("etcd_env_file", None) or "/etc/etcd/etcd.env")),
@@ -123,15 +153,26 @@ def _etcd_config(r: Resolved) -> EtcdConfig:
         start_cmd=_command(r.get("etcd_start_cmd", None) or systemctl.format("start")),
         stop_cmd=_command(r.get("etcd_stop_cmd", None) or systemctl.format("stop")),
         restart_cmd=_command(r.get("etcd_restart_cmd", None) or systemctl.format("restart")),
-        status_cmd=_command(r.get("etcd_status_cmd", None) or systemctl.format("is-active --quiet")),
-        cacert=_opt(r.get("etcd_cacert")), cert=_opt(r.get("etcd_cert")), key=_opt(r.get("etcd_key")),
+        status_cmd=_command(
+            r.get("etcd_status_cmd", None) or systemctl.format("is-active --quiet")
+        ),
+        cacert=_opt(r.get("etcd_cacert")),
+        cert=_opt(r.get("etcd_cert")),
+        key=_opt(r.get("etcd_key")),
         user=_opt(r.get("etcd_user")),
-        password=_secret(password, r.where("etcd_password"), f"{name}.etcd_password") if password else None,
-        quota_backend_bytes=(_int(quota, r.where("etcd_quota_backend_bytes"), f"{name}.etcd_quota_backend_bytes")
-                             if quota not in (None, "") else None),
+        password=_secret(password, r.where("etcd_password"), f"{name}.etcd_password")
+        if password
+        else None,
+        quota_backend_bytes=(
+            _int(quota, r.where("etcd_quota_backend_bytes"), f"{name}.etcd_quota_backend_bytes")
+            if quota not in (None, "")
+            else None
+        ),
         env=_env_settings(r.get("etcd_env"), r.where("etcd_env"), f"{name}.etcd_env"),
-        listen_urls=tuple(_url(u.strip(), r.where("etcd_listen_client_urls"), f"{name}.etcd_listen_*_urls")
-                          for u in listen),
+        listen_urls=tuple(
+            _url(u.strip(), r.where("etcd_listen_client_urls"), f"{name}.etcd_listen_*_urls")
+            for u in listen
+        ),
     )
 
 
@@ -155,11 +196,17 @@ def _env_settings(value: Any, file: str, key: str) -> dict[str, str]:
     if value in (None, ""):
         return {}
     if not isinstance(value, Mapping):
-        raise InventoryError(file, key, "must be a mapping of ETCD_* (or ETCDCTL_*) settings to values")
+        raise InventoryError(
+            file, key, "must be a mapping of ETCD_* (or ETCDCTL_*) settings to values"
+        )
     settings = {}
     for name, setting in value.items():
         if not isinstance(name, str) or not ENV_NAME.match(name):
-            raise InventoryError(file, f"{key}.{name}", "not an etcd setting (ETCD_ or ETCDCTL_, capitals, digits, _)")
+            raise InventoryError(
+                file,
+                f"{key}.{name}",
+                "not an etcd setting (ETCD_ or ETCDCTL_, capitals, digits, _)",
+            )
         if isinstance(setting, (dict, list)) or setting is None or "\n" in str(setting):
             raise InventoryError(file, f"{key}.{name}", "must be one line of text")
         settings[name] = str(setting).lower() if isinstance(setting, bool) else str(setting)
@@ -206,7 +253,8 @@ def _path(text: str) -> str:
 
 
 class LazyVars(Mapping[str, Any]):
-    """A host's variables for runbook templates (`host.some_var`), each rendered by Ansible when read;
+    """A host's variables for runbook templates (`host.some_var`), each rendered by Ansible when
+    read;
     secret ones as Secret (printed as ***)."""
 
     def __init__(self, values: Callable[[], Values]) -> None:

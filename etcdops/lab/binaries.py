@@ -26,7 +26,9 @@ def find_etcd_bin_dir(project_root: Path, fetch: bool = True) -> Path:
     """The first complete candidate dir; .tools/etcd is fetched from Debian if missing."""
     explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
     if explicit and not _complete(Path(explicit)):
-        raise EtcdopsError(f"ETCDOPS_ETCD_BIN_DIR={explicit}: needs {', '.join(REQUIRED)} (and etcdutl on 3.5+)")
+        raise EtcdopsError(
+            f"ETCDOPS_ETCD_BIN_DIR={explicit}: needs {', '.join(REQUIRED)} (and etcdutl on 3.5+)"
+        )
     for folder in candidate_dirs(project_root):
         if _complete(folder):
             return folder

@@ -81,11 +81,19 @@ class Lab:
         self.ssh_dir = self.root / "ssh"
         # 127.0.1.N by default; tests use another /24 of loopback so they never meet a user's lab
         self.net = os.environ.get("ETCDOPS_LAB_NET", LAB_NET)
-        if not self.net.startswith("127.") or self.net.count(".") != 3 or not self.net.endswith("."):
-            raise EtcdopsError(f"ETCDOPS_LAB_NET={self.net!r}: the lab lives on loopback, e.g. 127.0.1.")
+        if (
+            not self.net.startswith("127.")
+            or self.net.count(".") != 3
+            or not self.net.endswith(".")
+        ):
+            raise EtcdopsError(
+                f"ETCDOPS_LAB_NET={self.net!r}: the lab lives on loopback, e.g. 127.0.1."
+            )
 
     # ----- up -------------------------------------------------------------
-    def up(self, members: int = 3, spares: int = 2, progress: Progress = print, tls: bool = True) -> Inventory:
+    def up(
+        self, members: int = 3, spares: int = 2, progress: Progress = print, tls: bool = True
+    ) -> Inventory:
         if members < 1 or spares < 0 or members + spares > 50:
             raise EtcdopsError("lab up: want 1 to 50 hosts, at least one member")
         if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
@@ -106,11 +114,18 @@ class Lab:
             progress("lab: TLS on client and peer URLs (certificates in kubespray's layout)")
             ca, ca_key = pki.make_ca(self.root / "pki")
             for host in hosts:
-                pki.host_certs(ca, ca_key, self._host_root(host) / "etc" / "ssl" / "etcd" / "ssl", host.name,
-                               host.address)
+                pki.host_certs(
+                    ca,
+                    ca_key,
+                    self._host_root(host) / "etc" / "ssl" / "etcd" / "ssl",
+                    host.name,
+                    host.address,
+                )
         for host in hosts:
             self._prepare_host(host)
-            if host.name in member_names:  # spares get etcd from playbooks/install-etcd.yml (scale-out)
+            if (
+                host.name in member_names
+            ):  # spares get etcd from playbooks/install-etcd.yml (scale-out)
                 self._install_etcd(host)
         self._known_hosts(hosts)
         for host in hosts:
@@ -135,12 +150,16 @@ class Lab:
                     if (root / sub).exists() and any((root / sub).iterdir()):
                         (keep / root.name / sub).parent.mkdir(parents=True, exist_ok=True)
                         (root / sub).rename(keep / root.name / sub)
-        previous = sorted((self.root / "previous").iterdir()) if (self.root / "previous").is_dir() else []
+        previous = (
+            sorted((self.root / "previous").iterdir()) if (self.root / "previous").is_dir() else []
+        )
         for old in previous[:-KEEP_PREVIOUS] if len(previous) > KEEP_PREVIOUS else []:
             size = _du(old)
             shutil.rmtree(old)
-            progress(f"lab: removed the previous lab {old.name} ({size / 2**20:.0f} MB): only the last "
-                     f"{KEEP_PREVIOUS} are kept")
+            progress(
+                f"lab: removed the previous lab {old.name} ({size / 2**20:.0f} MB): only the last "
+                f"{KEEP_PREVIOUS} are kept"
+            )
 
     def prune(self, progress: Progress = print) -> int:
         """Remove every previous lab kept in .lab/previous; returns the bytes freed."""
@@ -153,13 +172,21 @@ class Lab:
         return freed
 
     def _write_inventory(self, members: int, spares: int, tls: bool) -> None:
-        """TLS: kubespray's shape (inventory.ini, `ip=` per host); plaintext: hosts.yml. The other is
+        """TLS: kubespray's shape (inventory.ini, `ip=` per host); plaintext: hosts.yml. The
+        other is
         removed (a directory of inventory files would merge both); 10-mode.yml says which."""
-        groups = (("etcd", range(1, members + 1)), ("spares", range(members + 1, members + spares + 1)))
+        groups = (
+            ("etcd", range(1, members + 1)),
+            ("spares", range(members + 1, members + spares + 1)),
+        )
         if tls:
             lines = [HOSTS_HEADER.rstrip("\n")]
             for group, names in groups:
-                lines += [f"[{group}]", *(f"node{i} ansible_host={self.net}{i} ip={self.net}{i}" for i in names), ""]
+                lines += [
+                    f"[{group}]",
+                    *(f"node{i} ansible_host={self.net}{i} ip={self.net}{i}" for i in names),
+                    "",
+                ]
             hosts_file, other, mode = "inventory.ini", "hosts.yml", TLS_MODE
         else:
             lines = [HOSTS_HEADER.rstrip("\n"), "all:", "  children:"]
@@ -178,20 +205,24 @@ class Lab:
                 if _port_open(host.address, port):
                     raise EtcdopsError(
                         f"lab up: {host.address}:{port} is already in use by a process the lab "
-                        f"did not start ({_who_listens(host.address, port)}); stop it first")
+                        f"did not start ({_who_listens(host.address, port)}); stop it first"
+                    )
 
     def _ssh_keys(self) -> None:
         self.ssh_dir.mkdir(parents=True, exist_ok=True)
         key = self.ssh_dir / "id_ed25519"
         if not key.exists():
-            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "etcdops-lab", "-f", str(key)])
+            _run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "etcdops-lab", "-f", str(key)]
+            )
         shutil.copyfile(key.with_suffix(".pub"), self.ssh_dir / "authorized_keys")
 
     def _host_root(self, host: Host) -> Path:
         return self.root / "hosts" / host.name
 
     def _dist(self, bin_dir: Path) -> None:
-        """.lab/dist/: what the install playbook copies to a lab host (etcd binaries, the service script)."""
+        """.lab/dist/: what the install playbook copies to a lab host (etcd binaries, the service
+        script)."""
         dist = self.root / "dist"
         (dist / "bin").mkdir(parents=True, exist_ok=True)
         _link_tools(bin_dir, dist / "bin")
@@ -204,7 +235,9 @@ class Lab:
         dist = self.root / "dist"
         _link_tools(dist / "bin", root / "bin")
         service = root / "bin" / "etcd-service"
-        service.write_text((dist / "etcd-service.sh").read_text().replace("@HOST_ROOT@", str(root.resolve())))
+        service.write_text(
+            (dist / "etcd-service.sh").read_text().replace("@HOST_ROOT@", str(root.resolve()))
+        )
         service.chmod(0o755)
 
     def _prepare_host(self, host: Host) -> None:
@@ -213,7 +246,9 @@ class Lab:
             (root / sub).mkdir(parents=True, exist_ok=True)
         hostkey = root / "ssh" / "ssh_host_ed25519_key"
         if not hostkey.exists():
-            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(hostkey)])
+            _run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(hostkey)]
+            )
         # SetEnv SHLVL=1: Debian's bash sources ~/.bashrc for every non-interactive SSH command at
         # shell level 1; a lab host is this machine, whose root .bashrc (pyenv, cargo) is a
         # developer's, not a server's, and cost ~80 ms per command. At SHLVL 2 bash skips it.
@@ -225,7 +260,8 @@ class Lab:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "AllowTcpForwarding yes\nSubsystem sftp internal-sftp\n"
-            "MaxStartups 100:30:200\nMaxSessions 50\nSetEnv SHLVL=1\n")
+            "MaxStartups 100:30:200\nMaxSessions 50\nSetEnv SHLVL=1\n"
+        )
 
     def _known_hosts(self, hosts: list[Host]) -> None:
         lines = []
@@ -238,25 +274,45 @@ class Lab:
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
         root = self._host_root(host)
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
-        _run([sshd, "-f", str(root / "ssh" / "sshd_config"), "-E", str(root / "var" / "log" / "sshd.log")])
-        _wait_for(lambda: _port_open(host.address, SSH_PORT), UP_TIMEOUT,
-                  f"sshd of {host.name} did not listen on {host.address}:{SSH_PORT}")
+        _run(
+            [
+                sshd,
+                "-f",
+                str(root / "ssh" / "sshd_config"),
+                "-E",
+                str(root / "var" / "log" / "sshd.log"),
+            ]
+        )
+        _wait_for(
+            lambda: _port_open(host.address, SSH_PORT),
+            UP_TIMEOUT,
+            f"sshd of {host.name} did not listen on {host.address}:{SSH_PORT}",
+        )
 
     def _write_env(self, host: Host, inv: Inventory, token: str) -> None:
         assert host.etcd is not None
         etcd = host.etcd
         settings: dict[str, object] = {
-            "ETCD_NAME": etcd.name, "ETCD_DATA_DIR": etcd.data_dir, "ETCD_LISTEN_PEER_URLS": etcd.peer_url,
-            "ETCD_LISTEN_CLIENT_URLS": etcd.client_url, "ETCD_INITIAL_ADVERTISE_PEER_URLS": etcd.peer_url,
-            "ETCD_ADVERTISE_CLIENT_URLS": etcd.client_url, "ETCD_INITIAL_CLUSTER": inv.initial_cluster(),
-            "ETCD_INITIAL_CLUSTER_TOKEN": token, "ETCD_INITIAL_CLUSTER_STATE": "new",
+            "ETCD_NAME": etcd.name,
+            "ETCD_DATA_DIR": etcd.data_dir,
+            "ETCD_LISTEN_PEER_URLS": etcd.peer_url,
+            "ETCD_LISTEN_CLIENT_URLS": etcd.client_url,
+            "ETCD_INITIAL_ADVERTISE_PEER_URLS": etcd.peer_url,
+            "ETCD_ADVERTISE_CLIENT_URLS": etcd.client_url,
+            "ETCD_INITIAL_CLUSTER": inv.initial_cluster(),
+            "ETCD_INITIAL_CLUSTER_TOKEN": token,
+            "ETCD_INITIAL_CLUSTER_STATE": "new",
         }
         if etcd.quota_backend_bytes:
             settings["ETCD_QUOTA_BACKEND_BYTES"] = etcd.quota_backend_bytes
         if etcd.wal_dir:
             settings["ETCD_WAL_DIR"] = etcd.wal_dir
-        settings = {**lab_env_extra(host), **settings}  # the inventory's etcd_env, the lab's own settings win
-        # values quoted as the service script's `. FILE` and systemd's EnvironmentFile both read them
+        settings = {
+            **lab_env_extra(host),
+            **settings,
+        }  # the inventory's etcd_env, the lab's own settings win
+        # values quoted as the service script's `. FILE` and systemd's EnvironmentFile both read
+        # them
         header = f"# etcd.env of lab host {host.name} (written by etcdops lab up)"
         Path(etcd.env_file).write_text(env_update(header, settings) + "\n")
 
@@ -267,13 +323,30 @@ class Lab:
         endpoints = ",".join(h.etcd.client_url for h in inv.members if h.etcd)
         first = inv.members[0].etcd
         assert first is not None
-        tls = [f"{flag}={value}" for flag, value in (("--cacert", first.cacert), ("--cert", first.cert),
-                                                     ("--key", first.key)) if value]
-        cmd = [str(bin_dir / "etcdctl"), f"--endpoints={endpoints}", "--dial-timeout=1s",
-               "--command-timeout=2s", *tls, "endpoint", "health"]
+        tls = [
+            f"{flag}={value}"
+            for flag, value in (
+                ("--cacert", first.cacert),
+                ("--cert", first.cert),
+                ("--key", first.key),
+            )
+            if value
+        ]
+        cmd = [
+            str(bin_dir / "etcdctl"),
+            f"--endpoints={endpoints}",
+            "--dial-timeout=1s",
+            "--command-timeout=2s",
+            *tls,
+            "endpoint",
+            "health",
+        ]
         progress(f"lab: waiting for {len(inv.members)} etcd members to be healthy")
-        _wait_for(lambda: subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0,
-                  UP_TIMEOUT, "lab etcd cluster did not become healthy; see .lab/hosts/*/var/log/etcd.log")
+        _wait_for(
+            lambda: subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0,
+            UP_TIMEOUT,
+            "lab etcd cluster did not become healthy; see .lab/hosts/*/var/log/etcd.log",
+        )
 
     # ----- down / status ---------------------------------------------------
     def status(self) -> list[HostState]:
@@ -283,20 +356,25 @@ class Lab:
         result = []
         for root in sorted(hosts_root.iterdir()):
             address = _listen_address(root)
-            result.append(HostState(
-                name=root.name, address=address,
-                member=(root / "etc" / "etcd" / "etcd.env").exists(),
-                sshd_pid=_live_pid(root / "run" / "sshd.pid", "sshd", str(root)),
-                etcd_pid=_live_pid(root / "run" / "etcd.pid", "etcd", str(root.resolve())),
-            ))
+            result.append(
+                HostState(
+                    name=root.name,
+                    address=address,
+                    member=(root / "etc" / "etcd" / "etcd.env").exists(),
+                    sshd_pid=_live_pid(root / "run" / "sshd.pid", "sshd", str(root)),
+                    etcd_pid=_live_pid(root / "run" / "etcd.pid", "etcd", str(root.resolve())),
+                )
+            )
         return result
 
     def down(self, progress: Progress = print) -> int:
         stopped = 0
         for state in self.status():
             root = self.root / "hosts" / state.name
-            for pid, what, pidfile in ((state.etcd_pid, "etcd", "etcd.pid"),
-                                       (state.sshd_pid, "sshd", "sshd.pid")):
+            for pid, what, pidfile in (
+                (state.etcd_pid, "etcd", "etcd.pid"),
+                (state.sshd_pid, "sshd", "sshd.pid"),
+            ):
                 if pid is None:
                     continue
                 _stop_pid(pid, STOP_TIMEOUT)
@@ -341,7 +419,9 @@ def _link_tools(src: Path, dst: Path) -> None:
 def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
-        raise EtcdopsError(f"lab: {' '.join(cmd)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        raise EtcdopsError(
+            f"lab: {' '.join(cmd)} failed: {proc.stderr.strip() or proc.stdout.strip()}"
+        )
 
 
 def _wait_for(check: Callable[[], bool], timeout: float, message: str) -> None:
@@ -361,8 +441,9 @@ def _port_open(address: str, port: int) -> bool:
 
 def _who_listens(address: str, port: int) -> str:
     try:
-        out = subprocess.run(["ss", "-Hltnp", f"src {address}:{port}"], capture_output=True,
-                             text=True, timeout=5).stdout.strip()
+        out = subprocess.run(
+            ["ss", "-Hltnp", f"src {address}:{port}"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown process"
     return out.split("users:")[-1] if "users:" in out else "unknown process"
@@ -409,4 +490,3 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
-

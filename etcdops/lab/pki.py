@@ -25,44 +25,110 @@ def make_ca(folder: Path) -> tuple[Path, Path]:
     ca, key = folder / "ca.pem", folder / "ca-key.pem"
     if not ca.exists():
         _openssl("genrsa", "-out", str(key), "2048")
-        _openssl("req", "-x509", "-new", "-nodes", "-key", str(key), "-days", str(DAYS), "-out", str(ca),
-                 "-subj", "/CN=etcd-ca")
+        _openssl(
+            "req",
+            "-x509",
+            "-new",
+            "-nodes",
+            "-key",
+            str(key),
+            "-days",
+            str(DAYS),
+            "-out",
+            str(ca),
+            "-subj",
+            "/CN=etcd-ca",
+        )
         key.chmod(0o600)
     return ca, key
 
 
-def make_cert(ca: Path, ca_key: Path, out: Path, name: str, common_name: str, sans: list[str],
-              server: bool, days: int = DAYS, start: str | None = None, end: str | None = None) -> None:
-    """out/NAME.pem and out/NAME-key.pem signed by the CA; start/end (YYYYMMDDHHMMSSZ) override days."""
+def make_cert(
+    ca: Path,
+    ca_key: Path,
+    out: Path,
+    name: str,
+    common_name: str,
+    sans: list[str],
+    server: bool,
+    days: int = DAYS,
+    start: str | None = None,
+    end: str | None = None,
+) -> None:
+    """out/NAME.pem and out/NAME-key.pem signed by the CA; start/end (YYYYMMDDHHMMSSZ) override
+    days."""
     out.mkdir(parents=True, exist_ok=True)
     key, cert = out / f"{name}-key.pem", out / f"{name}.pem"
     usage = "serverAuth,clientAuth" if server else "clientAuth"
     with tempfile.TemporaryDirectory() as tmp:
         ext = Path(tmp) / "ext.cnf"
-        ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-                       f"extendedKeyUsage={usage}\n" + (f"subjectAltName={','.join(sans)}\n" if sans else ""))
+        ext.write_text(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+            f"extendedKeyUsage={usage}\n" + (f"subjectAltName={','.join(sans)}\n" if sans else "")
+        )
         csr = Path(tmp) / "req.csr"
         _openssl("genrsa", "-out", str(key), "2048")
         _openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", f"/CN={common_name}")
-        if start or end:  # an expired (or not yet valid) certificate, for tests: `openssl ca` sets both
+        if (
+            start or end
+        ):  # an expired (or not yet valid) certificate, for tests: `openssl ca` sets both
             _sign_with_dates(ca, ca_key, csr, cert, ext, start, end, Path(tmp))
         else:
-            _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-                     "-out", str(cert), "-days", str(days), "-extfile", str(ext))
+            _openssl(
+                "x509",
+                "-req",
+                "-in",
+                str(csr),
+                "-CA",
+                str(ca),
+                "-CAkey",
+                str(ca_key),
+                "-CAcreateserial",
+                "-out",
+                str(cert),
+                "-days",
+                str(days),
+                "-extfile",
+                str(ext),
+            )
     key.chmod(0o600)
 
 
-def _sign_with_dates(ca: Path, ca_key: Path, csr: Path, cert: Path, ext: Path, start: str | None,
-                     end: str | None, tmp: Path) -> None:
+def _sign_with_dates(
+    ca: Path,
+    ca_key: Path,
+    csr: Path,
+    cert: Path,
+    ext: Path,
+    start: str | None,
+    end: str | None,
+    tmp: Path,
+) -> None:
     (tmp / "index.txt").write_text("")
     (tmp / "serial").write_text("1000\n")
     (tmp / "ca.cnf").write_text(
         "[ca]\ndefault_ca=lab\n[lab]\n"
         f"dir={tmp}\ndatabase=$dir/index.txt\nserial=$dir/serial\nnew_certs_dir=$dir\n"
         "default_md=sha256\npolicy=any\nunique_subject=no\ncopy_extensions=none\n"
-        "[any]\ncommonName=supplied\n")
-    args = ["ca", "-batch", "-config", str(tmp / "ca.cnf"), "-cert", str(ca), "-keyfile", str(ca_key),
-            "-in", str(csr), "-out", str(cert), "-extfile", str(ext), "-notext"]
+        "[any]\ncommonName=supplied\n"
+    )
+    args = [
+        "ca",
+        "-batch",
+        "-config",
+        str(tmp / "ca.cnf"),
+        "-cert",
+        str(ca),
+        "-keyfile",
+        str(ca_key),
+        "-in",
+        str(csr),
+        "-out",
+        str(cert),
+        "-extfile",
+        str(ext),
+        "-notext",
+    ]
     if start:
         args += ["-startdate", start]
     if end:

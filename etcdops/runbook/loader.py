@@ -16,11 +16,44 @@ from etcdops.steps import KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-TOP_KEYS = {"name", "description", "params", "vars", "preflight", "steps", "on_failure", "on_success", "summary",
-            "lock", "unattended_requires"}
-STEP_KEYS = {"name", "target", "parallel", "serial", "timeout", "retry", "when", "requires",
-             "on_failure", "on_unreachable", "only_if", "leader_last"}
-PARAM_KEYS = {"type", "default", "required", "description", "choices", "secret", "pattern", "min", "max"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "params",
+    "vars",
+    "preflight",
+    "steps",
+    "on_failure",
+    "on_success",
+    "summary",
+    "lock",
+    "unattended_requires",
+}
+STEP_KEYS = {
+    "name",
+    "target",
+    "parallel",
+    "serial",
+    "timeout",
+    "retry",
+    "when",
+    "requires",
+    "on_failure",
+    "on_unreachable",
+    "only_if",
+    "leader_last",
+}
+PARAM_KEYS = {
+    "type",
+    "default",
+    "required",
+    "description",
+    "choices",
+    "secret",
+    "pattern",
+    "min",
+    "max",
+}
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
 CHECK_KEYS = {"assert", "run", "on", "message", "exit_code", "unless", *PROBES}
 
@@ -38,12 +71,16 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    keys = [loader.construct_object(k) for k, _ in node.value  # type: ignore[no-untyped-call]
-            if k.tag != "tag:yaml.org,2002:merge"]
+    keys = [
+        loader.construct_object(k)
+        for k, _ in node.value  # type: ignore[no-untyped-call]
+        if k.tag != "tag:yaml.org,2002:merge"
+    ]
     duplicates = {k for k in keys if keys.count(k) > 1}
     if duplicates:
-        raise yaml.constructor.ConstructorError(None, None, f"duplicate key {sorted(map(str, duplicates))[0]!r}",
-                                                node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"duplicate key {sorted(map(str, duplicates))[0]!r}", node.start_mark
+        )
     loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor): the explicit keys win
     result = LineDict(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     result.line = node.start_mark.line + 1
@@ -58,14 +95,19 @@ for _cls in (_Loader, _FastLoader):
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-    _cls.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                               list("tTfF"))
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
 
 
 def load_runbook(path: Path) -> Runbook:
     data = _load_yaml(path)
     if not isinstance(data, LineDict):
-        raise RunbookError(str(path), None, "a runbook is a mapping with name, description and steps")
+        raise RunbookError(
+            str(path), None, "a runbook is a mapping with name, description and steps"
+        )
     return _runbook(data, str(path))
 
 
@@ -83,7 +125,9 @@ def _load_yaml(path: Path) -> Any:
             return yaml.load(text, Loader=_Loader)  # noqa: S506 - again, for pure Python's error positions
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise RunbookError(file, mark.line + 1 if mark else None, f"YAML error: {exc.problem}") from None
+        raise RunbookError(
+            file, mark.line + 1 if mark else None, f"YAML error: {exc.problem}"
+        ) from None
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RunbookError(file, None, f"cannot read: {exc}") from None
 
@@ -99,8 +143,17 @@ def _expand_includes(file: str, steps: list[Any]) -> tuple[list[tuple[Any, str]]
             continue
         _unknown(file, s, {"include"}, "an include")
         rel = s["include"]
-        if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise _err(file, s, "include: names a file below the runbook's folder (no absolute path, no ..)")
+        if (
+            not isinstance(rel, str)
+            or not rel
+            or Path(rel).is_absolute()
+            or ".." in Path(rel).parts
+        ):
+            raise _err(
+                file,
+                s,
+                "include: names a file below the runbook's folder (no absolute path, no ..)",
+            )
         path = Path(file).parent / rel
         data = _load_yaml(path)
         if not isinstance(data, list) or not data:
@@ -120,7 +173,11 @@ def _err(file: str, node: Any, reason: str) -> RunbookError:
 def _unknown(file: str, node: LineDict, allowed: set[str], what: str) -> None:
     extra = sorted(set(node) - allowed)
     if extra:
-        raise _err(file, node, f"unknown key {extra[0]!r} in {what} (allowed: {', '.join(sorted(allowed))})")
+        raise _err(
+            file,
+            node,
+            f"unknown key {extra[0]!r} in {what} (allowed: {', '.join(sorted(allowed))})",
+        )
 
 
 def _runbook(d: LineDict, file: str) -> Runbook:
@@ -132,11 +189,15 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     if not isinstance(steps, list) or not steps:
         raise _err(file, d, "'steps' must be a non-empty list")
     params = tuple(_param(file, n, p) for n, p in _mapping(file, d, "params").items())
-    vars_ = tuple((k, _template(file, v, d, f"vars.{k}"), d.line)
-                  for k, v in _mapping(file, d, "vars").items())
+    vars_ = tuple(
+        (k, _template(file, v, d, f"vars.{k}"), d.line)
+        for k, v in _mapping(file, d, "vars").items()
+    )
     checks = tuple(_check(file, c) for c in _list(file, d, "preflight"))
     expanded, includes = _expand_includes(file, steps)
-    parsed = tuple(_step(src, s, i, "" if src == file else src) for i, (s, src) in enumerate(expanded, 1))
+    parsed = tuple(
+        _step(src, s, i, "" if src == file else src) for i, (s, src) in enumerate(expanded, 1)
+    )
     names = [s.name for s in parsed]
     for s in parsed:
         if names.count(s.name) > 1:
@@ -148,11 +209,21 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     for needed in unattended:
         if not any(p.name == needed for p in params):
             raise _err(file, d, f"unattended_requires names {needed!r}, which is not a param")
-    return Runbook(name=name, lock=lock, description=str(d.get("description", "")).strip(), file=file,
-                   unattended_requires=unattended,
-                   params=params, vars=vars_, preflight=checks, steps=parsed, includes=includes,
-                   on_failure=_opt_template(file, d, "on_failure"),
-                   on_success=_opt_template(file, d, "on_success"), summary=_opt_template(file, d, "summary"))
+    return Runbook(
+        name=name,
+        lock=lock,
+        description=str(d.get("description", "")).strip(),
+        file=file,
+        unattended_requires=unattended,
+        params=params,
+        vars=vars_,
+        preflight=checks,
+        steps=parsed,
+        includes=includes,
+        on_failure=_opt_template(file, d, "on_failure"),
+        on_success=_opt_template(file, d, "on_success"),
+        summary=_opt_template(file, d, "summary"),
+    )
 
 
 def _mapping(file: str, d: LineDict, key: str) -> LineDict:
@@ -189,33 +260,55 @@ def _param(file: str, name: str, p: Any) -> Param:
         raise _err(file, p, f"param name {name!r} is not a valid name")
     ptype = str(p.get("type", "str"))
     if ptype not in PARAM_TYPES:
-        raise _err(file, p, f"param {name!r}: unknown type {ptype!r} (one of {', '.join(PARAM_TYPES)})")
+        raise _err(
+            file, p, f"param {name!r}: unknown type {ptype!r} (one of {', '.join(PARAM_TYPES)})"
+        )
     choices = tuple(str(c) for c in p.get("choices") or ())
     if ptype == "choice" and not choices:
         raise _err(file, p, f"param {name!r}: type choice needs 'choices'")
-    return Param(name=str(name), type=ptype, default=p.get("default"), required=bool(p.get("required")),
-                 description=str(p.get("description", "")), choices=choices, secret=bool(p.get("secret")),
-                 pattern=p.get("pattern"), minimum=p.get("min"), maximum=p.get("max"))
+    return Param(
+        name=str(name),
+        type=ptype,
+        default=p.get("default"),
+        required=bool(p.get("required")),
+        description=str(p.get("description", "")),
+        choices=choices,
+        secret=bool(p.get("secret")),
+        pattern=p.get("pattern"),
+        minimum=p.get("min"),
+        maximum=p.get("max"),
+    )
 
 
 def _check(file: str, c: Any) -> Check:
     if not isinstance(c, LineDict):
-        raise RunbookError(file, None, "each pre-flight check must be a mapping (assert or run, message)")
+        raise RunbookError(
+            file, None, "each pre-flight check must be a mapping (assert or run, message)"
+        )
     _unknown(file, c, CHECK_KEYS, "pre-flight check")
     kinds = [k for k in ("assert", "run", *PROBES) if k in c]
     if len(kinds) != 1:
-        raise _err(file, c, f"a pre-flight check has exactly one of {', '.join(['assert', 'run', *PROBES])}")
+        raise _err(
+            file,
+            c,
+            f"a pre-flight check has exactly one of {', '.join(['assert', 'run', *PROBES])}",
+        )
     if "message" not in c:
         raise _err(file, c, "a pre-flight check needs a 'message'")
     probe = kinds[0] if kinds[0] in PROBES else None
     if probe is not None and "on" in c:
         raise _err(file, c, f"{probe}: names its host itself ({probe}: HOST), no 'on'")
     on = _template(file, c[probe], c, probe) if probe else str(c.get("on", "control"))
-    return Check(line=c.line, message=_template(file, c["message"], c, "message"),
-                 expr=_template(file, c["assert"], c, "assert") if "assert" in c else None,
-                 run=_template(file, c["run"], c, "run") if "run" in c else None,
-                 on=on, exit_code=int(c.get("exit_code", 3)), probe=probe,
-                 unless=_template(file, c["unless"], c, "unless") if "unless" in c else None)
+    return Check(
+        line=c.line,
+        message=_template(file, c["message"], c, "message"),
+        expr=_template(file, c["assert"], c, "assert") if "assert" in c else None,
+        run=_template(file, c["run"], c, "run") if "run" in c else None,
+        on=on,
+        exit_code=int(c.get("exit_code", 3)),
+        probe=probe,
+        unless=_template(file, c["unless"], c, "unless") if "unless" in c else None,
+    )
 
 
 def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
@@ -223,12 +316,20 @@ def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
         raise RunbookError(file, None, f"step {index} must be a mapping")
     kinds = [k for k in s if k in KINDS]
     if len(kinds) != 1:
-        raise _err(file, s, f"step {index} needs exactly one action of: {', '.join(sorted(KINDS))}"
-                   + (f" (has {', '.join(kinds)})" if kinds else ""))
+        raise _err(
+            file,
+            s,
+            f"step {index} needs exactly one action of: {', '.join(sorted(KINDS))}"
+            + (f" (has {', '.join(kinds)})" if kinds else ""),
+        )
     kind = kinds[0]
     if "membership" in s:
-        raise _err(file, s, f"step {index}: 'membership:' is gone: an etcd_member step makes the change, and the "
-                   "plan's quorum arithmetic comes from it")
+        raise _err(
+            file,
+            s,
+            f"step {index}: 'membership:' is gone: an etcd_member step makes the change, and the "
+            "plan's quorum arithmetic comes from it",
+        )
     _unknown(file, s, STEP_KEYS | {kind}, f"step {index}")
     name = str(s.get("name") or f"step {index}")
     target = str(s.get("target", KINDS[kind].default_target))
@@ -241,15 +342,25 @@ def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
         raise _err(file, s, f"step {name!r}: timeout must be a positive number of seconds")
     on_unreachable = str(s.get("on_unreachable", "fail"))
     if on_unreachable not in ("fail", "skip"):
-        raise _err(file, s, f"step {name!r}: on_unreachable is fail or skip, not {on_unreachable!r}")
+        raise _err(
+            file, s, f"step {name!r}: on_unreachable is fail or skip, not {on_unreachable!r}"
+        )
     return Step(
-        name=name, line=s.line, file=included_from, kind=kind, spec=spec, target=target,
+        name=name,
+        line=s.line,
+        file=included_from,
+        kind=kind,
+        spec=spec,
+        target=target,
         parallel=bool(s.get("parallel", False)) and not bool(s.get("serial", False)),
-        timeout=timeout if isinstance(timeout, str) else float(timeout), retry=_retry(file, s),
+        timeout=timeout if isinstance(timeout, str) else float(timeout),
+        retry=_retry(file, s),
         when=_opt_template(file, s, "when"),
         requires=tuple(_template(file, r, s, "requires") for r in (s.get("requires") or [])),
-        on_failure=_opt_template(file, s, "on_failure"), on_unreachable=on_unreachable,
-        only_if=_opt_template(file, s, "only_if"), leader_last=bool(s.get("leader_last", False)),
+        on_failure=_opt_template(file, s, "on_failure"),
+        on_unreachable=on_unreachable,
+        only_if=_opt_template(file, s, "only_if"),
+        leader_last=bool(s.get("leader_last", False)),
     )
 
 
@@ -258,8 +369,12 @@ def _check_target(file: str, s: LineDict, target: str) -> None:
         return
     kind, _, value = target.partition(":")
     if kind not in ("host", "group", "param") or not value:
-        raise _err(file, s, f"unknown target {target!r} (one of {', '.join(TARGETS)}, host:NAME, "
-                   "group:NAME, param:NAME)")
+        raise _err(
+            file,
+            s,
+            f"unknown target {target!r} (one of {', '.join(TARGETS)}, host:NAME, "
+            "group:NAME, param:NAME)",
+        )
 
 
 def _retry(file: str, s: LineDict) -> Retry:
@@ -272,8 +387,13 @@ def _retry(file: str, s: LineDict) -> Retry:
     attempts = r.get("attempts", 3)
     if not isinstance(attempts, int) or not 1 <= attempts <= 100:
         raise _err(file, r, "retry.attempts must be an integer from 1 to 100")
-    return Retry(attempts=attempts, delay=float(r.get("delay", 1.0)), backoff=float(r.get("backoff", 2.0)),
-                 max_delay=float(r.get("max_delay", 10.0)), on=tuple(str(x) for x in r.get("on") or ()))
+    return Retry(
+        attempts=attempts,
+        delay=float(r.get("delay", 1.0)),
+        backoff=float(r.get("backoff", 2.0)),
+        max_delay=float(r.get("max_delay", 10.0)),
+        on=tuple(str(x) for x in r.get("on") or ()),
+    )
 
 
 def find_runbooks(dirs: list[Path]) -> dict[str, Path]:

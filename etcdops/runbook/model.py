@@ -34,7 +34,8 @@ class Retry:
 
 @dataclass(frozen=True)
 class Check:
-    """A pre-flight check: an expression over facts, a read-only command, or a typed probe of a host."""
+    """A pre-flight check: an expression over facts, a read-only command, or a typed probe of a
+    host."""
 
     line: int
     message: str
@@ -59,9 +60,15 @@ class Step:
     when: str | None = None
     requires: tuple[str, ...] = ()
     on_failure: str | None = None
-    only_if: str | None = None  # evaluated per host on live facts just before it runs; false = skipped
-    on_unreachable: str = "fail"  # or "skip": a host that cannot be reached is reported and passed over
-    leader_last: bool = False  # parallel: the others first, then the plan-time leader (not re-checked)
+    only_if: str | None = (
+        None  # evaluated per host on live facts just before it runs; false = skipped
+    )
+    on_unreachable: str = (
+        "fail"  # or "skip": a host that cannot be reached is reported and passed over
+    )
+    leader_last: bool = (
+        False  # parallel: the others first, then the plan-time leader (not re-checked)
+    )
     file: str = ""  # the file it is written in, when not the runbook's own (an `include:`)
 
 
@@ -77,9 +84,13 @@ class Runbook:
     on_failure: str | None = None
     on_success: str | None = None
     summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
-    lock: str = "etcd"  # etcd (a leased key) | files (lock files on every member: etcd is down) | none
+    lock: str = (
+        "etcd"  # etcd (a leased key) | files (lock files on every member: etcd is down) | none
+    )
     includes: tuple[str, ...] = ()  # files of steps included with `- include: FILE`, in order
-    unattended_requires: tuple[str, ...] = ()  # params that --yes without a reviewed plan must give explicitly
+    unattended_requires: tuple[
+        str, ...
+    ] = ()  # params that --yes without a reviewed plan must give explicitly
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -43,7 +43,9 @@ class HostStatus(str, Enum):
 class Outcome:
     status: HostStatus
     detail: str = ""
-    report: Mapping[str, Any] | None = None  # figures for the run report (a defragmentation's sizes)
+    report: Mapping[str, Any] | None = (
+        None  # figures for the run report (a defragmentation's sizes)
+    )
 
     @classmethod
     def ok(cls, detail: str = "", report: Mapping[str, Any] | None = None) -> Outcome:
@@ -83,12 +85,21 @@ class Action:
 
     intent: str
     commands: tuple[Command, ...] = ()
-    writes: tuple[Write, ...] = ()  # what it will write where (disk space is checked before the run)
-    work: int = 0  # bytes it moves or rewrites on its host: its duration is predicted from it (durations.py)
+    writes: tuple[
+        Write, ...
+    ] = ()  # what it will write where (disk space is checked before the run)
+    # bytes it moves or rewrites on its host: its duration is predicted from it (durations.py)
+    work: int = 0
 
     def describe(self) -> list[str]:
-        return [self.intent, *(f"$ {line}" if i == 0 else f"  {line}"
-                               for c in self.commands for i, line in enumerate(c.display.splitlines()))]
+        return [
+            self.intent,
+            *(
+                f"$ {line}" if i == 0 else f"  {line}"
+                for c in self.commands
+                for i, line in enumerate(c.display.splitlines())
+            ),
+        ]
 
     @property
     def membership(self) -> tuple[str, str] | None:
@@ -131,7 +142,9 @@ class StepContext:
 
     def etcd_of(self, host: str) -> EtcdConfig:
         if host not in self.inventory.hosts or self.inventory.hosts[host].etcd is None:
-            raise RunbookError(self.file, self.line, f"{host!r} has no etcd settings in the inventory")
+            raise RunbookError(
+                self.file, self.line, f"{host!r} has no etcd settings in the inventory"
+            )
         etcd = self.inventory.hosts[host].etcd
         assert etcd is not None
         return etcd
@@ -182,16 +195,27 @@ class ExecContext:
     def remaining(self) -> float:
         return max(1.0, self.deadline - time.monotonic())
 
-    def run(self, command: Command, *, host: str | None = None, check: bool = True,
-            timeout: float | None = None) -> Result:
+    def run(
+        self,
+        command: Command,
+        *,
+        host: str | None = None,
+        check: bool = True,
+        timeout: float | None = None,
+    ) -> Result:
         """Run a command on the host (or another); CommandFailed unless it succeeds (check)."""
         target = host or self.host
         self.on_command(target, command)
-        result = self.transports(target).run(command.text, min(timeout or self.remaining(), self.remaining()),
-                                             env=command.revealed_env() or None, cancel=self.stop_reason)
+        result = self.transports(target).run(
+            command.text,
+            min(timeout or self.remaining(), self.remaining()),
+            env=command.revealed_env() or None,
+            cancel=self.stop_reason,
+        )
         if check and not result.ok:
-            raise CommandFailed(target, command.display, result.exit_code,
-                                _tail(result.stderr or result.stdout))
+            raise CommandFailed(
+                target, command.display, result.exit_code, _tail(result.stderr or result.stdout)
+            )
         return result
 
     def sleep(self, seconds: float) -> None:
@@ -209,9 +233,15 @@ class ExecContext:
         if reason:
             raise Interrupted(reason)
 
-    def poll(self, read: Callable[[], tuple[bool, str]], what: str, interval: float,
-             timeout: float | None = None) -> str:
-        """Call read() until it says done, every interval, bounded by timeout and the step's deadline;
+    def poll(
+        self,
+        read: Callable[[], tuple[bool, str]],
+        what: str,
+        interval: float,
+        timeout: float | None = None,
+    ) -> str:
+        """Call read() until it says done, every interval, bounded by timeout and the step's
+        deadline;
         returns its last state, or fails naming what it waited for and the last state seen."""
         start = time.monotonic()
         end = min(self.deadline, start + (timeout if timeout is not None else self.timeout))
@@ -224,8 +254,12 @@ class ExecContext:
                 return state
             pause = until_next_poll(began, interval)
             if time.monotonic() + pause > end or polls >= MAX_POLLS:
-                raise StepFailed(self.step, self.host, f"timed out after {time.monotonic() - start:.0f}s "
-                                 f"waiting until {what} (last seen: {state})")
+                raise StepFailed(
+                    self.step,
+                    self.host,
+                    f"timed out after {time.monotonic() - start:.0f}s "
+                    f"waiting until {what} (last seen: {state})",
+                )
             self.waiting(time.monotonic() - start, end - start, state)
             self.sleep(pause)
 
@@ -282,24 +316,35 @@ class StepKind(Generic[S, A]):
 def unified_diff(path: str, old: str | None, new: str) -> str:
     if old == new:
         return ""
-    return "".join(difflib.unified_diff((old or "").splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=f"{path} (current)" if old is not None else "/dev/null",
-                                        tofile=f"{path} (planned)"))
+    return "".join(
+        difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{path} (current)" if old is not None else "/dev/null",
+            tofile=f"{path} (planned)",
+        )
+    )
 
 
 HEARTBEAT_EVERY = 15.0  # s between "still running" notes on a long step
 
 
 @contextlib.contextmanager
-def heartbeat(note: Callable[[str], None], timeout: float, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
-    """While the block runs, note every `every` seconds how long it has been running (a snapshot save,
+def heartbeat(
+    note: Callable[[str], None], timeout: float, every: float = HEARTBEAT_EVERY
+) -> Iterator[None]:
+    """While the block runs, note every `every` seconds how long it has been running (a snapshot
+    save,
     a restore or a defragmentation of a large database takes minutes: the log shows it is alive)."""
     stop = threading.Event()
     start = time.monotonic()
 
     def beat() -> None:
         while not stop.wait(every):
-            note(f"still running after {time.monotonic() - start:.0f}s (the step's timeout is {timeout:g}s)")
+            note(
+                f"still running after {time.monotonic() - start:.0f}s (the step's timeout is "
+                f"{timeout:g}s)"
+            )
 
     thread = threading.Thread(target=beat, name="etcdops-heartbeat", daemon=True)
     thread.start()

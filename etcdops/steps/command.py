@@ -43,14 +43,21 @@ class CommandKind(StepKind[CommandSpec, CommandAction]):
     def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> CommandSpec:
         # run/unless are rendered in shell mode by plan(), not natively
         show = raw.get("show", False)
-        return CommandSpec(run=str(raw["run"]), unless=raw.get("unless"), show=bool(ctx.native(show))
-                    if isinstance(show, str) else bool(show))
+        return CommandSpec(
+            run=str(raw["run"]),
+            unless=raw.get("unless"),
+            show=bool(ctx.native(show)) if isinstance(show, str) else bool(show),
+        )
 
     def plan(self, spec: CommandSpec, ctx: StepContext) -> CommandAction:
         env = auth_env(ctx.inventory.hosts[ctx.host].etcd) if ctx.host != CONTROL else ()
         command = _shell(spec.run, ctx, env)
-        return CommandAction(intent=f"run on {ctx.host}", command=command,
-                             unless=_shell(spec.unless, ctx, env) if spec.unless else None, show=spec.show)
+        return CommandAction(
+            intent=f"run on {ctx.host}",
+            command=command,
+            unless=_shell(spec.unless, ctx, env) if spec.unless else None,
+            show=spec.show,
+        )
 
     def execute(self, action: CommandAction, ex: ExecContext) -> Outcome:
         if action.unless is not None and ex.run(action.unless, check=False).ok:

@@ -38,7 +38,9 @@ def _suffix(ctx: StepContext, value: str, what: str) -> str:
 @dataclass(frozen=True)
 class MoveAsideSpec:
     suffix: str = spec_field("DIR becomes DIR.SUFFIX-STAMP (removed, wiped, ...)")
-    paths: list[str] | None = spec_field("directories to move (default: the host's data dir and WAL dir)", None)
+    paths: list[str] | None = spec_field(
+        "directories to move (default: the host's data dir and WAL dir)", None
+    )
     only_if_not_empty: bool = spec_field("leave an empty directory in place", False)
     require_stopped: bool = spec_field("refuse while etcd runs on the host (status, ports)", True)
 
@@ -66,36 +68,51 @@ class MoveAsideKind(StepKind[MoveAsideSpec, MoveAsideAction]):
         moves = tuple((p, f"{p}.{suffix}-{ctx.run.stamp}") for p in paths)
         etcd = ctx.inventory.hosts[ctx.host].etcd if spec.require_stopped else None
         cond = " if it is not empty" if spec.only_if_not_empty else ""
-        intent = (f"move {', '.join(paths)} aside as {', '.join(a for _, a in moves)}{cond} (never deleted)"
-                  + (f"; refused while etcd runs on {ctx.host}" if etcd else ""))
+        intent = (
+            f"move {', '.join(paths)} aside as {', '.join(a for _, a in moves)}{cond} (never "
+            "deleted)" + (f"; refused while etcd runs on {ctx.host}" if etcd else "")
+        )
         commands = [files.stat_command(*(p for m in moves for p in m))]
         commands += [files.move_command(src, aside) for src, aside in moves]
-        return MoveAsideAction(intent=intent, commands=tuple(commands), moves=moves, reason=suffix,
-                               only_if_not_empty=spec.only_if_not_empty, require_stopped=etcd is not None,
-                               status=status_command(etcd) if etcd else None,
-                               listeners=listeners_command() if etcd else None,
-                               ports=member_ports(etcd) if etcd else ())
+        return MoveAsideAction(
+            intent=intent,
+            commands=tuple(commands),
+            moves=moves,
+            reason=suffix,
+            only_if_not_empty=spec.only_if_not_empty,
+            require_stopped=etcd is not None,
+            status=status_command(etcd) if etcd else None,
+            listeners=listeners_command() if etcd else None,
+            ports=member_ports(etcd) if etcd else (),
+        )
 
     def execute(self, action: MoveAsideAction, ex: ExecContext) -> Outcome:
         if action.require_stopped:
             assert action.status is not None and action.listeners is not None
             state = read_state(ex, action.status, action.listeners, action.ports)
             if not state.stopped:
-                raise StepFailed(ex.step, ex.host, f"etcd is still running ({state.describe()}): "
-                                 "not moving its data dir")
+                raise StepFailed(
+                    ex.step,
+                    ex.host,
+                    f"etcd is still running ({state.describe()}): not moving its data dir",
+                )
         done, did = [], []
         for src, aside in action.moves:
             states = files.stat(ex, src, aside)
             have, kept = states[src], states[aside]
             if not have.exists:
                 if kept.exists:
-                    files.mark(ex, aside, src, action.reason)  # an interrupted run may have moved it unmarked
+                    files.mark(
+                        ex, aside, src, action.reason
+                    )  # an interrupted run may have moved it unmarked
                     done.append(f"{src} was already moved aside as {aside}")
                 else:
                     done.append(f"{src} does not exist: nothing to move")
                 continue
             if kept.exists:
-                raise StepFailed(ex.step, ex.host, f"both {src} and {aside} exist: not touching either")
+                raise StepFailed(
+                    ex.step, ex.host, f"both {src} and {aside} exist: not touching either"
+                )
             if action.only_if_not_empty and have.is_dir and files.is_empty_dir(ex, src):
                 done.append(f"{src} is empty: left in place")
                 continue
@@ -110,7 +127,9 @@ class MoveAsideKind(StepKind[MoveAsideSpec, MoveAsideAction]):
 class SwapDirSpec:
     new: str = spec_field("the prepared directory is DIR.NEW-STAMP (e.g. restore)")
     aside: str = spec_field("the current one is kept as DIR.ASIDE-STAMP (e.g. pre-restore)")
-    paths: list[str] | None = spec_field("directories (default: the host's data dir and WAL dir)", None)
+    paths: list[str] | None = spec_field(
+        "directories (default: the host's data dir and WAL dir)", None
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,20 +140,37 @@ class SwapDirAction(Action):
 
 class SwapDirKind(StepKind[SwapDirSpec, SwapDirAction]):
     name = "swap_dir"
-    summary = "put DIR.NEW-STAMP in place of DIR, keeping DIR as DIR.ASIDE-STAMP (owner and mode kept)"
+    summary = (
+        "put DIR.NEW-STAMP in place of DIR, keeping DIR as DIR.ASIDE-STAMP (owner and mode kept)"
+    )
     Spec = SwapDirSpec
 
     def plan(self, spec: SwapDirSpec, ctx: StepContext) -> SwapDirAction:
-        new, aside = _suffix(ctx, spec.new, "swap_dir.new"), _suffix(ctx, spec.aside, "swap_dir.aside")
+        new, aside = (
+            _suffix(ctx, spec.new, "swap_dir.new"),
+            _suffix(ctx, spec.aside, "swap_dir.aside"),
+        )
         paths = tuple(spec.paths) if spec.paths else etcd_dirs(ctx)
-        swaps = tuple((p, f"{p}.{new}-{ctx.run.stamp}", f"{p}.{aside}-{ctx.run.stamp}") for p in paths)
-        intent = "; ".join(f"keep {d} as {a}, then move {n} into its place with its owner and mode"
-                           for d, n, a in swaps)
+        swaps = tuple(
+            (p, f"{p}.{new}-{ctx.run.stamp}", f"{p}.{aside}-{ctx.run.stamp}") for p in paths
+        )
+        intent = "; ".join(
+            f"keep {d} as {a}, then move {n} into its place with its owner and mode"
+            for d, n, a in swaps
+        )
         commands = []
         for d, n, a in swaps:
-            commands += [files.stat_command(d, n, a), files.move_command(d, a), files.move_command(n, d)]
-        return SwapDirAction(intent=intent + " (nothing is deleted)", commands=tuple(commands), swaps=swaps,
-                             reason=aside)
+            commands += [
+                files.stat_command(d, n, a),
+                files.move_command(d, a),
+                files.move_command(n, d),
+            ]
+        return SwapDirAction(
+            intent=intent + " (nothing is deleted)",
+            commands=tuple(commands),
+            swaps=swaps,
+            reason=aside,
+        )
 
     def execute(self, action: SwapDirAction, ex: ExecContext) -> Outcome:
         did, done = [], []
@@ -145,10 +181,15 @@ class SwapDirKind(StepKind[SwapDirSpec, SwapDirAction]):
                 if old.exists and kept.exists:
                     done.append(f"{current} is already in place (the old one kept as {aside})")
                     continue
-                raise StepFailed(ex.step, ex.host, f"{prepared} is missing: the step that prepares it has not "
-                                 "finished")
+                raise StepFailed(
+                    ex.step,
+                    ex.host,
+                    f"{prepared} is missing: the step that prepares it has not finished",
+                )
             if old.exists and kept.exists:
-                raise StepFailed(ex.step, ex.host, f"both {current} and {aside} exist: not touching either")
+                raise StepFailed(
+                    ex.step, ex.host, f"both {current} and {aside} exist: not touching either"
+                )
             if old.exists:
                 files.set_aside(ex, current, aside, action.reason)
                 did.append(f"kept {current} as {aside}")

@@ -37,18 +37,29 @@ class EtcdKeyKind(StepKind[KeySpec, KeyAction]):
     def plan(self, spec: KeySpec, ctx: StepContext) -> KeyAction:
         endpoints = tuple(endpoints_of(ctx.inventory))
         command = etcdctl(ctx.etcd, "del", spec.delete, "-w", "json", endpoints=list(endpoints))
-        return KeyAction(intent=f"delete the key {spec.delete} (if it is there)", commands=(command,),
-                         etcd=ctx.etcd, key=spec.delete, endpoints=endpoints)
+        return KeyAction(
+            intent=f"delete the key {spec.delete} (if it is there)",
+            commands=(command,),
+            etcd=ctx.etcd,
+            key=spec.delete,
+            endpoints=endpoints,
+        )
 
     def execute(self, action: KeyAction, ex: ExecContext) -> Outcome:
         import json
 
-        out = ex.run(etcdctl(action.etcd, "del", action.key, "-w", "json", endpoints=list(action.endpoints))).stdout
+        out = ex.run(
+            etcdctl(action.etcd, "del", action.key, "-w", "json", endpoints=list(action.endpoints))
+        ).stdout
         try:
             deleted = int(json.loads(out).get("deleted", 0))
         except (ValueError, AttributeError):
             deleted = 0
-        return Outcome.changed(f"deleted {action.key}") if deleted else Outcome.ok(f"{action.key} is not there")
+        return (
+            Outcome.changed(f"deleted {action.key}")
+            if deleted
+            else Outcome.ok(f"{action.key} is not there")
+        )
 
 
 # ----- etcd_key_count --------------------------------------------------------------
@@ -72,21 +83,31 @@ class EtcdKeyCountKind(StepKind[CountSpec, CountAction]):
 
     def plan(self, spec: CountSpec, ctx: StepContext) -> CountAction:
         command = count_command(ctx.etcd, spec.revision)
-        return CountAction(intent=f"check that {ctx.host} has {spec.expect} keys at revision {spec.revision}",
-                           commands=(command,), etcd=ctx.etcd, revision=spec.revision, expect=spec.expect)
+        return CountAction(
+            intent=f"check that {ctx.host} has {spec.expect} keys at revision {spec.revision}",
+            commands=(command,),
+            etcd=ctx.etcd,
+            revision=spec.revision,
+            expect=spec.expect,
+        )
 
     def execute(self, action: CountAction, ex: ExecContext) -> Outcome:
         count = parse_count(ex.run(count_command(action.etcd, action.revision)).stdout)
         if count != action.expect:
-            raise StepFailed(ex.step, ex.host, f"has {count} keys at revision {action.revision}, the snapshot "
-                             f"has {action.expect}")
+            raise StepFailed(
+                ex.step,
+                ex.host,
+                f"has {count} keys at revision {action.revision}, the snapshot has {action.expect}",
+            )
         return Outcome.ok(f"{count} keys at revision {action.revision}")
 
 
 # ----- etcd_endpoint_status --------------------------------------------------------
 @dataclass(frozen=True)
 class StatusSpec:
-    cluster: bool = spec_field("every member of the inventory's etcd group (else the host's own)", False)
+    cluster: bool = spec_field(
+        "every member of the inventory's etcd group (else the host's own)", False
+    )
     message: str = spec_field("text printed above the table", "")
 
 
@@ -106,16 +127,29 @@ class EtcdEndpointStatusKind(StepKind[StatusSpec, StatusAction]):
     def plan(self, spec: StatusSpec, ctx: StepContext) -> StatusAction:
         endpoints = tuple(endpoints_of(ctx.inventory)) if spec.cluster else (ctx.etcd.client_url,)
         command = etcdctl(ctx.etcd, "endpoint", "status", "-w", "json", endpoints=list(endpoints))
-        return StatusAction(intent=f"show endpoint status of {', '.join(endpoints)}", commands=(command,),
-                            etcd=ctx.etcd, endpoints=endpoints, message=spec.message)
+        return StatusAction(
+            intent=f"show endpoint status of {', '.join(endpoints)}",
+            commands=(command,),
+            etcd=ctx.etcd,
+            endpoints=endpoints,
+            message=spec.message,
+        )
 
     def execute(self, action: StatusAction, ex: ExecContext) -> Outcome:
-        out = ex.run(etcdctl(action.etcd, "endpoint", "status", "-w", "json", endpoints=list(action.endpoints)))
+        out = ex.run(
+            etcdctl(
+                action.etcd, "endpoint", "status", "-w", "json", endpoints=list(action.endpoints)
+            )
+        )
         lines = [action.message.rstrip()] if action.message.strip() else []
-        lines.append(f"{'HOST':<10} {'ID':<17} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} "
-                     f"{'TERM':>5} {'INDEX':>8} {'REVISION':>9}")
+        lines.append(
+            f"{'HOST':<10} {'ID':<17} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} "
+            f"{'TERM':>5} {'INDEX':>8} {'REVISION':>9}"
+        )
         for s in parse_endpoint_status(out.stdout):
-            lines.append(f"{host_of_url(ex.inventory, s.endpoint):<10} {s.member_id:<17x} {s.version:<8} "
-                         f"{mb(s.db_size):>9} {mb(s.db_size_in_use):>9} {'*' if s.is_leader else '':<6} "
-                         f"{s.raft_term:>5} {s.raft_index:>8} {s.revision:>9}")
+            lines.append(
+                f"{host_of_url(ex.inventory, s.endpoint):<10} {s.member_id:<17x} {s.version:<8} "
+                f"{mb(s.db_size):>9} {mb(s.db_size_in_use):>9} {'*' if s.is_leader else '':<6} "
+                f"{s.raft_term:>5} {s.raft_index:>8} {s.revision:>9}"
+            )
         return Outcome.ok("\n".join(lines))

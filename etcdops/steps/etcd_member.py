@@ -23,7 +23,9 @@ Change = Literal["add_learner", "add", "promote", "remove", "update_peer_urls"]
 
 @dataclass(frozen=True)
 class MemberSpec:
-    action: Change = spec_field("add_learner, add (as a voter), promote, remove or update_peer_urls")
+    action: Change = spec_field(
+        "add_learner, add (as a voter), promote, remove or update_peer_urls"
+    )
     host: str = spec_field("the inventory host whose member this is (its etcd_name and peer URL)")
 
 
@@ -47,9 +49,12 @@ def find_member(members: list[Member], peer_url: str, name: str) -> Member | Non
 
 
 def leader_url(ex: ExecContext, ctl: EtcdConfig, members: list[Member]) -> str:
-    """The client URL of the leader, from the voters' endpoint status (the host's own when none says)."""
+    """The client URL of the leader, from the voters' endpoint status (the host's own when none
+    says)."""
     urls = [u for m in members if not m.is_learner for u in m.client_urls]
-    result = ex.run(etcdctl(ctl, "endpoint", "status", "-w", "json", endpoints=urls or None), check=False)
+    result = ex.run(
+        etcdctl(ctl, "endpoint", "status", "-w", "json", endpoints=urls or None), check=False
+    )
     try:
         statuses = parse_endpoint_status(result.stdout)
     except ValueError:
@@ -63,7 +68,9 @@ def list_command(etcd: EtcdConfig) -> Command:
 
 class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
     name = "etcd_member"
-    summary = "add (as learner), promote, remove a member or update its peer URLs; idempotent by peer URL"
+    summary = (
+        "add (as learner), promote, remove a member or update its peer URLs; idempotent by peer URL"
+    )
     Spec = MemberSpec
     default_timeout = 60.0
 
@@ -73,56 +80,94 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
         known = find_member(list(ctx.facts.members), target.peer_url, target.name)
         member_id = known.id_hex if known else f"<ID of {target.peer_url}>"
         change_cmd = {
-            "add_learner": etcdctl(ctl, "member", "add", target.name, "--learner",
-                                   f"--peer-urls={target.peer_url}", "-w", "json"),
-            "add": etcdctl(ctl, "member", "add", target.name, f"--peer-urls={target.peer_url}", "-w", "json"),
+            "add_learner": etcdctl(
+                ctl,
+                "member",
+                "add",
+                target.name,
+                "--learner",
+                f"--peer-urls={target.peer_url}",
+                "-w",
+                "json",
+            ),
+            "add": etcdctl(
+                ctl, "member", "add", target.name, f"--peer-urls={target.peer_url}", "-w", "json"
+            ),
             "promote": etcdctl(ctl, "member", "promote", member_id),
             "remove": etcdctl(ctl, "member", "remove", member_id),
-            "update_peer_urls": etcdctl(ctl, "member", "update", member_id, f"--peer-urls={target.peer_url}"),
+            "update_peer_urls": etcdctl(
+                ctl, "member", "update", member_id, f"--peer-urls={target.peer_url}"
+            ),
         }[spec.action]
-        words = {"add_learner": f"add {spec.host} ({target.peer_url}) as a learner",
-                 "add": f"add {spec.host} ({target.peer_url}) as a voter",
-                 "promote": f"promote the learner {spec.host} ({target.peer_url}) to a voter",
-                 "remove": f"remove the member of {spec.host} ({target.peer_url})",
-                 "update_peer_urls": f"set the peer URLs of {spec.host}'s member to {target.peer_url}"}[spec.action]
+        words = {
+            "add_learner": f"add {spec.host} ({target.peer_url}) as a learner",
+            "add": f"add {spec.host} ({target.peer_url}) as a voter",
+            "promote": f"promote the learner {spec.host} ({target.peer_url}) to a voter",
+            "remove": f"remove the member of {spec.host} ({target.peer_url})",
+            "update_peer_urls": f"set the peer URLs of {spec.host}'s member to {target.peer_url}",
+        }[spec.action]
         writes: tuple[Write, ...] = ()
         if spec.action in ("add_learner", "add"):  # the new member receives a copy of the database
             leader = ctx.facts.status_of(ctx.facts.leader_host) if ctx.facts.leader_host else None
-            writes = (Write(spec.host, target.data_dir, leader.db_size if leader else 0,
-                            "the new member's copy of the database"),)
-        return MemberAction(intent=f"{words}, asked on {ctx.host}; nothing if already done (found by peer URL)",
-                            commands=(list_command(ctl), change_cmd), change=spec.action, host=spec.host,
-                            name=target.name, peer_url=target.peer_url, ctl=ctl, writes=writes)
+            writes = (
+                Write(
+                    spec.host,
+                    target.data_dir,
+                    leader.db_size if leader else 0,
+                    "the new member's copy of the database",
+                ),
+            )
+        return MemberAction(
+            intent=f"{words}, asked on {ctx.host}; nothing if already done (found by peer URL)",
+            commands=(list_command(ctl), change_cmd),
+            change=spec.action,
+            host=spec.host,
+            name=target.name,
+            peer_url=target.peer_url,
+            ctl=ctl,
+            writes=writes,
+        )
 
     def execute(self, action: MemberAction, ex: ExecContext) -> Outcome:
         _cluster, members = parse_member_list(ex.run(list_command(action.ctl)).stdout)
         # by peer URL; by name only to remove (a member whose host was rebuilt with another address)
-        member = find_member(members, action.peer_url, action.name if action.change == "remove" else "")
+        member = find_member(
+            members, action.peer_url, action.name if action.change == "remove" else ""
+        )
         ctl = action.ctl
         if action.change in ("add_learner", "add"):
             if member is not None:
                 role = "learner" if member.is_learner else "voter"
-                return Outcome.ok(f"already in the member list as {role} {member.id_hex}: not added again")
+                return Outcome.ok(
+                    f"already in the member list as {role} {member.id_hex}: not added again"
+                )
             args = ["member", "add", action.name, f"--peer-urls={action.peer_url}", "-w", "json"]
             if action.change == "add_learner":
                 args.insert(3, "--learner")
             new_id, learner = parse_member_add(ex.run(etcdctl(ctl, *args)).stdout)
-            return Outcome.changed(f"added {action.name} as {'learner' if learner else 'voter'} {new_id:x}")
+            return Outcome.changed(
+                f"added {action.name} as {'learner' if learner else 'voter'} {new_id:x}"
+            )
         if action.change == "remove":
             if member is None:
                 return Outcome.ok(f"{action.peer_url} is not in the member list: already removed")
             ex.run(etcdctl(ctl, "member", "remove", member.id_hex))
-            return Outcome.changed(f"removed member {member.id_hex} ({member.name or action.peer_url})")
+            return Outcome.changed(
+                f"removed member {member.id_hex} ({member.name or action.peer_url})"
+            )
         if member is None:
             raise StepFailed(ex.step, ex.host, f"{action.peer_url} is not in the member list")
         if action.change == "promote":
             if not member.is_learner:
                 return Outcome.ok(f"already a voter: {member.id_hex}")
-            # sent to the leader itself: with auth enabled, a follower forwards a promote without the
+            # sent to the leader itself: with auth enabled, a follower forwards a promote without
+            # the
             # caller's credentials and the leader refuses it (etcd#20757; fixed after 3.5.16)
             leader = leader_url(ex, ctl, members)
             ex.run(etcdctl(ctl, "member", "promote", member.id_hex, endpoints=leader))
-            return Outcome.changed(f"promoted {member.id_hex} to a voter (asked of the leader, {leader})")
+            return Outcome.changed(
+                f"promoted {member.id_hex} to a voter (asked of the leader, {leader})"
+            )
         if action.peer_url in member.peer_urls and len(member.peer_urls) == 1:
             return Outcome.ok(f"{member.id_hex} already has peer URL {action.peer_url}")
         ex.run(etcdctl(ctl, "member", "update", member.id_hex, f"--peer-urls={action.peer_url}"))

@@ -22,7 +22,9 @@ STOP_POLL = 0.2  # s between checks that etcd has exited
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    state: Literal["started", "stopped", "restarted"] = spec_field("started, stopped (verified) or restarted")
+    state: Literal["started", "stopped", "restarted"] = spec_field(
+        "started, stopped (verified) or restarted"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +37,8 @@ class ServiceAction(Action):
 
 
 def member_ports(etcd: EtcdConfig) -> tuple[tuple[str, int], ...]:
-    """(address, port) of the member's client and peer URLs (and its listen URLs, when they differ)."""
+    """(address, port) of the member's client and peer URLs (and its listen URLs, when they
+    differ)."""
     found: list[tuple[str, int]] = []
     for url in (etcd.client_url, etcd.peer_url, *etcd.listen_urls):
         parts = urlsplit(url)
@@ -66,11 +69,13 @@ class ServiceState:
         if self.stopped:
             return "inactive, ports closed"
         return ("active" if self.active else "inactive") + (
-            f", still listening on {', '.join(self.open_ports)}" if self.open_ports else "")
+            f", still listening on {', '.join(self.open_ports)}" if self.open_ports else ""
+        )
 
 
-def read_state(ex: ExecContext, status: Command, listeners: Command,
-               ports: tuple[tuple[str, int], ...]) -> ServiceState:
+def read_state(
+    ex: ExecContext, status: Command, listeners: Command, ports: tuple[tuple[str, int], ...]
+) -> ServiceState:
     active = ex.run(status, check=False).ok
     table = parse_listeners(ex.run(listeners, check=False).stdout)
     open_ports = tuple(f"{a}:{p}" for a, p in ports if listening_on(table, a, p))
@@ -87,18 +92,29 @@ class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
         etcd = ctx.etcd
         ports = member_ports(etcd)
         where = ", ".join(f"{a}:{p}" for a, p in ports)
-        change = trusted({"started": etcd.start_cmd, "stopped": etcd.stop_cmd,
-                          "restarted": etcd.restart_cmd}[spec.state])
+        change = trusted(
+            {"started": etcd.start_cmd, "stopped": etcd.stop_cmd, "restarted": etcd.restart_cmd}[
+                spec.state
+            ]
+        )
         intent = {
-            "stopped": f"stop etcd on {ctx.host} and verify it has exited (service inactive, nothing "
-                       f"listening on {where} or the wildcard)",
+            "stopped": f"stop etcd on {ctx.host} and verify it has exited (service inactive, "
+            "nothing "
+            f"listening on {where} or the wildcard)",
             "started": f"start etcd on {ctx.host} (unless it is running)",
             "restarted": f"restart etcd on {ctx.host}",
         }[spec.state]
         status, listeners = status_command(etcd), listeners_command()
         shown = (status, change, listeners) if spec.state == "stopped" else (status, change)
-        return ServiceAction(intent=intent, commands=shown, state=spec.state, status=status, change=change,
-                             listeners=listeners, ports=ports)
+        return ServiceAction(
+            intent=intent,
+            commands=shown,
+            state=spec.state,
+            status=status,
+            change=change,
+            listeners=listeners,
+            ports=ports,
+        )
 
     def execute(self, action: ServiceAction, ex: ExecContext) -> Outcome:
         if action.state == "restarted":
@@ -119,4 +135,6 @@ class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
             return now.stopped, now.describe()
 
         ex.poll(exited, f"etcd on {ex.host} has exited", STOP_POLL)
-        return Outcome.changed("stopped and verified: service inactive, client and peer ports closed")
+        return Outcome.changed(
+            "stopped and verified: service inactive, client and peer ports closed"
+        )

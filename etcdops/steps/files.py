@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from etcdops.commands import AND, Command, Raw, sh
 from etcdops.steps.base import ExecContext
 
-MARKER = ".etcdops-set-aside.json"  # written into every directory etcdops moves aside (prune knows its own)
+# written into every directory etcdops moves aside (prune knows its own)
+MARKER = ".etcdops-set-aside.json"
 _STAT_FORMAT = "%n|%F|%u|%g|%a|%s"
 
 
@@ -73,8 +74,15 @@ def parse_sha256sum(output: str) -> str:
 
 
 def marker_command(aside: str, original: str, reason: str, ex: ExecContext) -> Command:
-    data = json.dumps({"created_by": "etcdops", "run": ex.info.id, "original": original, "reason": reason,
-                       "time": ex.info.time})
+    data = json.dumps(
+        {
+            "created_by": "etcdops",
+            "run": ex.info.id,
+            "original": original,
+            "reason": reason,
+            "time": ex.info.time,
+        }
+    )
     return sh("printf", "%s\\n", data, Raw(">"), f"{aside}/{MARKER}")
 
 

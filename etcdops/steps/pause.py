@@ -34,14 +34,19 @@ class PauseKind(StepKind[PauseSpec, PauseAction]):
     heartbeat = False
 
     def plan(self, spec: PauseSpec, ctx: StepContext) -> PauseAction:
-        return PauseAction(intent=f"pause: {spec.message}", message=spec.message,
-                           allow_unattended=spec.allow_unattended)
+        return PauseAction(
+            intent=f"pause: {spec.message}",
+            message=spec.message,
+            allow_unattended=spec.allow_unattended,
+        )
 
     def execute(self, action: PauseAction, ex: ExecContext) -> Outcome:
         if ex.assume_yes:
             if action.allow_unattended:
                 return Outcome(HostStatus.SKIPPED, "unattended run: pause allowed by the runbook")
-            raise Refused(f"this step pauses for an operator ({action.message}); it is refused under --yes")
+            raise Refused(
+                f"this step pauses for an operator ({action.message}); it is refused under --yes"
+            )
         if ex.confirm is None or not ex.confirm(action.message):
             raise Refused(f"operator declined: {action.message}")
         return Outcome.ok("confirmed by the operator")

@@ -46,15 +46,27 @@ class PlaybookKind(StepKind[PlaybookSpec, PlaybookAction]):
         if not path.is_file():
             raise ctx.error(f"playbook {path} does not exist")
         extravars = {str(k): v for k, v in spec.extravars.items()}
-        return PlaybookAction(intent=f"run playbook {spec.name} on {ctx.host}", playbook=str(path),
-                              extravars=extravars, limit=(ctx.host,))
+        return PlaybookAction(
+            intent=f"run playbook {spec.name} on {ctx.host}",
+            playbook=str(path),
+            extravars=extravars,
+            limit=(ctx.host,),
+        )
 
     def execute(self, action: PlaybookAction, ex: ExecContext) -> Outcome:
         from etcdops.transport.ansible import check_result, run_playbook
 
         assert ex.inventory is not None
-        result = run_playbook(ex.inventory.path, action.playbook, action.limit, action.extravars, ex.remaining(),
-                              ex.note, run_id=ex.info.id, stop_reason=ex.stop_reason)
+        result = run_playbook(
+            ex.inventory.path,
+            action.playbook,
+            action.limit,
+            action.extravars,
+            ex.remaining(),
+            ex.note,
+            run_id=ex.info.id,
+            stop_reason=ex.stop_reason,
+        )
         if result.status == "canceled" and ex.stop_reason():
             from etcdops.errors import Interrupted
 

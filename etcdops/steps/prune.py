@@ -23,8 +23,12 @@ from etcdops.steps.spec import spec_field
 
 @dataclass(frozen=True)
 class PruneSpec:
-    older_than: str = spec_field("remove only what was set aside longer ago than this (7d, 12h, 30m)", "7d")
-    keep: int = spec_field("always keep this many of the newest items of the host (0: none)", 1, minimum=0)
+    older_than: str = spec_field(
+        "remove only what was set aside longer ago than this (7d, 12h, 30m)", "7d"
+    )
+    keep: int = spec_field(
+        "always keep this many of the newest items of the host (0: none)", 1, minimum=0
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,8 +39,10 @@ class PruneAction(Action):
 
     def describe(self) -> list[str]:
         lines = [self.intent]
-        lines += [f"$ rm -rf -- {i.path}   # {human(i.bytes)}, {i.age() / 86400:.1f} days, {i.kind}"
-                  for i in self.remove]
+        lines += [
+            f"$ rm -rf -- {i.path}   # {human(i.bytes)}, {i.age() / 86400:.1f} days, {i.kind}"
+            for i in self.remove
+        ]
         lines += [f"  keeps {i.path} ({human(i.bytes)}): {why}" for i, why in self.kept]
         return lines
 
@@ -58,40 +64,64 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         items, _fs = parse_listing(out, etcd)
         remove, kept = choose(items, age, spec.keep, time.time())
         total = sum(i.bytes for i in remove)
-        intent = (f"remove {len(remove)} item(s) etcdops set aside on {ctx.host} more than {spec.older_than} ago "
-                  f"({human(total)}), keeping the newest {spec.keep}") if remove else \
-            f"nothing on {ctx.host} is old enough to remove (older than {spec.older_than}, newest {spec.keep} kept)"
-        return PruneAction(intent=intent, commands=tuple(sh("rm", "-rf", "--", i.path) for i in remove),
-                           etcd=etcd, remove=tuple(remove), kept=tuple(kept))
+        intent = (
+            (
+                f"remove {len(remove)} item(s) etcdops set aside on {ctx.host} more than "
+                f"{spec.older_than} ago "
+                f"({human(total)}), keeping the newest {spec.keep}"
+            )
+            if remove
+            else f"nothing on {ctx.host} is old enough to remove (older than {spec.older_than}, "
+            f"newest {spec.keep} kept)"
+        )
+        return PruneAction(
+            intent=intent,
+            commands=tuple(sh("rm", "-rf", "--", i.path) for i in remove),
+            etcd=etcd,
+            remove=tuple(remove),
+            kept=tuple(kept),
+        )
 
     def execute(self, action: PruneAction, ex: ExecContext) -> Outcome:
         if not action.remove:
             return Outcome.ok("nothing to remove")
-        now_items, _fs = parse_listing(ex.run(trusted(listing_command(action.etcd))).stdout, action.etcd)
+        now_items, _fs = parse_listing(
+            ex.run(trusted(listing_command(action.etcd))).stdout, action.etcd
+        )
         still = {i.path: i for i in now_items if i.ours}
         removed, freed = [], 0
         for item in action.remove:
             current = still.get(item.path)
             if current is None:  # gone, or no longer carries the marker: left alone
                 continue
-            if item.path.rstrip("/") in (action.etcd.data_dir.rstrip("/"), (action.etcd.wal_dir or "").rstrip("/")):
-                raise StepFailed(ex.step, ex.host, f"{item.path} is the live data dir: never removed")
+            if item.path.rstrip("/") in (
+                action.etcd.data_dir.rstrip("/"),
+                (action.etcd.wal_dir or "").rstrip("/"),
+            ):
+                raise StepFailed(
+                    ex.step, ex.host, f"{item.path} is the live data dir: never removed"
+                )
             ex.run(_remove(item.path))
             removed.append(item.path)
             freed += current.bytes
         if not removed:
             return Outcome.ok("none of the planned items is still there")
-        return Outcome.changed(f"removed {len(removed)} item(s), {human(freed)} freed:\n" + "\n".join(removed),
-                               report={"removed": removed, "bytes_freed": freed})
+        return Outcome.changed(
+            f"removed {len(removed)} item(s), {human(freed)} freed:\n" + "\n".join(removed),
+            report={"removed": removed, "bytes_freed": freed},
+        )
 
 
-def choose(items: tuple[AsideItem, ...], age: float, keep: int,
-           now: float) -> tuple[list[AsideItem], list[tuple[AsideItem, str]]]:
+def choose(
+    items: tuple[AsideItem, ...], age: float, keep: int, now: float
+) -> tuple[list[AsideItem], list[tuple[AsideItem, str]]]:
     """(to remove, kept with the reason): etcdops' own, older than age, beyond the `keep` newest.
 
     Items are taken by the run that set them aside (the STAMP in their names): a restore's old data
     dir and its etcd.env backup go together, and a rollback never finds only half of them."""
-    kept: list[tuple[AsideItem, str]] = [(i, "no etcdops marker in it: not etcdops'") for i in items if not i.ours]
+    kept: list[tuple[AsideItem, str]] = [
+        (i, "no etcdops marker in it: not etcdops'") for i in items if not i.ours
+    ]
     runs: dict[str, list[AsideItem]] = {}
     for item in (i for i in items if i.ours):
         runs.setdefault(set_aside_at(item), []).append(item)
@@ -113,7 +143,11 @@ _STAMP = re.compile(r"([0-9]{8}T[0-9]{6}Z)")
 def set_aside_at(item: AsideItem) -> str:
     """The UTC stamp of the run that set the item aside (its first stamp), else its mtime as one."""
     found = _STAMP.search(item.path.rsplit("/", 1)[-1])
-    return found.group(1) if found else dt.datetime.fromtimestamp(item.mtime, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return (
+        found.group(1)
+        if found
+        else dt.datetime.fromtimestamp(item.mtime, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    )
 
 
 def _time(stamp: str, item: AsideItem) -> float:

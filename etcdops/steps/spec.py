@@ -23,8 +23,13 @@ from etcdops.templating import Secret, check_syntax
 _TEMPLATE = re.compile(r"\{\{|\{%")
 
 
-def spec_field(doc: str, default: Any = dataclasses.MISSING, *, minimum: float | None = None,
-               factory: Callable[[], Any] | None = None) -> Any:
+def spec_field(
+    doc: str,
+    default: Any = dataclasses.MISSING,
+    *,
+    minimum: float | None = None,
+    factory: Callable[[], Any] | None = None,
+) -> Any:
     """A spec field with its documentation (shown by `runbooks show` and in the JSON schema)."""
     meta = {"doc": doc, "minimum": minimum}
     if factory is not None:
@@ -51,15 +56,27 @@ def fields_of(spec_cls: type) -> list[FieldInfo]:
     out = []
     for f in dataclasses.fields(spec_cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = None if required else (f.default if f.default is not dataclasses.MISSING
-                                         else f.default_factory())  # type: ignore[misc,operator]
-        out.append(FieldInfo(f.name, hints[f.name], required, default, f.metadata.get("doc", ""),
-                             f.metadata.get("minimum")))
+        default = None
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif not required:
+            default = f.default_factory()  # type: ignore[misc,operator]
+        out.append(
+            FieldInfo(
+                f.name,
+                hints[f.name],
+                required,
+                default,
+                f.metadata.get("doc", ""),
+                f.metadata.get("minimum"),
+            )
+        )
     return out
 
 
-def validate(spec_cls: type, raw: Any, kind: str, file: str, line: int,
-             shorthand: str | None = None) -> dict[str, Any]:
+def validate(
+    spec_cls: type, raw: Any, kind: str, file: str, line: int, shorthand: str | None = None
+) -> dict[str, Any]:
     """Load time: the raw mapping, checked. Template values are checked for syntax only."""
     infos = {f.name: f for f in fields_of(spec_cls)}
     if raw is None:
@@ -67,10 +84,14 @@ def validate(spec_cls: type, raw: Any, kind: str, file: str, line: int,
     if not isinstance(raw, Mapping) and shorthand is not None:
         raw = {shorthand: raw}
     if not isinstance(raw, Mapping):
-        raise RunbookError(file, line, f"'{kind}' must be a mapping ({', '.join(infos) or 'no keys'})")
+        raise RunbookError(
+            file, line, f"'{kind}' must be a mapping ({', '.join(infos) or 'no keys'})"
+        )
     extra = sorted(set(map(str, raw)) - set(infos))
     if extra:
-        raise RunbookError(file, line, f"unknown key {extra[0]!r} in '{kind}' (allowed: {', '.join(infos)})")
+        raise RunbookError(
+            file, line, f"unknown key {extra[0]!r} in '{kind}' (allowed: {', '.join(infos)})"
+        )
     for info in infos.values():
         if info.required and info.name not in raw:
             raise RunbookError(file, line, f"'{kind}' needs {info.name!r}")
@@ -92,8 +113,14 @@ def _check_literal(info: FieldInfo, value: Any, kind: str, file: str, line: int)
     coerce(info, value, kind, file, line)
 
 
-def render(spec_cls: type, raw: Mapping[str, Any], native: Callable[[str], Any], kind: str,
-           file: str, line: int) -> Any:
+def render(
+    spec_cls: type,
+    raw: Mapping[str, Any],
+    native: Callable[[str], Any],
+    kind: str,
+    file: str,
+    line: int,
+) -> Any:
     """Plan time: templates rendered natively, every value coerced to its field's type."""
     values = {}
     for info in fields_of(spec_cls):
@@ -119,7 +146,9 @@ def coerce(info: FieldInfo, value: Any, kind: str, file: str, line: int) -> Any:
     except (TypeError, ValueError) as exc:
         raise RunbookError(file, line, f"{kind}.{info.name}: {exc}") from None
     if info.minimum is not None and isinstance(result, (int, float)) and result < info.minimum:
-        raise RunbookError(file, line, f"{kind}.{info.name}: {result} is below the minimum {info.minimum:g}")
+        raise RunbookError(
+            file, line, f"{kind}.{info.name}: {result} is below the minimum {info.minimum:g}"
+        )
     return result
 
 
@@ -198,19 +227,30 @@ def json_type(tp: Any) -> dict[str, Any]:
     if origin in (typing.Union, types.UnionType):
         inner = [json_type(a) for a in args if a is not type(None)]
         nullable = type(None) in args
-        return {"anyOf": inner + ([{"type": "null"}] if nullable else [])} if nullable or len(inner) > 1 \
+        return (
+            {"anyOf": inner + ([{"type": "null"}] if nullable else [])}
+            if nullable or len(inner) > 1
             else inner[0]
+        )
     if origin is Literal:
         return {"enum": list(args)}
     if origin in (list, tuple):
         return {"type": "array", "items": json_type(args[0]) if args else {}}
     if origin in (dict, Mapping) or tp is dict:
         return {"type": "object"}
-    return {bool: {"type": "boolean"}, int: {"type": "integer"}, float: {"type": "number"},
-            str: {"type": "string"}}.get(tp, {})
+    return {
+        bool: {"type": "boolean"},
+        int: {"type": "integer"},
+        float: {"type": "number"},
+        str: {"type": "string"},
+    }.get(tp, {})
 
 
-TEMPLATE_SCHEMA = {"type": "string", "pattern": r"\{\{|\{%", "description": "a jinja2 template rendered at plan time"}
+TEMPLATE_SCHEMA = {
+    "type": "string",
+    "pattern": r"\{\{|\{%",
+    "description": "a jinja2 template rendered at plan time",
+}
 
 
 def spec_schema(spec_cls: type, shorthand: str | None) -> dict[str, Any]:
@@ -220,7 +260,9 @@ def spec_schema(spec_cls: type, shorthand: str | None) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": info.doc}
         entry["anyOf"] = [typed, TEMPLATE_SCHEMA] if typed.get("type") != "string" else [typed]
         if not info.required and info.default not in (None, (), {}):
-            entry["default"] = list(info.default) if isinstance(info.default, tuple) else info.default
+            entry["default"] = (
+                list(info.default) if isinstance(info.default, tuple) else info.default
+            )
         props[info.name] = entry
     obj: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
     required = [f.name for f in fields_of(spec_cls) if f.required]

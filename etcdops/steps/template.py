@@ -60,15 +60,19 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
         if ("src" in checked) == ("content" in checked):
             from etcdops.errors import RunbookError
 
-            raise RunbookError(file, line, "'template' needs exactly one of 'src' (a file) or 'content'")
+            raise RunbookError(
+                file, line, "'template' needs exactly one of 'src' (a file) or 'content'"
+            )
         return checked
 
     def spec(self, raw: Mapping[str, Any], ctx: StepContext) -> TemplateSpec:
         # content is the template itself: rendered by plan() with `current`, not here
-        return TemplateSpec(dest=ctx.text(str(raw["dest"])).strip(),
-                    src=ctx.text(str(raw["src"])).strip() if raw.get("src") is not None else None,
-                    content=str(raw["content"]) if raw.get("content") is not None else None,
-                    mode=str(raw["mode"]) if raw.get("mode") is not None else None)
+        return TemplateSpec(
+            dest=ctx.text(str(raw["dest"])).strip(),
+            src=ctx.text(str(raw["src"])).strip() if raw.get("src") is not None else None,
+            content=str(raw["content"]) if raw.get("content") is not None else None,
+            mode=str(raw["mode"]) if raw.get("mode") is not None else None,
+        )
 
     def plan(self, spec: TemplateSpec, ctx: StepContext) -> WriteFileAction:
         current = ctx.files.read(ctx.host, spec.dest)
@@ -78,17 +82,42 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
                 source = src.read_text()
             except OSError as exc:
                 raise ctx.error(f"template {src}: {exc.strerror}") from None
-            sub = StepContext(str(src), 1, ctx.host, {**ctx.variables, "current": current}, ctx.files,
-                              ctx.runbook_dir, ctx.playbooks_dir, ctx.inventory, ctx.facts, ctx.run)
+            sub = StepContext(
+                str(src),
+                1,
+                ctx.host,
+                {**ctx.variables, "current": current},
+                ctx.files,
+                ctx.runbook_dir,
+                ctx.playbooks_dir,
+                ctx.inventory,
+                ctx.facts,
+                ctx.run,
+            )
             content = sub.text(source)
         else:
             assert spec.content is not None
-            content = StepContext(ctx.file, ctx.line, ctx.host, {**ctx.variables, "current": current}, ctx.files,
-                                  ctx.runbook_dir, ctx.playbooks_dir, ctx.inventory, ctx.facts,
-                                  ctx.run).text(spec.content)
+            content = StepContext(
+                ctx.file,
+                ctx.line,
+                ctx.host,
+                {**ctx.variables, "current": current},
+                ctx.files,
+                ctx.runbook_dir,
+                ctx.playbooks_dir,
+                ctx.inventory,
+                ctx.facts,
+                ctx.run,
+            ).text(spec.content)
         base = hashlib.sha256(current.encode()).hexdigest() if current is not None else ""
-        return WriteFileAction(intent=f"write {spec.dest}", path=spec.dest, content=content,
-                               diff=unified_diff(spec.dest, current, content), mode=spec.mode, base_sha256=base)
+        return WriteFileAction(
+            intent=f"write {spec.dest}",
+            path=spec.dest,
+            content=content,
+            diff=unified_diff(spec.dest, current, content),
+            mode=spec.mode,
+            base_sha256=base,
+        )
 
     def execute(self, action: WriteFileAction, ex: ExecContext) -> Outcome:
         current = remote_sha256(ex, action.path)
@@ -105,14 +134,45 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
         finally:
             os.unlink(fh.name)
         backup = f"{action.path}.bak-{ex.info.stamp}"
-        if action.base_sha256:  # the file exists: the new one gets its owner and mode, the old one is kept
-            ex.run(sh("chown", f"--reference={action.path}", tmp_remote, AND, "chmod", f"--reference={action.path}",
-                      tmp_remote, AND, "cp", "-p", action.path, backup))
+        if (
+            action.base_sha256
+        ):  # the file exists: the new one gets its owner and mode, the old one is kept
+            ex.run(
+                sh(
+                    "chown",
+                    f"--reference={action.path}",
+                    tmp_remote,
+                    AND,
+                    "chmod",
+                    f"--reference={action.path}",
+                    tmp_remote,
+                    AND,
+                    "cp",
+                    "-p",
+                    action.path,
+                    backup,
+                )
+            )
         if action.mode:
             ex.run(sh("chmod", action.mode, tmp_remote))
-        # on disk before the rename (the backup is the rollback; a crash must not leave an empty file),
+        # on disk before the rename (the backup is the rollback; a crash must not leave an empty
+        # file),
         # then the rename itself (its directory)
         ex.run(sh("sync", "--", tmp_remote, *([backup] if action.base_sha256 else [])))
-        ex.run(sh("mv", "-f", tmp_remote, action.path, AND, "sync", "--", posixpath.dirname(action.path) or "."))
-        return Outcome.changed(f"wrote {action.path} (previous kept as {backup})" if action.base_sha256
-                               else f"wrote {action.path}")
+        ex.run(
+            sh(
+                "mv",
+                "-f",
+                tmp_remote,
+                action.path,
+                AND,
+                "sync",
+                "--",
+                posixpath.dirname(action.path) or ".",
+            )
+        )
+        return Outcome.changed(
+            f"wrote {action.path} (previous kept as {backup})"
+            if action.base_sha256
+            else f"wrote {action.path}"
+        )

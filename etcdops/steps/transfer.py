@@ -58,9 +58,21 @@ class DownloadAction(Action):
 class TransferProgress:
     """Notes on a long copy, at most one per `every` seconds: how much, of how much, how fast."""
 
-    def __init__(self, verb: str, note: Callable[[str], None], every: float = PROGRESS_EVERY,
-                 clock: Callable[[], float] = time.monotonic, check_stop: Callable[[], None] = lambda: None) -> None:
-        self.verb, self.note, self.every, self.clock, self.check_stop = verb, note, every, clock, check_stop
+    def __init__(
+        self,
+        verb: str,
+        note: Callable[[str], None],
+        every: float = PROGRESS_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+        check_stop: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.verb, self.note, self.every, self.clock, self.check_stop = (
+            verb,
+            note,
+            every,
+            clock,
+            check_stop,
+        )
         self.start = self.last = clock()
 
     def __call__(self, done: int, total: int) -> None:
@@ -83,8 +95,14 @@ class UploadKind(StepKind[UploadSpec, UploadAction]):
     def plan(self, spec: UploadSpec, ctx: StepContext) -> UploadAction:
         src, dest = spec.src.strip(), spec.dest.strip()
         size = os.path.getsize(src) if os.path.isfile(src) else 0
-        return UploadAction(intent=f"upload {src} -> {dest}", src=src, dest=dest, mode=spec.mode,
-                            writes=(Write(ctx.host, dest, size, f"a copy of {os.path.basename(src)}"),), work=size)
+        return UploadAction(
+            intent=f"upload {src} -> {dest}",
+            src=src,
+            dest=dest,
+            mode=spec.mode,
+            writes=(Write(ctx.host, dest, size, f"a copy of {os.path.basename(src)}"),),
+            work=size,
+        )
 
     def execute(self, action: UploadAction, ex: ExecContext) -> Outcome:
         return upload(ex, action.src, action.dest, action.mode)
@@ -98,8 +116,11 @@ class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
     heartbeat = False
 
     def plan(self, spec: DownloadSpec, ctx: StepContext) -> DownloadAction:
-        return DownloadAction(intent=f"download {spec.src} -> {spec.dest}", src=spec.src.strip(),
-                              dest=spec.dest.strip())
+        return DownloadAction(
+            intent=f"download {spec.src} -> {spec.dest}",
+            src=spec.src.strip(),
+            dest=spec.dest.strip(),
+        )
 
     def execute(self, action: DownloadAction, ex: ExecContext) -> Outcome:
         return download(ex, action.src, action.dest)
@@ -108,7 +129,9 @@ class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
 def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Outcome:
     if not os.path.isfile(src):
         raise StepFailed(ex.step, ex.host, f"cannot read {src} on the control node")
-    if files.stat(ex, dest)[dest].exists:  # a run resumed after its copy: compare, copy only if it differs
+    if files.stat(ex, dest)[
+        dest
+    ].exists:  # a run resumed after its copy: compare, copy only if it differs
         there = remote_sha256(ex, dest)
         local = sha256_file(src)
         if there == local:
@@ -116,23 +139,36 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
     part = dest + ".part"
     started = time.monotonic()
     try:
-        copied = ex.transport.stream_put(src, part, ex.remaining(),
-                                         TransferProgress("sent", ex.note, check_stop=ex.check_stop))
+        copied = ex.transport.stream_put(
+            src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop)
+        )
     except TransferError as exc:
-        ex.run(sh("rm", "-f", "--", part), check=False)  # a partial copy is never left to be taken for one
-        raise StepFailed(ex.step, ex.host, f"cannot write {part}: {exc.reason}{_room(ex, dest, src)}; the partial "
-                         "copy was removed") from None
+        ex.run(
+            sh("rm", "-f", "--", part), check=False
+        )  # a partial copy is never left to be taken for one
+        raise StepFailed(
+            ex.step,
+            ex.host,
+            f"cannot write {part}: {exc.reason}{_room(ex, dest, src)}; the partial "
+            "copy was removed",
+        ) from None
     if copied.remote_sha256 != copied.local_sha256:
         ex.run(sh("rm", "-f", "--", part), check=False)
-        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: sent {copied.local_sha256[:12]}, "
-                         f"host wrote {copied.remote_sha256[:12] or 'nothing'}")
+        raise StepFailed(
+            ex.step,
+            ex.host,
+            f"sha256 mismatch for {dest}: sent {copied.local_sha256[:12]}, "
+            f"host wrote {copied.remote_sha256[:12] or 'nothing'}",
+        )
     if mode:
         ex.run(sh("chmod", mode, part))
     ex.run(sh("mv", "-f", "--", part, dest))
     took = time.monotonic() - started
-    return Outcome.changed(f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
-                           f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
-                           report={"copied_bytes": copied.bytes, "seconds": round(took, 3)})
+    return Outcome.changed(
+        f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
+        f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
+        report={"copied_bytes": copied.bytes, "seconds": round(took, 3)},
+    )
 
 
 def _room(ex: ExecContext, dest: str, src: str) -> str:
@@ -148,7 +184,9 @@ def _room(ex: ExecContext, dest: str, src: str) -> str:
         return ""
     size = os.path.getsize(src) if os.path.isfile(src) else 0
     full = " (no space left on the device)" if fs.free < size else ""
-    return f"{full}: {fs.mount} on {ex.host} has {human(fs.free)} free, the copy needs {human(size)}"
+    return (
+        f"{full}: {fs.mount} on {ex.host} has {human(fs.free)} free, the copy needs {human(size)}"
+    )
 
 
 def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outcome:
@@ -162,19 +200,35 @@ def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outco
     part = dest.with_name(dest.name + ".part")
     started = time.monotonic()
     try:
-        copied = ex.transport.stream_get(src, str(part), ex.remaining(),
-                                         TransferProgress("received", ex.note, check_stop=ex.check_stop))
+        copied = ex.transport.stream_get(
+            src,
+            str(part),
+            ex.remaining(),
+            TransferProgress("received", ex.note, check_stop=ex.check_stop),
+        )
     except TransferError as exc:
         part.unlink(missing_ok=True)
-        raise StepFailed(ex.step, "control", f"cannot write {part} on the control node: {exc.reason}; the partial "
-                         "copy was removed") from None
+        raise StepFailed(
+            ex.step,
+            "control",
+            f"cannot write {part} on the control node: {exc.reason}; the partial copy was removed",
+        ) from None
     if copied.local_sha256 != copied.remote_sha256 or (want and copied.remote_sha256 != want):
         part.unlink(missing_ok=True)
-        raise StepFailed(ex.step, ex.host, f"sha256 mismatch for {dest}: host read {copied.remote_sha256[:12]}, "
-                         f"copy has {copied.local_sha256[:12]}" + (f", expected {want[:12]}" if want else ""))
+        raise StepFailed(
+            ex.step,
+            ex.host,
+            f"sha256 mismatch for {dest}: host read {copied.remote_sha256[:12]}, "
+            f"copy has {copied.local_sha256[:12]}" + (f", expected {want[:12]}" if want else ""),
+        )
     part.rename(dest)
     took = time.monotonic() - started
-    return Outcome.changed(f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
-                           f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
-                           report={"copied_bytes": copied.bytes, "seconds": round(took, 3),
-                                   "sha256": copied.local_sha256})
+    return Outcome.changed(
+        f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
+        f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
+        report={
+            "copied_bytes": copied.bytes,
+            "seconds": round(took, 3),
+            "sha256": copied.local_sha256,
+        },
+    )

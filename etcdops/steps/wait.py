@@ -20,7 +20,9 @@ MIN_INTERVAL = 0.2
 class WaitSpec:
     until: str = spec_field("an expression over fresh facts (`facts`), read at every poll")
     timeout: float = spec_field("seconds to wait at most", 120.0, minimum=0.1)
-    interval: float = spec_field("seconds from the start of one poll to the next", 1.0, minimum=MIN_INTERVAL)
+    interval: float = spec_field(
+        "seconds from the start of one poll to the next", 1.0, minimum=MIN_INTERVAL
+    )
     message: str = spec_field("what is waited for, in words", "")
     progress: str = spec_field("a template over the live facts shown while waiting", "")
 
@@ -34,7 +36,10 @@ class WaitAction(Action):
     progress: str = ""
 
     def describe(self) -> list[str]:
-        return [f"wait up to {self.timeout:g}s until {self.until}" + (f" ({self.message})" if self.message else "")]
+        return [
+            f"wait up to {self.timeout:g}s until {self.until}"
+            + (f" ({self.message})" if self.message else "")
+        ]
 
 
 class WaitKind(StepKind[WaitSpec, WaitAction]):
@@ -57,12 +62,23 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
         # until and progress are evaluated on live facts while waiting, not at plan time
         literal = {k: v for k, v in raw.items() if k not in ("until", "progress")}
         rendered: WaitSpec = super().spec({**literal, "until": "x"}, ctx)
-        return WaitSpec(until=str(raw["until"]), timeout=rendered.timeout, interval=rendered.interval,
-                    message=rendered.message, progress=str(raw.get("progress", "")))
+        return WaitSpec(
+            until=str(raw["until"]),
+            timeout=rendered.timeout,
+            interval=rendered.interval,
+            message=rendered.message,
+            progress=str(raw.get("progress", "")),
+        )
 
     def plan(self, spec: WaitSpec, ctx: StepContext) -> WaitAction:
-        return WaitAction(intent=f"wait until {spec.until}", until=spec.until, timeout=spec.timeout,
-                          interval=spec.interval, message=spec.message, progress=spec.progress)
+        return WaitAction(
+            intent=f"wait until {spec.until}",
+            until=spec.until,
+            timeout=spec.timeout,
+            interval=spec.interval,
+            message=spec.message,
+            progress=spec.progress,
+        )
 
     def execute(self, action: WaitAction, ex: ExecContext) -> Outcome:
         start = time.monotonic()
@@ -73,15 +89,22 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
             context = {**ex.variables, "facts": facts}
             if evaluate(action.until, context, where=ex.file):
                 return Outcome.ok(f"after {time.monotonic() - start:.1f}s{read_through(facts)}")
-            state = render(action.progress, context, shell=False, where=ex.file) if action.progress \
+            state = (
+                render(action.progress, context, shell=False, where=ex.file)
+                if action.progress
                 else summary(facts)
+            )
             ex.waiting(time.monotonic() - start, action.timeout, state)
             pause = until_next_poll(began, action.interval)
             if time.monotonic() + pause > deadline:
                 break
             ex.sleep(pause)
-        raise StepFailed(ex.step, None, f"timed out after {action.timeout:g}s waiting until {action.until} "
-                         f"(last seen: {state})")
+        raise StepFailed(
+            ex.step,
+            None,
+            f"timed out after {action.timeout:g}s waiting until {action.until} "
+            f"(last seen: {state})",
+        )
 
 
 def read_through(facts: ClusterFacts) -> str:

@@ -46,18 +46,29 @@ class Transport(Protocol):
 
     def connect(self) -> None: ...  # open the connection now (else the first use does)
 
-    def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None,
-            cancel: Cancel | None = None) -> Result: ...
+    def run(
+        self,
+        command: str,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cancel: Cancel | None = None,
+    ) -> Result: ...
 
-    def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None: ...
+    def put(
+        self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
+    ) -> None: ...
 
-    def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None: ...
+    def get(
+        self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None
+    ) -> None: ...
 
-    def stream_put(self, local_path: str, remote_path: str, timeout: float,
-                   progress: Progress | None = None) -> Copied: ...
+    def stream_put(
+        self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
+    ) -> Copied: ...
 
-    def stream_get(self, remote_path: str, local_path: str, timeout: float,
-                   progress: Progress | None = None) -> Copied: ...
+    def stream_get(
+        self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None
+    ) -> Copied: ...
 
     def read_file(self, path: str, timeout: float) -> str | None: ...
 

@@ -39,7 +39,8 @@ def pidfile_of(run_id: str) -> Path:
 
 
 def wait_for_earlier(run_id: str, note: Callable[[str], None]) -> None:
-    """A playbook of this run that is still running (its runner was killed, a resume started at once)
+    """A playbook of this run that is still running (its runner was killed, a resume started at
+    once)
     is waited for, bounded; still alive after PLAYBOOK_WAIT: refused, naming its pid."""
     from etcdops.transport.playbook_guard import alive
 
@@ -51,9 +52,13 @@ def wait_for_earlier(run_id: str, note: Callable[[str], None]) -> None:
     deadline = time.monotonic() + PLAYBOOK_WAIT
     while alive(pid):
         if time.monotonic() > deadline:
-            raise StepFailed("playbook", None, f"the playbook started by an earlier attempt of run {run_id} "
-                             f"(pid {pid}) is still running after {PLAYBOOK_WAIT:g}s; not starting a second one "
-                             "beside it. Wait for it or stop it, then resume again")
+            raise StepFailed(
+                "playbook",
+                None,
+                f"the playbook started by an earlier attempt of run {run_id} "
+                f"(pid {pid}) is still running after {PLAYBOOK_WAIT:g}s; not starting a second one "
+                "beside it. Wait for it or stop it, then resume again",
+            )
         note(f"waiting for the playbook of an earlier attempt of this run (pid {pid}) to end")
         time.sleep(1.0)
     pidfile.unlink(missing_ok=True)
@@ -62,14 +67,23 @@ def wait_for_earlier(run_id: str, note: Callable[[str], None]) -> None:
 def _guard(private: str) -> str:
     """The executable ansible-runner starts in place of ansible-playbook (see playbook_guard)."""
     path = Path(private) / "ansible-playbook-guard"
-    path.write_text(f"#!{sys.executable}\nfrom etcdops.transport.playbook_guard import main\nmain()\n")
+    path.write_text(
+        f"#!{sys.executable}\nfrom etcdops.transport.playbook_guard import main\nmain()\n"
+    )
     path.chmod(0o700)
     return str(path)
 
 
-def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], extravars: Mapping[str, Any],
-                 timeout: float, on_event: Callable[[str], None] | None = None, run_id: str = "",
-                 stop_reason: Callable[[], str | None] = lambda: None) -> PlaybookResult:
+def run_playbook(
+    inventory_path: Path,
+    playbook: str,
+    limit: tuple[str, ...],
+    extravars: Mapping[str, Any],
+    timeout: float,
+    on_event: Callable[[str], None] | None = None,
+    run_id: str = "",
+    stop_reason: Callable[[], str | None] = lambda: None,
+) -> PlaybookResult:
     import ansible_runner  # only when a step needs it: it is slow to import
 
     play = Path(playbook)
@@ -85,42 +99,71 @@ def run_playbook(inventory_path: Path, playbook: str, limit: tuple[str, ...], ex
     private = tempfile.mkdtemp(prefix="etcdops-ansible-")
     control = Path(private) / "cp"
     control.mkdir()
-    guard_env = {"ETCDOPS_PARENT_PID": str(os.getpid()), "ETCDOPS_ANSIBLE_PLAYBOOK": binary,
-                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
-                 "ETCDOPS_PLAYBOOK_PIDFILE": str(pidfile_of(run_id)) if run_id else "",
-                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    guard_env = {
+        "ETCDOPS_PARENT_PID": str(os.getpid()),
+        "ETCDOPS_ANSIBLE_PLAYBOOK": binary,
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
+        "ETCDOPS_PLAYBOOK_PIDFILE": str(pidfile_of(run_id)) if run_id else "",
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
 
     def handler(event: dict[str, Any]) -> bool:
-        if on_event and event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+        if on_event and event.get("event") in (
+            "runner_on_ok",
+            "runner_on_failed",
+            "runner_on_unreachable",
+        ):
             data = event.get("event_data", {})
             on_event(f"{data.get('host')}: {data.get('task')} {event['event'].split('_')[-1]}")
         return True
 
     try:
         runner = ansible_runner.run(
-            # the guard is started as the "binary": ansible-runner then passes the playbook as given here
-            private_data_dir=private, cmdline=shlex.quote(str(play.resolve())), inventory=str(inventory_path.resolve()),
-            limit=",".join(limit), extravars=dict(extravars), quiet=True, timeout=int(timeout),
-            event_handler=handler, binary=_guard(private), cancel_callback=lambda: bool(stop_reason()),
-            envvars={"PATH": path, "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_RETRY_FILES_ENABLED": "False",
-                     **guard_env},
+            # the guard is started as the "binary": ansible-runner then passes the playbook as given
+            # here
+            private_data_dir=private,
+            cmdline=shlex.quote(str(play.resolve())),
+            inventory=str(inventory_path.resolve()),
+            limit=",".join(limit),
+            extravars=dict(extravars),
+            quiet=True,
+            timeout=int(timeout),
+            event_handler=handler,
+            binary=_guard(private),
+            cancel_callback=lambda: bool(stop_reason()),
+            envvars={
+                "PATH": path,
+                "ANSIBLE_HOST_KEY_CHECKING": "True",
+                "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                **guard_env,
+            },
         )
         stats = runner.stats or {}
         out = runner.stdout.read() if runner.stdout else ""
         changed = sum((stats.get("changed") or {}).values())
         failures = {**(stats.get("failures") or {}), **(stats.get("dark") or {})}
-        return PlaybookResult(status=runner.status, rc=runner.rc, changed=changed, failures=failures,
-                              stdout_tail="\n".join(out.strip().splitlines()[-20:]))
+        return PlaybookResult(
+            status=runner.status,
+            rc=runner.rc,
+            changed=changed,
+            failures=failures,
+            stdout_tail="\n".join(out.strip().splitlines()[-20:]),
+        )
     finally:
         from etcdops.transport.playbook_guard import close_masters
 
-        close_masters(str(control))  # the guard closes them too; this covers a guard that was killed
+        close_masters(
+            str(control)
+        )  # the guard closes them too; this covers a guard that was killed
         shutil.rmtree(private, ignore_errors=True)
 
 
 def check_result(result: PlaybookResult, playbook: str) -> str:
     if result.status != "successful" or result.rc != 0 or result.failures:
         failed = ", ".join(result.failures) or "?"
-        raise StepFailed(f"playbook {Path(playbook).name}", failed,
-                         f"ansible-runner status {result.status}, rc {result.rc}\n{result.stdout_tail}")
+        raise StepFailed(
+            f"playbook {Path(playbook).name}",
+            failed,
+            f"ansible-runner status {result.status}, rc {result.rc}\n{result.stdout_tail}",
+        )
     return json.dumps({"changed": result.changed})

@@ -20,28 +20,47 @@ class LocalTransport:
     def connect(self) -> None:
         pass
 
-    def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None,
-            cancel: Cancel | None = None) -> Result:
+    def run(
+        self,
+        command: str,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cancel: Cancel | None = None,
+    ) -> Result:
         prelude, stdin = env_prelude(env)
         try:
-            proc = subprocess.run(["/bin/sh", "-c", prelude + command], capture_output=True, input=stdin,
-                                  timeout=timeout)
+            proc = subprocess.run(
+                ["/bin/sh", "-c", prelude + command],
+                capture_output=True,
+                input=stdin,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise CommandTimeout(self.name, command, timeout) from None
-        return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+        return Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
 
-    def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None:
+    def put(
+        self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
+    ) -> None:
         shutil.copyfile(local_path, remote_path)
 
-    def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None:
+    def get(
+        self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None
+    ) -> None:
         shutil.copyfile(remote_path, local_path)
 
-    def stream_put(self, local_path: str, remote_path: str, timeout: float,
-                   progress: Progress | None = None) -> Copied:
+    def stream_put(
+        self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
+    ) -> Copied:
         return _copy(local_path, remote_path, progress)
 
-    def stream_get(self, remote_path: str, local_path: str, timeout: float,
-                   progress: Progress | None = None) -> Copied:
+    def stream_get(
+        self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None
+    ) -> Copied:
         return _copy(remote_path, local_path, progress)
 
     def read_file(self, path: str, timeout: float) -> str | None:

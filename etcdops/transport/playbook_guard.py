@@ -56,8 +56,11 @@ def close_masters(control_dir: str) -> None:
         return
     for sock in folder.iterdir():
         try:
-            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "etcdops-control"],
-                           capture_output=True, timeout=5)
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "etcdops-control"],
+                capture_output=True,
+                timeout=5,
+            )
         except (OSError, subprocess.SubprocessError):
             continue
 

@@ -35,8 +35,9 @@ class Pool:
 
         return SSHTransport(self.inventory.host(host_name))
 
-    def map(self, hosts: Iterable[Host | str], fn: Callable[[str], T],
-            parallel: bool = True) -> dict[str, T | BaseException]:
+    def map(
+        self, hosts: Iterable[Host | str], fn: Callable[[str], T], parallel: bool = True
+    ) -> dict[str, T | BaseException]:
         """Run fn per host; a result or the exception, per host."""
         names = [h if isinstance(h, str) else h.name for h in hosts]
 

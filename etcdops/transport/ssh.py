@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 if "invoke" not in sys.modules:
-    # paramiko.config imports invoke only to run ssh_config's `Match exec`, and etcdops never reads an
+    # paramiko.config imports invoke only to run ssh_config's `Match exec`, and etcdops never reads
+    # an
     # ssh_config: importing it anyway cost ~90 ms of every etcdops command's start-up (measured)
     sys.modules["invoke"] = None  # type: ignore[assignment]  # makes `import invoke` raise ImportError
     try:
@@ -28,7 +29,14 @@ from typing import TypeVar
 
 import paramiko
 
-from etcdops.errors import CommandTimeout, ConnectError, HostKeyError, Interrupted, TransferError, first_line
+from etcdops.errors import (
+    CommandTimeout,
+    ConnectError,
+    HostKeyError,
+    Interrupted,
+    TransferError,
+    first_line,
+)
 from etcdops.inventory import Host
 from etcdops.transport import STOP_GRACE, Cancel, Progress, Result, env_prelude, openssh
 from etcdops.transport.openssh import Copied
@@ -46,9 +54,11 @@ T = TypeVar("T")
 
 
 def _parsed(path: str, load: Callable[[str], T]) -> T:
-    """A file parsed once per process while it is unchanged (mtime, size, inode): known_hosts and the
+    """A file parsed once per process while it is unchanged (mtime, size, inode): known_hosts and
+    the
     private key were parsed again for every connection (known_hosts whole, every key in it; the key
-    file three times), ~3 ms of etcdops' CPU per connection with 7 lines, and linear in the lines."""
+    file three times), ~3 ms of etcdops' CPU per connection with 7 lines, and linear in the
+    lines."""
     st = os.stat(path)
     stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
     with _PARSED_LOCK:
@@ -66,12 +76,20 @@ def _load_host_keys(path: str) -> paramiko.HostKeys:
 def _load_private_key(path: str) -> paramiko.PKey | None:
     try:
         return paramiko.PKey.from_path(path)
-    except (paramiko.SSHException, OSError, ValueError, TypeError):  # TypeError: cryptography's "password-protected"
-        return None  # encrypted, or a type paramiko reads otherwise: paramiko's own connect reads it
+    except (
+        paramiko.SSHException,
+        OSError,
+        ValueError,
+        TypeError,
+    ):  # TypeError: cryptography's "password-protected"
+        return (
+            None  # encrypted, or a type paramiko reads otherwise: paramiko's own connect reads it
+        )
 
 
 def _private_key(path: str | None) -> paramiko.PKey | None:
-    """The inventory's key file, parsed once; None where paramiko should read it itself (no key file,
+    """The inventory's key file, parsed once; None where paramiko should read it itself (no key
+    file,
     one it cannot parse here, or one with an OpenSSH certificate beside it, which connect loads)."""
     if path is None or not os.path.isfile(path) or os.path.exists(path + "-cert.pub"):
         return None
@@ -96,7 +114,9 @@ class SSHTransport:
         self._client: paramiko.SSHClient | None = None
         self._jump: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
-        self._attempts = 0  # connection attempts finished so far, and the error of the last, if it failed
+        self._attempts = (
+            0  # connection attempts finished so far, and the error of the last, if it failed
+        )
         self._error: ConnectError | None = None
 
     # ----- connection ------------------------------------------------------
@@ -114,35 +134,65 @@ class SSHTransport:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         return client
 
-    def _connect_one(self, client: paramiko.SSHClient, address: str, port: int, user: str,
-                     sock: paramiko.Channel | socket.socket | None) -> None:
+    def _connect_one(
+        self,
+        client: paramiko.SSHClient,
+        address: str,
+        port: int,
+        user: str,
+        sock: paramiko.Channel | socket.socket | None,
+    ) -> None:
         try:
             if sock is None:
                 # TCP_NODELAY from the start and every read acknowledged at once (_connect_tcp):
                 # measured on the lab, connect, one command and close 123 ms -> 28 ms
                 sock = _connect_tcp(address, port, self.connect_timeout)
             key = _private_key(self.host.key_file)
-            client.connect(address, port=port, username=user, pkey=key,
-                           key_filename=None if key is not None else self.host.key_file,
-                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout, sock=sock,
-                           allow_agent=True, look_for_keys=self.host.key_file is None)
+            client.connect(
+                address,
+                port=port,
+                username=user,
+                pkey=key,
+                key_filename=None if key is not None else self.host.key_file,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                sock=sock,
+                allow_agent=True,
+                look_for_keys=self.host.key_file is None,
+            )
         except paramiko.BadHostKeyException as exc:
             where, known = f"[{address}]:{port}", self._known_hosts()
             offered, expected = _fingerprint(exc.key), _fingerprint(exc.expected_key)
-            raise HostKeyError(self.name, (
-                f"HOST KEY CHANGED for {where}: it offered {offered}, {known} expects {expected}. This can "
-                "be an attack; if the host was really rebuilt, remove its old line from "
-                f"{known} and add the new key after checking its fingerprint"),
-                address=where, offered=offered, expected=expected, known_hosts=known) from None
+            raise HostKeyError(
+                self.name,
+                (
+                    f"HOST KEY CHANGED for {where}: it offered {offered}, {known} expects "
+                    f"{expected}. This can "
+                    "be an attack; if the host was really rebuilt, remove its old line from "
+                    f"{known} and add the new key after checking its fingerprint"
+                ),
+                address=where,
+                offered=offered,
+                expected=expected,
+                known_hosts=known,
+            ) from None
         except paramiko.SSHException as exc:
             if "not found in known_hosts" in str(exc):
                 where, known = f"[{address}]:{port}", self._known_hosts()
                 offered = _offered(client)
-                raise HostKeyError(self.name, (
-                    f"UNKNOWN HOST KEY for {where}: it offered {offered}, and {known} has no key for it. "
-                    f"Add it after checking its fingerprint (ssh-keyscan -p {port} {address})"),
-                    address=where, offered=offered, expected="", known_hosts=known) from None
+                raise HostKeyError(
+                    self.name,
+                    (
+                        f"UNKNOWN HOST KEY for {where}: it offered {offered}, and {known} has no "
+                        "key for it. "
+                        f"Add it after checking its fingerprint (ssh-keyscan -p {port} {address})"
+                    ),
+                    address=where,
+                    offered=offered,
+                    expected="",
+                    known_hosts=known,
+                ) from None
             raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
         except (TimeoutError, OSError, EOFError) as exc:
             raise ConnectError(self.name, f"SSH to {user}@{address}:{port}: {exc}") from None
@@ -155,7 +205,8 @@ class SSHTransport:
                 if transport is not None and transport.is_active():
                     return self._client
             if self._attempts != attempts and self._error is not None:
-                raise self._error  # an attempt made while this caller waited (e.g. Prepared.plan's) failed
+                # an attempt made while this caller waited (e.g. Prepared.plan's) failed
+                raise self._error
             try:
                 self._error = None
                 return self._connect()
@@ -174,10 +225,16 @@ class SSHTransport:
             jt = self._jump.get_transport()
             assert jt is not None
             try:
-                sock = jt.open_channel("direct-tcpip", (self.host.address, self.host.port),
-                                       ("127.0.0.1", 0), timeout=self.connect_timeout)
+                sock = jt.open_channel(
+                    "direct-tcpip",
+                    (self.host.address, self.host.port),
+                    ("127.0.0.1", 0),
+                    timeout=self.connect_timeout,
+                )
             except (paramiko.SSHException, OSError) as exc:
-                raise ConnectError(self.name, f"through jump host {self.host.jump}: {exc}") from None
+                raise ConnectError(
+                    self.name, f"through jump host {self.host.jump}: {exc}"
+                ) from None
         client = self._new_client(self.host.address, self.host.port)
         self._connect_one(client, self.host.address, self.host.port, self.host.user, sock)
         self._client = client
@@ -190,10 +247,17 @@ class SSHTransport:
     def _wrap(self, command: str) -> str:
         if not self.host.become:
             return command
-        return f"sudo -n -u {shlex.quote(self.host.become_user)} -- /bin/sh -c {shlex.quote(command)}"
+        return (
+            f"sudo -n -u {shlex.quote(self.host.become_user)} -- /bin/sh -c {shlex.quote(command)}"
+        )
 
-    def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None,
-            cancel: Cancel | None = None) -> Result:
+    def run(
+        self,
+        command: str,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cancel: Cancel | None = None,
+    ) -> Result:
         client = self._ensure()
         transport = client.get_transport()
         assert transport is not None
@@ -202,14 +266,20 @@ class SSHTransport:
             chan = transport.open_session(timeout=self.connect_timeout)
             chan.exec_command(self._wrap(prelude + command))
             if stdin:
-                chan.sendall(stdin)  # the secrets: read by the shell's `read` builtin, never an argument
+                chan.sendall(
+                    stdin
+                )  # the secrets: read by the shell's `read` builtin, never an argument
             chan.shutdown_write()
             return self._collect(chan, command, timeout, cancel)
         except LOST as exc:
-            raise ConnectError(self.name, f"lost the connection while running `{first_line(command, 80)}`: "
-                               f"{_reason(exc)}") from None
+            raise ConnectError(
+                self.name,
+                f"lost the connection while running `{first_line(command, 80)}`: {_reason(exc)}",
+            ) from None
 
-    def _collect(self, chan: paramiko.Channel, command: str, timeout: float, cancel: Cancel | None) -> Result:
+    def _collect(
+        self, chan: paramiko.Channel, command: str, timeout: float, cancel: Cancel | None
+    ) -> Result:
         out, err = bytearray(), bytearray()
         deadline = time.monotonic() + timeout
         asked: float | None = None  # when the run was asked to stop
@@ -219,17 +289,26 @@ class SSHTransport:
                     out += chan.recv(READ_CHUNK)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(READ_CHUNK)
-                # done once the command's exit status and the end of its output are both in (a closed
-                # channel has both); what arrived together with the close is still in the buffers, read
-                # it first. A closed channel was once taken for a lost connection when the output and
+                # done once the command's exit status and the end of its output are both in (a
+                # closed
+                # channel has both); what arrived together with the close is still in the buffers,
+                # read
+                # it first. A closed channel was once taken for a lost connection when the output
+                # and
                 # the close of a quick command came in between these checks (a CI failure).
                 if chan.recv_ready() or chan.recv_stderr_ready():
                     continue
                 if chan.exit_status_ready() and (chan.eof_received or chan.closed):
                     break
-                if chan.eof_received and not chan.exit_status_ready() and not self._transport_active():
-                    raise ConnectError(self.name, f"the connection closed while running "
-                                       f"`{first_line(command, 80)}`")
+                if (
+                    chan.eof_received
+                    and not chan.exit_status_ready()
+                    and not self._transport_active()
+                ):
+                    raise ConnectError(
+                        self.name,
+                        f"the connection closed while running `{first_line(command, 80)}`",
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise CommandTimeout(self.name, command, timeout)
@@ -237,13 +316,20 @@ class SSHTransport:
                 if reason and asked is None:
                     asked = time.monotonic()
                 if asked is not None and time.monotonic() - asked > STOP_GRACE:
-                    raise Interrupted(f"{reason}; `{first_line(command, 80)}` was still running on {self.name} "
-                                      f"after {STOP_GRACE:g}s and was left to finish there")
+                    raise Interrupted(
+                        f"{reason}; `{first_line(command, 80)}` was still running on {self.name} "
+                        f"after {STOP_GRACE:g}s and was left to finish there"
+                    )
                 select.select([chan], [], [], min(remaining, 0.5))
             status = chan.recv_exit_status()
-            if status == -1:  # the channel closed without an exit status: the connection (or sshd) went away
-                raise ConnectError(self.name, f"lost the connection while running `{first_line(command, 80)}` "
-                                   "(it ended without an exit status: the host's sshd went away?)")
+            if (
+                status == -1
+            ):  # the channel closed without an exit status: the connection (or sshd) went away
+                raise ConnectError(
+                    self.name,
+                    f"lost the connection while running `{first_line(command, 80)}` "
+                    "(it ended without an exit status: the host's sshd went away?)",
+                )
             return Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
         finally:
             chan.close()
@@ -259,9 +345,13 @@ class SSHTransport:
         except LOST as exc:
             raise ConnectError(self.name, f"SFTP: {_reason(exc)}") from None
 
-    def put(self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None) -> None:
+    def put(
+        self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
+    ) -> None:
         """Upload; with sudo, through a temporary file moved into place by sudo."""
-        target = remote_path if not self.host.become else f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
+        target = (
+            remote_path if not self.host.become else f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
+        )
         sftp = self._sftp()
         try:
             channel = sftp.get_channel()
@@ -269,8 +359,14 @@ class SSHTransport:
                 channel.settimeout(timeout)
             sftp.put(local_path, target, callback=progress)
         except LOST as exc:
-            if self._transport_active() and isinstance(exc, OSError) and not isinstance(exc, socket.timeout):
-                raise TransferError(self.name, target, _reason(exc)) from None  # the host said no (a full disk)
+            if (
+                self._transport_active()
+                and isinstance(exc, OSError)
+                and not isinstance(exc, socket.timeout)
+            ):
+                raise TransferError(
+                    self.name, target, _reason(exc)
+                ) from None  # the host said no (a full disk)
             raise ConnectError(self.name, f"upload to {remote_path}: {_reason(exc)}") from None
         finally:
             _close_quietly(sftp)
@@ -279,7 +375,9 @@ class SSHTransport:
             if not result.ok:
                 raise ConnectError(self.name, f"upload to {remote_path}: {result.stderr.strip()}")
 
-    def get(self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None) -> None:
+    def get(
+        self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None
+    ) -> None:
         sftp = self._sftp()
         try:
             channel = sftp.get_channel()
@@ -287,7 +385,12 @@ class SSHTransport:
                 channel.settimeout(timeout)
             sftp.get(remote_path, local_path, callback=progress)
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):  # the control node's own disk
+            if exc.errno in (
+                errno.ENOSPC,
+                errno.EDQUOT,
+                errno.EACCES,
+                errno.EROFS,
+            ):  # the control node's own disk
                 raise TransferError("control", local_path, exc.strerror or str(exc)) from None
             raise ConnectError(self.name, f"download of {remote_path}: {_reason(exc)}") from None
         except LOST as exc:
@@ -296,19 +399,25 @@ class SSHTransport:
             _close_quietly(sftp)
 
     # ----- bulk copies, verified while they stream --------------------------------------
-    def stream_put(self, local_path: str, remote_path: str, timeout: float,
-                   progress: Progress | None = None) -> Copied:
+    def stream_put(
+        self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
+    ) -> Copied:
         """Copy to the host with both ends' sha256 computed as the bytes go: through OpenSSH when
-        the control node has it (its line rate), else paramiko's SFTP and a sha256sum on the host."""
+        the control node has it (its line rate), else paramiko's SFTP and a sha256sum on the
+        host."""
         if openssh.available() and os.path.getsize(local_path) >= openssh.MIN_BYTES:
-            self._ensure()  # the host key is checked by paramiko first: a changed key is named as such
+            # the host key is checked by paramiko first: a changed key is named as such
+            self._ensure()
             return self._copier().put(local_path, remote_path, timeout, progress)
         digest = _sha256_file(local_path)
         self.put(local_path, remote_path, timeout, progress)
-        return Copied(digest, self._remote_sha256(remote_path, timeout), os.path.getsize(local_path))
+        return Copied(
+            digest, self._remote_sha256(remote_path, timeout), os.path.getsize(local_path)
+        )
 
-    def stream_get(self, remote_path: str, local_path: str, timeout: float,
-                   progress: Progress | None = None) -> Copied:
+    def stream_get(
+        self, remote_path: str, local_path: str, timeout: float, progress: Progress | None = None
+    ) -> Copied:
         if openssh.available() and self._size(remote_path, timeout) >= openssh.MIN_BYTES:
             return self._copier().get(remote_path, local_path, timeout, progress)
         want = self._remote_sha256(remote_path, timeout)
@@ -316,14 +425,18 @@ class SSHTransport:
         return Copied(_sha256_file(local_path), want, os.path.getsize(local_path))
 
     def _size(self, path: str, timeout: float) -> int:
-        out = self.run(f"stat -c %s -- {shlex.quote(path)} 2>/dev/null || echo 0", timeout).stdout.strip()
+        out = self.run(
+            f"stat -c %s -- {shlex.quote(path)} 2>/dev/null || echo 0", timeout
+        ).stdout.strip()
         return int(out) if out.isdigit() else 0
 
     def _copier(self) -> openssh.OpenSSHCopier:
         return openssh.OpenSSHCopier(self.host, self._known_hosts(), self._wrap)
 
     def _remote_sha256(self, path: str, timeout: float) -> str:
-        out = self.run(f"sha256sum -- {shlex.quote(path)} 2>/dev/null || true", timeout).stdout.split()
+        out = self.run(
+            f"sha256sum -- {shlex.quote(path)} 2>/dev/null || true", timeout
+        ).stdout.split()
         return out[0] if out and len(out[0]) == 64 else ""
 
     def read_file(self, path: str, timeout: float) -> str | None:
@@ -336,7 +449,9 @@ class SSHTransport:
         return result.stdout
 
     def close(self) -> None:
-        with self._lock:  # after a connection attempt under way (Prepared.plan's early one), not during it
+        with (
+            self._lock
+        ):  # after a connection attempt under way (Prepared.plan's early one), not during it
             for client in (self._client, self._jump):
                 if client is not None:
                     client.close()
@@ -362,11 +477,14 @@ class _QuickAck(socket.socket):
 
 
 def _connect_tcp(address: str, port: int, timeout: float) -> socket.socket:
-    """A TCP connection with TCP_NODELAY from the start: the handshake's small packets otherwise wait
+    """A TCP connection with TCP_NODELAY from the start: the handshake's small packets otherwise
+    wait
     on Nagle's algorithm against delayed ACKs, ~40 ms each (and with _QuickAck on Linux)."""
     last: OSError | None = None
     for family, kind, proto, _, where in socket.getaddrinfo(address, port, type=socket.SOCK_STREAM):
-        sock = (_QuickAck if sys.platform.startswith("linux") else socket.socket)(family, kind, proto)
+        sock = (_QuickAck if sys.platform.startswith("linux") else socket.socket)(
+            family, kind, proto
+        )
         try:
             sock.settimeout(timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,5 +1,7 @@
-"""aetcd clients for the test writer and fill, with the lab's credentials taken from the environment the
-way etcdctl takes them (never from the command line): ETCDCTL_USER=NAME:PASSWORD, and ETCDCTL_CACERT,
+"""aetcd clients for the test writer and fill, with the lab's credentials taken from the
+environment the
+way etcdctl takes them (never from the command line): ETCDCTL_USER=NAME:PASSWORD, and
+ETCDCTL_CACERT,
 ETCDCTL_CERT, ETCDCTL_KEY for a TLS lab (aetcd 1.0 speaks only plaintext gRPC: its channel is made a
 TLS one here)."""
 
@@ -17,7 +19,8 @@ def _tls_channel(target: str, options: object = None) -> grpc.aio.Channel:
     creds = grpc.ssl_channel_credentials(
         root_certificates=Path(os.environ["ETCDCTL_CACERT"]).read_bytes(),
         private_key=Path(os.environ["ETCDCTL_KEY"]).read_bytes(),
-        certificate_chain=Path(os.environ["ETCDCTL_CERT"]).read_bytes())
+        certificate_chain=Path(os.environ["ETCDCTL_CERT"]).read_bytes(),
+    )
     return grpc.aio.secure_channel(target, creds, options=options)
 
 

@@ -1,4 +1,5 @@
-"""Fill the lab with revisions: KEYS keys of SIZE bytes, each written ROUNDS times (aetcd, concurrent).
+"""Fill the lab with revisions: KEYS keys of SIZE bytes, each written ROUNDS times (aetcd,
+concurrent).
 
 `python fill.py [--batch=N] ENDPOINT KEYS ROUNDS SIZE [PREFIX]`; bounded by the counts it is given.
 One put per request by default (one raft entry per key version, as a Kubernetes apiserver writes);
@@ -19,7 +20,9 @@ CONCURRENCY = 64
 TXN_CONCURRENCY = 16
 
 
-async def fill(endpoint: str, keys: int, rounds: int, size: int, prefix: str = "fill/", batch: int = 0) -> None:
+async def fill(
+    endpoint: str, keys: int, rounds: int, size: int, prefix: str = "fill/", batch: int = 0
+) -> None:
     async with client(endpoint, timeout=30) as etcd:
         sem = asyncio.Semaphore(TXN_CONCURRENCY if batch else CONCURRENCY)
 
@@ -29,14 +32,17 @@ async def fill(endpoint: str, keys: int, rounds: int, size: int, prefix: str = "
 
         async def txn(names: list[bytes], value: bytes) -> None:
             async with sem:
-                await etcd.transaction(compare=[], success=[etcd.transactions.put(k, value) for k in names],
-                                       failure=[])
+                await etcd.transaction(
+                    compare=[], success=[etcd.transactions.put(k, value) for k in names], failure=[]
+                )
 
         for r in range(rounds):
             value = bytes([65 + r % 26]) * size
             names = [f"{prefix}{i:06d}".encode() for i in range(keys)]
             if batch:
-                await asyncio.gather(*(txn(names[i:i + batch], value) for i in range(0, keys, batch)))
+                await asyncio.gather(
+                    *(txn(names[i : i + batch], value) for i in range(0, keys, batch))
+                )
             else:
                 await asyncio.gather(*(put(name, value) for name in names))
 

@@ -1,5 +1,6 @@
 """What the integration tests share: the real lab (its own project root and loopback /24), ways to
-drive etcdops against it, a continuous writer, a fill, journal watching. Test files import from here,
+drive etcdops against it, a continuous writer, a fill, journal watching. Test files import from
+here,
 never from each other."""
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def net(n: int) -> str:
-    """The loopback /24 127.OCTET.N. of one test lab: OCTET is ETCDOPS_TEST_OCTET (default 0), so that
+    """The loopback /24 127.OCTET.N. of one test lab: OCTET is ETCDOPS_TEST_OCTET (default 0), so
+    that
     several clones can run the suite at once, each on its own nets."""
     return f"127.{OCTET}.{n}."
 
@@ -37,7 +39,8 @@ ETCDOPS = REPO / ".venv" / "bin" / "etcdops"
 
 
 class SecretWatch:
-    """Samples every process's arguments (/proc/*/cmdline, world-readable) on this machine, which runs
+    """Samples every process's arguments (/proc/*/cmdline, world-readable) on this machine, which
+    runs
     every lab host, looking for a secret: what any local user on a member could read."""
 
     def __init__(self, secret: str) -> None:
@@ -75,30 +78,51 @@ class LabEnv:
     root: Path
     env: dict[str, str]
     net: str = NET
-    tls: bool = True  # the lab's default: TLS with client certificates, kubespray's layout, INI inventory
+    tls: bool = (
+        True  # the lab's default: TLS with client certificates, kubespray's layout, INI inventory
+    )
     password: str | None = None  # etcd auth is enabled with user root and this password
-    watch: SecretWatch | None = None  # with auth: every process's arguments, sampled for the password
+    watch: SecretWatch | None = (
+        None  # with auth: every process's arguments, sampled for the password
+    )
 
-    def etcdops(self, *args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(ETCDOPS), *args], cwd=self.root, env=self.env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    def etcdops(
+        self, *args: str, check: bool = False, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(ETCDOPS), *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         self.check_secret()
         if check and proc.returncode != 0:
-            raise AssertionError(f"etcdops {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"etcdops {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def check_secret(self) -> None:
         if self.watch is not None:
-            assert not self.watch.seen, f"the etcd password is on a process list: {self.watch.seen[:3]}"
+            assert not self.watch.seen, (
+                f"the etcd password is on a process list: {self.watch.seen[:3]}"
+            )
 
     @property
     def ctl_env(self) -> dict[str, str]:
-        """The test's own etcdctl and clients: credentials (and client certificates) in the environment."""
+        """The test's own etcdctl and clients: credentials (and client certificates) in the
+        environment."""
         env = {**os.environ, **({"ETCDCTL_USER": f"root:{self.password}"} if self.password else {})}
         if self.tls:
             certs = self.host_root("node1") / "etc" / "ssl" / "etcd" / "ssl"
-            env.update(ETCDCTL_CACERT=str(certs / "ca.pem"), ETCDCTL_CERT=str(certs / "admin-node1.pem"),
-                       ETCDCTL_KEY=str(certs / "admin-node1-key.pem"))
+            env.update(
+                ETCDCTL_CACERT=str(certs / "ca.pem"),
+                ETCDCTL_CERT=str(certs / "admin-node1.pem"),
+                ETCDCTL_KEY=str(certs / "admin-node1-key.pem"),
+            )
         return env
 
     def host_root(self, name: str) -> Path:
@@ -106,9 +130,19 @@ class LabEnv:
 
     def ctl(self, *args: str, endpoints: str | None = None) -> str:
         eps = endpoints or ",".join(self.client_url(f"node{i}") for i in (1, 2, 3))
-        proc = subprocess.run([str(self.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={eps}",
-                               "--dial-timeout=2s", "--command-timeout=10s", *args],
-                              capture_output=True, text=True, timeout=30, env=self.ctl_env)
+        proc = subprocess.run(
+            [
+                str(self.host_root("node1") / "bin" / "etcdctl"),
+                f"--endpoints={eps}",
+                "--dial-timeout=2s",
+                "--command-timeout=10s",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=self.ctl_env,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
@@ -116,15 +150,21 @@ class LabEnv:
         return json.loads(self.etcdops("status", "-i", "lab", "-o", "json", check=True).stdout)
 
     def set_members(self, names: list[str]) -> None:
-        """What the operator does after a membership change: the etcd group lists the members (in the
+        """What the operator does after a membership change: the etcd group lists the members (in
+        the
         inventory's own format: INI on a TLS lab, YAML on a plaintext one)."""
         hosts = sorted(p.name for p in (self.root / ".lab" / "hosts").iterdir())
-        groups = {"etcd": [h for h in hosts if h in names], "spares": [h for h in hosts if h not in names]}
+        groups = {
+            "etcd": [h for h in hosts if h in names],
+            "spares": [h for h in hosts if h not in names],
+        }
         inv = self.root / "inventories" / "lab"
         if (inv / "inventory.ini").exists():
             lines = []
             for group, members in groups.items():
-                lines += [f"[{group}]"] + [f"{h} ansible_host={self.address(h)} ip={self.address(h)}" for h in members]
+                lines += [f"[{group}]"] + [
+                    f"{h} ansible_host={self.address(h)} ip={self.address(h)}" for h in members
+                ]
             (inv / "inventory.ini").write_text("\n".join(lines) + "\n")
             return
         lines = ["all:", "  children:"]
@@ -140,8 +180,12 @@ class LabEnv:
         return f"{'https' if self.tls else 'http'}://{self.address(name)}:2379"
 
     def service(self, name: str, action: str) -> None:
-        subprocess.run([str(self.host_root(name) / "bin" / "etcd-service"), action], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [str(self.host_root(name) / "bin" / "etcd-service"), action],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     def kill_host(self, name: str) -> None:
         """The machine dies: its etcd and its sshd are gone (SIGKILL, by the lab's pid files)."""
@@ -159,14 +203,18 @@ class LabEnv:
             proc = self.etcdops("status", "-i", "lab", "-o", "json")
             if proc.returncode == 0 and json.loads(proc.stdout)["healthy"]:
                 return json.loads(proc.stdout)
-            assert time.monotonic() < deadline, f"cluster not healthy after {timeout}s:\n{proc.stdout}"
+            assert time.monotonic() < deadline, (
+                f"cluster not healthy after {timeout}s:\n{proc.stdout}"
+            )
             time.sleep(0.5)
 
 
 def make_root(tmp: Path) -> Path:
     root = tmp / "project"
     (root / "inventories" / "lab" / "group_vars" / "all").mkdir(parents=True)
-    lab_vars = REPO / "inventories" / "lab" / "group_vars" / "all" / "00-lab.yml"  # only what is committed
+    lab_vars = (
+        REPO / "inventories" / "lab" / "group_vars" / "all" / "00-lab.yml"
+    )  # only what is committed
     shutil.copyfile(lab_vars, root / "inventories" / "lab" / "group_vars" / "all" / lab_vars.name)
     for name in ("runbooks", "playbooks", "scripts"):
         (root / name).symlink_to(REPO / name)
@@ -186,20 +234,40 @@ def frozen(pidfile: Path) -> Iterator[None]:
 
 
 @contextmanager
-def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
-                extra_vars: dict[str, object] | None = None, env: dict[str, str] | None = None,
-                auth: bool = False, tls: bool = True) -> Iterator[LabEnv]:
+def running_lab(
+    tmp: Path,
+    net: str,
+    members: int = 3,
+    spares: int = 2,
+    extra_vars: dict[str, object] | None = None,
+    env: dict[str, str] | None = None,
+    auth: bool = False,
+    tls: bool = True,
+) -> Iterator[LabEnv]:
     """A lab of its own (project root, loopback /24), stopped by pid at the end. TLS by default (as
     `lab up`), or plaintext. With auth, etcd auth is enabled (user root) once the lab is up, and the
     inventory gets etcd_user / etcd_password."""
     root = make_root(tmp)
     if extra_vars:
         append_vars(root, extra_vars)
-    labenv = LabEnv(root, {**os.environ, **(env or {}), "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net}, net,
-                    tls=tls)
+    labenv = LabEnv(
+        root,
+        {**os.environ, **(env or {}), "ETCDOPS_HOME": str(root), "ETCDOPS_LAB_NET": net},
+        net,
+        tls=tls,
+    )
     try:
-        labenv.etcdops("lab", "up", "--members", str(members), "--spares", str(spares),
-                       *([] if tls else ["--plaintext"]), check=True, timeout=180)
+        labenv.etcdops(
+            "lab",
+            "up",
+            "--members",
+            str(members),
+            "--spares",
+            str(spares),
+            *([] if tls else ["--plaintext"]),
+            check=True,
+            timeout=180,
+        )
         if auth:
             enable_auth(labenv, "pw-" + secrets.token_hex(8))
             labenv.watch = SecretWatch(labenv.password or "").__enter__()
@@ -211,7 +279,9 @@ def running_lab(tmp: Path, net: str, members: int = 3, spares: int = 2,
         shutil.rmtree(root / ".lab", ignore_errors=True)  # the lab's data dirs (GBs over a session)
         shutil.rmtree(root / "snapshots", ignore_errors=True)
     if labenv.watch is not None:
-        assert labenv.watch.samples > 100, f"the process lists were sampled only {labenv.watch.samples} times"
+        assert labenv.watch.samples > 100, (
+            f"the process lists were sampled only {labenv.watch.samples} times"
+        )
         labenv.check_secret()
 
 
@@ -221,17 +291,31 @@ def append_vars(root: Path, values: dict[str, object]) -> None:
 
 
 def enable_auth(lab: LabEnv, password: str) -> None:
-    ctl = [str(lab.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={lab.client_url('node1')}"]
-    for args in (["role", "add", "root"], ["user", "add", "root", "--new-user-password", password],
-                 ["user", "grant-role", "root", "root"], ["auth", "enable"]):
+    ctl = [
+        str(lab.host_root("node1") / "bin" / "etcdctl"),
+        f"--endpoints={lab.client_url('node1')}",
+    ]
+    for args in (
+        ["role", "add", "root"],
+        ["user", "add", "root", "--new-user-password", password],
+        ["user", "grant-role", "root", "root"],
+        ["auth", "enable"],
+    ):
         subprocess.run([*ctl, *args], check=True, capture_output=True, timeout=30, env=lab.ctl_env)
     append_vars(lab.root, {"etcd_user": "root", "etcd_password": password})
     lab.password = password
 
 
 def start(lab: LabEnv, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(ETCDOPS), "run", *args, "-i", "lab", "--yes"], cwd=lab.root, env=lab.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [str(ETCDOPS), "run", *args, "-i", "lab", "--yes"],
+        cwd=lab.root,
+        env=lab.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def newest_run(lab: LabEnv, after: set[str]) -> Path:
@@ -262,7 +346,9 @@ def journal_has(run_dir: Path, event: str, step: int) -> bool:
     return False
 
 
-def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300, every: float = 0.05) -> None:
+def wait_for_event(
+    run_dir: Path, event: str, step: int, timeout: float = 300, every: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if journal_has(run_dir, event, step):
@@ -271,7 +357,9 @@ def wait_for_event(run_dir: Path, event: str, step: int, timeout: float = 300, e
     raise AssertionError(f"{event} of step {step} never came")
 
 
-def kill_at(lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: str, step: int) -> str:
+def kill_at(
+    lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: str, step: int
+) -> str:
     """kill -9 the runner as soon as its journal shows `event` for `step`; returns the run id."""
     run_dir = newest_run(lab, before)
     deadline = time.monotonic() + 300
@@ -288,9 +376,25 @@ def kill_at(lab: LabEnv, proc: subprocess.Popen[str], before: set[str], event: s
 FILL = Path(__file__).with_name("fill.py")
 
 
-def fill(lab: LabEnv, keys: int, rounds: int, size: int, prefix: str = "fill/") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(FILL), lab.client_url("node1"), str(keys), str(rounds), str(size),
-                           prefix], cwd=REPO, capture_output=True, text=True, timeout=600, env=lab.ctl_env)
+def fill(
+    lab: LabEnv, keys: int, rounds: int, size: int, prefix: str = "fill/"
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(FILL),
+            lab.client_url("node1"),
+            str(keys),
+            str(rounds),
+            str(size),
+            prefix,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=lab.ctl_env,
+    )
 
 
 def check_report_files(report: Path, junit: Path, steps: int, failures: int) -> None:
@@ -315,8 +419,9 @@ STALL_BOUND = 15.0  # seconds; measured stalls are reported in the test output
 class Writer:
     def __init__(self, lab: LabEnv, out: Path, endpoints: list[str]) -> None:
         self.lab, self.out = lab, out
-        self.proc = subprocess.Popen([sys.executable, str(WRITER), str(out), *endpoints], cwd=REPO,
-                                     env=lab.ctl_env)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WRITER), str(out), *endpoints], cwd=REPO, env=lab.ctl_env
+        )
         time.sleep(1.0)
 
     def stop(self) -> dict:
@@ -336,6 +441,8 @@ def check_writes(lab: LabEnv, result: dict, endpoint: str) -> None:
     present = {int(k.split("/")[1]) for k in keys if k.startswith("w/")}
     missing = [i for i in result["acked"] if i not in present]
     assert not missing, f"{len(missing)} acknowledged writes are missing, e.g. {missing[:5]}"
-    print(f"\nwriter: {len(result['acked'])} acknowledged of {result['attempted']}, "
-          f"{result['failures']} failed, longest write stall {result['longest_stall']}s")
+    print(
+        f"\nwriter: {len(result['acked'])} acknowledged of {result['attempted']}, "
+        f"{result['failures']} failed, longest write stall {result['longest_stall']}s"
+    )
     assert result["longest_stall"] < STALL_BOUND

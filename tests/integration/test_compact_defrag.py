@@ -33,23 +33,29 @@ MB = 1 << 20
 
 
 @pytest.fixture(scope="module", params=["plain", "auth"])
-def dlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
+def dlab(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabEnv]:
     """Every compact-defrag test on this lab runs twice: plain, and with etcd auth enabled (the
     password watched for on every process list)."""
-    with running_lab(tmp_path_factory.mktemp("defrag"), net(6), members=3, spares=0,
-                     auth=request.param == "auth") as labenv:
+    with running_lab(
+        tmp_path_factory.mktemp("defrag"), net(6), members=3, spares=0, auth=request.param == "auth"
+    ) as labenv:
         yield labenv
 
 
-
-
-
-
 def log_times(lab: LabEnv, name: str, msg: str, **fields: object) -> list[datetime]:
-    """When the member's etcd logged msg (zap trims trailing zeros of the fraction: parsed, not compared as text)."""
-    entries = [json.loads(line) for line in (lab.host_root(name) / "var" / "log" / "etcd.log").read_text().splitlines()]
-    return [datetime.fromisoformat(e["ts"]) for e in entries
-            if e.get("msg") == msg and all(e.get(k) == v for k, v in fields.items())]
+    """When the member's etcd logged msg (zap trims trailing zeros of the fraction: parsed, not
+    compared as text)."""
+    entries = [
+        json.loads(line)
+        for line in (lab.host_root(name) / "var" / "log" / "etcd.log").read_text().splitlines()
+    ]
+    return [
+        datetime.fromisoformat(e["ts"])
+        for e in entries
+        if e.get("msg") == msg and all(e.get(k) == v for k, v in fields.items())
+    ]
 
 
 def defrag_log_times(lab: LabEnv, name: str) -> list[datetime]:
@@ -71,50 +77,105 @@ def test_a_member_down_refuses_and_nothing_is_compacted(dlab: LabEnv) -> None:
     dlab.wait_healthy()
 
 
-def test_every_member_shrinks_leader_last_while_a_writer_writes(dlab: LabEnv, tmp_path: Path) -> None:
+def test_every_member_shrinks_leader_last_while_a_writer_writes(
+    dlab: LabEnv, tmp_path: Path
+) -> None:
     assert fill(dlab, 20000, 5, 1024).returncode == 0
     before = {e["host"]: e for e in dlab.wait_healthy()["endpoints"]}
     assert all(e["db_size"] > 100 * MB for e in before.values()), before
     leader = dlab.wait_healthy()["leader"]
-    writer = Writer(dlab, tmp_path / "writes.json", [dlab.client_url(n) for n in ("node1", "node2", "node3")])
+    writer = Writer(
+        dlab, tmp_path / "writes.json", [dlab.client_url(n) for n in ("node1", "node2", "node3")]
+    )
     try:
-        proc = dlab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "--report", str(tmp_path / "r.json"),
-                            "--junit", str(tmp_path / "j.xml"), timeout=900)
+        proc = dlab.etcdops(
+            "run",
+            "compact-defrag",
+            "-i",
+            "lab",
+            "--yes",
+            "--report",
+            str(tmp_path / "r.json"),
+            "--junit",
+            str(tmp_path / "j.xml"),
+            timeout=900,
+        )
     finally:
         result = writer.stop()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "DEFRAGMENT NOW?" in proc.stdout and "(the leader) last" in proc.stdout
     report = json.loads((tmp_path / "r.json").read_text())
-    figures = [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
+    figures = [
+        item
+        for s in report["steps"]
+        for h in s["hosts"]
+        for item in h["report"]
+        if "member" in item
+    ]
     assert [f["member"] for f in figures][-1] == leader and len(figures) == 3
     for f in figures:
         assert f["db_after"] <= f["in_use_after"] * 1.10 + MB, f
         assert f["db_after"] < f["db_before"] / 2, f
     after = {e["host"]: e for e in dlab.wait_healthy()["endpoints"]}
     for name, e in after.items():
-        assert e["db_size"] <= e["db_size_in_use"] * 1.10 + MB + 2 * MB, (name, e)  # the writer kept writing
+        assert e["db_size"] <= e["db_size_in_use"] * 1.10 + MB + 2 * MB, (
+            name,
+            e,
+        )  # the writer kept writing
     # the etcd logs agree: the leader finished its defragmentation last
     last = {name: defrag_log_times(dlab, name)[-1] for name in after}
     assert max(last, key=last.get) == leader  # type: ignore[arg-type]
     # every member was told to have finished deleting by its compaction counters (the metrics, also
-    # with etcd auth on), and its log agrees: it finished the compaction before it began defragmenting
-    compaction = next(i for s in report["steps"] for h in s["hosts"] for i in h["report"] if "compacted_at" in i)
-    assert compaction["finished_by"] == {"node1": "counters", "node2": "counters", "node3": "counters"}, compaction
+    # with etcd auth on), and its log agrees: it finished the compaction before it began
+    # defragmenting
+    compaction = next(
+        i for s in report["steps"] for h in s["hosts"] for i in h["report"] if "compacted_at" in i
+    )
+    assert compaction["finished_by"] == {
+        "node1": "counters",
+        "node2": "counters",
+        "node3": "counters",
+    }, compaction
     for name in after:
-        finished = log_times(dlab, name, "finished scheduled compaction",
-                             **{"compact-revision": compaction["compacted_at"]})
-        assert len(finished) == 1 and finished[0] < log_times(dlab, name, "defragmenting")[-1], (name, finished)
+        finished = log_times(
+            dlab,
+            name,
+            "finished scheduled compaction",
+            **{"compact-revision": compaction["compacted_at"]},
+        )
+        assert len(finished) == 1 and finished[0] < log_times(dlab, name, "defragmenting")[-1], (
+            name,
+            finished,
+        )
     check_writes(dlab, result, dlab.client_url("node2"))
     check_report_files(tmp_path / "r.json", tmp_path / "j.xml", steps=5, failures=0)
 
 
 def test_move_leader_means_no_leader_is_defragmented(dlab: LabEnv, tmp_path: Path) -> None:
     leader = dlab.wait_healthy()["leader"]
-    proc = dlab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always", "-p",
-                        "move_leader=true", "--output", "json", timeout=900)
+    proc = dlab.etcdops(
+        "run",
+        "compact-defrag",
+        "-i",
+        "lab",
+        "--yes",
+        "-p",
+        "rule=always",
+        "-p",
+        "move_leader=true",
+        "--output",
+        "json",
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
-    figures = [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
+    figures = [
+        item
+        for s in report["steps"]
+        for h in s["hosts"]
+        for item in h["report"]
+        if "member" in item
+    ]
     assert [f["member"] for f in figures][-1] == leader
     for f in figures:
         assert f["leader_before"] != f["member"] and f["leader_after"] != f["member"], f
@@ -136,15 +197,25 @@ def test_nospace_is_cleared(tmp_path: Path) -> None:
         small.ctl("put", "after-nospace", "works", endpoints=small.client_url("node2"))
 
 
-def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: LabEnv, tmp_path: Path) -> None:
+def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(
+    dlab: LabEnv, tmp_path: Path
+) -> None:
 
     status = dlab.wait_healthy()
     victim = next(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])
     before = runs(dlab)
     # defrag_timeout: were the member frozen during its own defragmentation (the race below lost),
     # etcdctl defrag would wait that long for it (600 s by default), and this test says so in 60 s
-    proc = start(dlab, "compact-defrag", "-p", "rule=always", "-p", "defrag_timeout=60",
-                 "--report", str(tmp_path / "r.json"))
+    proc = start(
+        dlab,
+        "compact-defrag",
+        "-p",
+        "rule=always",
+        "-p",
+        "defrag_timeout=60",
+        "--report",
+        str(tmp_path / "r.json"),
+    )
     # compaction applied everywhere: the member hangs (it stops answering) before step 2 reads the
     # cluster's health. The re-check between the steps is one curl (~20 ms), so the journal is
     # watched every 2 ms and the runner held still while the member is frozen
@@ -159,10 +230,18 @@ def test_a_member_that_becomes_unhealthy_stops_the_run_before_any_defrag(dlab: L
     assert proc.returncode == 1, out + err
     assert "not healthy" in err and "stopping here" in err
     failed = next(line for line in err.splitlines() if "FAILED" in line or "not healthy" in line)
-    assert f"{victim} (" in failed and failed.index(victim) < failed.index("not healthy"), failed  # the sick one
+    assert f"{victim} (" in failed and failed.index(victim) < failed.index("not healthy"), (
+        failed
+    )  # the sick one
     report = json.loads((tmp_path / "r.json").read_text())
     assert [s["status"] for s in report["steps"]][1:] == ["failed", "pending", "pending", "pending"]
-    assert not [item for s in report["steps"] for h in s["hosts"] for item in h["report"] if "member" in item]
+    assert not [
+        item
+        for s in report["steps"]
+        for h in s["hosts"]
+        for item in h["report"]
+        if "member" in item
+    ]
     dlab.wait_healthy()
 
 
@@ -187,16 +266,28 @@ def test_a_leader_moved_after_the_plan_stops_a_step_planned_for_the_followers(dl
     (books / "leader-moves.yml").write_text(LEADER_MOVES)
     leader = dlab.wait_healthy()["leader"]
     before = {name: len(defrag_log_times(dlab, name)) for name in ("node1", "node2", "node3")}
-    proc = dlab.etcdops("run", "leader-moves", "-i", "lab", "--yes", "--runbooks", str(books), "-o", "json")
+    proc = dlab.etcdops(
+        "run", "leader-moves", "-i", "lab", "--yes", "--runbooks", str(books), "-o", "json"
+    )
     assert proc.returncode == 6, proc.stdout + proc.stderr
     now = dlab.wait_healthy()["leader"]
-    assert now != leader and f"planned with {leader} as leader, but the leader is now {now}" in proc.stderr
+    assert (
+        now != leader
+        and f"planned with {leader} as leader, but the leader is now {now}" in proc.stderr
+    )
     run_id = json.loads(proc.stdout)["run_id"]
-    events = [json.loads(line) for line in
-              (dlab.root / ".etcdops" / "runs" / run_id / "events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)
+        for line in (dlab.root / ".etcdops" / "runs" / run_id / "events.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     recheck = [e for e in events if e["event"] == "recheck"]
-    # with etcd auth on, etcd refuses its gateway to a client certificate ("CommonName of client sending
+    # with etcd auth on, etcd refuses its gateway to a client certificate ("CommonName of client
+    # sending
     # a request against gateway will be ignored"): the full facts decide, with the same outcome
     read = "facts" if dlab.password else "gateway, from "
-    assert len(recheck) == 1 and recheck[0]["leader"] == now and recheck[0]["read"].startswith(read), recheck
+    assert (
+        len(recheck) == 1 and recheck[0]["leader"] == now and recheck[0]["read"].startswith(read)
+    ), recheck
     assert {name: len(defrag_log_times(dlab, name)) for name in before} == before

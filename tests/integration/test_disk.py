@@ -1,7 +1,11 @@
-"""Disk space on a real lab (127.OCTET.14.N): a member's data filesystem too small (a tmpfs the test mounts
-under the host's root) makes restore and scale-out refuse in pre-flight with the cluster untouched, and
-a defragmentation that would not fit is skipped with the reason; a disk that fills during a copy is a
-clean step failure that `--resume` finishes once space is made; prune removes only old items of its own
+"""Disk space on a real lab (127.OCTET.14.N): a member's data filesystem too small (a tmpfs the
+test mounts
+under the host's root) makes restore and scale-out refuse in pre-flight with the cluster
+untouched, and
+a defragmentation that would not fit is skipped with the reason; a disk that fills during a copy
+is a
+clean step failure that `--resume` finishes once space is made; prune removes only old items of
+its own
 making, keeps the newest, and the cluster stays healthy."""
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, net, newest_run, running_lab, runs, start, wait_for_event
+from tests.integration.helpers import (
+    LabEnv,
+    net,
+    newest_run,
+    running_lab,
+    runs,
+    start,
+    wait_for_event,
+)
 
 pytestmark = pytest.mark.lab
 MiB = 1 << 20
@@ -25,7 +37,9 @@ MiB = 1 << 20
 
 def mount_tmpfs(path: Path, size: str) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True, timeout=30)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True, timeout=30
+    )
 
 
 def umount(path: Path) -> None:
@@ -45,7 +59,8 @@ def klab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
 
 
 def small_data_fs(lab: LabEnv, host: str, size: str) -> Path:
-    """The host's var/lib (where its data dir is) becomes a tmpfs of `size`, its data moved onto it."""
+    """The host's var/lib (where its data dir is) becomes a tmpfs of `size`, its data moved onto
+    it."""
     lib = lab.host_root(host) / "var" / "lib"
     keep = lab.root / f"keep-{host}"
     running = (lab.host_root(host) / "run" / "etcd.pid").exists()
@@ -64,7 +79,9 @@ def small_data_fs(lab: LabEnv, host: str, size: str) -> Path:
     return lib
 
 
-def test_a_data_filesystem_too_small_refuses_restore_and_scale_out_and_skips_its_defrag(klab: LabEnv) -> None:
+def test_a_data_filesystem_too_small_refuses_restore_and_scale_out_and_skips_its_defrag(
+    klab: LabEnv,
+) -> None:
     klab.ctl("put", "/disk/k", "v")
     assert klab.etcdops("run", "snapshot", "-i", "lab", "--yes").returncode == 0
     small_data_fs(klab, "node3", "256m")
@@ -73,19 +90,44 @@ def test_a_data_filesystem_too_small_refuses_restore_and_scale_out_and_skips_its
     before = klab.status()
     restore = klab.etcdops("run", "restore", "-i", "lab", "--yes")
     assert restore.returncode == 3, restore.stdout + restore.stderr
-    refusal = next(line for line in restore.stderr.splitlines() if "node3:" in line and "has room" in line)
-    assert "needs" in refusal and "free" in refusal and str(klab.host_root("node3") / "var" / "lib") in refusal
-    assert "node1:" not in "".join(line for line in restore.stderr.splitlines() if "refused" in line)
+    refusal = next(
+        line for line in restore.stderr.splitlines() if "node3:" in line and "has room" in line
+    )
+    assert (
+        "needs" in refusal
+        and "free" in refusal
+        and str(klab.host_root("node3") / "var" / "lib") in refusal
+    )
+    assert "node1:" not in "".join(
+        line for line in restore.stderr.splitlines() if "refused" in line
+    )
     out = klab.etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4")
     assert out.returncode == 3 and "node4:" in out.stderr and "has room" in out.stderr, out.stderr
     after = klab.status()
-    assert after["cluster_id"] == before["cluster_id"] and len(after["members"]) == 3 and after["healthy"]
+    assert (
+        after["cluster_id"] == before["cluster_id"]
+        and len(after["members"]) == 3
+        and after["healthy"]
+    )
     assert "v" in klab.ctl("get", "/disk/k")
-    defrag = klab.etcdops("run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always", "--output", "json",
-                          timeout=600)
+    defrag = klab.etcdops(
+        "run",
+        "compact-defrag",
+        "-i",
+        "lab",
+        "--yes",
+        "-p",
+        "rule=always",
+        "--output",
+        "json",
+        timeout=600,
+    )
     assert defrag.returncode == 0, defrag.stderr
     hosts = {h["host"]: h for s in json.loads(defrag.stdout)["steps"] for h in s["hosts"]}
-    assert hosts["node3"]["status"] == "skipped" and "writes a full copy of the database" in hosts["node3"]["detail"]
+    assert (
+        hosts["node3"]["status"] == "skipped"
+        and "writes a full copy of the database" in hosts["node3"]["detail"]
+    )
     assert hosts["node1"]["status"] == "changed" and hosts["node2"]["status"] == "changed"
 
 
@@ -102,7 +144,9 @@ steps:
 """
 
 
-def test_a_disk_that_fills_during_a_copy_is_a_clean_failure_and_resume_finishes(klab: LabEnv, tmp_path: Path) -> None:
+def test_a_disk_that_fills_during_a_copy_is_a_clean_failure_and_resume_finishes(
+    klab: LabEnv, tmp_path: Path
+) -> None:
     lib = klab.host_root("node4") / "var" / "lib"
     if lib.is_mount():
         umount(lib)
@@ -118,17 +162,27 @@ def test_a_disk_that_fills_during_a_copy_is_a_clean_failure_and_resume_finishes(
     proc = start(klab, "copy", "--runbooks", str(books), "-p", f"file={big}")
     run_dir = newest_run(klab, before)
     wait_for_event(run_dir, "host_started", 1)
-    # the copy (~1-2 s at OpenSSH's rate) is held while the disk fills: etcdops is stopped, so its ssh
-    # child soon blocks on an empty pipe; whatever it wrote by then, 1300 MB more leave no room for it
+    # the copy (~1-2 s at OpenSSH's rate) is held while the disk fills: etcdops is stopped, so its
+    # ssh
+    # child soon blocks on an empty pipe; whatever it wrote by then, 1300 MB more leave no room for
+    # it
     os.kill(proc.pid, signal.SIGSTOP)
     filler = lib / "filler"
     try:
-        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=1300"], capture_output=True, timeout=60)
+        subprocess.run(
+            ["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=1300"],
+            capture_output=True,
+            timeout=60,
+        )
     finally:
         os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err
-    assert "node4" in err and "cannot write" in err and ("no space left" in err.lower() or "free" in err), err
+    assert (
+        "node4" in err
+        and "cannot write" in err
+        and ("no space left" in err.lower() or "free" in err)
+    ), err
     assert "--resume" in err and "internal error" not in err
     assert not list(lib.glob("*.part")), "a partial copy is never left behind"
     filler.unlink()
@@ -150,7 +204,9 @@ def test_prune_removes_only_old_items_of_its_own_making_and_keeps_the_newest(kla
         assert klab.etcdops("run", "snapshot", "-i", "lab", "--yes").returncode == 0
         proc = klab.etcdops("run", "restore", "-i", "lab", "--yes")
         assert proc.returncode == 0, proc.stderr
-        stamps.append(sorted((klab.host_root("node1") / "var" / "lib").glob("etcd.pre-restore-*"))[-1].name)
+        stamps.append(
+            sorted((klab.host_root("node1") / "var" / "lib").glob("etcd.pre-restore-*"))[-1].name
+        )
         time.sleep(1.1)
     foreign = klab.host_root("node2") / "var" / "lib" / "etcd.removed-20200101T000000Z"
     foreign.mkdir()
@@ -163,15 +219,23 @@ def test_prune_removes_only_old_items_of_its_own_making_and_keeps_the_newest(kla
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lib = klab.host_root("node1") / "var" / "lib"
     assert not (lib / stamps[0]).exists() and (lib / stamps[1]).exists()  # the newest run's kept
-    assert (klab.host_root("node1") / "etc" / "etcd" / f"etcd.env.bak-{stamps[1].split('-')[-1]}").exists()
+    assert (
+        klab.host_root("node1") / "etc" / "etcd" / f"etcd.env.bak-{stamps[1].split('-')[-1]}"
+    ).exists()
     assert (foreign / "precious").read_text() == "not etcdops'"
     assert klab.wait_healthy()["healthy"]
 
 
-@pytest.mark.parametrize("remote_python", [True, False], ids=["python3 on the host", "tee and openssl"])
-def test_bulk_copies_hash_both_ends_and_name_a_full_disk(klab: LabEnv, tmp_path: Path, remote_python: bool) -> None:
-    """The OpenSSH copier both ways, with the host's python3 and with its shell fallback: what arrives is
-    what was sent, both ends' sha256 match, and a write that fills the host's disk is named as such."""
+@pytest.mark.parametrize(
+    "remote_python", [True, False], ids=["python3 on the host", "tee and openssl"]
+)
+def test_bulk_copies_hash_both_ends_and_name_a_full_disk(
+    klab: LabEnv, tmp_path: Path, remote_python: bool
+) -> None:
+    """The OpenSSH copier both ways, with the host's python3 and with its shell fallback: what
+    arrives is
+    what was sent, both ends' sha256 match, and a write that fills the host's disk is named as
+    such."""
     import hashlib
 
     from etcdops.errors import TransferError
@@ -182,7 +246,8 @@ def test_bulk_copies_hash_both_ends_and_name_a_full_disk(klab: LabEnv, tmp_path:
     try:
         copier = transport._copier()  # noqa: SLF001 - the copier itself, whichever path a size would pick
         copier.remote_python = remote_python
-        # the lab's hosts have python3 (as Ansible's managed hosts do): the first case takes that path
+        # the lab's hosts have python3 (as Ansible's managed hosts do): the first case takes that
+        # path
         assert transport.run("command -v python3", 30).ok
         src = tmp_path / "blob.bin"
         src.write_bytes(os.urandom(12 * MiB + 12345))
@@ -194,14 +259,18 @@ def test_bulk_copies_hash_both_ends_and_name_a_full_disk(klab: LabEnv, tmp_path:
         assert hashlib.sha256(Path(remote).read_bytes()).hexdigest() == want
         back = tmp_path / "back.bin"
         got = copier.get(remote, str(back), 60)
-        assert got.local_sha256 == got.remote_sha256 == want and back.read_bytes() == src.read_bytes()
+        assert (
+            got.local_sha256 == got.remote_sha256 == want and back.read_bytes() == src.read_bytes()
+        )
         os.unlink(remote)
         small = klab.host_root("node4") / "var" / "small"
         mount_tmpfs(small, "4m")
         klab.mounts.append(small)  # type: ignore[attr-defined]
         with pytest.raises(TransferError) as failed:
             copier.put(str(src), str(small / "blob.bin"), 60)
-        assert "No space left on device" in str(failed.value) and "node4" in str(failed.value), str(failed.value)
+        assert "No space left on device" in str(failed.value) and "node4" in str(failed.value), str(
+            failed.value
+        )
         with pytest.raises(TransferError) as missing:
             copier.get(str(small / "absent.bin"), str(back), 60)
         assert "absent.bin" in str(missing.value), str(missing.value)

@@ -1,4 +1,5 @@
-"""The plan predicts how long the long steps take; the run records predicted and actual, and the next
+"""The plan predicts how long the long steps take; the run records predicted and actual, and the
+next
 plan uses what was measured (issue 16). A real upload of 96 MB to three members over SSH."""
 
 from __future__ import annotations
@@ -33,8 +34,19 @@ steps:
 
 
 def plan(lab: LabEnv, books: Path, big: Path) -> dict:
-    proc = lab.etcdops("plan", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}",
-                       "-o", "json", check=True)
+    proc = lab.etcdops(
+        "plan",
+        "spread",
+        "-i",
+        "lab",
+        "--runbooks",
+        str(books),
+        "-p",
+        f"file={big}",
+        "-o",
+        "json",
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
@@ -50,24 +62,48 @@ def test_a_copy_is_predicted_then_measured(lab: LabEnv, tmp_path: Path) -> None:
     jsonschema.validate(planned, json.loads((REPO / "docs" / "plan.schema.json").read_text()))
     assert planned["predicted_seconds"] == planned["steps"][0]["predicted"]["seconds"]
     first = planned["steps"][0]["predicted"]
-    assert first["bytes"] == 96 * MB and first["samples"] == 0  # nothing measured yet: the default rate
+    assert (
+        first["bytes"] == 96 * MB and first["samples"] == 0
+    )  # nothing measured yet: the default rate
     assert first["seconds"] == pytest.approx(96 * MB / first["rate"], abs=0.06)  # rounded to 0.1 s
-    text = lab.etcdops("plan", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", check=True).stdout
-    assert "expected: ~" in text and "a default rate: nothing measured on this inventory yet" in text
+    text = lab.etcdops(
+        "plan", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", check=True
+    ).stdout
+    assert (
+        "expected: ~" in text and "a default rate: nothing measured on this inventory yet" in text
+    )
 
     report = tmp_path / "report.json"
-    lab.etcdops("run", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", "--yes",
-                "--report", str(report), check=True)
-    jsonschema.validate(json.loads(report.read_text()), json.loads((REPO / "docs" / "report.schema.json").read_text()))
+    lab.etcdops(
+        "run",
+        "spread",
+        "-i",
+        "lab",
+        "--runbooks",
+        str(books),
+        "-p",
+        f"file={big}",
+        "--yes",
+        "--report",
+        str(report),
+        check=True,
+    )
+    jsonschema.validate(
+        json.loads(report.read_text()),
+        json.loads((REPO / "docs" / "report.schema.json").read_text()),
+    )
     copy = json.loads(report.read_text())["steps"][0]
     assert copy["predicted"] == first and copy["elapsed"] > 0
     slowest = max(h["elapsed"] for h in copy["hosts"])
 
     second = plan(lab, books, big)["steps"][0]["predicted"]
     assert second["samples"] == 3  # one sample per member's copy
-    # the measured rate: each host's bytes over its own seconds, averaged; so the prediction is of the
+    # the measured rate: each host's bytes over its own seconds, averaged; so the prediction is of
+    # the
     # order of what the copies took (never the default's)
     assert second["rate"] != first["rate"]
     assert 0.3 * slowest < second["seconds"] < 3 * slowest
-    text = lab.etcdops("plan", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", check=True).stdout
+    text = lab.etcdops(
+        "plan", "spread", "-i", "lab", "--runbooks", str(books), "-p", f"file={big}", check=True
+    ).stdout
     assert "measured on this inventory (3 earlier measurements)" in text

@@ -1,4 +1,5 @@
-"""Faults injected on a real lab (127.OCTET.13.N, see helpers.net): a host's sshd killed in the middle of a copy, a long
+"""Faults injected on a real lab (127.OCTET.13.N, see helpers.net): a host's sshd killed in the
+middle of a copy, a long
 command and a facts read; SIGTERM at several points of restore and scale-out; kill -9 while the
 install playbook runs. Each ends in a named failure with a documented exit code, and the run can be
 resumed to a healthy cluster with nothing deleted. docs/faults.md lists what is guaranteed."""
@@ -72,7 +73,9 @@ def sshd_tree(lab: LabEnv, host: str) -> list[int]:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents[int(proc.name)] = int(
+                    (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
             except (OSError, ValueError, IndexError):
                 continue
     tree, todo = [], [root]
@@ -93,27 +96,58 @@ def kill_sshd(lab: LabEnv, host: str) -> None:
 
 def start_sshd(lab: LabEnv, host: str) -> None:
     root = lab.host_root(host)
-    subprocess.run(["/usr/sbin/sshd", "-f", str(root / "ssh" / "sshd_config"), "-E",
-                    str(root / "var" / "log" / "sshd.log")], check=True, timeout=30)
+    subprocess.run(
+        [
+            "/usr/sbin/sshd",
+            "-f",
+            str(root / "ssh" / "sshd_config"),
+            "-E",
+            str(root / "var" / "log" / "sshd.log"),
+        ],
+        check=True,
+        timeout=30,
+    )
     time.sleep(0.3)
 
 
 def copies(lab: LabEnv, what: str, file: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(ETCDOPS), "run", "copies", "-i", "lab", "--yes", "--runbooks", "my-runbooks",
-                             "-p", f"what={what}", "-p", f"file={file}"], cwd=lab.root, env=lab.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            str(ETCDOPS),
+            "run",
+            "copies",
+            "-i",
+            "lab",
+            "--yes",
+            "--runbooks",
+            "my-runbooks",
+            "-p",
+            f"what={what}",
+            "-p",
+            f"file={file}",
+        ],
+        cwd=lab.root,
+        env=lab.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize("what", ["upload", "download", "sleep"])
-def test_a_host_sshd_killed_mid_operation_is_a_named_step_failure_and_resumes(flab: LabEnv, tmp_path: Path,
-                                                                                what: str) -> None:
+def test_a_host_sshd_killed_mid_operation_is_a_named_step_failure_and_resumes(
+    flab: LabEnv, tmp_path: Path, what: str
+) -> None:
     big = tmp_path / "big.bin"
     if what in ("upload", "download"):
         with open(big, "wb") as fh:  # large enough that the copy is still going when sshd dies
             for _ in range(768):
                 fh.write(os.urandom(1 << 20))
     if what == "download":
-        subprocess.run(["cp", str(big), str(flab.host_root("node2") / "var" / "lib" / "big.bin")], check=True)
+        subprocess.run(
+            ["cp", str(big), str(flab.host_root("node2") / "var" / "lib" / "big.bin")], check=True
+        )
     before = runs(flab)
     proc = copies(flab, what, big)
     run_dir = newest_run(flab, before)
@@ -122,7 +156,11 @@ def test_a_host_sshd_killed_mid_operation_is_a_named_step_failure_and_resumes(fl
     kill_sshd(flab, "node2")
     try:
         out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 1, (proc.returncode, out, err)  # a step failure, not an internal error (70)
+        assert proc.returncode == 1, (
+            proc.returncode,
+            out,
+            err,
+        )  # a step failure, not an internal error (70)
         assert "internal error" not in err and "Traceback" not in err
         assert "node2" in err and "lost the connection" in err and "--resume" in err, err
     finally:
@@ -140,8 +178,14 @@ def test_a_host_sshd_killed_mid_operation_is_a_named_step_failure_and_resumes(fl
 
 def test_a_facts_read_cut_by_a_dead_sshd_reports_the_host_unreachable(flab: LabEnv) -> None:
     with frozen(flab.host_root("node2") / "run" / "etcd.pid"):  # the read of node2 hangs in etcdctl
-        proc = subprocess.Popen([str(ETCDOPS), "status", "-i", "lab"], cwd=flab.root, env=flab.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [str(ETCDOPS), "status", "-i", "lab"],
+            cwd=flab.root,
+            env=flab.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.5)
         kill_sshd(flab, "node2")
         out, err = proc.communicate(timeout=60)
@@ -151,13 +195,18 @@ def test_a_facts_read_cut_by_a_dead_sshd_reports_the_host_unreachable(flab: LabE
     flab.wait_healthy()
 
 
-def sigterm_at(lab: LabEnv, args: list[str], event: str, step: int, hold: str | None = None) -> tuple[str, str]:
-    """Start a run, SIGTERM it at event/step; returns (run id, stderr) once it exited, within STOP_BOUND.
+def sigterm_at(
+    lab: LabEnv, args: list[str], event: str, step: int, hold: str | None = None
+) -> tuple[str, str]:
+    """Start a run, SIGTERM it at event/step; returns (run id, stderr) once it exited, within
+    STOP_BOUND.
     hold: a host whose etcd is frozen from then on (so that a wait step is still waiting)."""
     before = runs(lab)
     proc = start(lab, *args)
     run_dir = newest_run(lab, before)
-    wait_for_event(run_dir, "step_finished", step - 1) if hold else wait_for_event(run_dir, event, step)
+    wait_for_event(run_dir, "step_finished", step - 1) if hold else wait_for_event(
+        run_dir, event, step
+    )
     pidfile = lab.host_root(hold) / "run" / "etcd.pid" if hold else None
     with frozen(pidfile) if pidfile else contextlib.nullcontext():
         wait_for_event(run_dir, event, step)
@@ -173,18 +222,27 @@ def sigterm_at(lab: LabEnv, args: list[str], event: str, step: int, hold: str | 
     return run_dir.name, err
 
 
-@pytest.mark.parametrize(("event", "step", "hold"), [("step_started", 3, None), ("host_started", 9, "node3")])
-def test_sigterm_during_restore_stops_at_a_safe_point_and_resumes(flab: LabEnv, event: str, step: int,
-                                                                  hold: str | None) -> None:
+@pytest.mark.parametrize(
+    ("event", "step", "hold"), [("step_started", 3, None), ("host_started", 9, "node3")]
+)
+def test_sigterm_during_restore_stops_at_a_safe_point_and_resumes(
+    flab: LabEnv, event: str, step: int, hold: str | None
+) -> None:
     assert flab.etcdops("run", "snapshot", "-i", "lab", "--yes").returncode == 0
     flab.ctl("put", "/sigterm/after-snapshot", "1")
-    run_id, _ = sigterm_at(flab, ["restore"], event, step, hold)  # 3: stopping etcd, 9: waiting for health
+    run_id, _ = sigterm_at(
+        flab, ["restore"], event, step, hold
+    )  # 3: stopping etcd, 9: waiting for health
     resumed = flab.etcdops("run", "--resume", run_id, "--yes", timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     flab.wait_healthy()
-    assert flab.ctl("get", "/sigterm/", "--prefix", "--keys-only").split() == []  # the snapshot's data
+    assert (
+        flab.ctl("get", "/sigterm/", "--prefix", "--keys-only").split() == []
+    )  # the snapshot's data
     for host in ("node1", "node2", "node3"):  # nothing deleted: this run's old data dir kept aside
-        assert list((flab.host_root(host) / "var" / "lib").glob(f"etcd.pre-restore-{run_id.split('-')[0]}"))
+        assert list(
+            (flab.host_root(host) / "var" / "lib").glob(f"etcd.pre-restore-{run_id.split('-')[0]}")
+        )
 
 
 def test_sigterm_while_waiting_for_a_learner_stops_at_once_and_resumes(flab: LabEnv) -> None:
@@ -192,7 +250,9 @@ def test_sigterm_while_waiting_for_a_learner_stops_at_once_and_resumes(flab: Lab
     proc = start(flab, "scale-out", "-p", "host=node4", "-p", "catchup_timeout=300")
     run_dir = newest_run(flab, before)
     wait_for_event(run_dir, "step_finished", 5)  # the learner's etcd has started
-    with frozen(flab.host_root("node4") / "run" / "etcd.pid"):  # it cannot catch up: the wait goes on
+    with frozen(
+        flab.host_root("node4") / "run" / "etcd.pid"
+    ):  # it cannot catch up: the wait goes on
         wait_for_event(run_dir, "host_started", 6)
         time.sleep(1.0)
         sent = time.monotonic()
@@ -217,7 +277,9 @@ def playbook_processes(run_id: str) -> list[str]:
             env = (proc / "environ").read_bytes()
         except OSError:
             continue
-        if ("ansible-playbook" in cmd or "ansible-playbook-guard" in cmd) and run_id.encode() in env:
+        if (
+            "ansible-playbook" in cmd or "ansible-playbook-guard" in cmd
+        ) and run_id.encode() in env:
             found.append(f"{proc.name}: {cmd[:120]}")
     return found
 
@@ -244,10 +306,13 @@ def test_kill_9_during_the_install_playbook_leaves_nothing_running(flab: LabEnv)
     while playbook_processes(run_dir.name) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not playbook_processes(run_dir.name), playbook_processes(run_dir.name)
-    masters = subprocess.run(["pgrep", "-f", "ssh: .*\\[mux\\]"], capture_output=True, text=True).stdout.split()
-    assert not [m for m in masters if run_dir.name.encode() in _environ(m)], "a ControlPersist master is left"
+    masters = subprocess.run(
+        ["pgrep", "-f", "ssh: .*\\[mux\\]"], capture_output=True, text=True
+    ).stdout.split()
+    assert not [m for m in masters if run_dir.name.encode() in _environ(m)], (
+        "a ControlPersist master is left"
+    )
     resumed = flab.etcdops("run", "--resume", run_dir.name, "--yes", timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert flab.etcdops("run", "scale-in", "-i", "lab", "--yes", "-p", "host=node4").returncode == 0
     flab.wait_healthy()
-

@@ -1,4 +1,5 @@
-"""Every built-in runbook, run for real on a lab whose inventory, snapshot names and snapshot metadata
+"""Every built-in runbook, run for real on a lab whose inventory, snapshot names and snapshot
+metadata
 carry shell syntax, with shell syntax in every text param: nothing of it may ever run.
 
 The hostile text tries four ways into a shell ($(...), backticks, ;, |); each would create a marker
@@ -32,9 +33,14 @@ HOSTILE_VARS = {
 def markers(lab: LabEnv, extra: list[Path]) -> list[str]:
     places = [Path.home(), Path("/"), Path("/tmp"), lab.root, *extra]
     found = [str(p / f"{TAG}{x}") for p in places for x in "abcd" if (p / f"{TAG}{x}").exists()]
-    search = subprocess.run(["find", str(lab.root), "/tmp", "-xdev", "-name", f"{TAG}*"],
-                            capture_output=True, text=True, timeout=120)
-    # a file whose own name holds the hostile text legitimately contains TAG: only the bare markers count
+    search = subprocess.run(
+        ["find", str(lab.root), "/tmp", "-xdev", "-name", f"{TAG}*"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # a file whose own name holds the hostile text legitimately contains TAG: only the bare markers
+    # count
     found += [line for line in search.stdout.splitlines() if Path(line).name.startswith(TAG)]
     return found
 
@@ -56,7 +62,8 @@ def test_hostile_values_everywhere_run_nothing(tmp_path: Path) -> None:
         saved = next(dest.glob("*.db"))
         lab.ctl("put", "/hostile/after-snapshot", "1")
 
-        # a valid snapshot with a hostile file name, and hostile text in every string of its metadata
+        # a valid snapshot with a hostile file name, and hostile text in every string of its
+        # metadata
         hostile = tmp_path / f"{EVIL}.db"
         shutil.copyfile(saved, hostile)
         meta = json.loads(saved.with_suffix(".json").read_text())
@@ -65,18 +72,27 @@ def test_hostile_values_everywhere_run_nothing(tmp_path: Path) -> None:
         restore = run(lab, "restore", "-p", f"snapshot={hostile}")
         assert restore.returncode == 0, restore.stdout + restore.stderr
         assert EVIL in restore.stdout  # shown literally
-        assert lab.ctl("get", "/hostile/", "--prefix", "--keys-only").split() == []  # the snapshot's content
+        assert (
+            lab.ctl("get", "/hostile/", "--prefix", "--keys-only").split() == []
+        )  # the snapshot's content
         assert not markers(lab, [tmp_path])
 
         # metadata whose key count is shell text is refused before anything is touched (exit 2)
         meta["keys"] = f"$(touch${{IFS}}{TAG}a)"
         hostile.with_suffix(".json").write_text(json.dumps(meta))
         refused = run(lab, "restore", "-p", f"snapshot={hostile}")
-        assert refused.returncode == 2 and "keys is not a whole number" in refused.stderr, refused.stderr
+        assert refused.returncode == 2 and "keys is not a whole number" in refused.stderr, (
+            refused.stderr
+        )
 
         # every text param of every built-in runbook, hostile: refused or taken literally, never run
-        for book, param in (("snapshot", "from"), ("restore", "token"), ("restore", "dir"),
-                            ("compact-defrag", "rule"), ("restore", "snapshot")):
+        for book, param in (
+            ("snapshot", "from"),
+            ("restore", "token"),
+            ("restore", "dir"),
+            ("compact-defrag", "rule"),
+            ("restore", "snapshot"),
+        ):
             proc = run(lab, book, "-p", f"{param}={EVIL}")
             assert proc.returncode in (2, 3), (book, param, proc.returncode, proc.stderr)
         lab.wait_healthy()
@@ -88,7 +104,9 @@ def test_hostile_values_everywhere_run_nothing(tmp_path: Path) -> None:
         replace = run(lab, "replace-member", "-p", "old=node3", "-p", "new=node5")
         assert replace.returncode == 0, replace.stdout + replace.stderr
         lab.set_members(["node1", "node2", "node4", "node5"])
-        assert list((lab.host_root("node3") / "var" / "lib").glob("etcd-*.removed-*"))  # moved aside, not deleted
+        assert list(
+            (lab.host_root("node3") / "var" / "lib").glob("etcd-*.removed-*")
+        )  # moved aside, not deleted
         scale_in = run(lab, "scale-in", "-p", "host=node4")
         assert scale_in.returncode == 0, scale_in.stdout + scale_in.stderr
         lab.set_members(["node1", "node2", "node5"])

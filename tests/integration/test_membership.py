@@ -32,17 +32,15 @@ NET = net(4)
 
 
 @pytest.fixture(scope="module", params=["plain", "auth"])
-def mlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
-    """Every membership test runs twice: once plain, once with etcd auth enabled (user root), where the
-    password is watched for on every process list of the machine while the lab lives."""
-    with running_lab(tmp_path_factory.mktemp("membership"), NET, auth=request.param == "auth") as labenv:
+def mlab(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabEnv]:
+    """Every membership test runs twice: once plain, once with etcd auth enabled (user root),
+    where the password is watched for on every process list of the machine while the lab lives."""
+    with running_lab(
+        tmp_path_factory.mktemp("membership"), NET, auth=request.param == "auth"
+    ) as labenv:
         yield labenv
-
-
-
-
-
-
 
 
 def run(lab: LabEnv, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,10 +60,14 @@ def test_install_playbook_is_idempotent(mlab: LabEnv) -> None:
     from etcdops.transport.ansible import run_playbook
 
     inventory = load_inventory(mlab.root / "inventories" / "lab")
-    first = run_playbook(inventory.path, str(REPO / "playbooks" / "install-etcd.yml"), ("node4",), {}, 600)
+    first = run_playbook(
+        inventory.path, str(REPO / "playbooks" / "install-etcd.yml"), ("node4",), {}, 600
+    )
     assert first.status == "successful" and first.changed > 0, first.stdout_tail
     assert (mlab.host_root("node4") / "bin" / "etcd").is_file()
-    second = run_playbook(inventory.path, str(REPO / "playbooks" / "install-etcd.yml"), ("node4",), {}, 600)
+    second = run_playbook(
+        inventory.path, str(REPO / "playbooks" / "install-etcd.yml"), ("node4",), {}, 600
+    )
     assert second.status == "successful" and second.changed == 0, second.stdout_tail
 
 
@@ -88,7 +90,10 @@ def test_scale_out_without_install_refuses_a_host_without_etcd(mlab: LabEnv) -> 
     assert not (mlab.host_root("node5") / "bin" / "etcd").exists()
     proc = run(mlab, "scale-out", "-p", "host=node5", "-p", "install=false")
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert f"{mlab.host_root('node5') / 'bin' / 'etcd'}" in proc.stderr and "not installed" in proc.stderr, proc.stderr
+    assert (
+        f"{mlab.host_root('node5') / 'bin' / 'etcd'}" in proc.stderr
+        and "not installed" in proc.stderr
+    ), proc.stderr
     assert len(mlab.wait_healthy()["members"]) == 3  # nothing was added
 
 
@@ -102,13 +107,16 @@ def test_scale_out_refuses_a_used_data_dir_unless_wipe(mlab: LabEnv) -> None:
 
 
 def test_scale_out_to_four_and_five_voters_with_a_writer(mlab: LabEnv, tmp_path: Path) -> None:
-    writer = Writer(mlab, tmp_path / "writes.json", [mlab.client_url(n) for n in ("node1", "node2", "node3")])
+    writer = Writer(
+        mlab, tmp_path / "writes.json", [mlab.client_url(n) for n in ("node1", "node2", "node3")]
+    )
     try:
         proc = run(mlab, "scale-out", "-p", "host=node4", "-p", "wipe=true")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "quorum" in proc.stdout and "add_learner" in proc.stdout
         # the waits read etcd through one member host, except with auth on, where etcd refuses its
-        # gateway to a client certificate (facts/through.py): then every member is read over its own SSH
+        # gateway to a client certificate (facts/through.py): then every member is read over its own
+        # SSH
         assert ("members read through node" in proc.stderr) == (mlab.password is None), proc.stderr
         assert len(follow_inventory(mlab, proc)) == 4
         wiped = list((mlab.host_root("node4") / "var" / "lib").glob("etcd.wiped-*"))
@@ -135,9 +143,14 @@ def test_scale_out_to_four_and_five_voters_with_a_writer(mlab: LabEnv, tmp_path:
         result = writer.stop()
     assert voters(mlab) == ["node1", "node2", "node3", "node4", "node5"]
     check_writes(mlab, result, mlab.client_url("node2"))
+
     # every member, including the new ones, has the writes
-    count = lambda node: int(mlab.ctl("get", "w/", "--prefix", "--count-only", "-w", "fields",  # noqa: E731
-                                      endpoints=mlab.client_url(node)).split('"Count" : ')[1].split()[0])
+    def count(node: str) -> int:
+        out = mlab.ctl(
+            "get", "w/", "--prefix", "--count-only", "-w", "fields", endpoints=mlab.client_url(node)
+        )
+        return int(out.split('"Count" : ')[1].split()[0])
+
     assert count("node5") == count("node1") >= len(result["acked"])
 
 
@@ -146,10 +159,14 @@ def test_scale_in_then_replace_a_dead_member_with_a_writer(mlab: LabEnv, tmp_pat
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert follow_inventory(mlab, proc) == ["node1", "node2", "node3", "node4"]
     assert not (mlab.host_root("node5") / "var/lib/etcd").exists()
-    assert list((mlab.host_root("node5") / "var/lib").glob("etcd.removed-*")), "data dir moved aside, not deleted"
+    assert list((mlab.host_root("node5") / "var/lib").glob("etcd.removed-*")), (
+        "data dir moved aside, not deleted"
+    )
 
     mlab.kill_host("node1")
-    writer = Writer(mlab, tmp_path / "writes.json", [mlab.client_url(n) for n in ("node2", "node3", "node4")])
+    writer = Writer(
+        mlab, tmp_path / "writes.json", [mlab.client_url(n) for n in ("node2", "node3", "node4")]
+    )
     try:
         proc = run(mlab, "replace-member", "-p", "old=node1", "-p", "new=node5")
     finally:
@@ -178,7 +195,11 @@ def test_replace_refused_when_two_of_three_voters_are_down(mlab: LabEnv) -> None
     for name in down:
         mlab.service(name, "stop")
     try:
-        spare = next(n for n in ("node1", "node2", "node3", "node4", "node5") if n not in names and n != "node1")
+        spare = next(
+            n
+            for n in ("node1", "node2", "node3", "node4", "node5")
+            if n not in names and n != "node1"
+        )
         proc = run(mlab, "replace-member", "-p", f"old={down[0]}", "-p", f"new={spare}")
         assert proc.returncode == 3, proc.stdout + proc.stderr
         # one voter of three answers: no leader, no member list; refused before anything is touched
@@ -199,16 +220,20 @@ vars:
   new: "{{ params.host }}"
   via: "{{ facts.healthy_voter_host([params.host]) }}"
   initial_cluster: >-
-    {{ (facts.peer_list([params.host]) + [hosts[params.host].etcd.name ~ '=' ~ hosts[params.host].etcd.peer_url])
+    {{ (facts.peer_list([params.host])
+        + [hosts[params.host].etcd.name ~ '=' ~ hosts[params.host].etcd.peer_url])
     | join(',') }}
 steps:
   - {name: install, target: "host:{{ vars.new }}", playbook: install-etcd.yml}
   - {name: install again, target: "host:{{ vars.new }}", playbook: install-etcd.yml}
-  - {name: wipe, target: "host:{{ vars.new }}", move_aside: {suffix: wiped, only_if_not_empty: true}}
-  - {name: wipe again, target: "host:{{ vars.new }}", move_aside: {suffix: wiped, only_if_not_empty: true}}
+  - {name: wipe, target: "host:{{ vars.new }}",
+     move_aside: {suffix: wiped, only_if_not_empty: true}}
+  - {name: wipe again, target: "host:{{ vars.new }}",
+     move_aside: {suffix: wiped, only_if_not_empty: true}}
   - {name: add, target: "host:{{ vars.via }}", retry: {attempts: 30, on: ["unhealthy cluster"]},
      etcd_member: {action: add_learner, host: "{{ vars.new }}"}}
-  - {name: add again, target: "host:{{ vars.via }}", etcd_member: {action: add_learner, host: "{{ vars.new }}"}}
+  - {name: add again, target: "host:{{ vars.via }}",
+     etcd_member: {action: add_learner, host: "{{ vars.new }}"}}
   - {name: env, target: "host:{{ vars.new }}",
      template: {src: templates/etcd.env.join.j2, dest: "{{ host.etcd.env_file }}"}}
   - {name: env again, target: "host:{{ vars.new }}",
@@ -216,12 +241,15 @@ steps:
   - {name: start, target: "host:{{ vars.new }}", etcd_service: started}
   - {name: start again, target: "host:{{ vars.new }}", etcd_service: started}
   - {name: catch up, wait: {until: "facts.caught_up(vars.new)", timeout: 120, interval: 0.25}}
-  - {name: promote, target: "host:{{ vars.via }}", retry: {attempts: 60, delay: 0.25, on: ["in sync with leader"]},
+  - {name: promote, target: "host:{{ vars.via }}",
+     retry: {attempts: 60, delay: 0.25, on: ["in sync with leader"]},
      etcd_member: {action: promote, host: "{{ vars.new }}"}}
-  - {name: promote again, target: "host:{{ vars.via }}", etcd_member: {action: promote, host: "{{ vars.new }}"}}
+  - {name: promote again, target: "host:{{ vars.via }}",
+     etcd_member: {action: promote, host: "{{ vars.new }}"}}
   - {name: remove, target: "host:{{ vars.via }}", retry: {attempts: 30, on: ["unhealthy cluster"]},
      etcd_member: {action: remove, host: "{{ vars.new }}"}}
-  - {name: remove again, target: "host:{{ vars.via }}", etcd_member: {action: remove, host: "{{ vars.new }}"}}
+  - {name: remove again, target: "host:{{ vars.via }}",
+     etcd_member: {action: remove, host: "{{ vars.new }}"}}
   - {name: stop, target: "host:{{ vars.new }}", etcd_service: stopped}
   - {name: stop again, target: "host:{{ vars.new }}", etcd_service: stopped}
   - {name: aside, target: "host:{{ vars.new }}", move_aside: removed}
@@ -229,21 +257,40 @@ steps:
 """
 
 
-def test_every_membership_step_run_twice_reports_ok_the_second_time(mlab: LabEnv, tmp_path: Path) -> None:
+def test_every_membership_step_run_twice_reports_ok_the_second_time(
+    mlab: LabEnv, tmp_path: Path
+) -> None:
     names = voters(mlab)
     spare = next(n for n in ("node2", "node3", "node4", "node5") if n not in names)
     books = tmp_path / "books"
     (books / "templates").mkdir(parents=True)
     (books / "twice.yml").write_text(TWICE)
     shutil.copy(REPO / "runbooks" / "templates" / "etcd.env.join.j2", books / "templates")
-    proc = mlab.etcdops("run", "twice", "-i", "lab", "--yes", "-p", f"host={spare}", "--runbooks", str(books),
-                        "--report", str(tmp_path / "r.json"), timeout=600)
+    proc = mlab.etcdops(
+        "run",
+        "twice",
+        "-i",
+        "lab",
+        "--yes",
+        "-p",
+        f"host={spare}",
+        "--runbooks",
+        str(books),
+        "--report",
+        str(tmp_path / "r.json"),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    statuses = {s["name"]: s["status"] for s in json.loads((tmp_path / "r.json").read_text())["steps"]}
+    statuses = {
+        s["name"]: s["status"] for s in json.loads((tmp_path / "r.json").read_text())["steps"]
+    }
     firsts = [n for n in statuses if not n.endswith(" again") and n != "catch up"]
     assert all(statuses[f"{n} again"] == "ok" for n in firsts), str(sorted(statuses.items()))
-    # a removed member stops by itself (etcd exits once it learns it was removed): "stop" may find it stopped
-    assert all(statuses[n] == "changed" for n in firsts if n not in ("wipe", "install", "stop")), str(statuses)
+    # a removed member stops by itself (etcd exits once it learns it was removed): "stop" may find
+    # it stopped
+    assert all(statuses[n] == "changed" for n in firsts if n not in ("wipe", "install", "stop")), (
+        str(statuses)
+    )
     assert voters(mlab) == names  # joined, then removed again: as before
 
 

@@ -32,25 +32,37 @@ def log_times(lab: LabEnv, host: str, message: str) -> list[str]:
 
 def env_file_token(lab: LabEnv, host: str) -> str:
     env = (lab.host_root(host) / "etc" / "etcd" / "etcd.env").read_text()
-    return next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("ETCD_INITIAL_CLUSTER_TOKEN="))
+    return next(
+        line.split("=", 1)[1]
+        for line in env.splitlines()
+        if line.startswith("ETCD_INITIAL_CLUSTER_TOKEN=")
+    )
 
 
 def running_token(lab: LabEnv, host: str) -> str:
     """The token in the environment of the etcd process running now."""
     pid = int((lab.host_root(host) / "run" / "etcd.pid").read_text())
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return next(v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"ETCD_INITIAL_CLUSTER_TOKEN="))
+    return next(
+        v.split(b"=", 1)[1].decode()
+        for v in environ
+        if v.startswith(b"ETCD_INITIAL_CLUSTER_TOKEN=")
+    )
 
 
 def cluster_id_for(peer_urls: list[str], token: str) -> str:
-    """The cluster id etcd derives from the members' peer URLs and the token (etcd's computeMemberId and
+    """The cluster id etcd derives from the members' peer URLs and the token (etcd's
+    computeMemberId and
     genID): a running cluster with this id was made with this token."""
     import hashlib
     import struct
 
-    ids = sorted(struct.unpack(">Q", hashlib.sha1(url.encode() + token.encode()).digest()[:8])[0]
-                 for url in peer_urls)
-    return f"{struct.unpack('>Q', hashlib.sha1(b''.join(struct.pack('>Q', i) for i in ids)).digest()[:8])[0]:x}"
+    ids = sorted(
+        struct.unpack(">Q", hashlib.sha1(url.encode() + token.encode()).digest()[:8])[0]
+        for url in peer_urls
+    )
+    digest = hashlib.sha1(b"".join(struct.pack(">Q", i) for i in ids)).digest()
+    return f"{struct.unpack('>Q', digest[:8])[0]:x}"
 
 
 def test_snapshot_writes_verified_copy_and_metadata(lab: LabEnv) -> None:
@@ -73,28 +85,43 @@ def test_restore_round_trip(lab: LabEnv) -> None:
     old_cluster = lab.status()["cluster_id"]
     leader = lab.status()["leader"]
     before = runs(lab)
-    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=round-trip-1",
-                       "--yes")
+    proc = lab.etcdops(
+        "run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=round-trip-1", "--yes"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # each etcd.env and its backup (the rollback) were on disk before the rename, then the rename
-    commands = [e for line in (newest_run(lab, before) / "events.jsonl").read_text().splitlines()
-                if (e := json.loads(line))["event"] == "command"]
+    commands = [
+        e
+        for line in (newest_run(lab, before) / "events.jsonl").read_text().splitlines()
+        if (e := json.loads(line))["event"] == "command"
+    ]
     for host in ("node1", "node2", "node3"):
         mine = [e["command"] for e in commands if e["host"] == host]
         synced = next(i for i, c in enumerate(mine) if c.startswith("sync -- ") and ".bak-" in c)
         moved = next(i for i, c in enumerate(mine) if c.startswith("mv -f ") and "etcd.env" in c)
-        assert synced < moved and mine[moved].endswith(f"&& sync -- {lab.host_root(host) / 'etc' / 'etcd'}")
+        assert synced < moved and mine[moved].endswith(
+            f"&& sync -- {lab.host_root(host) / 'etc' / 'etcd'}"
+        )
     # the leader received its stop signal only after every follower had closed (etcd's own logs)
-    signalled = {h: log_times(lab, h, "received signal; shutting down")[-1] for h in ("node1", "node2", "node3")}
+    signalled = {
+        h: log_times(lab, h, "received signal; shutting down")[-1]
+        for h in ("node1", "node2", "node3")
+    }
     closed = {h: log_times(lab, h, "closed etcd server")[-1] for h in ("node1", "node2", "node3")}
-    assert all(signalled[leader] > closed[h] for h in closed if h != leader), (leader, signalled, closed)
+    assert all(signalled[leader] > closed[h] for h in closed if h != leader), (
+        leader,
+        signalled,
+        closed,
+    )
     keys = lab.ctl("get", "/t/", "--prefix", "--keys-only").split()
     assert sorted(keys) == [f"/t/before-{i}" for i in range(5)]
     status = lab.status()
     assert status["healthy"] and status["voters"] == 3
     assert status["cluster_id"] != old_cluster  # a new cluster, from the snapshot
     peers = [m["peer_urls"][0] for m in status["members"]]
-    assert status["cluster_id"] == cluster_id_for(peers, "round-trip-1")  # ... made with the new token
+    assert status["cluster_id"] == cluster_id_for(
+        peers, "round-trip-1"
+    )  # ... made with the new token
     for host in ("node1", "node2", "node3"):
         assert env_file_token(lab, host) == "round-trip-1"
         assert running_token(lab, host) == "round-trip-1"
@@ -107,14 +134,25 @@ def test_restore_round_trip(lab: LabEnv) -> None:
 def test_restore_twice_with_same_snapshot_and_token_is_healthy(lab: LabEnv) -> None:
     snap = snapshot(lab)
     for _ in range(2):
-        proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=same-token",
-                           "--yes")
+        proc = lab.etcdops(
+            "run",
+            "restore",
+            "-i",
+            "lab",
+            "-p",
+            f"snapshot={snap}",
+            "-p",
+            "token=same-token",
+            "--yes",
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert lab.status()["healthy"]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupt", "part"])
-def test_bad_snapshot_is_refused_and_cluster_untouched(lab: LabEnv, damage: str, tmp_path: Path) -> None:
+def test_bad_snapshot_is_refused_and_cluster_untouched(
+    lab: LabEnv, damage: str, tmp_path: Path
+) -> None:
     snap = snapshot(lab)
     before = member_ids(lab)
     if damage == "truncated":
@@ -122,7 +160,7 @@ def test_bad_snapshot_is_refused_and_cluster_untouched(lab: LabEnv, damage: str,
         bad.write_bytes(snap.read_bytes()[: snap.stat().st_size // 2])
     elif damage == "corrupt":  # same size, a few bytes changed: `snapshot status` still reads it
         data = bytearray(snap.read_bytes())
-        data[len(data) // 2: len(data) // 2 + 4] = b"XXXX"
+        data[len(data) // 2 : len(data) // 2 + 4] = b"XXXX"
         bad = tmp_path / "corrupt.db"
         bad.write_bytes(bytes(data))
     else:
@@ -139,12 +177,15 @@ def test_bad_snapshot_is_refused_and_cluster_untouched(lab: LabEnv, damage: str,
 def test_member_that_does_not_stop_stops_the_run_before_any_data_dir(lab: LabEnv) -> None:
     snap = snapshot(lab)
     pid = int((lab.host_root("node2") / "run" / "etcd.pid").read_text())
-    dirs_before = {h: sorted(p.name for p in (lab.host_root(h) / "var" / "lib").iterdir())
-                   for h in ("node1", "node2", "node3")}
+    dirs_before = {
+        h: sorted(p.name for p in (lab.host_root(h) / "var" / "lib").iterdir())
+        for h in ("node1", "node2", "node3")
+    }
     os.kill(pid, signal.SIGSTOP)  # a hung etcd: SIGTERM stays pending
     try:
-        proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "stop_timeout=3",
-                           "--yes")
+        proc = lab.etcdops(
+            "run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "stop_timeout=3", "--yes"
+        )
     finally:
         os.kill(pid, signal.SIGCONT)
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -152,12 +193,15 @@ def test_member_that_does_not_stop_stops_the_run_before_any_data_dir(lab: LabEnv
     assert "No data dir was touched" in proc.stderr
     for host, names in dirs_before.items():
         now = sorted(p.name for p in (lab.host_root(host) / "var" / "lib").iterdir())
-        assert [n for n in now if "restore" in n and n.startswith("etcd.")] == \
-            [n for n in names if "restore" in n and n.startswith("etcd.")]
+        assert [n for n in now if "restore" in n and n.startswith("etcd.")] == [
+            n for n in names if "restore" in n and n.startswith("etcd.")
+        ]
     # bring every member back the way the advice says: the start command of each
     for host in ("node1", "node2", "node3"):
         service = lab.host_root(host) / "bin" / "etcd-service"
-        subprocess.run([str(service), "stop"], check=True, timeout=60)  # node2 exits on its pending TERM
+        subprocess.run(
+            [str(service), "stop"], check=True, timeout=60
+        )  # node2 exits on its pending TERM
         subprocess.run([str(service), "start"], check=True, timeout=60)
     assert wait_healthy(lab)
 
@@ -175,15 +219,27 @@ def test_restore_with_bump_revision_marks_old_revisions_compacted(lab: LabEnv) -
     lab.ctl("put", "/bump/k", "v")
     snap = snapshot(lab)
     rev = json.loads(snap.with_suffix(".json").read_text())["revision"]
-    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "bump_revision=1000", "--yes")
+    proc = lab.etcdops(
+        "run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "bump_revision=1000", "--yes"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "--bump-revision 1000 --mark-compacted" in proc.stdout
     status = lab.status()
     assert min(e["revision"] for e in status["endpoints"] if e["revision"]) >= rev + 1000
     # a watcher at an old revision is told it was compacted, not silently given nothing
-    old = subprocess.run([str(lab.host_root("node1") / "bin" / "etcdctl"), f"--endpoints={lab.client_url('node1')}",
-                          "get", "/bump/k", f"--rev={rev}"], capture_output=True, text=True, timeout=30,
-                         env=lab.ctl_env)
+    old = subprocess.run(
+        [
+            str(lab.host_root("node1") / "bin" / "etcdctl"),
+            f"--endpoints={lab.client_url('node1')}",
+            "get",
+            "/bump/k",
+            f"--rev={rev}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=lab.ctl_env,
+    )
     assert old.returncode != 0 and "compacted" in old.stderr
     assert "v" in lab.ctl("get", "/bump/k")
 
@@ -216,4 +272,6 @@ def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
             assert list(lib.glob("etcd-wal.pre-restore-*")), "the old WAL dir was moved aside"
             assert any((lib / "etcd-wal").iterdir()), "the restored WAL is in the WAL dir"
             data_wal = lib / "etcd" / "member" / "wal"
-            assert not data_wal.exists() or not any(data_wal.iterdir()), "no WAL inside the data dir"
+            assert not data_wal.exists() or not any(data_wal.iterdir()), (
+                "no WAL inside the data dir"
+            )

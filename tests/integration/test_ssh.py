@@ -32,7 +32,9 @@ def variant(lab: LabEnv, name: str, extra: str) -> str:
 
 
 def accepted_logins(lab: LabEnv, host: str) -> int:
-    return (lab.host_root(host) / "var" / "log" / "sshd.log").read_text().count("Accepted publickey")
+    return (
+        (lab.host_root(host) / "var" / "log" / "sshd.log").read_text().count("Accepted publickey")
+    )
 
 
 def test_status_through_a_jump_host(lab: LabEnv) -> None:
@@ -44,7 +46,9 @@ def test_status_through_a_jump_host(lab: LabEnv) -> None:
 
 
 def test_a_dead_jump_host_is_reported_as_such(lab: LabEnv) -> None:
-    inv = variant(lab, "deadjump", f"\netcdops_jump_host: root@{lab.net}5:2299\n")  # nothing listens there
+    inv = variant(
+        lab, "deadjump", f"\netcdops_jump_host: root@{lab.net}5:2299\n"
+    )  # nothing listens there
     proc = lab.etcdops("status", "-i", inv)
     assert "UNREACHABLE" in proc.stdout and "2299" in proc.stdout, proc.stdout + proc.stderr
 
@@ -64,24 +68,43 @@ def test_key_from_ssh_agent(lab: LabEnv) -> None:
     import os
     import subprocess
 
-
-    inv = variant(lab, "agent", '\nansible_ssh_private_key_file: ""\n')  # no key file: the agent's key
-    out = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True, timeout=30).stdout
+    inv = variant(
+        lab, "agent", '\nansible_ssh_private_key_file: ""\n'
+    )  # no key file: the agent's key
+    out = subprocess.run(
+        ["ssh-agent", "-s"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     agent = dict(part.split("=", 1) for line in out.split(";") if "=" in (part := line.strip()))
-    env = {**lab.env, "SSH_AUTH_SOCK": agent["SSH_AUTH_SOCK"], "HOME": str(lab.root)}  # and no ~/.ssh keys
+    env = {
+        **lab.env,
+        "SSH_AUTH_SOCK": agent["SSH_AUTH_SOCK"],
+        "HOME": str(lab.root),
+    }  # and no ~/.ssh keys
 
     def status() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(ETCDOPS), "status", "-i", inv], cwd=lab.root, env=env, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [str(ETCDOPS), "status", "-i", inv],
+            cwd=lab.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     try:
         empty = status()  # the agent holds no key yet: no host can be logged in to
         assert "HEALTHY" not in empty.stdout.replace("NOT HEALTHY", ""), empty.stdout
-        subprocess.run(["ssh-add", str(lab.root / ".lab" / "ssh" / "id_ed25519")], env=env, check=True,
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            ["ssh-add", str(lab.root / ".lab" / "ssh" / "id_ed25519")],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         proc = status()
-        assert proc.returncode == 0 and "HEALTHY" in proc.stdout and "UNREACHABLE" not in proc.stdout, \
-            proc.stdout + proc.stderr
+        assert (
+            proc.returncode == 0 and "HEALTHY" in proc.stdout and "UNREACHABLE" not in proc.stdout
+        ), proc.stdout + proc.stderr
     finally:
         os.kill(int(agent["SSH_AGENT_PID"]), 15)
 

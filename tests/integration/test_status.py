@@ -37,7 +37,9 @@ def test_status_runbook_runs_over_ssh(lab: LabEnv) -> None:
 
 def test_unreachable_host_is_reported_not_a_crash(lab: LabEnv) -> None:
     pidfile = lab.host_root("node3") / "run" / "sshd.pid"
-    os.kill(int(pidfile.read_text()), signal.SIGTERM)  # the host's sshd is gone; its etcd still runs
+    os.kill(
+        int(pidfile.read_text()), signal.SIGTERM
+    )  # the host's sshd is gone; its etcd still runs
     try:
         proc = lab.etcdops("status", "-i", "lab")
         assert proc.returncode == 0, proc.stderr
@@ -55,10 +57,12 @@ def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
 
     import jsonschema
 
-
     assert lab.etcdops("status", "-i", "lab", "--check").returncode == 0
-    for args in (["plan", "restore", "-i", "lab"], ["plan", "scale-out", "-i", "lab", "-p", "host=node4"],
-                 ["plan", "compact-defrag", "-i", "lab"]):
+    for args in (
+        ["plan", "restore", "-i", "lab"],
+        ["plan", "scale-out", "-i", "lab", "-p", "host=node4"],
+        ["plan", "compact-defrag", "-i", "lab"],
+    ):
         proc = lab.etcdops(*args, "-o", "json")
         schema = json.loads((REPO / "docs" / "plan.schema.json").read_text())
         jsonschema.validate(json.loads(proc.stdout), schema)
@@ -97,7 +101,9 @@ def test_a_member_without_quorum_is_not_healthy_once_its_versions_are_cached(lab
     lab.status()  # the installed versions are read, and cached for the reads below
     home = lab.env.get("ETCDOPS_HOME") or str(lab.root)
     cached = json.loads((Path(home) / ".etcdops" / "cache" / "facts.json").read_text())
-    assert any(k.startswith("node1\0") and v["etcdctl"].startswith("3.5") for k, v in cached.items())
+    assert any(
+        k.startswith("node1\0") and v["etcdctl"].startswith("3.5") for k, v in cached.items()
+    )
     lab.service("node2", "stop")
     lab.service("node3", "stop")
     try:
@@ -112,7 +118,9 @@ def test_a_member_without_quorum_is_not_healthy_once_its_versions_are_cached(lab
     lab.wait_healthy()
 
 
-def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off(lab: LabEnv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off(
+    lab: LabEnv, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """Once the installed versions are cached (3.5+), status and the linearizable member list come
     from etcd's JSON gateway in one curl; a member that serves no gateway is read through etcdctl
     in the same script, with the same facts."""
@@ -128,13 +136,21 @@ def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off
     original = env_file.read_text()
     pool = Pool(inventory)
     try:
+
         def read(name: str) -> tuple[str, object]:
-            out = pool.get(name).run(facts_script(inventory.host(name), True, installed.load()), 20).stdout
+            out = (
+                pool.get(name)
+                .run(facts_script(inventory.host(name), True, installed.load()), 20)
+                .stdout
+            )
             return out, host_facts_from_output(inventory.host(name), out)
 
         out, hf = read("node2")
         assert "@@gateway 200 status" in out and "@@status" not in out and "etcdctl" not in out
-        ids = {int(s["Status"]["header"]["member_id"]) for s in json.loads(lab.ctl("-w", "json", "endpoint", "status"))}
+        ids = {
+            int(s["Status"]["header"]["member_id"])
+            for s in json.loads(lab.ctl("-w", "json", "endpoint", "status"))
+        }
         assert hf.healthy and hf.status.member_id in ids and set(hf.member_ids) == ids  # type: ignore[attr-defined]
 
         env_file.write_text(original + "ETCD_ENABLE_GRPC_GATEWAY=false\n")

@@ -1,4 +1,5 @@
-"""Unattended runs on a lab of their own (127.OCTET.8.N, see helpers.net): kill -9 and --resume (restore, scale-out),
+"""Unattended runs on a lab of their own (127.OCTET.8.N, see helpers.net): kill -9 and --resume
+(restore, scale-out),
 the cluster lock, reviewed plans made stale, the maintenance window, reports."""
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import LabEnv, check_report_files, kill_at, net, newest_run, running_lab, runs, start
+from tests.integration.helpers import (
+    LabEnv,
+    check_report_files,
+    kill_at,
+    net,
+    newest_run,
+    running_lab,
+    runs,
+    start,
+)
 
 pytestmark = pytest.mark.lab
 LOCK_TTL = "4"
@@ -34,24 +44,21 @@ def ulab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
         yield labenv
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def test_outside_the_window_nothing_is_touched(ulab: LabEnv) -> None:
     before = runs(ulab)
     now = time.gmtime()
     other_day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(now.tm_wday + 3) % 7]
-    proc = ulab.etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4",
-                        "--window", f"{other_day} 01:00-02:00 UTC")
+    proc = ulab.etcdops(
+        "run",
+        "scale-out",
+        "-i",
+        "lab",
+        "--yes",
+        "-p",
+        "host=node4",
+        "--window",
+        f"{other_day} 01:00-02:00 UTC",
+    )
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "outside the maintenance window" in proc.stderr
     assert runs(ulab) == before and len(ulab.wait_healthy()["members"]) == 3
@@ -89,7 +96,9 @@ def test_kill_during_restore_then_resume(ulab: LabEnv, tmp_path: Path) -> None:
     run_id = kill_at(ulab, proc, before, "step_started", 5)
     listed = ulab.etcdops("runs", "list", check=True).stdout
     assert run_id in listed and "interrupted" in listed
-    resumed = ulab.etcdops("run", "--resume", run_id, "--yes", "--report", str(tmp_path / "r.json"), timeout=600)
+    resumed = ulab.etcdops(
+        "run", "--resume", run_id, "--yes", "--report", str(tmp_path / "r.json"), timeout=600
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "done before" in resumed.stdout
     status = ulab.wait_healthy()
@@ -130,26 +139,50 @@ def test_a_failed_run_reports_the_failing_step(ulab: LabEnv, tmp_path: Path) -> 
         "name: fails\ndescription: the second of three steps fails\nlock: none\nsteps:\n"
         "  - {name: One, target: 'host:node1', command: {run: 'true'}}\n"
         "  - {name: Two, target: 'host:node1', command: {run: 'echo broken >&2; exit 7'}}\n"
-        "  - {name: Three, target: 'host:node1', command: {run: 'true'}}\n")
-    proc = ulab.etcdops("run", "fails", "-i", "lab", "--yes", "--runbooks", "my-runbooks",
-                        "--report", str(tmp_path / "r.json"), "--junit", str(tmp_path / "j.xml"))
+        "  - {name: Three, target: 'host:node1', command: {run: 'true'}}\n"
+    )
+    proc = ulab.etcdops(
+        "run",
+        "fails",
+        "-i",
+        "lab",
+        "--yes",
+        "--runbooks",
+        "my-runbooks",
+        "--report",
+        str(tmp_path / "r.json"),
+        "--junit",
+        str(tmp_path / "j.xml"),
+    )
     assert proc.returncode == 1
     check_report_files(tmp_path / "r.json", tmp_path / "j.xml", steps=3, failures=1)
     report = json.loads((tmp_path / "r.json").read_text())
-    assert [s["status"] for s in report["steps"]] == ["changed", "failed", "pending"]  # a command changes
+    assert [s["status"] for s in report["steps"]] == [
+        "changed",
+        "failed",
+        "pending",
+    ]  # a command changes
     assert "broken" in report["error"]
 
 
 def test_a_lock_file_left_by_a_dead_restore_refuses_until_break_lock(ulab: LabEnv) -> None:
     lock = ulab.host_root("node2") / "run" / "etcdops.lock"
-    lock.write_text("run=20260101T000000Z-dead00 runbook=restore user=ops control=ci-7 pid=4242 "
-                    "since=2026-01-01T00:00:00+00:00 \n")
+    lock.write_text(
+        "run=20260101T000000Z-dead00 runbook=restore user=ops control=ci-7 pid=4242 "
+        "since=2026-01-01T00:00:00+00:00 \n"
+    )
     for runbook in ("restore", "slow"):  # lock files (restore) and the etcd lock both honour it
         proc = ulab.etcdops("run", runbook, "-i", "lab", "--yes", "--runbooks", "my-runbooks")
         assert proc.returncode == 4, proc.stdout + proc.stderr
-        assert "20260101T000000Z-dead00" in proc.stderr and "ci-7" in proc.stderr and "--break-lock" in proc.stderr
+        assert (
+            "20260101T000000Z-dead00" in proc.stderr
+            and "ci-7" in proc.stderr
+            and "--break-lock" in proc.stderr
+        )
     assert lock.exists()
-    proc = ulab.etcdops("run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks", "--break-lock")
+    proc = ulab.etcdops(
+        "run", "slow", "-i", "lab", "--yes", "--runbooks", "my-runbooks", "--break-lock"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "removed node2:" in proc.stdout and not lock.exists()
 
@@ -158,8 +191,11 @@ def test_a_pause_is_refused_under_yes_unless_the_runbook_allows_it(ulab: LabEnv)
     for allow, code in (("false", 3), ("true", 0)):
         (ulab.root / "my-runbooks" / "pauses.yml").write_text(
             "name: pauses\ndescription: waits for an operator\nlock: none\nsteps:\n"
-            f"  - name: Ask\n    pause: {{message: 'Check the dashboards.', allow_unattended: {allow}}}\n"
-            "  - {name: After, target: 'host:node1', command: {run: 'echo after-the-pause', show: true}}\n")
+            f"  - name: Ask\n    pause: {{message: 'Check the dashboards.', allow_unattended: "
+            f"{allow}}}\n"
+            "  - {name: After, target: 'host:node1', command: {run: 'echo after-the-pause', show: "
+            "true}}\n"
+        )
         proc = ulab.etcdops("run", "pauses", "-i", "lab", "--yes", "--runbooks", "my-runbooks")
         assert proc.returncode == code, proc.stdout + proc.stderr
         ran_after = "node1: changed" in proc.stderr  # the step after the pause ran

@@ -34,7 +34,9 @@ async def write(out: Path, endpoints: list[str]) -> None:
     while not stop.exists() and time.monotonic() - start < MAX_SECONDS:
         try:
             if etcd is None:
-                etcd = client(endpoints[which % len(endpoints)], timeout=PUT_TIMEOUT, connect_wait_timeout=1)
+                etcd = client(
+                    endpoints[which % len(endpoints)], timeout=PUT_TIMEOUT, connect_wait_timeout=1
+                )
                 await etcd.connect()
             await etcd.put(f"w/{i:08d}".encode(), str(i).encode())
             acked.append(i)
@@ -55,9 +57,17 @@ async def write(out: Path, endpoints: list[str]) -> None:
         await asyncio.sleep(PAUSE)
     if etcd is not None:
         await etcd.close()
-    out.write_text(json.dumps({"acked": acked, "attempted": i, "failures": failures,
-                               "longest_stall": round(longest_stall, 3),
-                               "seconds": round(time.monotonic() - start, 3)}))
+    out.write_text(
+        json.dumps(
+            {
+                "acked": acked,
+                "attempted": i,
+                "failures": failures,
+                "longest_stall": round(longest_stall, 3),
+                "seconds": round(time.monotonic() - start, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def test_integrity_accepts_the_sha256_trailer_of_snapshot_save(tmp_path: Path) -
 def test_integrity_names_truncation_corruption_and_missing_files(tmp_path: Path) -> None:
     snap = tmp_path / "s.db"
     body = snapshot_like(snap)
-    snap.write_bytes(body[:5000])  # truncated (the cached answer for the old version must not be reused)
+    snap.write_bytes(
+        body[:5000]
+    )  # truncated (the cached answer for the old version must not be reused)
     assert "no sha256 trailer" in snapshot_integrity(str(snap))
     corrupt = tmp_path / "c.db"
     snapshot_like(corrupt)
@@ -32,7 +34,9 @@ def test_integrity_names_truncation_corruption_and_missing_files(tmp_path: Path)
     data[100] ^= 0xFF
     corrupt.write_bytes(bytes(data))
     assert "corrupt" in snapshot_integrity(str(corrupt))
-    raw = tmp_path / "db"  # a member's data file copied as is has no trailer: restore would refuse it
+    raw = (
+        tmp_path / "db"
+    )  # a member's data file copied as is has no trailer: restore would refuse it
     raw.write_bytes(body)
     assert "no sha256 trailer" in snapshot_integrity(str(raw))
     assert snapshot_integrity(str(tmp_path / "missing.db")) == "cannot be read"

@@ -1,4 +1,5 @@
-"""copyloop: the bulk copy's one pass (move and hash), with real files and pipes, on each of its paths,
+"""copyloop: the bulk copy's one pass (move and hash), with real files and pipes, on each of its
+paths,
 and its text run the way a host runs it (`python3 -I -S -c`)."""
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def blob(tmp_path: Path) -> tuple[Path, str]:
 
 
 def _into_pipe(src: Path) -> tuple[int, bytes, str, list[int]]:
-    """copy(file -> pipe) with a reader on the other end: (bytes, what the reader got, the sha256, each
+    """copy(file -> pipe) with a reader on the other end: (bytes, what the reader got, the
+    sha256, each
     chunk's size)."""
     r, w = os.pipe()
     got = bytearray()
@@ -54,18 +56,23 @@ def test_file_into_pipe_by_splice_and_tee(blob: tuple[Path, str]) -> None:
     path, want = blob
     assert copyloop._tee() is not None  # noqa: SLF001 - this machine's kernel and Python have both
     n, got, digest, chunks = _into_pipe(path)
-    assert n == SIZE == len(got) == sum(chunks) and hashlib.sha256(got).hexdigest() == want == digest
+    assert (
+        n == SIZE == len(got) == sum(chunks) and hashlib.sha256(got).hexdigest() == want == digest
+    )
 
 
-def test_file_into_pipe_without_tee(blob: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_into_pipe_without_tee(
+    blob: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(copyloop, "_tee", lambda: None)  # Python < 3.10 or no ctypes on the host
     path, want = blob
     n, got, digest, chunks = _into_pipe(path)
     assert n == SIZE == sum(chunks) and hashlib.sha256(got).hexdigest() == want == digest
 
 
-def test_a_file_system_that_refuses_splice_gets_the_plain_loop(blob: tuple[Path, str],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_system_that_refuses_splice_gets_the_plain_loop(
+    blob: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = []
 
     def refuse(*args: object) -> int:
@@ -78,7 +85,9 @@ def test_a_file_system_that_refuses_splice_gets_the_plain_loop(blob: tuple[Path,
     assert calls and n == SIZE and hashlib.sha256(got).hexdigest() == want == digest
 
 
-def test_a_failure_after_the_first_chunk_is_raised(blob: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_after_the_first_chunk_is_raised(
+    blob: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = os.splice
     count = [0]
 
@@ -111,30 +120,59 @@ def test_pipe_into_file(blob: tuple[Path, str], tmp_path: Path) -> None:
     assert n == SIZE and digest.hexdigest() == want == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
-def test_the_hosts_program_both_ways_and_a_failed_write(blob: tuple[Path, str], tmp_path: Path) -> None:
-    """The module's own text, as `python3 -I -S -c` runs it on a host: put (stdin -> PATH, its sha256 on
-    stdout), get (PATH -> stdout, the sha256 on stderr), and a write that fails names the path and the
+def test_the_hosts_program_both_ways_and_a_failed_write(
+    blob: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The module's own text, as `python3 -I -S -c` runs it on a host: put (stdin -> PATH, its
+    sha256 on
+    stdout), get (PATH -> stdout, the sha256 on stderr), and a write that fails names the path
+    and the
     marker."""
     path, want = blob
     program = Path(copyloop.__file__).read_text(encoding="utf-8")
     dest = tmp_path / "put.bin"
     with open(path, "rb") as fh:
-        put = subprocess.run([sys.executable, "-I", "-S", "-c", program, "put", str(dest), "MARK"], stdin=fh,
-                             capture_output=True, timeout=60)
+        put = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", program, "put", str(dest), "MARK"],
+            stdin=fh,
+            capture_output=True,
+            timeout=60,
+        )
     assert put.returncode == 0 and put.stdout.decode().strip() == want, put.stderr
     assert dest.read_bytes() == path.read_bytes() and (dest.stat().st_mode & 0o777) == 0o600
-    got = subprocess.run(f"{sys.executable} -I -S -c \"$P\" get {dest} - | cat", shell=True, env={"P": program},
-                         capture_output=True, timeout=60)  # stdout a pipe, as under sshd
-    assert got.returncode == 0 and got.stdout == path.read_bytes() and got.stderr.decode().strip() == want
-    failed = subprocess.run([sys.executable, "-I", "-S", "-c", program, "put", str(tmp_path / "no" / "x"), "MARK"],
-                            input=b"data", capture_output=True, timeout=60)
-    assert failed.returncode == 1 and failed.stderr.decode() == f"{tmp_path}/no/x: No such file or directory\nMARK\n"
+    got = subprocess.run(
+        f'{sys.executable} -I -S -c "$P" get {dest} - | cat',
+        shell=True,
+        env={"P": program},
+        capture_output=True,
+        timeout=60,
+    )  # stdout a pipe, as under sshd
+    assert (
+        got.returncode == 0
+        and got.stdout == path.read_bytes()
+        and got.stderr.decode().strip() == want
+    )
+    failed = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", program, "put", str(tmp_path / "no" / "x"), "MARK"],
+        input=b"data",
+        capture_output=True,
+        timeout=60,
+    )
+    assert (
+        failed.returncode == 1
+        and failed.stderr.decode() == f"{tmp_path}/no/x: No such file or directory\nMARK\n"
+    )
 
 
 def test_the_hosts_program_is_python_34_syntax() -> None:
     """Hosts run it with whatever python3 they have: no f-strings, annotations or walrus."""
     source = Path(copyloop.__file__).read_text(encoding="utf-8")
     tree = ast.parse(source, feature_version=(3, 4))
-    assert not [n for n in ast.walk(tree) if isinstance(n, ast.JoinedStr | ast.AnnAssign | ast.NamedExpr)]
-    assert not [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and (n.returns or any(
-        a.annotation for a in n.args.args))]
+    assert not [
+        n for n in ast.walk(tree) if isinstance(n, ast.JoinedStr | ast.AnnAssign | ast.NamedExpr)
+    ]
+    assert not [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and (n.returns or any(a.annotation for a in n.args.args))
+    ]

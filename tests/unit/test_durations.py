@@ -17,9 +17,13 @@ def test_parallel_steps_take_their_slowest_host_and_serial_ones_the_sum() -> Non
     par = rates.predict("etcd_snapshot_restore", [100 * MB, 300 * MB, 0], parallel=True)
     ser = rates.predict("etcd_snapshot_restore", [100 * MB, 300 * MB, 0], parallel=False)
     assert par is not None and ser is not None
-    assert par.seconds == pytest.approx(300 * MB / rate) and ser.seconds == pytest.approx(400 * MB / rate)
+    assert par.seconds == pytest.approx(300 * MB / rate) and ser.seconds == pytest.approx(
+        400 * MB / rate
+    )
     assert par.samples == 0 and "a default rate" in par.describe()
-    assert rates.predict("etcd_snapshot_restore", [0, 0], parallel=True) is None  # no work: no prediction
+    assert (
+        rates.predict("etcd_snapshot_restore", [0, 0], parallel=True) is None
+    )  # no work: no prediction
     assert rates.predict("command", [100 * MB], parallel=True) is None  # a kind without a rate
 
 
@@ -35,7 +39,11 @@ def test_measured_rates_are_learned_saved_and_kept_per_inventory() -> None:
     assert again.rate("upload") == (150 * MB, 2)
     assert Rates.load("staging").rate("upload") == (DEFAULT_RATES["upload"], 0)
     p = again.predict("upload", [300 * MB], parallel=True)
-    assert p is not None and p.seconds == pytest.approx(2.0) and "2 earlier measurements" in p.describe()
+    assert (
+        p is not None
+        and p.seconds == pytest.approx(2.0)
+        and "2 earlier measurements" in p.describe()
+    )
 
 
 def test_an_unreadable_rates_file_falls_back_to_the_defaults(tmp_path: Path) -> None:
@@ -59,7 +67,9 @@ def test_the_restore_plan_predicts_its_copy_and_restore(tmp_path: Path) -> None:
     assert restore.predicted is not None and restore.predicted.bytes == 600 * MB
     assert plan.step("Start etcd").predicted is None  # nothing to size: not predicted
     d = plan_dict(plan)
-    assert d["predicted_seconds"] == pytest.approx(copy.predicted.seconds + restore.predicted.seconds, abs=0.2)
+    assert d["predicted_seconds"] == pytest.approx(
+        copy.predicted.seconds + restore.predicted.seconds, abs=0.2
+    )
     text = plan_text(plan)
     assert "DURATION: the long steps' work is expected to take ~" in text
     assert f"expected: ~{600 * MB / DEFAULT_RATES['upload']:.0f}s (600 MB at 100 MB/s" in text

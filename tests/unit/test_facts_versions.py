@@ -1,6 +1,7 @@
 """The installed versions are read once per binary, and again whenever a binary changes; the
 server and peer certificates are found in etcd.env by the shell alone. Each script runs in dash
-against files in tmp_path (fake etcd/etcdctl binaries that count their starts, a real certificate)."""
+against files in tmp_path (fake etcd/etcdctl binaries that count their starts, a real
+certificate)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,13 @@ from etcdops.facts.gather import split_sections
 from etcdops.inventory import Host
 from tests.helpers import lab_inventory
 
-ETCD = '#!/bin/sh\necho x >> "$(dirname "$0")/starts"\necho "etcd Version: {v}"\necho "Git SHA: abc"\n'
-ETCDCTL = '#!/bin/sh\necho x >> "$(dirname "$0")/starts"\necho "etcdctl version: {v}"\necho "API version: 3.5"\n'
+ETCD = (
+    '#!/bin/sh\necho x >> "$(dirname "$0")/starts"\necho "etcd Version: {v}"\necho "Git SHA: abc"\n'
+)
+ETCDCTL = (
+    '#!/bin/sh\necho x >> "$(dirname "$0")/starts"\n'
+    'echo "etcdctl version: {v}"\necho "API version: 3.5"\n'
+)
 
 
 @pytest.fixture
@@ -46,8 +52,9 @@ def read(host: Host) -> tuple[tuple[str | None, str | None], int]:
     starts = Path(host.etcd.bin_dir) / "starts"
     starts.unlink(missing_ok=True)
     known = versions.load()
-    out = subprocess.run(["dash", "-c", versions.section(host, known)], capture_output=True, text=True,
-                         timeout=30).stdout  # exit status: the facts script's section records it
+    out = subprocess.run(
+        ["dash", "-c", versions.section(host, known)], capture_output=True, text=True, timeout=30
+    ).stdout  # exit status: the facts script's section records it
     learned: dict[str, dict[str, str]] = {}
     got = versions.parse(host, out, known, learned)
     versions.save(known, learned)
@@ -96,16 +103,41 @@ def test_an_unreadable_cache_only_costs_a_read(host: Host, tmp_path: Path) -> No
 
 def test_certificates_are_found_in_etcd_env_by_the_shell(host: Host, tmp_path: Path) -> None:
     cert = tmp_path / "member cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", str(tmp_path / "k.pem"),
-                    "-out", str(cert), "-subj", "/CN=node1", "-days", "10"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ed25519",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k.pem"),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=node1",
+            "-days",
+            "10",
+        ],
+        check=True,
+        capture_output=True,
+    )
     env = tmp_path / "etcd.env"
     # quoted values, a line overridden further down (the last wins), no newline at the end
-    env.write_text(f"ETCD_NAME=node1\nETCD_CERT_FILE=/nowhere.pem\nETCD_CERT_FILE=\"{cert}\"\n"
-                   f"ETCD_PEER_CERT_FILE='{tmp_path}/missing.pem'")
+    env.write_text(
+        f'ETCD_NAME=node1\nETCD_CERT_FILE=/nowhere.pem\nETCD_CERT_FILE="{cert}"\n'
+        f"ETCD_PEER_CERT_FILE='{tmp_path}/missing.pem'"
+    )
     assert host.etcd is not None
     h = dataclasses.replace(host, etcd=dataclasses.replace(host.etcd, env_file=str(env)))
-    out = subprocess.run(["dash", "-c", f"d={tmp_path}; {certs_section(h)}; cat {tmp_path}/certs.o"],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["dash", "-c", f"d={tmp_path}; {certs_section(h)}; cat {tmp_path}/certs.o"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     server, peer = parse_certs(split_sections(out)["certs"][1])
     assert (server.kind, server.path, server.error) == ("server", str(cert), "")
     assert server.days_left() in (9, 10)
@@ -115,25 +147,55 @@ def test_certificates_are_found_in_etcd_env_by_the_shell(host: Host, tmp_path: P
 
 def test_no_env_file_means_no_certificates(host: Host, tmp_path: Path) -> None:
     assert host.etcd is not None
-    h = dataclasses.replace(host, etcd=dataclasses.replace(host.etcd, env_file=str(tmp_path / "absent.env")))
-    proc = subprocess.run(["dash", "-c", f"d={tmp_path}; {certs_section(h)}; echo after; cat {tmp_path}/certs.o"],
-                          capture_output=True, text=True, timeout=30)
+    h = dataclasses.replace(
+        host, etcd=dataclasses.replace(host.etcd, env_file=str(tmp_path / "absent.env"))
+    )
+    proc = subprocess.run(
+        ["dash", "-c", f"d={tmp_path}; {certs_section(h)}; echo after; cat {tmp_path}/certs.o"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("after\n")
     assert parse_certs(split_sections(proc.stdout)["certs"][1]) == ()
 
 
-def test_certificates_are_read_once_then_from_the_cache_and_again_when_renewed(host: Host, tmp_path: Path) -> None:
+def test_certificates_are_read_once_then_from_the_cache_and_again_when_renewed(
+    host: Host, tmp_path: Path
+) -> None:
     wrapped = tmp_path / "wrapped"  # an openssl that counts its starts
     wrapped.mkdir()
-    real = subprocess.run(["sh", "-c", "command -v openssl"], capture_output=True, text=True, check=True).stdout.strip()
-    (wrapped / "openssl").write_text(f'#!/bin/sh\necho x >> "{tmp_path}/openssl-starts"\nexec {real} "$@"\n')
+    real = subprocess.run(
+        ["sh", "-c", "command -v openssl"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (wrapped / "openssl").write_text(
+        f'#!/bin/sh\necho x >> "{tmp_path}/openssl-starts"\nexec {real} "$@"\n'
+    )
     (wrapped / "openssl").chmod(0o755)
     cert = tmp_path / "member.pem"
 
     def issue(days: int) -> None:
         cert.unlink(missing_ok=True)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", str(tmp_path / "k.pem"),
-                        "-out", str(cert), "-subj", "/CN=node1", "-days", str(days)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ed25519",
+                "-nodes",
+                "-keyout",
+                str(tmp_path / "k.pem"),
+                "-out",
+                str(cert),
+                "-subj",
+                "/CN=node1",
+                "-days",
+                str(days),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     env = tmp_path / "etcd.env"
     env.write_text(f"ETCD_CERT_FILE={cert}\nETCD_PEER_CERT_FILE={cert}\n")
@@ -144,13 +206,20 @@ def test_certificates_are_read_once_then_from_the_cache_and_again_when_renewed(h
         starts = tmp_path / "openssl-starts"
         starts.unlink(missing_ok=True)
         known = versions.load()
-        out = subprocess.run(["dash", "-c", f"d={tmp_path}; {certs_section(h, known)}; cat {tmp_path}/certs.o"],
-                             capture_output=True, text=True, timeout=30, check=True,
-                             env={**os.environ, "PATH": f"{wrapped}:{os.environ['PATH']}"}).stdout
+        out = subprocess.run(
+            ["dash", "-c", f"d={tmp_path}; {certs_section(h, known)}; cat {tmp_path}/certs.o"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={**os.environ, "PATH": f"{wrapped}:{os.environ['PATH']}"},
+        ).stdout
         learned: dict[str, dict[str, str]] = {}
         found = parse_certs(split_sections(out)["certs"][1], h, known, learned)
         versions.save(known, learned)
-        return [c.days_left() for c in found], len(starts.read_text().splitlines()) if starts.exists() else 0
+        return [c.days_left() for c in found], len(
+            starts.read_text().splitlines()
+        ) if starts.exists() else 0
 
     issue(10)
     first = read_certs()

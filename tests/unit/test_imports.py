@@ -1,4 +1,5 @@
-"""What every etcdops command imports at start-up: no module that only costs time (measured in make bench)."""
+"""What every etcdops command imports at start-up: no module that only costs time (measured in
+make bench)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import sys
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return set(out.split())
 
 

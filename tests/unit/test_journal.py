@@ -12,7 +12,9 @@ from etcdops.execute.journal import Journal
 from etcdops.runs import finished_steps
 
 
-def test_finished_steps_and_the_run_files_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_finished_steps_and_the_run_files_are_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     synced: list[str] = []
     real = os.fsync
 

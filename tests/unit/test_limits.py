@@ -1,4 +1,5 @@
-"""Bounded parsing: alias bombs, deep nesting and huge files are refused quickly, naming the file."""
+"""Bounded parsing: alias bombs, deep nesting and huge files are refused quickly, naming the
+file."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from etcdops.runs import load_record
 from etcdops.snapshots import read_meta
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefghi", "bcdefghij", strict=True))
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n"
+    for p, c in zip("abcdefghi", "bcdefghij", strict=True)
+)
 
 
 def test_an_alias_bomb_in_an_inventory_is_refused_at_once(tmp_path: Path) -> None:
@@ -33,7 +36,9 @@ def test_an_alias_bomb_in_an_inventory_is_refused_at_once(tmp_path: Path) -> Non
 
 def test_an_alias_bomb_and_deep_nesting_in_a_runbook_are_refused(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.yml"
-    bomb.write_text("name: x\nsteps: [1]\nvars:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines()))
+    bomb.write_text(
+        "name: x\nsteps: [1]\nvars:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines())
+    )
     with pytest.raises(RunbookError, match="alias"):
         load_runbook(bomb)
     deep = tmp_path / "deep.yml"

@@ -1,4 +1,5 @@
-"""The facts script's "nothing listens there" check, run as the script runs it, against real sockets."""
+"""The facts script's "nothing listens there" check, run as the script runs it, against real
+sockets."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ def _says_not_listening(url: str) -> bool:
     return subprocess.run(["sh", "-c", _not_listening(url)[1]], timeout=30).returncode == 0
 
 
-@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"], ids=["on the address", "on the wildcard"])
+@pytest.mark.parametrize(
+    "bind", ["127.0.0.1", "0.0.0.0"], ids=["on the address", "on the wildcard"]
+)
 def test_only_a_listener_counts(bind: str) -> None:
     server = socket.socket()
     server.bind((bind, 0))

@@ -13,9 +13,15 @@ from etcdops.steps.base import MIN_POLL_GAP, ExecContext, RunInfo
 
 
 def _context(timeout: float) -> ExecContext:
-    return ExecContext(host="node1", step="poll", timeout=timeout, deadline=time.monotonic() + timeout,
-                       info=RunInfo(id="r", stamp="s", time="t"),
-                       transports=lambda name: None, read_facts=lambda: None)  # type: ignore[arg-type,return-value]
+    return ExecContext(
+        host="node1",
+        step="poll",
+        timeout=timeout,
+        deadline=time.monotonic() + timeout,
+        info=RunInfo(id="r", stamp="s", time="t"),
+        transports=lambda name: None,
+        read_facts=lambda: None,
+    )  # type: ignore[arg-type,return-value]
 
 
 def _reader(seconds: float, done_at: int, starts: list[float]):
@@ -23,6 +29,7 @@ def _reader(seconds: float, done_at: int, starts: list[float]):
         starts.append(time.monotonic())
         time.sleep(seconds)
         return len(starts) >= done_at, f"poll {len(starts)}"
+
     return read
 
 

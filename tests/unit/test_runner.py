@@ -30,9 +30,21 @@ def runner(repo: Path, tmp_path: Path, **kwargs) -> Runner:  # type: ignore[no-u
     (tmp_path / "waits.yml").write_text(WAITS)
     inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
-    plan = build_plan(load_runbook(tmp_path / "waits.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
-    return Runner(plan, inv, None, lambda: facts, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
-                  assume_yes=True, confirm=None, secrets=[], **kwargs)
+    plan = build_plan(
+        load_runbook(tmp_path / "waits.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks"
+    )
+    return Runner(
+        plan,
+        inv,
+        None,
+        lambda: facts,
+        Quiet(),
+        Journal(tmp_path / "journal"),  # type: ignore[arg-type]
+        assume_yes=True,
+        confirm=None,
+        secrets=[],
+        **kwargs,
+    )
 
 
 def test_a_closing_window_stops_cleanly_between_steps(repo: Path, tmp_path: Path) -> None:
@@ -68,22 +80,41 @@ def reads_for(repo: Path, tmp_path: Path, plan_facts_age: float) -> int:
     inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
     planned = dataclasses.replace(facts, read_at=time.monotonic() - plan_facts_age)
-    plan = build_plan(load_runbook(tmp_path / "rechecks.yml"), inv, {}, planned, DictProbe(), RUN,
-                      repo / "playbooks")
+    plan = build_plan(
+        load_runbook(tmp_path / "rechecks.yml"),
+        inv,
+        {},
+        planned,
+        DictProbe(),
+        RUN,
+        repo / "playbooks",
+    )
     reads = []
 
     def read() -> object:
         reads.append(1)
         return dataclasses.replace(facts, read_at=time.monotonic())
 
-    result = Runner(plan, inv, None, read, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
-                    assume_yes=True, confirm=None, secrets=[]).run()
+    result = Runner(
+        plan,
+        inv,
+        None,
+        read,
+        Quiet(),
+        Journal(tmp_path / "journal"),  # type: ignore[arg-type]
+        assume_yes=True,
+        confirm=None,
+        secrets=[],
+    ).run()
     assert result.status == "successful"
     return len(reads)
 
 
-def test_a_recheck_reuses_facts_read_just_before_with_no_action_since(repo: Path, tmp_path: Path) -> None:
-    # One: the plan's facts (just read) + its wait; Two: the wait's facts + its wait; the pause is an
+def test_a_recheck_reuses_facts_read_just_before_with_no_action_since(
+    repo: Path, tmp_path: Path
+) -> None:
+    # One: the plan's facts (just read) + its wait; Two: the wait's facts + its wait; the pause is
+    # an
     # action, so Three reads again before its wait
     assert reads_for(repo, tmp_path, plan_facts_age=0.0) == 4
     # plan facts older than FRESH_FOR (an operator took a while to confirm): One reads them again
@@ -100,7 +131,10 @@ def test_a_long_copy_notes_its_progress_at_most_every_few_seconds() -> None:
     for second in range(1, 13):  # 12 s at ~80 MB/s, called every second
         now[0] = 100.0 + second
         progress(min(total, second * (80 << 20)), total)
-    assert notes == ["sent 400.0 MB of 1000.0 MB (40%, 80.0 MB/s)", "sent 800.0 MB of 1000.0 MB (80%, 80.0 MB/s)"]
+    assert notes == [
+        "sent 400.0 MB of 1000.0 MB (40%, 80.0 MB/s)",
+        "sent 800.0 MB of 1000.0 MB (80%, 80.0 MB/s)",
+    ]
     progress(total, total)  # the end is told by the step's own result, not by a note
     assert len(notes) == 2
 
@@ -117,7 +151,9 @@ def test_a_long_command_says_it_is_still_running(repo: Path, tmp_path: Path) -> 
     (tmp_path / "slow.yml").write_text(SLOW)
     inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
-    plan = build_plan(load_runbook(tmp_path / "slow.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
+    plan = build_plan(
+        load_runbook(tmp_path / "slow.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks"
+    )
     notes: list[str] = []
 
     class Notes(Quiet):
@@ -127,10 +163,22 @@ def test_a_long_command_says_it_is_still_running(repo: Path, tmp_path: Path) -> 
     from etcdops.transport.pool import Pool
 
     with Pool(inv) as pool:
-        result = Runner(plan, inv, pool, lambda: facts, Notes(), Journal(tmp_path / "journal"),
-                        assume_yes=True, confirm=None, secrets=[], heartbeat=0.2).run()
+        result = Runner(
+            plan,
+            inv,
+            pool,
+            lambda: facts,
+            Notes(),
+            Journal(tmp_path / "journal"),
+            assume_yes=True,
+            confirm=None,
+            secrets=[],
+            heartbeat=0.2,
+        ).run()
     assert result.status == "successful"
-    assert 2 <= len(notes) <= 4 and all(n.startswith("control: still running after ") for n in notes), notes
+    assert 2 <= len(notes) <= 4 and all(
+        n.startswith("control: still running after ") for n in notes
+    ), notes
     assert "the step's timeout is 30s" in notes[0]
 
 
@@ -142,7 +190,9 @@ steps:
 """
 
 
-def leader_run(repo: Path, tmp_path: Path, light: tuple[str, str] | None, facts_leader: str) -> tuple[object, int]:
+def leader_run(
+    repo: Path, tmp_path: Path, light: tuple[str, str] | None, facts_leader: str
+) -> tuple[object, int]:
     """RECHECK of a followers step (planned with node1 leading): what the light leader read says,
     and the leader the full facts would show; (the result, how often the full facts were read)."""
     import dataclasses
@@ -152,24 +202,40 @@ def leader_run(repo: Path, tmp_path: Path, light: tuple[str, str] | None, facts_
     inv = load_inventory(LAB_INVENTORY)
     facts = lab_facts(inv)
     assert facts.leader_host == "node1"
-    plan = build_plan(load_runbook(tmp_path / "leads.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks")
+    plan = build_plan(
+        load_runbook(tmp_path / "leads.yml"), inv, {}, facts, DictProbe(), RUN, repo / "playbooks"
+    )
     reads = []
 
     def read() -> object:
         reads.append(1)
         return dataclasses.replace(facts, read_at=time.monotonic(), leader_host=facts_leader)
 
-    result = Runner(plan, inv, None, read, Quiet(), Journal(tmp_path / "journal"),  # type: ignore[arg-type]
-                    assume_yes=True, confirm=None, secrets=[], read_leader=lambda: light).run()
+    result = Runner(
+        plan,
+        inv,
+        None,
+        read,
+        Quiet(),
+        Journal(tmp_path / "journal"),  # type: ignore[arg-type]
+        assume_yes=True,
+        confirm=None,
+        secrets=[],
+        read_leader=lambda: light,
+    ).run()
     return result, len(reads)
 
 
-def test_a_followers_step_rechecks_the_leader_with_one_light_read(repo: Path, tmp_path: Path) -> None:
+def test_a_followers_step_rechecks_the_leader_with_one_light_read(
+    repo: Path, tmp_path: Path
+) -> None:
     # the full facts would say node2 leads (stale): the run goes on, so the recheck did not use them
     result, _ = leader_run(repo, tmp_path, ("node1", "node1"), facts_leader="node2")
     assert result.status == "successful", result  # type: ignore[attr-defined]
     events = (tmp_path / "journal" / "events.jsonl").read_text()
-    assert '"event": "recheck", "step": 2, "leader": "node1", "read": "gateway, from node1"' in events
+    assert (
+        '"event": "recheck", "step": 2, "leader": "node1", "read": "gateway, from node1"' in events
+    )
 
 
 def test_a_moved_leader_found_by_the_light_read_stops_the_step(repo: Path, tmp_path: Path) -> None:

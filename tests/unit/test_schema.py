@@ -1,4 +1,5 @@
-"""The JSON schemas: generated from the code where they can be, and true to it where they are written."""
+"""The JSON schemas: generated from the code where they can be, and true to it where they are
+written."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from tests.helpers import REPO
 
 
 def _plain(data: Any) -> Any:
-    """The project's own YAML reading (YAML 1.2 booleans: `on:` stays a key), as plain JSON types."""
+    """The project's own YAML reading (YAML 1.2 booleans: `on:` stays a key), as plain JSON
+    types."""
     return json.loads(json.dumps(data))
 
 
@@ -45,10 +47,12 @@ def test_the_schema_catches_a_wrong_type_and_an_unknown_key() -> None:
     schema = runbook_schema()
     good = {"name": "x", "steps": [{"name": "a", "etcd_service": {"state": "stopped"}}]}
     jsonschema.validate(good, schema)
-    for bad in ({"name": "x", "steps": [{"etcd_service": {"state": "asleep"}}]},
-                {"name": "x", "steps": [{"etcd_compact": {"retain": "many"}}]},
-                {"name": "x", "steps": [{"etcd_member": {"action": "add_learner"}}]},  # host is required
-                {"name": "x", "steps": [{"move_aside": {"suffix": "x", "bogus": 1}}]}):
+    for bad in (
+        {"name": "x", "steps": [{"etcd_service": {"state": "asleep"}}]},
+        {"name": "x", "steps": [{"etcd_compact": {"retain": "many"}}]},
+        {"name": "x", "steps": [{"etcd_member": {"action": "add_learner"}}]},  # host is required
+        {"name": "x", "steps": [{"move_aside": {"suffix": "x", "bogus": 1}}]},
+    ):
         try:
             jsonschema.validate(bad, schema)
         except jsonschema.ValidationError:
@@ -58,10 +62,14 @@ def test_the_schema_catches_a_wrong_type_and_an_unknown_key() -> None:
 
 def test_report_and_plan_schemas_name_every_status_and_kind() -> None:
     report = json.loads((REPO / "docs" / "report.schema.json").read_text())
-    assert report["properties"]["status"]["enum"] == [s.value for s in RunStatus if s != RunStatus.RUNNING]
+    assert report["properties"]["status"]["enum"] == [
+        s.value for s in RunStatus if s != RunStatus.RUNNING
+    ]
     step = report["properties"]["steps"]["items"]["properties"]
     assert set(step["status"]["enum"]) == {s.value for s in StepStatus}
-    assert set(step["hosts"]["items"]["properties"]["status"]["enum"]) == {s.value for s in HostStatus}
+    assert set(step["hosts"]["items"]["properties"]["status"]["enum"]) == {
+        s.value for s in HostStatus
+    }
     plan = json.loads((REPO / "docs" / "plan.schema.json").read_text())
     kinds = plan["properties"]["steps"]["items"]["properties"]["kind"]["enum"]
     assert kinds == sorted(KINDS)

@@ -26,8 +26,11 @@ def test_a_symlink_to_a_regular_snapshot_is_resolved_and_checked_there(tmp_path:
 def test_a_symlink_to_a_directory_a_fifo_or_a_device_is_refused(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     os.mkfifo(tmp_path / "fifo")
-    for target, what in ((tmp_path / "dir", "a directory"), (tmp_path / "fifo", "a FIFO"),
-                         (Path("/dev/zero"), "a device")):
+    for target, what in (
+        (tmp_path / "dir", "a directory"),
+        (tmp_path / "fifo", "a FIFO"),
+        (Path("/dev/zero"), "a device"),
+    ):
         link = tmp_path / f"to-{target.name}.db"
         link.symlink_to(target)
         found = snapshot_file(str(link))

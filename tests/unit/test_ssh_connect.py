@@ -41,12 +41,21 @@ def silent() -> Iterator[tuple[int, list[socket.socket]]]:
 
 
 def _transport(port: int, tmp_path) -> SSHTransport:  # type: ignore[no-untyped-def]
-    host = Host(name="silent", address="127.0.0.1", port=port, user="root", groups=("spares",),
-                vars={}, known_hosts=str(tmp_path / "known_hosts"))
+    host = Host(
+        name="silent",
+        address="127.0.0.1",
+        port=port,
+        user="root",
+        groups=("spares",),
+        vars={},
+        known_hosts=str(tmp_path / "known_hosts"),
+    )
     return SSHTransport(host, connect_timeout=1.0)
 
 
-def test_a_caller_waiting_for_a_failed_attempt_gets_its_error_without_a_second_attempt(silent, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_caller_waiting_for_a_failed_attempt_gets_its_error_without_a_second_attempt(
+    silent, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     port, accepted = silent
     transport = _transport(port, tmp_path)
     errors: list[BaseException] = []
@@ -77,7 +86,8 @@ def test_a_later_caller_tries_again(silent, tmp_path) -> None:  # type: ignore[n
 
 
 class _QuickCommand:
-    """A channel whose command's last output and the channel's close arrive together, right after the
+    """A channel whose command's last output and the channel's close arrive together, right after
+    the
     reader found its buffers empty: the order a quick command's end can take on a busy machine."""
 
     def __init__(self) -> None:
@@ -88,7 +98,9 @@ class _QuickCommand:
 
     def _arrive(self) -> None:
         self._polls += 1
-        if self._polls == 2:  # after the first look found nothing: the output, EOF, exit status and close
+        if (
+            self._polls == 2
+        ):  # after the first look found nothing: the output, EOF, exit status and close
             self._out, self.eof_received, self.closed = b"done\n", True, True
 
     def recv_ready(self) -> bool:
@@ -112,7 +124,9 @@ class _QuickCommand:
         pass
 
 
-def test_output_that_arrives_with_the_close_is_read_not_taken_for_a_lost_connection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_output_that_arrives_with_the_close_is_read_not_taken_for_a_lost_connection(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
     transport = _transport(1, tmp_path)
     result = transport._collect(_QuickCommand(), "etcdctl snapshot save x", timeout=5, cancel=None)  # type: ignore[arg-type]
     assert (result.exit_code, result.stdout) == (0, "done\n")
@@ -170,15 +184,20 @@ def test_known_hosts_and_the_key_file_are_parsed_once_while_unchanged(tmp_path) 
 
     first = ssh._parsed(str(known), load)
     assert ssh._parsed(str(known), load) is first and len(loads) == 1
-    assert first.lookup("[127.0.66.1]:2222") is not None and first.lookup("[127.0.66.2]:2222") is None
-    known.write_text(known.read_text() + f"[127.0.66.2]:2222 {pub[0]} {pub[1]}\n")  # edited: read again
+    assert (
+        first.lookup("[127.0.66.1]:2222") is not None and first.lookup("[127.0.66.2]:2222") is None
+    )
+    known.write_text(
+        known.read_text() + f"[127.0.66.2]:2222 {pub[0]} {pub[1]}\n"
+    )  # edited: read again
     again = ssh._parsed(str(known), load)
     assert len(loads) == 2 and again.lookup("[127.0.66.2]:2222") is not None
     assert ssh._private_key(str(key)) is ssh._private_key(str(key)) is not None
 
 
 def test_a_key_file_paramiko_must_read_itself_is_left_to_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """An encrypted key (the agent or a passphrase decides), or one with an OpenSSH certificate beside
+    """An encrypted key (the agent or a passphrase decides), or one with an OpenSSH certificate
+    beside
     it (which paramiko's connect loads with it): connect reads the file, as before."""
     import shutil
     import subprocess
@@ -186,10 +205,16 @@ def test_a_key_file_paramiko_must_read_itself_is_left_to_it(tmp_path) -> None:  
     from etcdops.transport import ssh
 
     locked = tmp_path / "locked"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(locked)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(locked)], check=True
+    )
     assert ssh._private_key(str(locked)) is None
     certified = tmp_path / "certified"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(certified)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(certified)], check=True
+    )
     assert ssh._private_key(str(certified)) is not None
-    shutil.copy(tmp_path / "certified.pub", tmp_path / "certified-cert.pub")  # stands for a certificate
+    shutil.copy(
+        tmp_path / "certified.pub", tmp_path / "certified-cert.pub"
+    )  # stands for a certificate
     assert ssh._private_key(str(certified)) is None and ssh._private_key(None) is None

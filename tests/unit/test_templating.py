@@ -36,8 +36,18 @@ def test_strict_undefined_and_sandbox() -> None:
 
 
 def test_env_update_keeps_other_lines() -> None:
-    current = "# comment\nETCD_NAME=old\nETCD_DATA_DIR=/var/lib/etcd\nETCD_INITIAL_CLUSTER_STATE=existing\n"
-    out = env_update(current, {"ETCD_NAME": "n1", "ETCD_INITIAL_CLUSTER_STATE": "new", "ETCD_X": "a b"})
-    assert out.splitlines() == ["# comment", "ETCD_NAME=n1", "ETCD_DATA_DIR=/var/lib/etcd",
-                                "ETCD_INITIAL_CLUSTER_STATE=new", "ETCD_X='a b'"]
+    current = (
+        "# comment\nETCD_NAME=old\nETCD_DATA_DIR=/var/lib/etcd\n"
+        "ETCD_INITIAL_CLUSTER_STATE=existing\n"
+    )
+    out = env_update(
+        current, {"ETCD_NAME": "n1", "ETCD_INITIAL_CLUSTER_STATE": "new", "ETCD_X": "a b"}
+    )
+    assert out.splitlines() == [
+        "# comment",
+        "ETCD_NAME=n1",
+        "ETCD_DATA_DIR=/var/lib/etcd",
+        "ETCD_INITIAL_CLUSTER_STATE=new",
+        "ETCD_X='a b'",
+    ]
     assert env_parse(out)["ETCD_X"] == "a b"

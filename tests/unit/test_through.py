@@ -41,7 +41,9 @@ def test_every_healthy_member_is_settled_by_one_curl(inventory: Inventory) -> No
     found = settled(members(inventory), answers_of(inventory, "through-3.5.out"))
     assert sorted(found) == list(MEMBERS)
     ids = {gateway.status_of(status)["header"]["member_id"] for status, _ in found.values()}  # type: ignore[index]
-    assert len(ids) == 3 and all(listed is not None and listed.code == 200 for _, listed in found.values())
+    assert len(ids) == 3 and all(
+        listed is not None and listed.code == 200 for _, listed in found.values()
+    )
 
 
 def test_a_stopped_member_is_left_for_its_own_read(inventory: Inventory) -> None:
@@ -67,7 +69,9 @@ def test_no_quorum_a_34_server_and_a_learner(inventory: Inventory) -> None:
         return gateway.parse(body, gateway.requests_of([url], KINDS))
 
     assert settled([host], one("no-quorum-3.5.out")) == {}  # answers status, serves no quorum read
-    assert settled([host], one("voter-3.4.out")) == {}  # 3.4 ignores linearizable: read through etcdctl
+    assert (
+        settled([host], one("voter-3.4.out")) == {}
+    )  # 3.4 ignores linearizable: read through etcdctl
     learner = settled([host], one("learner-3.5.out"))  # refuses the member list, as learners do
     assert list(learner) == ["node1"] and learner["node1"][1] is None
 
@@ -76,8 +80,13 @@ class Stand:
     """A stand-in transport printing what the lab's hosts printed (this is the parsers' and the
     bookkeeping's path; tests/integration/test_through.py runs the real thing)."""
 
-    def __init__(self, name: str, through: str, calls: list[tuple[str, str]],
-                 fail: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        through: str,
+        calls: list[tuple[str, str]],
+        fail: BaseException | None = None,
+    ) -> None:
         self.name, self.through, self.calls, self.fail = name, through, calls, fail
 
     def run(self, command: str, timeout: float, env: object = None) -> Result:
@@ -94,31 +103,45 @@ def is_through(command: str) -> bool:
 
 
 def own_read(host: str) -> str:
-    """A host's own facts script output (versions known: its gateway section), captured alongside."""
+    """A host's own facts script output (versions known: its gateway section), captured
+    alongside."""
     return (GATEWAY / f"own-{host}-3.5.out").read_text()
 
 
-def pool_of(inventory: Inventory, monkeypatch: pytest.MonkeyPatch, through_file: str,
-            calls: list[tuple[str, str]], fail: dict[str, BaseException] | None = None) -> Pool:
+def pool_of(
+    inventory: Inventory,
+    monkeypatch: pytest.MonkeyPatch,
+    through_file: str,
+    calls: list[tuple[str, str]],
+    fail: dict[str, BaseException] | None = None,
+) -> Pool:
     pool = Pool(inventory)
     through = (GATEWAY / through_file).read_text()
-    monkeypatch.setattr(pool, "_make", lambda name: Stand(name, through, calls, (fail or {}).get(name)))
+    monkeypatch.setattr(
+        pool, "_make", lambda name: Stand(name, through, calls, (fail or {}).get(name))
+    )
     return pool
 
 
-def test_a_healthy_cluster_is_read_in_one_command_on_the_via_host(inventory: Inventory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_healthy_cluster_is_read_in_one_command_on_the_via_host(
+    inventory: Inventory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     calls: list[tuple[str, str]] = []
     through = Through(inventory, pool_of(inventory, monkeypatch, "through-3.5.out", calls), "node2")
     facts = gather(inventory, through.pool, versions=False, through=through)
     assert calls == [("node2", "through")]
     assert facts.healthy and facts.member_lists_agree and facts.leader_host in MEMBERS
     assert {hf.through for hf in facts.hosts.values()} == {"node2"}
-    assert read_through(facts) == " (etcd of 3 of 3 members read through node2)"  # the wait's result line
+    assert (
+        read_through(facts) == " (etcd of 3 of 3 members read through node2)"
+    )  # the wait's result line
 
 
 def test_a_missed_member_is_read_over_its_own_ssh(inventory: Inventory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     calls: list[tuple[str, str]] = []
-    through = Through(inventory, pool_of(inventory, monkeypatch, "through-stopped-3.5.out", calls), "node2")
+    through = Through(
+        inventory, pool_of(inventory, monkeypatch, "through-stopped-3.5.out", calls), "node2"
+    )
     facts = gather(inventory, through.pool, versions=False, through=through)
     assert calls == [("node2", "through"), ("node3", "own")]
     assert facts.hosts["node3"].through == "" and facts.hosts["node1"].through == "node2"
@@ -127,7 +150,9 @@ def test_a_missed_member_is_read_over_its_own_ssh(inventory: Inventory, monkeypa
     assert through.direct == {"node3"} and not through.asks("node3") and through.asks("node1")
 
 
-def test_a_member_down_in_its_own_read_too_goes_back_through_once_healthy(inventory: Inventory) -> None:
+def test_a_member_down_in_its_own_read_too_goes_back_through_once_healthy(
+    inventory: Inventory,
+) -> None:
     from tests.helpers import lab_facts
 
     through = Through(inventory, Pool(inventory), "node2")
@@ -139,14 +164,19 @@ def test_a_member_down_in_its_own_read_too_goes_back_through_once_healthy(invent
 
 
 @pytest.mark.parametrize("lost", [True, False])
-def test_a_via_host_that_cannot_read_hands_over(inventory: Inventory, monkeypatch, lost: bool) -> None:  # type: ignore[no-untyped-def]
+def test_a_via_host_that_cannot_read_hands_over(
+    inventory: Inventory, monkeypatch, lost: bool
+) -> None:  # type: ignore[no-untyped-def]
     """SSH to the via host lost, or no curl there: every member is read over its own SSH this
     time, and another healthy member host reads next time."""
     calls: list[tuple[str, str]] = []
     pool = Pool(inventory)
     fail = ConnectError("node2", "connection refused") if lost else None
-    monkeypatch.setattr(pool, "_make",
-                        lambda name: Stand(name, gateway.NO_CURL, calls, fail if name == "node2" else None))
+    monkeypatch.setattr(
+        pool,
+        "_make",
+        lambda name: Stand(name, gateway.NO_CURL, calls, fail if name == "node2" else None),
+    )
     through = Through(inventory, pool, "node2")
     facts = gather(inventory, pool, versions=False, through=through)
     assert sorted(h for h, kind in calls if kind == "own") == list(MEMBERS)
@@ -157,11 +187,14 @@ def test_a_via_host_that_cannot_read_hands_over(inventory: Inventory, monkeypatc
 
 
 def test_a_refused_gateway_turns_the_through_reads_off(inventory: Inventory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """etcd auth on with a client certificate: etcd refuses its gateway (the refusal's real text)."""
+    """etcd auth on with a client certificate: etcd refuses its gateway (the refusal's real
+    text)."""
     calls: list[tuple[str, str]] = []
     pool = pool_of(inventory, monkeypatch, "through-3.5.out", calls)
-    refusal = ('{"error":"' + gateway.REFUSED + '","code":3,"message":"' + gateway.REFUSED + '"}\n'
-               "@@gateway 400 status 0\n@@error \n")
+    refusal = (
+        '{"error":"' + gateway.REFUSED + '","code":3,"message":"' + gateway.REFUSED + '"}\n'
+        "@@gateway 400 status 0\n@@error \n"
+    )
     monkeypatch.setattr(pool, "_make", lambda name: Stand(name, refusal, calls))
     through = Through(inventory, pool, "node2")
     gather(inventory, pool, versions=False, through=through)
@@ -178,4 +211,6 @@ def test_no_via_host_until_a_member_is_healthy(inventory: Inventory) -> None:
     through.observe(lab_facts(inventory, leader=None, down=MEMBERS))
     assert through.via is None and not through.unsure
     through.observe(lab_facts(inventory, leader="node2"))
-    assert through.via == "node3" and all(through.asks(h) for h in MEMBERS)  # a follower, never the avoided
+    assert through.via == "node3" and all(
+        through.asks(h) for h in MEMBERS
+    )  # a follower, never the avoided

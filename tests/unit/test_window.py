@@ -37,8 +37,16 @@ def test_day_ranges_and_time_zones() -> None:
     assert parse_window("daily 00:00-23:59").contains(at(SAT, "12:00"))
 
 
-@pytest.mark.parametrize("spec", ["Sat", "Sat 25:00-26:00", "Caturday 01:00-02:00", "Sat 01:00-01:00",
-                                  "Sat 01:00-02:00 Mars/Olympus"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "Sat",
+        "Sat 25:00-26:00",
+        "Caturday 01:00-02:00",
+        "Sat 01:00-01:00",
+        "Sat 01:00-02:00 Mars/Olympus",
+    ],
+)
 def test_bad_windows_are_bad_input(spec: str) -> None:
     with pytest.raises(BadInput):
         parse_window(spec)

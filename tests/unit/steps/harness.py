@@ -41,7 +41,9 @@ class ScriptedHost:
     envs: list[dict[str, str] | None] = field(default_factory=list)
     used: dict[int, int] = field(default_factory=dict)
 
-    def run(self, command: str, timeout: float, env: dict[str, str] | None = None, cancel: Any = None) -> Result:
+    def run(
+        self, command: str, timeout: float, env: dict[str, str] | None = None, cancel: Any = None
+    ) -> Result:
         self.ran.append(command)
         self.envs.append(env)
         for i, (pattern, results) in enumerate(self.answers):
@@ -49,8 +51,11 @@ class ScriptedHost:
                 n = self.used.get(i, 0)
                 self.used[i] = n + 1
                 answer = results[min(n, len(results) - 1)]
-                return Result(int(answer.get("rc", 0)), expand(str(answer.get("stdout", "")), self.name),
-                              expand(str(answer.get("stderr", "")), self.name))
+                return Result(
+                    int(answer.get("rc", 0)),
+                    expand(str(answer.get("stdout", "")), self.name),
+                    expand(str(answer.get("stderr", "")), self.name),
+                )
         if NO_CURL in command:  # unless the case answers etcd's gateway, the host has no curl
             self.ran.pop()
             self.envs.pop()
@@ -75,8 +80,18 @@ def context(inv: Inventory, facts: ClusterFacts, host: str) -> StepContext:
     variables = base_context(inv, {}, facts, RUN.as_dict())
     variables["vars"] = {}
     variables["host"] = variables["hosts"][host]
-    return StepContext("fixture.yml", 1, host, variables, DictProbe(), REPO / "runbooks", REPO / "playbooks",
-                       inv, facts, RUN)
+    return StepContext(
+        "fixture.yml",
+        1,
+        host,
+        variables,
+        DictProbe(),
+        REPO / "runbooks",
+        REPO / "playbooks",
+        inv,
+        facts,
+        RUN,
+    )
 
 
 def run_case(kind_name: str, case: dict[str, Any]) -> None:
@@ -112,14 +127,28 @@ def run_case(kind_name: str, case: dict[str, Any]) -> None:
 
     def transport(name: str) -> ScriptedHost:
         if name not in hosts:
-            answers = case.get("answers", {}) if name == host else case.get("others", {}).get(name, {})
-            hosts[name] = ScriptedHost(name, [(re.compile(expand(k, name)), v if isinstance(v, list) else [v])
-                                              for k, v in answers.items()])
+            answers = (
+                case.get("answers", {}) if name == host else case.get("others", {}).get(name, {})
+            )
+            hosts[name] = ScriptedHost(
+                name,
+                [
+                    (re.compile(expand(k, name)), v if isinstance(v, list) else [v])
+                    for k, v in answers.items()
+                ],
+            )
         return hosts[name]
 
-    ex = ExecContext(host=host, step=case["case"], timeout=float(case.get("timeout", 5)),
-                     deadline=time.monotonic() + float(case.get("timeout", 5)), info=RUN,
-                     transports=transport, read_facts=lambda: facts, inventory=inv)  # type: ignore[arg-type]
+    ex = ExecContext(
+        host=host,
+        step=case["case"],
+        timeout=float(case.get("timeout", 5)),
+        deadline=time.monotonic() + float(case.get("timeout", 5)),
+        info=RUN,
+        transports=transport,
+        read_facts=lambda: facts,
+        inventory=inv,
+    )  # type: ignore[arg-type]
     outcome: Outcome | None = None
     error: EtcdopsError | None = None
     try:
@@ -141,7 +170,10 @@ def run_case(kind_name: str, case: dict[str, Any]) -> None:
     if "detail" in case:
         assert expand(case["detail"], host) in outcome.detail, outcome.detail
     if "report" in case:
-        assert outcome.report is not None and {k: outcome.report[k] for k in case["report"]} == case["report"]
+        assert (
+            outcome.report is not None
+            and {k: outcome.report[k] for k in case["report"]} == case["report"]
+        )
 
 
 def kind_files() -> list[str]:

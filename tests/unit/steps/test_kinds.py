@@ -19,8 +19,17 @@ def test_kind_case(kind: str, case: dict[str, Any]) -> None:
     run_case(kind, case)
 
 
-NOT_ON_A_SCRIPTED_HOST = {"template", "upload", "download", "wait", "playbook", "pause", "command",
-                          "etcd_snapshot_save", "prune_snapshots"}  # covered with real files in tests/unit and the lab
+NOT_ON_A_SCRIPTED_HOST = {
+    "template",
+    "upload",
+    "download",
+    "wait",
+    "playbook",
+    "pause",
+    "command",
+    "etcd_snapshot_save",
+    "prune_snapshots",
+}  # covered with real files in tests/unit and the lab
 
 
 # restore always restores again into a fresh dir (an earlier attempt of the run is kept aside, as
@@ -30,7 +39,9 @@ ALWAYS_ACTS = {"etcd_snapshot_restore"}
 
 def test_every_etcd_kind_has_fixtures_with_an_already_done_case() -> None:
     covered = set(kind_files())
-    assert set(KINDS) - NOT_ON_A_SCRIPTED_HOST <= covered, set(KINDS) - NOT_ON_A_SCRIPTED_HOST - covered
+    assert set(KINDS) - NOT_ON_A_SCRIPTED_HOST <= covered, (
+        set(KINDS) - NOT_ON_A_SCRIPTED_HOST - covered
+    )
     for kind in covered - ALWAYS_ACTS:
         statuses = {c.get("status") for k, c in CASES if k == kind}
         assert "ok" in statuses, f"{kind}: no case where the host is already as wanted"
