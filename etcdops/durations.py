@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from etcdops import paths
 from etcdops.limits import MAX_BYTES
 
 MB = 1 << 20
@@ -65,7 +66,7 @@ class Prediction:
 
 
 def _path() -> Path:
-    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops" / "rates.json"
+    return paths.rates_file()
 
 
 class Rates:

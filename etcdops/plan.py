@@ -24,8 +24,8 @@ from etcdops.membership import Membership
 from etcdops.params import display_params
 from etcdops.preflight import PROBES, MemberCerts
 from etcdops.runbook import Retry, Runbook, Step
-from etcdops.steps import KINDS
 from etcdops.steps.base import Action, RunInfo, StepContext
+from etcdops.steps.registry import KINDS
 from etcdops.templating import evaluate, native, render, revealed
 from etcdops.transport import Result
 from etcdops.transport.local import CONTROL

@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from etcdops import paths
 from etcdops.errors import BadInput, PlanStale
 from etcdops.inventory import Inventory
 from etcdops.limits import LimitError, check_json_depth, check_size
-from etcdops.output import plan_dict
 from etcdops.plan import Plan
+from etcdops.serialize import plan_dict
 from etcdops.templating import Secret
 
 RECORD_SCHEMA = "etcdops-plan/1"
@@ -116,10 +117,6 @@ def _comparable(item: dict[str, Any]) -> str:
 
 
 # ----- the journal ------------------------------------------------------------
-def runs_dir(root: Path) -> Path:
-    return root / ".etcdops" / "runs"
-
-
 def events(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "events.jsonl"
     if not path.is_file():
@@ -152,9 +149,9 @@ def run_status(run_dir: Path) -> str:
     return "interrupted" if events(run_dir) else "planned"
 
 
-def list_runs(root: Path) -> list[dict[str, Any]]:
+def list_runs() -> list[dict[str, Any]]:
     rows = []
-    folder = runs_dir(root)
+    folder = paths.runs_dir()
     for run_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
         plan = run_dir / "plan.json"
         data = json.loads(plan.read_text()) if plan.is_file() else {}
@@ -171,11 +168,11 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def find_run(root: Path, run_id: str) -> tuple[Path, dict[str, Any]]:
+def find_run(run_id: str) -> tuple[Path, dict[str, Any]]:
     """The journal folder of a run and its plan record; BadInput if there is no such run."""
-    run_dir = runs_dir(root) / run_id
-    if "/" in run_id or not (run_dir / "plan.json").is_file():
-        raise BadInput(f"no run {run_id!r} in {runs_dir(root)} (see `etcdops runs list`)")
+    run_dir = paths.run_dir(run_id)
+    if not (run_dir / "plan.json").is_file():
+        raise BadInput(f"no run {run_id!r} in {paths.runs_dir()} (see `etcdops runs list`)")
     return run_dir, json.loads((run_dir / "plan.json").read_text())
 
 
@@ -188,8 +185,8 @@ def resumable(run_dir: Path, data: dict[str, Any]) -> str | None:
     return None
 
 
-def resume_record(root: Path, run_id: str) -> tuple[Path, dict[str, Any]]:
-    run_dir, data = find_run(root, run_id)
+def resume_record(run_id: str) -> tuple[Path, dict[str, Any]]:
+    run_dir, data = find_run(run_id)
     reason = resumable(run_dir, data)
     if reason:
         raise BadInput(reason)

@@ -12,7 +12,7 @@ from typing import Any
 
 from etcdops.preflight import PROBES
 from etcdops.runbook.model import PARAM_TYPES, TARGETS
-from etcdops.steps import KINDS
+from etcdops.steps.registry import KINDS
 from etcdops.steps.spec import TEMPLATE_SCHEMA
 
 _TEXT = {"type": "string"}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etcdops import paths
 from etcdops.commands import Command
 from etcdops.errors import BadInput, EtcdopsError, RunbookError
 from etcdops.facts.gather import gather
@@ -18,19 +18,16 @@ from etcdops.params import parse_params, split_assignments
 from etcdops.plan import Plan, build_plan, new_run
 from etcdops.runbook import Runbook, find_runbooks, load_runbook
 from etcdops.steps.base import RunInfo
+from etcdops.templating import Secret
 from etcdops.transport import Result
 from etcdops.transport.pool import Pool
 
 PROBE_TIMEOUT = 30.0
 
 
-def project_root() -> Path:
-    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()).absolute()
-
-
 def builtin_dir(name: str) -> Path:
     """runbooks/ or playbooks/ of the project, else the ones beside the installed package."""
-    local = project_root() / name
+    local = paths.project_root() / name
     if local.is_dir():
         return local
     return Path(__file__).resolve().parent.parent / name
@@ -53,7 +50,7 @@ def get_runbook(name_or_path: str, extra: list[Path] | None = None) -> Runbook:
 
 
 def get_inventory(name_or_path: str) -> Inventory:
-    return load_inventory(resolve_inventory(name_or_path, project_root()))
+    return load_inventory(resolve_inventory(name_or_path, paths.project_root()))
 
 
 class LiveProbe:
@@ -167,7 +164,6 @@ def validate_all(
 
 
 def secret_values(prepared: Prepared) -> list[str]:
-    from etcdops.templating import Secret
 
     values = [v.reveal() for v in prepared.params.values() if isinstance(v, Secret)]
     for host in prepared.inventory.hosts.values():
@@ -176,4 +172,4 @@ def secret_values(prepared: Prepared) -> list[str]:
     return values
 
 
-__all__ = ["Prepared", "prepare", "project_root", "validate_all"]
+__all__ = ["Prepared", "prepare", "validate_all"]

@@ -20,8 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from etcdops.lab.binaries import candidate_dirs
+from etcdops import paths
 from etcdops.limits import LimitError, check_json_depth
+from etcdops.tools import candidate_dirs
 
 SNAPSHOT_SUFFIX = ".db"
 META_MAX_BYTES = 1 << 20  # a metadata file is a few hundred bytes; anything this large is refused
@@ -64,7 +65,7 @@ def _snapshot_status(tool: str, key: tuple[str, int, int]) -> dict[str, Any]:
 
 def local_etcdutl() -> str:
     """etcdutl on the control node, searched where the lab looks for etcd binaries."""
-    home = Path(os.environ.get("ETCDOPS_HOME") or Path.cwd())
+    home = paths.project_root()
     candidates = [folder / "etcdutl" for folder in candidate_dirs(home)]
     return next((str(c.absolute()) for c in candidates if c.is_file()), "")
 

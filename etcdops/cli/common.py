@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from etcdops import paths
 from etcdops.errors import EtcdopsError, ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,10 +70,9 @@ def boundary(fn: F) -> F:
 
 
 def _debug_log() -> Path:
-    folder = Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops"
+    path = paths.debug_log()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "debug.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         path = Path("/tmp/etcdops-debug.log")
     with open(path, "a") as fh:

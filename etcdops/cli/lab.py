@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from etcdops import paths
 from etcdops.cli.common import boundary
 
 app = typer.Typer(help="The local lab: real etcd and sshd on 127.0.1.N.", no_args_is_help=True)
@@ -26,11 +27,10 @@ def up(
     """Start the lab (stopping a stale one first): TLS on client and peer URLs by default."""
     from etcdops.errors import BadInput
     from etcdops.lab.lab import Lab
-    from etcdops.session import project_root
 
     if plaintext and tls:
         raise BadInput("lab up: --tls and --plaintext do not go together")
-    Lab(project_root()).up(members, spares, progress=typer.echo, tls=not plaintext)
+    Lab(paths.project_root()).up(members, spares, progress=typer.echo, tls=not plaintext)
 
 
 @app.command()
@@ -38,9 +38,8 @@ def up(
 def down() -> None:
     """Stop exactly the processes the lab started, by pid."""
     from etcdops.lab.lab import Lab
-    from etcdops.session import project_root
 
-    stopped = Lab(project_root()).down(progress=typer.echo)
+    stopped = Lab(paths.project_root()).down(progress=typer.echo)
     typer.echo(f"lab: {stopped} processes stopped" if stopped else "lab: nothing running")
 
 
@@ -49,9 +48,8 @@ def down() -> None:
 def prune() -> None:
     """Remove the previous labs kept in .lab/previous/ (lab up keeps the last 2)."""
     from etcdops.lab.lab import Lab
-    from etcdops.session import project_root
 
-    freed = Lab(project_root()).prune(progress=typer.echo)
+    freed = Lab(paths.project_root()).prune(progress=typer.echo)
     typer.echo(f"lab: {freed / 2**20:.0f} MB freed" if freed else "lab: no previous lab kept")
 
 
@@ -60,9 +58,8 @@ def prune() -> None:
 def status() -> None:
     """Which lab hosts run sshd and etcd."""
     from etcdops.lab.lab import Lab
-    from etcdops.session import project_root
 
-    states = Lab(project_root()).status()
+    states = Lab(paths.project_root()).status()
     if not states:
         typer.echo("lab: not set up (etcdops lab up)")
         return

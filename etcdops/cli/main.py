@@ -45,7 +45,8 @@ def status(
 ) -> None:
     """Members, endpoints, leader, quorum and alarms of the cluster (read-only)."""
     from etcdops.facts.gather import gather
-    from etcdops.output import status_dict, status_text
+    from etcdops.output import status_text
+    from etcdops.serialize import status_dict
     from etcdops.session import get_inventory
     from etcdops.transport.pool import Pool
 
@@ -72,8 +73,9 @@ def plan(
     ] = None,
 ) -> None:
     """Show exactly what RUNBOOK would do (a dry run: nothing is changed anywhere)."""
-    from etcdops.output import plan_json, plan_markdown, plan_text
+    from etcdops.output import plan_markdown, plan_text
     from etcdops.runs import record
+    from etcdops.serialize import plan_json
     from etcdops.session import prepare
 
     prepared = prepare(runbook, inventory, param or [], runbooks)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from etcdops import paths
 from etcdops.cli.common import Output, ParamsOpt, RunbooksOpt, boundary, err, exit_on_failed_checks
 from etcdops.errors import BadInput, ExitCode, OutsideWindow, PlanStale, Refused
 
@@ -126,28 +127,26 @@ def _saved_record(
     plan_file: Path | None, resume: str | None
 ) -> tuple[dict[str, Any] | None, Path | None]:
     from etcdops.runs import load_record, resume_record
-    from etcdops.session import project_root
 
     if plan_file is not None and resume is not None:
         raise BadInput("--plan and --resume do not go together")
     if plan_file is not None:
         return load_record(plan_file), None
     if resume is not None:
-        run_dir, data = resume_record(project_root(), resume)
+        run_dir, data = resume_record(resume)
         return data, run_dir
     return None, None
 
 
 def _plan(prepared: Any, saved: dict[str, Any] | None, reviewed: bool, say: Any) -> Any:
     from etcdops.output import plan_text
-    from etcdops.runs import check_reviewed, record, run_status, runs_dir
-    from etcdops.session import project_root
+    from etcdops.runs import check_reviewed, record, run_status
 
     the_plan = prepared.plan(run=saved["run"] if saved else None)
     say(plan_text(the_plan))
     if reviewed:
         assert saved is not None
-        if run_status(runs_dir(project_root()) / the_plan.run_id) == "successful":
+        if run_status(paths.run_dir(the_plan.run_id)) == "successful":
             raise PlanStale(
                 f"the reviewed plan (run {the_plan.run_id}) has already run successfully; "
                 "make and review a new plan"
@@ -189,9 +188,8 @@ def _confirm(message: str) -> bool:
 def runs_list() -> None:
     """Runs journaled under .etcdops/runs/, oldest first."""
     from etcdops.runs import list_runs
-    from etcdops.session import project_root
 
-    rows = list_runs(project_root())
+    rows = list_runs()
     if not rows:
         typer.echo("no runs yet")
     for r in rows:
@@ -206,9 +204,8 @@ def runs_list() -> None:
 def runs_show(run_id: str) -> None:
     """One run: its plan's steps and what happened to each, from the journal."""
     from etcdops.runs import events, find_run, resumable, run_status
-    from etcdops.session import project_root
 
-    run_dir, data = find_run(project_root(), run_id)
+    run_dir, data = find_run(run_id)
     typer.echo(
         f"run {run_id}: {data.get('runbook')} on {data.get('inventory')}, {run_status(run_dir)}"
     )

@@ -12,13 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etcdops import paths
+from etcdops.durations import Rates
 from etcdops.errors import EtcdopsError
 from etcdops.execute.journal import Journal
+from etcdops.execute.report import build_report, junit_xml
 from etcdops.execute.runner import Confirm, Events, Runner, RunResult, summarize
 from etcdops.execute.signals import StopRequest, stop_on_signals
+from etcdops.facts.leader import read_leader
+from etcdops.facts.through import Through
+from etcdops.lock import ClusterLock, new_holder
+from etcdops.lock import break_lock as remove_lock
 from etcdops.plan import Plan
-from etcdops.session import Prepared, project_root, secret_values
+from etcdops.runs import finished_steps, record
+from etcdops.session import Prepared, secret_values
 from etcdops.steps.base import HostStatus
+from etcdops.templating import mask_secrets
 from etcdops.window import Window
 
 
@@ -46,18 +55,13 @@ def execute(
     prepared: Prepared, plan: Plan, options: RunOptions, events: Events
 ) -> tuple[RunResult, dict[str, Any]]:
     """Take the lock, run the plan (journaled), release the lock, write the report."""
-    from etcdops.facts.leader import read_leader
-    from etcdops.facts.through import Through
-    from etcdops.lock import ClusterLock, new_holder
-    from etcdops.lock import break_lock as remove_lock
-    from etcdops.runs import finished_steps, record
 
     facts = plan.facts
     via = facts.healthy_voter_host(prepared.param_hosts()) or None
     if options.break_lock:
         for removed in remove_lock(prepared.inventory, prepared.pool, via):
             options.say(f"--break-lock: removed {removed}")
-    journal = Journal(project_root() / ".etcdops" / "runs" / plan.run_id)
+    journal = Journal(paths.run_dir(plan.run_id))
     done = finished_steps(options.resume_dir) if options.resume_dir is not None else frozenset()
     if options.resume_dir is None:
         journal.write(
@@ -101,7 +105,6 @@ def execute(
 
 def learn_rates(plan: Plan, result: RunResult) -> None:
     """What each host action that did its work took (bytes / seconds): the next plan's rates."""
-    from etcdops.durations import Rates
 
     rates = Rates.load(plan.inventory)
     work = {
@@ -139,8 +142,6 @@ def _report(
 ) -> dict[str, Any]:
     """The report: before (the plan's facts) and after (read now, when a report is asked for), every
     step; always in the journal."""
-    from etcdops.report import build_report, junit_xml
-    from etcdops.templating import mask_secrets
 
     after = options.read_after or options.report is not None or options.junit is not None
     try:

@@ -33,8 +33,8 @@ from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Inventory
 from etcdops.membership import Membership
 from etcdops.plan import HostAction, Plan, PlannedStep
-from etcdops.steps import KINDS
 from etcdops.steps.base import HEARTBEAT_EVERY, ExecContext, HostStatus, Outcome, heartbeat
+from etcdops.steps.registry import KINDS
 from etcdops.templating import evaluate, mask_secrets
 from etcdops.transport.pool import Pool
 

@@ -17,6 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from etcdops import paths
 from etcdops.facts.parse import parse_version
 from etcdops.inventory import Host
 from etcdops.limits import MAX_BYTES
@@ -28,7 +29,7 @@ _lock = threading.Lock()
 
 
 def _path() -> Path:
-    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops" / "cache" / "facts.json"
+    return paths.cache_dir() / "facts.json"
 
 
 def _key(host: Host) -> str:

@@ -20,7 +20,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from etcdops import paths
 from etcdops.inventory.model import Host, Inventory
+from etcdops.inventory.settings import LazyVars, build_host
 from etcdops.templating import LazySecret
 
 SCHEMA = 2
@@ -35,7 +37,7 @@ class Entry:
 
 
 def _folder() -> Path:
-    return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()) / ".etcdops" / "cache"
+    return paths.cache_dir()
 
 
 def _version(dist: str) -> str:
@@ -143,7 +145,6 @@ def _live_values(source: Callable[[], Any], host: str) -> Any:
 
 
 def load(cache_key: str, source: Callable[[], Any]) -> Inventory | None:
-    from etcdops.inventory.settings import LazyVars, build_host
 
     file = _folder() / f"inventory-{cache_key}.json"
     try:

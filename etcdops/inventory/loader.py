@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from etcdops import paths
 from etcdops.errors import InventoryError
 from etcdops.inventory import cache
 from etcdops.inventory.model import Host, Inventory
@@ -35,7 +36,7 @@ MAX_FILES = 2000
 def resolve_inventory(name_or_path: str, root: Path | None = None) -> Path:
     """`prod` means inventories/prod/ under the project root; anything else is a path."""
     candidate = Path(name_or_path)
-    base = root or Path(os.environ.get("ETCDOPS_HOME", Path.cwd()))
+    base = root or paths.project_root()
     named = base / "inventories" / name_or_path
     if "/" not in name_or_path and named.is_dir():
         return named
@@ -158,6 +159,7 @@ class _Source:
 
     @property
     def ansible(self) -> Any:
+        # lazy: ansible-core (~0.5 s to import) only for an inventory that needs it rendered
         from etcdops.inventory.ansible_source import LOCK, AnsibleInventory
 
         with LOCK:  # several threads may want it at once (a secret revealed while facts are read)

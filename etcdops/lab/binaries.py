@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from etcdops.errors import EtcdopsError
+from etcdops.tools import candidate_dirs
 
 TOOLS = ("etcd", "etcdctl", "etcdutl")
 REQUIRED = ("etcd", "etcdctl")  # etcd 3.4 has no etcdutl
-
-
-def candidate_dirs(project_root: Path) -> list[Path]:
-    """Where etcd binaries are looked for, in order: ETCDOPS_ETCD_BIN_DIR, PATH, .tools/etcd."""
-    explicit = os.environ.get("ETCDOPS_ETCD_BIN_DIR")
-    dirs = [Path(explicit)] if explicit else []
-    on_path = shutil.which("etcdutl")
-    dirs += [Path(on_path).parent] if on_path else []
-    return [*dirs, project_root / ".tools" / "etcd"]
 
 
 def find_etcd_bin_dir(project_root: Path, fetch: bool = True) -> Path:

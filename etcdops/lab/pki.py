@@ -9,14 +9,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from etcdops.errors import EtcdopsError
+
 DAYS = 3650
 
 
 def _openssl(*args: str, cwd: Path | None = None) -> None:
     proc = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
     if proc.returncode != 0:
-        from etcdops.errors import EtcdopsError
-
         raise EtcdopsError(f"lab: openssl {' '.join(args[:2])} failed: {proc.stderr.strip()}")
 
 

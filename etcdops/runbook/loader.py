@@ -12,7 +12,7 @@ from etcdops.errors import RunbookError
 from etcdops.limits import LimitError, check_yaml
 from etcdops.preflight import PROBES
 from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
-from etcdops.steps import KINDS
+from etcdops.steps.registry import KINDS
 from etcdops.templating import check_syntax
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")

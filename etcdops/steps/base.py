@@ -26,7 +26,7 @@ from etcdops.commands import Command
 from etcdops.errors import CommandFailed, Interrupted, RunbookError, StepFailed
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import EtcdConfig, Inventory
-from etcdops.steps import spec as specs
+from etcdops.steps import spec as specs  # the module, not the package
 from etcdops.templating import native, render
 from etcdops.transport import Result, Transport
 

@@ -6,11 +6,12 @@ etcd_snapshot_restore). Nothing here deletes a directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 
 from etcdops.commands import AND, Command, Raw, sh
-from etcdops.steps.base import ExecContext
+from etcdops.steps.base import ExecContext, StepContext
 
 # written into every directory etcdops moves aside (prune knows its own)
 MARKER = ".etcdops-set-aside.json"
@@ -109,3 +110,25 @@ def copy_owner(ex: ExecContext, state: PathState, path: str) -> Command | None:
     command = sh("chown", "-R", state.owner, path, AND, "chmod", state.mode, path)
     ex.run(command)
     return command
+
+
+# ----- the etcd dirs of a host, and the suffixes of the names they are moved aside under
+SUFFIX_PATTERN = "[a-z][a-z-]*"
+
+
+def etcd_dirs(ctx: StepContext) -> tuple[str, ...]:
+    etcd = ctx.etcd
+    return (etcd.data_dir, *((etcd.wal_dir,) if etcd.wal_dir else ()))
+
+
+def checked_suffix(ctx: StepContext, value: str, what: str) -> str:
+    import re
+
+    if not re.fullmatch(SUFFIX_PATTERN, value):
+        raise ctx.error(f"{what} {value!r}: lower-case letters and - only")
+    return value
+
+
+def now_stamp() -> str:
+    """The UTC time as it appears in the names etcdops gives what it sets aside."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

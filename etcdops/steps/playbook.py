@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from etcdops.errors import RunbookError
+from etcdops import paths
+from etcdops.errors import Interrupted, RunbookError
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.spec import spec_field
+from etcdops.transport.ansible import check_result, run_playbook
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,6 @@ class PlaybookKind(StepKind[PlaybookSpec, PlaybookAction]):
         )
 
     def execute(self, action: PlaybookAction, ex: ExecContext) -> Outcome:
-        from etcdops.transport.ansible import check_result, run_playbook
-
         assert ex.inventory is not None
         result = run_playbook(
             ex.inventory.path,
@@ -64,12 +64,11 @@ class PlaybookKind(StepKind[PlaybookSpec, PlaybookAction]):
             action.extravars,
             ex.remaining(),
             ex.note,
-            run_id=ex.info.id,
+            # a playbook of an earlier attempt of this run that still runs is waited for
+            pidfile=paths.run_dir(ex.info.id) / "playbook.pid",
             stop_reason=ex.stop_reason,
         )
         if result.status == "canceled" and ex.stop_reason():
-            from etcdops.errors import Interrupted
-
             raise Interrupted(f"{ex.stop_reason()}; the playbook was stopped")
         check_result(result, action.playbook)
         if result.changed:

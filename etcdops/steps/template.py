@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etcdops.commands import AND, sh
-from etcdops.errors import PlanStale
+from etcdops.errors import PlanStale, RunbookError
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, unified_diff
 from etcdops.steps.files import remote_sha256
 from etcdops.steps.spec import spec_field
@@ -58,8 +58,6 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
     def validate(self, raw: Any, file: str, line: int) -> dict[str, Any]:
         checked = super().validate(raw, file, line)
         if ("src" in checked) == ("content" in checked):
-            from etcdops.errors import RunbookError
-
             raise RunbookError(
                 file, line, "'template' needs exactly one of 'src' (a file) or 'content'"
             )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from etcdops.errors import BadInput, StepFailed
+from etcdops.transport.playbook_guard import alive, close_masters
 
 
 @dataclass(frozen=True)
@@ -32,19 +33,11 @@ class PlaybookResult:
 PLAYBOOK_WAIT = 60.0  # s a resumed run waits for a playbook of the same run still running
 
 
-def pidfile_of(run_id: str) -> Path:
-    from etcdops.session import project_root
-
-    return project_root() / ".etcdops" / "runs" / run_id / "playbook.pid"
-
-
-def wait_for_earlier(run_id: str, note: Callable[[str], None]) -> None:
+def wait_for_earlier(pidfile: Path, note: Callable[[str], None]) -> None:
     """A playbook of this run that is still running (its runner was killed, a resume started at
     once)
     is waited for, bounded; still alive after PLAYBOOK_WAIT: refused, naming its pid."""
-    from etcdops.transport.playbook_guard import alive
 
-    pidfile = pidfile_of(run_id)
     try:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -55,7 +48,7 @@ def wait_for_earlier(run_id: str, note: Callable[[str], None]) -> None:
             raise StepFailed(
                 "playbook",
                 None,
-                f"the playbook started by an earlier attempt of run {run_id} "
+                f"the playbook started by an earlier attempt of this run "
                 f"(pid {pid}) is still running after {PLAYBOOK_WAIT:g}s; not starting a second one "
                 "beside it. Wait for it or stop it, then resume again",
             )
@@ -81,7 +74,7 @@ def run_playbook(
     extravars: Mapping[str, Any],
     timeout: float,
     on_event: Callable[[str], None] | None = None,
-    run_id: str = "",
+    pidfile: Path | None = None,
     stop_reason: Callable[[], str | None] = lambda: None,
 ) -> PlaybookResult:
     import ansible_runner  # only when a step needs it: it is slow to import
@@ -94,8 +87,8 @@ def run_playbook(
     binary = shutil.which("ansible-playbook", path=path)
     if binary is None:
         raise BadInput("ansible-playbook is not installed (make setup installs ansible-core)")
-    if run_id:
-        wait_for_earlier(run_id, on_event or (lambda _m: None))
+    if pidfile is not None:
+        wait_for_earlier(pidfile, on_event or (lambda _m: None))
     private = tempfile.mkdtemp(prefix="etcdops-ansible-")
     control = Path(private) / "cp"
     control.mkdir()
@@ -103,7 +96,7 @@ def run_playbook(
         "ETCDOPS_PARENT_PID": str(os.getpid()),
         "ETCDOPS_ANSIBLE_PLAYBOOK": binary,
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
-        "ETCDOPS_PLAYBOOK_PIDFILE": str(pidfile_of(run_id)) if run_id else "",
+        "ETCDOPS_PLAYBOOK_PIDFILE": str(pidfile) if pidfile is not None else "",
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
 
@@ -150,8 +143,6 @@ def run_playbook(
             stdout_tail="\n".join(out.strip().splitlines()[-20:]),
         )
     finally:
-        from etcdops.transport.playbook_guard import close_masters
-
         close_masters(
             str(control)
         )  # the guard closes them too; this covers a guard that was killed

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from etcdops.durations import DEFAULT_RATES, MB, Rates
-from etcdops.output import plan_dict, plan_text
+from etcdops.output import plan_text
+from etcdops.serialize import plan_dict
 from tests.helpers import lab_facts, lab_inventory, plan_for
 
 

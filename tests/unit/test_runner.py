@@ -122,7 +122,7 @@ def test_a_recheck_reuses_facts_read_just_before_with_no_action_since(
 
 
 def test_a_long_copy_notes_its_progress_at_most_every_few_seconds() -> None:
-    from etcdops.steps.transfer import TransferProgress
+    from etcdops.steps.copying import TransferProgress
 
     now = [100.0]
     notes: list[str] = []

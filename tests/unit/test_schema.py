@@ -13,8 +13,8 @@ import yaml
 from etcdops.execute.runner import RunStatus, StepStatus
 from etcdops.runbook.loader import _Loader
 from etcdops.schema import runbook_schema, step_list_schema
-from etcdops.steps import KINDS
 from etcdops.steps.base import HostStatus
+from etcdops.steps.registry import KINDS
 from tests.helpers import REPO
 
 

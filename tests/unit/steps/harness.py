@@ -17,8 +17,8 @@ from etcdops.errors import EtcdopsError
 from etcdops.facts.gateway import NO_CURL
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Inventory
-from etcdops.steps import KINDS
 from etcdops.steps.base import ExecContext, Outcome, StepContext
+from etcdops.steps.registry import KINDS
 from etcdops.transport import Result
 from tests.helpers import FIXTURES, REPO, RUN, DictProbe, lab_facts, lab_inventory
 

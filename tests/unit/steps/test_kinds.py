@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from etcdops.steps import KINDS
+from etcdops.steps.registry import KINDS
 from tests.unit.steps.harness import all_cases, kind_files, run_case
 
 CASES = all_cases()

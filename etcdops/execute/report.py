@@ -11,8 +11,8 @@ from typing import Any
 
 from etcdops.execute.runner import RunResult, summarize
 from etcdops.facts.model import ClusterFacts
-from etcdops.output import status_dict
 from etcdops.plan import Plan
+from etcdops.serialize import status_dict
 
 REPORT_SCHEMA = "etcdops-report/1"
 

@@ -1,58 +1,22 @@
-"""`upload` / `download`: copy a file between the control node and the host, sha256 checked.
-
-The copy goes to FILE.part and is renamed into place once its sha256 matches, so a copy cut
-short is never taken for a complete one; a second run finds the file already there (ok).
-"""
+"""Copies between the control node and a host for the step kinds: sha256 on both ends as it
+streams, a .part renamed when complete, progress every few seconds."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from etcdops.commands import sh
 from etcdops.context import sha256_file
 from etcdops.errors import EtcdopsError, StepFailed, TransferError
+from etcdops.facts.disk import df_command, human, parse_df
 from etcdops.steps import files
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write, mb
+from etcdops.steps.base import ExecContext, Outcome, mb
 from etcdops.steps.files import remote_sha256
-from etcdops.steps.spec import spec_field
 
 PROGRESS_EVERY = 5.0  # s between notes on a long copy
-
-
-@dataclass(frozen=True)
-class UploadSpec:
-    src: str = spec_field("a file on the control node")
-    dest: str = spec_field("the path on the host")
-    mode: str | None = spec_field("file mode, e.g. '0600'", None)
-
-
-@dataclass(frozen=True)
-class DownloadSpec:
-    src: str = spec_field("a file on the host")
-    dest: str = spec_field("the path on the control node")
-
-
-@dataclass(frozen=True, kw_only=True)
-class UploadAction(Action):
-    src: str
-    dest: str
-    mode: str | None = None
-
-    def describe(self) -> list[str]:
-        return [f"upload {self.src} -> {self.dest} (sha256 verified)"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class DownloadAction(Action):
-    src: str
-    dest: str
-
-    def describe(self) -> list[str]:
-        return [f"download {self.src} -> {self.dest} (sha256 verified)"]
 
 
 class TransferProgress:
@@ -83,47 +47,6 @@ class TransferProgress:
         self.last = now
         rate = done / max(now - self.start, 1e-6)
         self.note(f"{self.verb} {mb(done)} of {mb(total)} ({done / total:.0%}, {mb(rate)}/s)")
-
-
-class UploadKind(StepKind[UploadSpec, UploadAction]):
-    name = "upload"
-    summary = "copy a file from the control node to the hosts (via .part, sha256 verified)"
-    Spec = UploadSpec
-    default_timeout = 300.0
-    heartbeat = False  # the copy notes its own progress
-
-    def plan(self, spec: UploadSpec, ctx: StepContext) -> UploadAction:
-        src, dest = spec.src.strip(), spec.dest.strip()
-        size = os.path.getsize(src) if os.path.isfile(src) else 0
-        return UploadAction(
-            intent=f"upload {src} -> {dest}",
-            src=src,
-            dest=dest,
-            mode=spec.mode,
-            writes=(Write(ctx.host, dest, size, f"a copy of {os.path.basename(src)}"),),
-            work=size,
-        )
-
-    def execute(self, action: UploadAction, ex: ExecContext) -> Outcome:
-        return upload(ex, action.src, action.dest, action.mode)
-
-
-class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
-    name = "download"
-    summary = "copy a file from a host to the control node (via .part, sha256 verified)"
-    Spec = DownloadSpec
-    default_timeout = 300.0
-    heartbeat = False
-
-    def plan(self, spec: DownloadSpec, ctx: StepContext) -> DownloadAction:
-        return DownloadAction(
-            intent=f"download {spec.src} -> {spec.dest}",
-            src=spec.src.strip(),
-            dest=spec.dest.strip(),
-        )
-
-    def execute(self, action: DownloadAction, ex: ExecContext) -> Outcome:
-        return download(ex, action.src, action.dest)
 
 
 def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Outcome:
@@ -174,7 +97,6 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
 def _room(ex: ExecContext, dest: str, src: str) -> str:
     """What the destination's filesystem has free, when a copy failed (SFTP reports a full disk only
     as "Failure")."""
-    from etcdops.facts.disk import df_command, human, parse_df
 
     try:
         fs = parse_df(ex.run(df_command([dest]), check=False).stdout).get(dest)

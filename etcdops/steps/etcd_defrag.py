@@ -1,0 +1,190 @@
+"""`etcd_defrag`: defragment a member when its live figures meet the rule, the cluster healthy
+before and after."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from etcdops.commands import etcdctl
+from etcdops.errors import StepFailed
+from etcdops.facts import gateway
+from etcdops.facts.disk import df_command, human, parse_df
+from etcdops.facts.model import EndpointStatus
+from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, mb, rule_ok
+from etcdops.inventory import EtcdConfig
+from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
+from etcdops.steps.etcd_reads import (
+    endpoints_of,
+    gateway_status,
+    health_command,
+    host_of_url,
+    read_status,
+    status_command,
+    unhealthy,
+)
+from etcdops.steps.spec import spec_field
+
+HEALTH_TIMEOUT = 60.0  # s for the cluster to be healthy again after a defragmentation
+
+
+@dataclass(frozen=True)
+class DefragSpec:
+    rule: str = spec_field(
+        "default | always | never | an expression over the member's figures", "default"
+    )
+    timeout: int = spec_field("seconds the defragmentation may take", 600, minimum=10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefragAction(Action):
+    etcd: EtcdConfig
+    rule: str
+    seconds: int
+    endpoints: tuple[str, ...]
+    quota: int
+
+
+class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
+    name = "etcd_defrag"
+    summary = (
+        "defragment one member at a time if its live figures meet the rule; health before and after"
+    )
+    Spec = DefragSpec
+    shorthand = "rule"
+    default_target = "members"
+    default_timeout = 900.0
+
+    def plan(self, spec: DefragSpec, ctx: StepContext) -> DefragAction:
+        if not rule_ok(spec.rule):
+            raise ctx.error(
+                f"etcd_defrag.rule {spec.rule!r} is not default, always, never or an expression "
+                "over the figures"
+            )
+        etcd = ctx.etcd
+        endpoints = endpoints_of(ctx.inventory)
+        status = ctx.facts.status_of(ctx.host)
+        return DefragAction(
+            intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} "
+            "holds; the whole "
+            "cluster healthy before, and again after it (else stop here)",
+            commands=(
+                gateway.command(etcd, endpoints, ("status", "members")),
+                health_command(etcd, endpoints),
+                status_command(etcd, endpoints),
+                etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s"),
+                health_command(etcd, endpoints),
+                status_command(etcd, endpoints),
+            ),
+            etcd=etcd,
+            rule=spec.rule,
+            seconds=spec.timeout,
+            endpoints=tuple(endpoints),
+            quota=etcd.quota_backend_bytes or DEFAULT_QUOTA,
+            work=status.db_size_in_use if status else 0,
+        )  # bbolt copies what is in use, at most
+
+    def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
+        found, proven = gateway_status(
+            ex, action.etcd, list(action.endpoints)
+        )  # health and figures in one read
+        if not proven:
+            sick = unhealthy(ex, action.etcd, list(action.endpoints))
+            if sick:
+                raise StepFailed(
+                    ex.step,
+                    ex.host,
+                    f"{', '.join(sick)} is not healthy, so {ex.host} is not "
+                    "defragmented: stopping here",
+                )
+        # its own figures and the leader, at once
+        statuses = (
+            found if found is not None else read_status(ex, action.etcd, list(action.endpoints))
+        )
+        before, leader_before = self._own(ex, action, statuses), self._leader(ex, statuses)
+        space = Space(
+            ex.host,
+            before.db_size,
+            before.db_size_in_use,
+            action.quota,
+            before.is_learner,
+            before.is_leader,
+        )
+        reason = defrag_reason(space, action.rule)
+        if not reason:
+            return Outcome.ok(
+                f"not needed under rule {action.rule}: {mb(space.reclaimable)} reclaimable of "
+                f"{mb(space.db_size)}"
+            )
+        room = self._room(ex, action, before.db_size)
+        if room:
+            return Outcome(HostStatus.SKIPPED, room)
+        started = time.time()
+        t0 = time.monotonic()
+        ex.run(etcdctl(action.etcd, "defrag", command_timeout=f"{action.seconds}s"))
+        seconds = time.monotonic() - t0
+
+        seen: list[list[EndpointStatus]] = []
+
+        def healthy() -> tuple[bool, str]:
+            found, ok = gateway_status(ex, action.etcd, list(action.endpoints))
+            if not ok:
+                now = unhealthy(ex, action.etcd, list(action.endpoints))
+                if now:
+                    return False, ", ".join(now) + " unhealthy"
+            if found is not None:
+                seen.append(found)
+            return True, "healthy"
+
+        ex.poll(
+            healthy, f"the cluster is healthy after defragmenting {ex.host}", 0.5, HEALTH_TIMEOUT
+        )
+        statuses = seen[-1] if seen else read_status(ex, action.etcd, list(action.endpoints))
+        after, leader_after = self._own(ex, action, statuses), self._leader(ex, statuses)
+        report = {
+            "member": ex.host,
+            "db_before": before.db_size,
+            "db_after": after.db_size,
+            "in_use_after": after.db_size_in_use,
+            "seconds": round(seconds, 3),
+            "leader_before": leader_before,
+            "leader_after": leader_after,
+            "started": int(started * 1000),
+        }
+        return Outcome.changed(
+            f"{ex.host}: db size {before.db_size} -> {after.db_size} bytes "
+            f"({after.db_size_in_use} in use) in {seconds * 1000:.0f} ms; leader "
+            f"{leader_before} -> {leader_after} ({reason})",
+            report=report,
+        )
+
+    @staticmethod
+    def _room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
+        """Why the defragmentation would not fit ('' when it does): bbolt writes a new copy of the
+        whole database beside the old one; afterwards the margin must still be free."""
+        fs = parse_df(ex.run(df_command([action.etcd.data_dir])).stdout).get(action.etcd.data_dir)
+        if fs is None:
+            return ""
+        if fs.free - db_size >= fs.margin:
+            return ""
+        return (
+            f"not defragmented: it writes a full copy of the database ({human(db_size)}) on "
+            f"{fs.mount}, which has "
+            f"{human(fs.free)} free, and {human(fs.margin)} must stay free (10% of the filesystem "
+            "or 1 GiB, "
+            "whichever is more); make room, then run compact-defrag again"
+        )
+
+    @staticmethod
+    def _own(
+        ex: ExecContext, action: DefragAction, statuses: list[EndpointStatus]
+    ) -> EndpointStatus:
+        mine = action.etcd.client_url.rstrip("/")
+        found = next((s for s in statuses if s.endpoint.rstrip("/") == mine), None)
+        return found if found is not None else read_status(ex, action.etcd)[0]
+
+    @staticmethod
+    def _leader(ex: ExecContext, statuses: list[EndpointStatus]) -> str:
+        by_id = {s.member_id: host_of_url(ex.inventory, s.endpoint) for s in statuses}
+        leader = next((s.leader for s in statuses if s.leader), 0)
+        return by_id.get(leader, f"{leader:x}")

@@ -1,0 +1,64 @@
+"""`etcd_endpoint_status`: check every endpoint's status (one cluster id, a revision)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from etcdops.commands import etcdctl
+from etcdops.facts.parse import parse_endpoint_status
+from etcdops.inventory import EtcdConfig
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, mb
+from etcdops.steps.etcd_reads import endpoints_of, host_of_url
+from etcdops.steps.spec import spec_field
+
+
+@dataclass(frozen=True)
+class StatusSpec:
+    cluster: bool = spec_field(
+        "every member of the inventory's etcd group (else the host's own)", False
+    )
+    message: str = spec_field("text printed above the table", "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusAction(Action):
+    etcd: EtcdConfig
+    endpoints: tuple[str, ...]
+    message: str
+
+
+class EtcdEndpointStatusKind(StepKind[StatusSpec, StatusAction]):
+    name = "etcd_endpoint_status"
+    summary = "print endpoint status (version, db size, leader, raft index, revision) as a table"
+    Spec = StatusSpec
+    default_timeout = 30.0
+
+    def plan(self, spec: StatusSpec, ctx: StepContext) -> StatusAction:
+        endpoints = tuple(endpoints_of(ctx.inventory)) if spec.cluster else (ctx.etcd.client_url,)
+        command = etcdctl(ctx.etcd, "endpoint", "status", "-w", "json", endpoints=list(endpoints))
+        return StatusAction(
+            intent=f"show endpoint status of {', '.join(endpoints)}",
+            commands=(command,),
+            etcd=ctx.etcd,
+            endpoints=endpoints,
+            message=spec.message,
+        )
+
+    def execute(self, action: StatusAction, ex: ExecContext) -> Outcome:
+        out = ex.run(
+            etcdctl(
+                action.etcd, "endpoint", "status", "-w", "json", endpoints=list(action.endpoints)
+            )
+        )
+        lines = [action.message.rstrip()] if action.message.strip() else []
+        lines.append(
+            f"{'HOST':<10} {'ID':<17} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} "
+            f"{'TERM':>5} {'INDEX':>8} {'REVISION':>9}"
+        )
+        for s in parse_endpoint_status(out.stdout):
+            lines.append(
+                f"{host_of_url(ex.inventory, s.endpoint):<10} {s.member_id:<17x} {s.version:<8} "
+                f"{mb(s.db_size):>9} {mb(s.db_size_in_use):>9} {'*' if s.is_leader else '':<6} "
+                f"{s.raft_term:>5} {s.raft_index:>8} {s.revision:>9}"
+            )
+        return Outcome.ok("\n".join(lines))

@@ -1,0 +1,102 @@
+"""`etcd_snapshot_restore`: restore a snapshot into a fresh data dir (etcdutl on 3.5+, etcdctl on
+3.4, chosen from the facts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from etcdops.commands import Command, snapshot_tool, uses_etcdutl, with_args
+from etcdops.steps import files
+from etcdops.steps.base import (
+    Action,
+    ExecContext,
+    Outcome,
+    StepContext,
+    StepKind,
+    Write,
+    heartbeat,
+)
+from etcdops.steps.spec import spec_field
+
+
+@dataclass(frozen=True)
+class RestoreSpec:
+    snapshot: str = spec_field("the snapshot file on the host")
+    token: str = spec_field("the new --initial-cluster-token")
+    into: str = spec_field("restore into DATA_DIR.INTO-STAMP (and WAL_DIR.INTO-STAMP)", "restore")
+    bump_revision: int = spec_field(
+        "--bump-revision N --mark-compacted (etcdutl 3.5+)", 0, minimum=0
+    )
+    initial_cluster: str | None = spec_field(
+        "NAME=PEER_URL,... (default: the inventory's etcd group)", None
+    )
+    bytes: int = spec_field(
+        "how much the restored database takes (the snapshot's size), for the disk check",
+        0,
+        minimum=0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreAction(Action):
+    restore: Command
+    targets: tuple[str, ...]  # the fresh data dir (and WAL dir)
+
+
+class EtcdSnapshotRestoreKind(StepKind[RestoreSpec, RestoreAction]):
+    name = "etcd_snapshot_restore"
+    summary = (
+        "restore a snapshot into a fresh data dir (etcdutl 3.5+ / etcdctl 3.4, from the facts)"
+    )
+    Spec = RestoreSpec
+    default_timeout = 900.0
+
+    def plan(self, spec: RestoreSpec, ctx: StepContext) -> RestoreAction:
+        etcd, version = ctx.etcd, ctx.version()
+        if spec.bump_revision and not uses_etcdutl(version):
+            raise ctx.error(f"--bump-revision needs etcdutl 3.5+; {ctx.host} runs etcd {version}")
+        data = f"{etcd.data_dir}.{spec.into}-{ctx.run.stamp}"
+        wal = f"{etcd.wal_dir}.{spec.into}-{ctx.run.stamp}" if etcd.wal_dir else None
+        args: list[object] = [
+            "snapshot",
+            "restore",
+            spec.snapshot,
+            "--name",
+            etcd.name,
+            "--initial-cluster",
+            spec.initial_cluster or ctx.inventory.initial_cluster(),
+            "--initial-cluster-token",
+            spec.token,
+            "--initial-advertise-peer-urls",
+            etcd.peer_url,
+            "--data-dir",
+            data,
+        ]
+        if wal:
+            args += ["--wal-dir", wal]
+        if spec.bump_revision:
+            args += ["--bump-revision", str(spec.bump_revision), "--mark-compacted"]
+        restore = with_args(snapshot_tool(etcd, version), *args)
+        tool = "etcdutl" if uses_etcdutl(version) else "etcdctl (etcd 3.4)"
+        return RestoreAction(
+            intent=f"restore {spec.snapshot} into {data}{' and ' + wal if wal else ''} with "
+            f"{tool}; a dir left by an interrupted attempt is moved aside first",
+            commands=(files.stat_command(data, *([wal] if wal else [])), restore),
+            restore=restore,
+            targets=(data, *([wal] if wal else [])),
+            writes=(Write(ctx.host, data, spec.bytes, "the restored data dir"),),
+            work=spec.bytes,
+        )
+
+    def execute(self, action: RestoreAction, ex: ExecContext) -> Outcome:
+        notes = []
+        for path, state in files.stat(ex, *action.targets).items():
+            if (
+                state.exists
+            ):  # an interrupted attempt of this run: kept, never reused, never deleted
+                aside = f"{path}.interrupted-{files.now_stamp()}"
+                files.set_aside(ex, path, aside, "interrupted")
+                notes.append(f"kept an interrupted attempt as {aside}")
+        with heartbeat(ex.note, ex.timeout):
+            ex.run(action.restore)
+        return Outcome.changed("\n".join([*notes, f"restored into {', '.join(action.targets)}"]))

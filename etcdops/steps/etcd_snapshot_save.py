@@ -1,0 +1,188 @@
+"""`etcd_snapshot_save`: save a snapshot on a member, verify it there and copy it to the control
+node with its metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from etcdops.commands import Command, Raw, etcdctl, sh
+from etcdops.durable import durable
+from etcdops.facts.parse import SnapshotStatus, parse_count, parse_snapshot_status
+from etcdops.inventory import EtcdConfig
+from etcdops.steps.base import (
+    Action,
+    ExecContext,
+    Outcome,
+    StepContext,
+    StepKind,
+    Write,
+    heartbeat,
+    mb,
+)
+from etcdops.steps.copying import download
+from etcdops.steps.etcd_reads import count_command, snapshot_status_command
+from etcdops.steps.spec import spec_field
+from etcdops.transport.local import CONTROL
+
+SNAPSHOT_TIMEOUT = 600  # s etcdctl snapshot save may take
+
+
+@dataclass(frozen=True)
+class SaveSpec:
+    dest: str = spec_field("the directory on the control node")
+    name: str = spec_field("the file name before the revision: NAME-revREV-STAMP.db", "etcd")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaveAction(Action):
+    remote: str
+    dest: str
+    name: str
+    save: Command
+    status: Command
+    etcd: EtcdConfig
+    meta: dict[str, str]
+
+
+class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
+    name = "etcd_snapshot_save"
+    summary = (
+        "save a snapshot on a member, verify it, copy it to the control node with its metadata"
+    )
+    Spec = SaveSpec
+    default_timeout = 1800.0
+    heartbeat = False  # its phases say how far it got
+
+    def plan(self, spec: SaveSpec, ctx: StepContext) -> SaveAction:
+        etcd, version = ctx.etcd, ctx.version()
+        remote = f"{os.path.dirname(etcd.data_dir.rstrip('/'))}/etcdops-snapshot-{ctx.run.stamp}.db"
+        save = etcdctl(
+            etcd, "snapshot", "save", remote + ".part", command_timeout=f"{SNAPSHOT_TIMEOUT}s"
+        )
+        status_cmd = snapshot_status_command(etcd, version, remote)
+        facts = ctx.facts
+        meta = {
+            "cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else "",
+            "members": ctx.inventory.initial_cluster(),
+            "etcd_version": facts.version or "",
+            "time": ctx.run.time,
+            "source": ctx.host,
+        }
+        dest = f"{spec.dest}/{spec.name}-rev<REV>-{ctx.run.stamp}.db"
+        status = ctx.facts.status_of(ctx.host)
+        size = status.db_size if status else 0
+        return SaveAction(
+            intent=f"save a snapshot on {ctx.host}, then copy it to {dest} (sha256 computed on "
+            "both "
+            "ends as it streams) while it is verified there (snapshot status, its key count); its "
+            "metadata beside it",
+            commands=(
+                save,
+                sh("mv", "-f", remote + ".part", remote),
+                status_cmd,
+                count_command(etcd, "<REV>"),
+            ),
+            remote=remote,
+            dest=spec.dest,
+            name=spec.name,
+            save=save,
+            status=status_cmd,
+            etcd=etcd,
+            meta=meta,
+            writes=(
+                Write(ctx.host, remote, size, "the snapshot, until it is copied"),
+                Write(CONTROL, spec.dest, size, "the snapshot"),
+            ),
+            work=size,
+        )
+
+    def execute(self, action: SaveAction, ex: ExecContext) -> Outcome:
+        remote = action.remote
+        started = time.monotonic()
+        with heartbeat(ex.note, ex.timeout):
+            ex.run(action.save)
+        saved = time.monotonic() - started
+        ex.run(sh("mv", "-f", "--", remote + ".part", remote))
+        dest = Path(action.dest)
+        hidden = (
+            dest / f".{action.name}-{ex.info.stamp}.db"
+        )  # named by its revision once that is read
+        # the check on the host (snapshot status, the key count at its revision) runs while the copy
+        # streams to the control node, hashed on both ends as it goes
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checked = pool.submit(self._timed_check, action, ex)
+            copied = download(ex, remote, str(hidden))
+            status, keys, check_seconds = checked.result()
+        sha = str((copied.report or {}).get("sha256", ""))
+        base = f"{action.name}-rev{status.revision}-{ex.info.stamp}"
+        synced = time.monotonic()
+        durable(
+            hidden
+        )  # a backup is named complete only once its bytes are on the control node's disk
+        synced = time.monotonic() - synced
+        if synced >= 1:
+            ex.note(f"written to the control node's disk (fsync) in {synced:.1f}s")
+        write_meta(
+            dest / f"{base}.json",
+            {
+                **action.meta,
+                "revision": status.revision,
+                "keys": keys,
+                "sha256": sha,
+                "status": _status_dict(status),
+            },
+        )
+        hidden.rename(dest / f"{base}.db")
+        durable(dest)  # and the names too
+        ex.run(sh("rm", "-f", "--", remote, Raw("2>/dev/null; true")))
+        return Outcome.changed(
+            f"snapshot {dest / (base + '.db')} (revision {status.revision}, {keys} keys, "
+            f"sha256 {sha[:12]}; {copied.detail.split('(')[-1].rstrip(')')})",
+            report={
+                "snapshot": str(dest / (base + ".db")),
+                "revision": status.revision,
+                "keys": keys,
+                "bytes": status.total_size,
+                "save_seconds": round(saved, 3),
+                "check_seconds": round(check_seconds, 3),
+                "sync_seconds": round(synced, 3),
+                "copy_seconds": (copied.report or {}).get("seconds"),
+            },
+        )
+
+    @classmethod
+    def _timed_check(cls, action: SaveAction, ex: ExecContext) -> tuple[SnapshotStatus, int, float]:
+        started = time.monotonic()
+        status, keys = cls._check(action, ex)
+        return status, keys, time.monotonic() - started
+
+    @staticmethod
+    def _check(action: SaveAction, ex: ExecContext) -> tuple[SnapshotStatus, int]:
+        status = parse_snapshot_status(ex.run(action.status).stdout)
+        keys = parse_count(ex.run(count_command(action.etcd, status.revision)).stdout)
+        ex.note(
+            f"verified on the host: revision {status.revision}, {keys} keys, "
+            f"{mb(status.total_size)}"
+        )
+        return status, keys
+
+
+def _status_dict(status: SnapshotStatus) -> dict[str, int]:
+    return {
+        "hash": status.hash,
+        "revision": status.revision,
+        "totalKey": status.total_keys,
+        "totalSize": status.total_size,
+    }
+
+
+def write_meta(path: Path, data: dict[str, object]) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(data, indent=2) + "\n")
+    durable(part)
+    part.rename(path)
