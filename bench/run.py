@@ -58,7 +58,7 @@ BASELINE = r"""
 import sys, threading, paramiko
 from pathlib import Path
 from etcdops.inventory import load_inventory
-from etcdops.facts.gather import facts_script
+from etcdops.facts.script import facts_script
 inv = load_inventory(Path("inventories/lab"))
 def one(h):
     c = paramiko.SSHClient(); c.load_host_keys(h.known_hosts)

@@ -125,7 +125,9 @@ def test_facts_come_from_etcds_gateway_and_from_etcdctl_where_it_is_switched_off
     from etcd's JSON gateway in one curl; a member that serves no gateway is read through etcdctl
     in the same script, with the same facts."""
     from etcdops.facts import versions as installed
-    from etcdops.facts.gather import facts_script, gather, host_facts_from_output
+    from etcdops.facts.gather import gather
+    from etcdops.facts.script import facts_script
+    from etcdops.facts.sections import host_facts_from_output
     from etcdops.inventory import load_inventory
     from etcdops.transport.pool import Pool
 

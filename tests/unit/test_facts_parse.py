@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from etcdops.facts.gather import assemble, host_facts_from_output
+from etcdops.facts.gather import assemble
 from etcdops.facts.model import HostFacts
 from etcdops.facts.parse import (
     parse_endpoint_health,
@@ -8,6 +8,7 @@ from etcdops.facts.parse import (
     parse_member_list,
     parse_snapshot_status,
 )
+from etcdops.facts.sections import host_facts_from_output
 from tests.conftest import FIXTURES
 from tests.helpers import LAB_INVENTORY
 
@@ -83,8 +84,8 @@ def test_facts_script_output_with_a_down_member(repo) -> None:  # type: ignore[n
 
 
 def test_alarms_come_from_endpoint_status_on_3_5_and_3_4(repo) -> None:  # type: ignore[no-untyped-def]
-    from etcdops.facts.gather import ClusterParts
     from etcdops.facts.parse import parse_status_alarms
+    from etcdops.facts.sections import ClusterView
     from etcdops.inventory import load_inventory
 
     for name in ("endpoint-status-nospace.json", "endpoint-status-nospace-3.4.json"):
@@ -97,14 +98,14 @@ def test_alarms_come_from_endpoint_status_on_3_5_and_3_4(repo) -> None:  # type:
     text = (
         (CAPTURED / "endpoint-status-nospace.json").read_text().replace("127.0.50.1", "127.0.1.1")
     )
-    parts = ClusterParts()
+    parts = ClusterView()
     hf = host_facts_from_output(inv.host("node1"), f"@@status\n{text}\n@@rc 0\n@@stderr\n", parts)
     facts = assemble(inv, {"node1": hf}, [], None, parts.alarms)
     assert [a.alarm for a in facts.alarms] == ["NOSPACE"] and hf.etcd_version == "3.5.16"
 
 
 def test_an_alarm_alone_does_not_make_a_member_unhealthy(repo) -> None:  # type: ignore[no-untyped-def]
-    from etcdops.facts.gather import host_facts_from_output
+    from etcdops.facts.sections import host_facts_from_output
     from etcdops.inventory import load_inventory
 
     host = load_inventory(LAB_INVENTORY).host("node1")
@@ -193,7 +194,7 @@ def test_a_learner_through_the_gateway_is_healthy_without_a_member_list(repo) ->
 def test_a_34_servers_gateway_is_read_again_through_etcdctl(repo) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from etcdops.facts.gather import GatewayUnfit
+    from etcdops.facts.sections import GatewayUnfit
     from etcdops.inventory import load_inventory
 
     host = load_inventory(LAB_INVENTORY).host("node1")

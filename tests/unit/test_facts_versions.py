@@ -14,7 +14,7 @@ import pytest
 
 from etcdops.facts import versions
 from etcdops.facts.certs import certs_section, parse_certs
-from etcdops.facts.gather import split_sections
+from etcdops.facts.sections import split_sections
 from etcdops.inventory import Host
 from tests.helpers import lab_inventory
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from etcdops.facts.gather import _not_listening
+from etcdops.facts.script import _not_listening
 
 
 def _says_not_listening(url: str) -> bool:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from etcdops.facts.gather import assemble, host_facts_from_output
+from etcdops.facts.gather import assemble
 from etcdops.facts.model import EndpointStatus, HostFacts, Member
+from etcdops.facts.sections import host_facts_from_output
 from etcdops.inventory import load_inventory
 from etcdops.membership import Membership
 from tests.helpers import LAB_INVENTORY, commands, lab_facts, plan_for
