@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from etcdops import units
 from etcdops.facts.etcdctl import etcdctl, etcdutl
 from etcdops.facts.model import ClusterFacts
-from etcdops.facts.space import defrag_reason, mb, rule_ok, space_of
+from etcdops.facts.space import defrag_reason, rule_ok, space_of
 from etcdops.inventory import Host, Inventory
 from etcdops.snapshots import (
     latest_snapshot,
@@ -77,7 +78,7 @@ def base_context(
         "defrag_reason": lambda f, host, rule: defrag_reason(
             space_of(f, host, _quota(inventory, host)), rule
         ),
-        "mb": mb,
+        "mb": units.size,  # sizes as everywhere else (MiB/GiB); the name is older
         "rule_ok": rule_ok,
         "env_overrides": env_overrides,
     }

@@ -8,9 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
 
+from etcdops import units
 from etcdops.commands import Command
 from etcdops.errors import EtcdopsError
-from etcdops.facts.disk import Filesystem, df_command, human, local_filesystem, parse_df
+from etcdops.facts.disk import Filesystem, df_command, local_filesystem, parse_df
 from etcdops.steps.base import Write
 from etcdops.transport import Result
 from etcdops.transport.local import CONTROL
@@ -50,15 +51,16 @@ class DiskCheck:
     def message(self) -> str:
         return (
             f"{self.host}: {self.mount} has room for what the run writes there "
-            f"({human(self.needed)} under "
-            f"{', '.join(self.paths)}) and keeps {human(self.margin)} free"
+            f"({units.size(self.needed)} under "
+            f"{', '.join(self.paths)}) and keeps {units.size(self.margin)} free"
         )
 
     def detail(self) -> str:
         return (
-            f"needs {human(self.needed + self.margin)} free (the {human(self.needed)} written plus "
-            f"{human(self.margin)}: 10% of the filesystem or 1 GiB, whichever is more), has "
-            f"{human(self.free)}"
+            f"needs {units.size(self.needed + self.margin)} free "
+            f"(the {units.size(self.needed)} written plus "
+            f"{units.size(self.margin)}: 10% of the filesystem or 1 GiB, whichever is more), has "
+            f"{units.size(self.free)}"
         )
 
 

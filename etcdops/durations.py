@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from etcdops import paths
+from etcdops import paths, units
 from etcdops.limits import MAX_BYTES
 
 MB = 1 << 20
@@ -52,9 +52,8 @@ class Prediction:
             if self.samples
             else "a default rate: nothing measured on this inventory yet"
         )
-        return (
-            f"~{_seconds(self.seconds)} ({_size(self.bytes)} at {self.rate / MB:.0f} MB/s, {basis})"
-        )
+        what = f"{units.size(self.bytes)} at {units.rate(self.rate)}"
+        return f"~{_seconds(self.seconds)} ({what}, {basis})"
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -137,7 +136,3 @@ class Rates:
 
 def _seconds(s: float) -> str:
     return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f} min"
-
-
-def _size(n: int) -> str:
-    return f"{n / MB:.0f} MB" if n < 1 << 30 else f"{n / (1 << 30):.1f} GB"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from etcdops import units
 from etcdops.facts.aside import WARN_SHARE
 from etcdops.facts.certs import WARN_DAYS
-from etcdops.facts.disk import human
 from etcdops.facts.model import ClusterFacts
 from etcdops.plan import Plan
 from etcdops.serialize import plan_dict, status_dict
@@ -49,8 +49,8 @@ def status_text(facts: ClusterFacts) -> str:
             continue
         state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
         lines.append(
-            f"  {e['host']:<8} {e['version']:<8} {_size(e['db_size']):>9} "
-            f"{_size(e['db_size_in_use']):>9} "
+            f"  {e['host']:<8} {e['version']:<8} {units.size(e['db_size']):>9} "
+            f"{units.size(e['db_size_in_use']):>9} "
             f"{'*' if e['is_leader'] else '':<6} {e['raft_term']:>5} {e['raft_index']:>7} "
             f"{e['applied_index']:>7} {e['revision']:>7}  {state}"
             + (f" errors: {'; '.join(e['errors'])}" if e["errors"] else "")
@@ -73,15 +73,16 @@ def _aside_lines(endpoints: list[dict[str, Any]]) -> list[str]:
     for e, i in rows:
         mark = "" if i["ours"] else "  (no etcdops marker: not etcdops', prune leaves it)"
         lines.append(
-            f"  {e['host']:<8} {human(i['bytes']):>10}  {i['age_days']:>6.1f} days  "
+            f"  {e['host']:<8} {units.size(i['bytes']):>10}  {i['age_days']:>6.1f} days  "
             f"{i['path']}{mark}"
         )
     for e in endpoints:
         fs, total = e["data_fs"], sum(i["bytes"] for i in e["set_aside"])
         if fs and total > WARN_SHARE * fs["size"]:
             lines.append(
-                f"  WARNING: {e['host']}: {human(total)} set aside on {fs['mount']}, more than "
-                f"{WARN_SHARE:.0%} of it ({human(fs['size'])}; {human(fs['free'])} free)"
+                f"  WARNING: {e['host']}: {units.size(total)} set aside on {fs['mount']}, "
+                "more than "
+                f"{WARN_SHARE:.0%} of it ({units.size(fs['size'])}; {units.size(fs['free'])} free)"
             )
     return lines
 
@@ -108,16 +109,6 @@ def _cert_lines(endpoints: list[dict[str, Any]]) -> list[str]:
             f"  {host:<8} {c['kind']:<6} expires {c['not_after'][:10]} ({left} days left){warn}"
         )
     return lines
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
 
 
 def plan_text(plan: Plan) -> str:
@@ -199,9 +190,9 @@ def _disk_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["", "DISK (what the steps write, and the free space before and after)"]
     for r in rows:
         lines.append(
-            f"  {r['host']:<8} step {r['step']:<2} {human(r['bytes']):>10} {r['what']} "
+            f"  {r['host']:<8} step {r['step']:<2} {units.size(r['bytes']):>10} {r['what']} "
             f"({r['path']}, on "
-            f"{r['mount']}): free {human(r['free_before'])} -> {human(r['free_after'])}"
+            f"{r['mount']}): free {units.size(r['free_before'])} -> {units.size(r['free_after'])}"
         )
     return lines
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from etcdops import paths
+from etcdops import paths, units
 from etcdops.cli.common import boundary
 
 app = typer.Typer(help="The local lab: real etcd and sshd on 127.0.1.N.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def prune() -> None:
     from etcdops.lab.lab import Lab
 
     freed = Lab(paths.project_root()).prune(progress=typer.echo)
-    typer.echo(f"lab: {freed / 2**20:.0f} MB freed" if freed else "lab: no previous lab kept")
+    typer.echo(f"lab: {units.size(freed)} freed" if freed else "lab: no previous lab kept")
 
 
 @app.command()

@@ -80,11 +80,3 @@ def _mount_of(path: str) -> str:
     while not os.path.ismount(path):
         path = os.path.dirname(path)
     return path
-
-
-def human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)

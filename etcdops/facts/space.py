@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etcdops import units
 from etcdops.errors import EtcdopsError
 from etcdops.facts.model import ClusterFacts
 from etcdops.templating import evaluate
@@ -74,8 +75,8 @@ def defrag_reason(space: Space | None, rule: str) -> str:
     if not evaluate(expression, space.figures(), where=f"-p rule={rule}"):
         return ""
     return (
-        f"{rule if rule in RULES else 'rule'}: {mb(space.reclaimable)} reclaimable of "
-        f"{mb(space.db_size)} "
+        f"{rule if rule in RULES else 'rule'}: {units.size(space.reclaimable)} reclaimable of "
+        f"{units.size(space.db_size)} "
         f"({space.reclaimable_ratio:.0%}), quota usage {space.quota_usage:.0%}"
     )
 
@@ -87,7 +88,3 @@ def rule_ok(rule: str) -> bool:
     except EtcdopsError:
         return False
     return True
-
-
-def mb(size: int) -> str:
-    return f"{size / MB:.1f} MB"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from etcdops import units
 from etcdops.errors import EtcdopsError
 from etcdops.inventory import Host, Inventory, load_inventory
 from etcdops.lab import pki
@@ -157,7 +158,7 @@ class Lab:
             size = _du(old)
             shutil.rmtree(old)
             progress(
-                f"lab: removed the previous lab {old.name} ({size / 2**20:.0f} MB): only the last "
+                f"lab: removed the previous lab {old.name} ({units.size(size)}): only the last "
                 f"{KEEP_PREVIOUS} are kept"
             )
 

@@ -353,7 +353,3 @@ def heartbeat(
     finally:
         stop.set()
         thread.join(timeout=every)
-
-
-def mb(size: float) -> str:
-    return f"{size / 2**20:.1f} MB"

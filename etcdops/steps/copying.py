@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from etcdops import units
 from etcdops.commands import sh
 from etcdops.context import sha256_file
 from etcdops.errors import EtcdopsError, StepFailed, TransferError
-from etcdops.facts.disk import df_command, human, parse_df
+from etcdops.facts.disk import df_command, parse_df
 from etcdops.steps import files
-from etcdops.steps.base import ExecContext, Outcome, mb
+from etcdops.steps.base import ExecContext, Outcome
 from etcdops.steps.files import remote_sha256
 
 PROGRESS_EVERY = 5.0  # s between notes on a long copy
@@ -46,7 +47,8 @@ class TransferProgress:
             return
         self.last = now
         rate = done / max(now - self.start, 1e-6)
-        self.note(f"{self.verb} {mb(done)} of {mb(total)} ({done / total:.0%}, {mb(rate)}/s)")
+        share = f"{done / total:.0%}, {units.rate(rate)}"
+        self.note(f"{self.verb} {units.size(done)} of {units.size(total)} ({share})")
 
 
 def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Outcome:
@@ -89,7 +91,8 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
     took = time.monotonic() - started
     return Outcome.changed(
         f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
-        f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
+        f"({units.size(copied.bytes)} in {took:.1f}s, "
+        f"{units.rate(copied.bytes / max(took, 1e-6))})",
         report={"copied_bytes": copied.bytes, "seconds": round(took, 3)},
     )
 
@@ -106,9 +109,8 @@ def _room(ex: ExecContext, dest: str, src: str) -> str:
         return ""
     size = os.path.getsize(src) if os.path.isfile(src) else 0
     full = " (no space left on the device)" if fs.free < size else ""
-    return (
-        f"{full}: {fs.mount} on {ex.host} has {human(fs.free)} free, the copy needs {human(size)}"
-    )
+    free = units.size(fs.free)
+    return f"{full}: {fs.mount} on {ex.host} has {free} free, the copy needs {units.size(size)}"
 
 
 def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outcome:
@@ -147,7 +149,8 @@ def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outco
     took = time.monotonic() - started
     return Outcome.changed(
         f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "
-        f"({mb(copied.bytes)} in {took:.1f}s, {mb(copied.bytes / max(took, 1e-6))}/s)",
+        f"({units.size(copied.bytes)} in {took:.1f}s, "
+        f"{units.rate(copied.bytes / max(took, 1e-6))})",
         report={
             "copied_bytes": copied.bytes,
             "seconds": round(took, 3),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etcdops import units
 from etcdops.commands import Command, etcdctl
 from etcdops.errors import CommandFailed, StepFailed
 from etcdops.facts import gateway
 from etcdops.facts.parse import (
     parse_status,
 )
-from etcdops.facts.space import mb
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import (
@@ -157,7 +157,8 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             done += (
                 "; applied by every member ("
                 + ", ".join(
-                    f"{host_of_url(ex.inventory, u)} {mb(b)} in use" for u, b in in_use.items()
+                    f"{host_of_url(ex.inventory, u)} {units.size(b)} in use"
+                    for u, b in in_use.items()
                 )
                 + ")"
             )
@@ -272,7 +273,9 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             waiting = [host_of_url(ex.inventory, u) for u in endpoints if u not in by]
             return not waiting, (
                 "still deleting: " + ", ".join(waiting) + "; " if waiting else ""
-            ) + ", ".join(f"{host_of_url(ex.inventory, u)} {mb(b)}" for u, b in last.items())
+            ) + ", ".join(
+                f"{host_of_url(ex.inventory, u)} {units.size(b)}" for u, b in last.items()
+            )
 
         ex.poll(
             settled,

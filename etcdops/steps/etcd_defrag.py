@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from etcdops import units
 from etcdops.commands import etcdctl
 from etcdops.errors import StepFailed
 from etcdops.facts import gateway
-from etcdops.facts.disk import df_command, human, parse_df
+from etcdops.facts.disk import df_command, parse_df
 from etcdops.facts.model import EndpointStatus
-from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, mb, rule_ok
+from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, rule_ok
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import (
@@ -113,8 +114,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         reason = defrag_reason(space, action.rule)
         if not reason:
             return Outcome.ok(
-                f"not needed under rule {action.rule}: {mb(space.reclaimable)} reclaimable of "
-                f"{mb(space.db_size)}"
+                f"not needed under rule {action.rule}: {units.size(space.reclaimable)} "
+                f"reclaimable of {units.size(space.db_size)}"
             )
         room = self._room(ex, action, before.db_size)
         if room:
@@ -168,10 +169,10 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         if fs.free - db_size >= fs.margin:
             return ""
         return (
-            f"not defragmented: it writes a full copy of the database ({human(db_size)}) on "
+            f"not defragmented: it writes a full copy of the database ({units.size(db_size)}) on "
             f"{fs.mount}, which has "
-            f"{human(fs.free)} free, and {human(fs.margin)} must stay free (10% of the filesystem "
-            "or 1 GiB, "
+            f"{units.size(fs.free)} free, and {units.size(fs.margin)} must stay free "
+            "(10% of the filesystem or 1 GiB, "
             "whichever is more); make room, then run compact-defrag again"
         )
 

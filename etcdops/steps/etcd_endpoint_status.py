@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etcdops import units
 from etcdops.commands import etcdctl
 from etcdops.facts.parse import parse_endpoint_status
 from etcdops.inventory import EtcdConfig
-from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, mb
+from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import endpoints_of, host_of_url
 from etcdops.steps.spec import spec_field
 
@@ -58,7 +59,8 @@ class EtcdEndpointStatusKind(StepKind[StatusSpec, StatusAction]):
         for s in parse_endpoint_status(out.stdout):
             lines.append(
                 f"{host_of_url(ex.inventory, s.endpoint):<10} {s.member_id:<17x} {s.version:<8} "
-                f"{mb(s.db_size):>9} {mb(s.db_size_in_use):>9} {'*' if s.is_leader else '':<6} "
+                f"{units.size(s.db_size):>9} {units.size(s.db_size_in_use):>9} "
+                f"{'*' if s.is_leader else '':<6} "
                 f"{s.raft_term:>5} {s.raft_index:>8} {s.revision:>9}"
             )
         return Outcome.ok("\n".join(lines))

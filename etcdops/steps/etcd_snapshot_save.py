@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from etcdops import units
 from etcdops.commands import Command, Raw, etcdctl, sh
 from etcdops.durable import durable
 from etcdops.facts.parse import SnapshotStatus, parse_count, parse_snapshot_status
@@ -22,7 +23,6 @@ from etcdops.steps.base import (
     StepKind,
     Write,
     heartbeat,
-    mb,
 )
 from etcdops.steps.copying import download
 from etcdops.steps.etcd_reads import count_command, snapshot_status_command
@@ -167,7 +167,7 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         keys = parse_count(ex.run(count_command(action.etcd, status.revision)).stdout)
         ex.note(
             f"verified on the host: revision {status.revision}, {keys} keys, "
-            f"{mb(status.total_size)}"
+            f"{units.size(status.total_size)}"
         )
         return status, keys
 

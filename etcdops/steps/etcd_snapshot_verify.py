@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etcdops import units
 from etcdops.commands import Command
 from etcdops.errors import StepFailed
 from etcdops.facts.parse import parse_snapshot_status
@@ -14,7 +15,6 @@ from etcdops.steps.base import (
     Outcome,
     StepContext,
     StepKind,
-    mb,
 )
 from etcdops.steps.etcd_reads import snapshot_status_command
 from etcdops.steps.spec import spec_field
@@ -60,5 +60,5 @@ class EtcdSnapshotVerifyKind(StepKind[VerifySpec, VerifyAction]):
                 f"{action.path} is at revision {status.revision}, not {action.revision}",
             )
         return Outcome.ok(
-            f"revision {status.revision}, {status.total_keys} keys, {mb(status.total_size)}"
+            f"revision {status.revision}, {status.total_keys} keys, {units.size(status.total_size)}"
         )

@@ -12,10 +12,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from etcdops import units
 from etcdops.commands import Command, sh, trusted
 from etcdops.errors import StepFailed
 from etcdops.facts.aside import AsideItem, listing_command, parse_age, parse_listing
-from etcdops.facts.disk import human
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.spec import spec_field
@@ -40,10 +40,10 @@ class PruneAction(Action):
     def describe(self) -> list[str]:
         lines = [self.intent]
         lines += [
-            f"$ rm -rf -- {i.path}   # {human(i.bytes)}, {i.age() / 86400:.1f} days, {i.kind}"
+            f"$ rm -rf -- {i.path}   # {units.size(i.bytes)}, {i.age() / 86400:.1f} days, {i.kind}"
             for i in self.remove
         ]
-        lines += [f"  keeps {i.path} ({human(i.bytes)}): {why}" for i, why in self.kept]
+        lines += [f"  keeps {i.path} ({units.size(i.bytes)}): {why}" for i, why in self.kept]
         return lines
 
 
@@ -68,7 +68,7 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
             (
                 f"remove {len(remove)} item(s) etcdops set aside on {ctx.host} more than "
                 f"{spec.older_than} ago "
-                f"({human(total)}), keeping the newest {spec.keep}"
+                f"({units.size(total)}), keeping the newest {spec.keep}"
             )
             if remove
             else f"nothing on {ctx.host} is old enough to remove (older than {spec.older_than}, "
@@ -107,7 +107,7 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         if not removed:
             return Outcome.ok("none of the planned items is still there")
         return Outcome.changed(
-            f"removed {len(removed)} item(s), {human(freed)} freed:\n" + "\n".join(removed),
+            f"removed {len(removed)} item(s), {units.size(freed)} freed:\n" + "\n".join(removed),
             report={"removed": removed, "bytes_freed": freed},
         )
 

@@ -73,7 +73,7 @@ def test_the_restore_plan_predicts_its_copy_and_restore(tmp_path: Path) -> None:
     )
     text = plan_text(plan)
     assert "DURATION: the long steps' work is expected to take ~" in text
-    assert f"expected: ~{600 * MB / DEFAULT_RATES['upload']:.0f}s (600 MB at 100 MB/s" in text
+    assert f"expected: ~{600 * MB / DEFAULT_RATES['upload']:.0f}s (600.0 MiB at 100.0 MiB/s" in text
 
 
 def test_defragmentation_is_predicted_from_the_size_in_use() -> None:

@@ -132,8 +132,8 @@ def test_a_long_copy_notes_its_progress_at_most_every_few_seconds() -> None:
         now[0] = 100.0 + second
         progress(min(total, second * (80 << 20)), total)
     assert notes == [
-        "sent 400.0 MB of 1000.0 MB (40%, 80.0 MB/s)",
-        "sent 800.0 MB of 1000.0 MB (80%, 80.0 MB/s)",
+        "sent 400.0 MiB of 1000.0 MiB (40%, 80.0 MiB/s)",
+        "sent 800.0 MiB of 1000.0 MiB (80%, 80.0 MiB/s)",
     ]
     progress(total, total)  # the end is told by the step's own result, not by a note
     assert len(notes) == 2
