@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from etcdops.inventory import EtcdConfig
-from etcdops.templating import Raw, Secret, quote, revealed
+from etcdops.templating import Raw, Secret, ShellFragment, quote, revealed
 
 DIAL_TIMEOUT = "2s"
 COMMAND_TIMEOUT = "5s"
@@ -134,3 +134,22 @@ def join_lines(commands: Iterable[Command]) -> Command:
 def words(command: Command) -> list[str]:
     """The command's words as the shell splits them (for tests and plan checks)."""
     return shlex.split(command.text)
+
+
+def etcdctl_fragment(
+    etcd: EtcdConfig, endpoints: str | None = None, command_timeout: str = COMMAND_TIMEOUT
+) -> ShellFragment:
+    """`host.etcdctl` for templates (users' own `command:` steps) and the facts script: the
+    host's etcdctl with its endpoint and TLS flags as a shell fragment. etcd auth is never a
+    flag: ETCDCTL_USER goes over stdin (Command.env)."""
+    return ShellFragment(
+        etcd.etcdctl,
+        f"--endpoints={endpoints or etcd.client_url}",
+        f"--dial-timeout={DIAL_TIMEOUT}",
+        f"--command-timeout={command_timeout}",
+        *tls_flags(etcd),
+    )
+
+
+def etcdutl_fragment(etcd: EtcdConfig) -> ShellFragment:
+    return ShellFragment(etcd.etcdutl)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from etcdops import units
-from etcdops.facts.etcdctl import etcdctl, etcdutl
+from etcdops.commands import etcdctl_fragment, etcdutl_fragment
 from etcdops.facts.model import ClusterFacts
 from etcdops.facts.space import defrag_reason, rule_ok, space_of
 from etcdops.inventory import Host, Inventory
@@ -34,9 +34,9 @@ def host_context(host: Host, inventory: Inventory) -> dict[str, Any]:
     if host.etcd is not None:
         client, peer = urlsplit(host.etcd.client_url), urlsplit(host.etcd.peer_url)
         ctx["ports"] = [[client.hostname, client.port], [peer.hostname, peer.port]]
-        ctx["etcdctl"] = etcdctl(host.etcd)
-        ctx["etcdctl_cluster"] = etcdctl(host.etcd, endpoints=cluster_endpoints(inventory))
-        ctx["etcdutl"] = etcdutl(host.etcd)
+        ctx["etcdctl"] = etcdctl_fragment(host.etcd)
+        ctx["etcdctl_cluster"] = etcdctl_fragment(host.etcd, endpoints=cluster_endpoints(inventory))
+        ctx["etcdutl"] = etcdutl_fragment(host.etcd)
     return ctx
 
 

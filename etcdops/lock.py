@@ -20,9 +20,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from etcdops.commands import auth_env
+from etcdops.commands import auth_env, etcdctl_fragment
 from etcdops.errors import EtcdopsError, Locked
-from etcdops.facts.etcdctl import etcdctl
 from etcdops.inventory import Host, Inventory
 from etcdops.templating import quote, revealed
 from etcdops.transport import Result
@@ -165,7 +164,7 @@ class ClusterLock:
         members = [h.etcd.client_url for h in self.inventory.members if h.etcd]
         with revealed():
             return str(
-                etcdctl(
+                etcdctl_fragment(
                     self.inventory.host(self.via).etcd,  # type: ignore[arg-type]
                     endpoints=",".join(members) or None,
                 )

@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from etcdops.commands import Command, sh
+from etcdops.commands import sh
 from etcdops.context import base_context, host_context
 from etcdops.diskplan import DiskRow, plan_disk
 from etcdops.durations import Prediction, Rates
@@ -24,21 +24,10 @@ from etcdops.membership import Membership
 from etcdops.params import display_params
 from etcdops.preflight import PROBES, MemberCerts
 from etcdops.runbook import Retry, Runbook, Step
-from etcdops.steps.base import Action, RunInfo, StepContext
+from etcdops.steps.base import Action, Probe, RunInfo, StepContext
 from etcdops.steps.registry import KINDS
 from etcdops.templating import evaluate, native, render, revealed
-from etcdops.transport import Result
 from etcdops.transport.local import CONTROL
-
-
-class Probe(Protocol):
-    """Read-only access at plan time: current files, pre-flight commands."""
-
-    def read(self, host: str, path: str) -> str | None: ...
-
-    def check(self, host: str, command: str) -> tuple[bool, str]: ...
-
-    def run(self, host: str, command: Command) -> Result: ...
 
 
 @dataclass(frozen=True)

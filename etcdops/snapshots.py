@@ -9,7 +9,6 @@ refused, not rendered).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -22,6 +21,7 @@ from typing import Any
 
 from etcdops import paths
 from etcdops.limits import LimitError, check_json_depth
+from etcdops.sha256 import file_and_trailer
 from etcdops.tools import candidate_dirs
 
 SNAPSHOT_SUFFIX = ".db"
@@ -128,22 +128,11 @@ def sha256_file(path: str) -> str:
 def _sha256(key: tuple[str, int, int]) -> tuple[str, str]:
     """(sha256 of the whole file, "ok" if its last 32 bytes are the sha256 of the rest else
     "mismatch")."""
-    whole, body = hashlib.sha256(), hashlib.sha256()
-    size = key[1]
-    trailer = b""
     try:
-        with open(key[0], "rb") as fh:
-            done = 0
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                whole.update(chunk)
-                keep = max(0, min(len(chunk), size - 32 - done))
-                body.update(chunk[:keep])
-                trailer += chunk[keep:]
-                done += len(chunk)
+        whole, ok = file_and_trailer(key[0], key[1])
     except OSError:
         return "", ""
-    ok = len(trailer) == 32 and body.digest() == trailer
-    return whole.hexdigest(), "ok" if ok else "mismatch"
+    return whole, "ok" if ok else "mismatch"
 
 
 def snapshot_integrity(path: str) -> str:

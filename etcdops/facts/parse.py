@@ -162,8 +162,3 @@ def parse_health_list(text: str) -> list[tuple[str, bool, str]]:
     """`endpoint health -w json` of several endpoints → [(endpoint, healthy, error)]."""
     data = _load(text, "endpoint health")
     return [(e["endpoint"], bool(e.get("health")), str(e.get("error") or "")) for e in data]
-
-
-def parse_sha256sum(text: str) -> str:
-    first = text.strip().split()
-    return first[0] if first and len(first[0]) == 64 else ""

@@ -7,11 +7,11 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from etcdops.commands import etcdctl_fragment
 from etcdops.facts import gateway
 from etcdops.facts import versions as installed
 from etcdops.facts.aside import listing_command
 from etcdops.facts.certs import certs_section, client_check
-from etcdops.facts.etcdctl import etcdctl
 from etcdops.inventory import Host
 from etcdops.templating import quote, revealed
 
@@ -49,7 +49,7 @@ def facts_script(
     """
     assert host.etcd is not None
     with revealed():
-        ctl = str(etcdctl(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
+        ctl = str(etcdctl_fragment(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
     seen = installed.linearizable_member_list(host, known or {})
     commands = {
         "version": installed.section(host, known or {}, stamped=True),

@@ -3,7 +3,7 @@
 A step kind is one class (one module in steps/) that owns three things:
 - ``Spec``: a frozen dataclass of its typed arguments, checked when the runbook loads;
 - ``plan(spec, ctx)``: turns the spec and the facts into an action holding the exact commands,
-  quoted in Python. It does no I/O (but for reading current file contents through ``ctx.files``);
+  quoted in Python. It does no I/O (but for reading current file contents through ``ctx.probe``);
 - ``execute(action, ex)``: carries the action out on one host through ``ex`` (an ExecContext),
   parses what came back in Python and returns an Outcome: ``ok`` when the host was already in
   the wanted state and nothing was done, ``changed`` otherwise.
@@ -107,10 +107,14 @@ class Action:
         return None
 
 
-class FileSource(Protocol):
-    """Read-only access to hosts at plan time (the plan's probe)."""
+class Probe(Protocol):
+    """Read-only access to the hosts while planning: current file contents, pre-flight commands
+    and the read-only reads a kind makes to plan (a listing). Unit tests pass one backed by
+    dicts."""
 
     def read(self, host: str, path: str) -> str | None: ...
+
+    def check(self, host: str, command: str) -> tuple[bool, str]: ...
 
     def run(self, host: str, command: Command) -> Result: ...
 
@@ -123,7 +127,7 @@ class StepContext:
     line: int
     host: str
     variables: Mapping[str, Any]
-    files: FileSource
+    probe: Probe
     runbook_dir: Path
     playbooks_dir: Path
     inventory: Inventory

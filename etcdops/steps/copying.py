@@ -10,9 +10,9 @@ from pathlib import Path
 
 from etcdops import units
 from etcdops.commands import sh
-from etcdops.context import sha256_file
 from etcdops.errors import EtcdopsError, StepFailed, TransferError
 from etcdops.facts.disk import df_command, parse_df
+from etcdops.snapshots import sha256_file
 from etcdops.steps import files
 from etcdops.steps.base import ExecContext, Outcome
 from etcdops.steps.files import remote_sha256

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 
 from etcdops.commands import AND, Command, Raw, sh
+from etcdops.facts.aside import MARKER  # written into every directory etcdops moves aside
+from etcdops.sha256 import parse_sha256sum
 from etcdops.steps.base import ExecContext, StepContext
 
-# written into every directory etcdops moves aside (prune knows its own)
-MARKER = ".etcdops-set-aside.json"
 _STAT_FORMAT = "%n|%F|%u|%g|%a|%s"
 
 
@@ -67,11 +67,6 @@ def is_empty_dir(ex: ExecContext, path: str) -> bool:
 def remote_sha256(ex: ExecContext, path: str) -> str:
     out = ex.run(sh("sha256sum", "--", path, Raw("2>/dev/null || true"))).stdout
     return parse_sha256sum(out)
-
-
-def parse_sha256sum(output: str) -> str:
-    first = output.strip().split()
-    return first[0] if first and len(first[0]) == 64 else ""
 
 
 def marker_command(aside: str, original: str, reason: str, ex: ExecContext) -> Command:

@@ -60,7 +60,7 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         except ValueError as exc:
             raise ctx.error(f"prune_set_aside.older_than: {exc}") from None
         etcd = ctx.etcd
-        out = ctx.files.run(ctx.host, trusted(listing_command(etcd))).stdout
+        out = ctx.probe.run(ctx.host, trusted(listing_command(etcd))).stdout
         items, _fs = parse_listing(out, etcd)
         remove, kept = choose(items, age, spec.keep, time.time())
         total = sum(i.bytes for i in remove)

@@ -73,7 +73,7 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
         )
 
     def plan(self, spec: TemplateSpec, ctx: StepContext) -> WriteFileAction:
-        current = ctx.files.read(ctx.host, spec.dest)
+        current = ctx.probe.read(ctx.host, spec.dest)
         if spec.src is not None:
             src = ctx.runbook_dir / spec.src
             try:
@@ -85,7 +85,7 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
                 1,
                 ctx.host,
                 {**ctx.variables, "current": current},
-                ctx.files,
+                ctx.probe,
                 ctx.runbook_dir,
                 ctx.playbooks_dir,
                 ctx.inventory,
@@ -100,7 +100,7 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
                 ctx.line,
                 ctx.host,
                 {**ctx.variables, "current": current},
-                ctx.files,
+                ctx.probe,
                 ctx.runbook_dir,
                 ctx.playbooks_dir,
                 ctx.inventory,

@@ -38,6 +38,7 @@ from etcdops.errors import (
     first_line,
 )
 from etcdops.inventory import Host
+from etcdops.sha256 import file_sha256, parse_sha256sum
 from etcdops.transport import STOP_GRACE, Cancel, Progress, Result, env_prelude, openssh
 from etcdops.transport.openssh import Copied
 
@@ -409,7 +410,7 @@ class SSHTransport:
             # the host key is checked by paramiko first: a changed key is named as such
             self._ensure()
             return self._copier().put(local_path, remote_path, timeout, progress)
-        digest = _sha256_file(local_path)
+        digest = file_sha256(local_path)
         self.put(local_path, remote_path, timeout, progress)
         return Copied(
             digest, self._remote_sha256(remote_path, timeout), os.path.getsize(local_path)
@@ -422,7 +423,7 @@ class SSHTransport:
             return self._copier().get(remote_path, local_path, timeout, progress)
         want = self._remote_sha256(remote_path, timeout)
         self.get(remote_path, local_path, timeout, progress)
-        return Copied(_sha256_file(local_path), want, os.path.getsize(local_path))
+        return Copied(file_sha256(local_path), want, os.path.getsize(local_path))
 
     def _size(self, path: str, timeout: float) -> int:
         out = self.run(
@@ -434,10 +435,8 @@ class SSHTransport:
         return openssh.OpenSSHCopier(self.host, self._known_hosts(), self._wrap)
 
     def _remote_sha256(self, path: str, timeout: float) -> str:
-        out = self.run(
-            f"sha256sum -- {shlex.quote(path)} 2>/dev/null || true", timeout
-        ).stdout.split()
-        return out[0] if out and len(out[0]) == 64 else ""
+        command = f"sha256sum -- {shlex.quote(path)} 2>/dev/null || true"
+        return parse_sha256sum(self.run(command, timeout).stdout)
 
     def read_file(self, path: str, timeout: float) -> str | None:
         q = shlex.quote(path)
@@ -527,13 +526,3 @@ def _close_quietly(sftp: paramiko.SFTPClient) -> None:
         sftp.close()
     except LOST:  # the connection is gone already: the copy's own error says so
         pass
-
-
-def _sha256_file(path: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -101,7 +101,7 @@ def run_case(kind_name: str, case: dict[str, Any]) -> None:
     host = case.get("host", "node2")
     ctx = context(inv, facts, host)
     if "listing" in case:  # what the plan's read-only probe finds on the host
-        ctx.files = DictProbe(outputs={host: expand(case["listing"], host)})
+        ctx.probe = DictProbe(outputs={host: expand(case["listing"], host)})
     if case.get("error_at_load"):
         try:
             kind.validate(case["spec"], "fixture.yml", 1)
