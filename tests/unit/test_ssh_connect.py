@@ -128,7 +128,10 @@ def test_output_that_arrives_with_the_close_is_read_not_taken_for_a_lost_connect
     tmp_path,
 ) -> None:  # type: ignore[no-untyped-def]
     transport = _transport(1, tmp_path)
-    result = transport._collect(_QuickCommand(), "etcdctl snapshot save x", timeout=5, cancel=None)  # type: ignore[arg-type]
+    from etcdops.transport.ssh.remote import Remote
+
+    command = _QuickCommand()
+    result = Remote(transport)._collect(command, "etcdctl snapshot save x", 5, None)  # type: ignore[arg-type]
     assert (result.exit_code, result.stdout) == (0, "done\n")
 
 
@@ -136,13 +139,13 @@ def test_the_tcp_connection_sends_and_acknowledges_at_once() -> None:
     """TCP_NODELAY is on before the SSH handshake starts, and every read asks the kernel to
     acknowledge at once (sshd holds a session's confirmation until its last packets are
     acknowledged: 40 ms of delayed ACK per connection; measured in make bench's status rows)."""
-    from etcdops.transport import ssh
+    from etcdops.transport.ssh import connection
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     try:
-        client = ssh._connect_tcp("127.0.0.1", server.getsockname()[1], 5.0)  # noqa: SLF001
+        client = connection._connect_tcp("127.0.0.1", server.getsockname()[1], 5.0)  # noqa: SLF001
         peer, _ = server.accept()
         try:
             assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
@@ -156,7 +159,7 @@ def test_the_tcp_connection_sends_and_acknowledges_at_once() -> None:
             client.setsockopt = spy  # type: ignore[method-assign]
             peer.sendall(b"SSH-2.0-test\r\n")
             assert client.recv(64) == b"SSH-2.0-test\r\n"
-            assert set_after_read == [(socket.IPPROTO_TCP, ssh.QUICKACK, 1)]
+            assert set_after_read == [(socket.IPPROTO_TCP, connection.QUICKACK, 1)]
         finally:
             peer.close()
             client.close()
@@ -169,7 +172,7 @@ def test_known_hosts_and_the_key_file_are_parsed_once_while_unchanged(tmp_path) 
     lines, measured); now once per process, and again as soon as the file changes."""
     import subprocess
 
-    from etcdops.transport import ssh
+    from etcdops.transport.ssh import keys
 
     key = tmp_path / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -180,19 +183,19 @@ def test_known_hosts_and_the_key_file_are_parsed_once_while_unchanged(tmp_path) 
 
     def load(path: str) -> object:
         loads.append(path)
-        return ssh._load_host_keys(path)
+        return keys.load_host_keys(path)
 
-    first = ssh._parsed(str(known), load)
-    assert ssh._parsed(str(known), load) is first and len(loads) == 1
+    first = keys._parsed(str(known), load)
+    assert keys._parsed(str(known), load) is first and len(loads) == 1
     assert (
         first.lookup("[127.0.66.1]:2222") is not None and first.lookup("[127.0.66.2]:2222") is None
     )
     known.write_text(
         known.read_text() + f"[127.0.66.2]:2222 {pub[0]} {pub[1]}\n"
     )  # edited: read again
-    again = ssh._parsed(str(known), load)
+    again = keys._parsed(str(known), load)
     assert len(loads) == 2 and again.lookup("[127.0.66.2]:2222") is not None
-    assert ssh._private_key(str(key)) is ssh._private_key(str(key)) is not None
+    assert keys.private_key(str(key)) is keys.private_key(str(key)) is not None
 
 
 def test_a_key_file_paramiko_must_read_itself_is_left_to_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -202,19 +205,19 @@ def test_a_key_file_paramiko_must_read_itself_is_left_to_it(tmp_path) -> None:  
     import shutil
     import subprocess
 
-    from etcdops.transport import ssh
+    from etcdops.transport.ssh import keys
 
     locked = tmp_path / "locked"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(locked)], check=True
     )
-    assert ssh._private_key(str(locked)) is None
+    assert keys.private_key(str(locked)) is None
     certified = tmp_path / "certified"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(certified)], check=True
     )
-    assert ssh._private_key(str(certified)) is not None
+    assert keys.private_key(str(certified)) is not None
     shutil.copy(
         tmp_path / "certified.pub", tmp_path / "certified-cert.pub"
     )  # stands for a certificate
-    assert ssh._private_key(str(certified)) is None and ssh._private_key(None) is None
+    assert keys.private_key(str(certified)) is None and keys.private_key(None) is None
