@@ -7,10 +7,11 @@ ETCDOPS := $(VENV)/bin/etcdops
 APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates sudo curl
 ETCD_DIR := .tools/etcd
 ETCD34_DIR := .tools/etcd-3.4
+ETCD3530_DIR := .tools/etcd-3.5.30
 
-.PHONY: setup apt bytecode demo test unit integration bench lint lab-down clean
+.PHONY: setup apt bytecode etcd-3.5.30 demo test unit integration bench lint lab-down clean
 
-setup: apt $(VENV)/.installed $(ETCD_DIR)/etcdutl $(ETCD34_DIR)/etcd bytecode
+setup: apt $(VENV)/.installed $(ETCD_DIR)/etcdutl $(ETCD34_DIR)/etcd $(ETCD3530_DIR)/etcd bytecode
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -39,6 +40,15 @@ $(ETCD_DIR)/etcdutl:
 # etcd 3.4 (Debian bookworm) for the side-by-side tests of the 3.4 code paths
 $(ETCD34_DIR)/etcd:
 	bash scripts/fetch-etcd.sh $(ETCD34_DIR) bookworm
+
+# etcd 3.5.30 (Debian sid, else forky) beside 3.5.16, for a real patch upgrade 3.5.16 -> 3.5.30 on
+# the lab (its tests need it: part of setup). ~10 s (8 s of CPU reading the suite's package list)
+# and 65 MB, once. sid and forky move on: when neither ships 3.5.30 any more, this fails naming
+# what they ship, and the version here (and in the tests) moves with them.
+etcd-3.5.30: $(ETCD3530_DIR)/etcd
+
+$(ETCD3530_DIR)/etcd:
+	bash scripts/fetch-etcd.sh $(ETCD3530_DIR) sid 3.5.30 || bash scripts/fetch-etcd.sh $(ETCD3530_DIR) forky 3.5.30
 
 demo: setup
 	bash scripts/demo.sh

@@ -5,13 +5,21 @@ secret environment variables (etcd's ``ETCDCTL_USER``) that the transport hands 
 remote shell over the SSH channel's stdin, so they never appear in any process's
 arguments on any host (``/proc/PID/cmdline`` is world-readable; a process's environment
 is readable by its own user and root only).
+
+A plan shows every command its run executes. A value known only when the step runs (a
+revision, a member id, an owner read from the host) is a ``Live`` placeholder: the plan
+shows ``<REVISION>``, and ``fill(REVISION=...)`` gives the command that runs, its value
+quoted like any other, remembering the planned command it came from (``planned``). A
+read-only command (a stat, a status, etcd's gateway) is marked ``read_only``: the plan lists
+those as the step's reads.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from etcdops.inventory import EtcdConfig
 from etcdops.templating import Raw, Secret, ShellFragment, quote, revealed
@@ -20,6 +28,20 @@ DIAL_TIMEOUT = "2s"
 COMMAND_TIMEOUT = "5s"
 AND = Raw("&&")
 PIPE = Raw("|")
+# a placeholder in the text that runs: NUL never comes from any input (specs refuse it)
+_SLOT = re.compile("\x00([A-Z][A-Z0-9_]*)\x00")
+
+
+@dataclass(frozen=True)
+class Live:
+    """A value known only when the step runs: `<NAME>` in the plan, filled by Command.fill."""
+
+    name: str
+    prefix: str = ""  # written before it in the same word: `--endpoints=<LEADER>`
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", self.name):
+            raise ValueError(f"a placeholder is named in capitals: {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -29,9 +51,36 @@ class Command:
     text: str = field(repr=False)
     display: str
     env: tuple[tuple[str, Secret], ...] = field(default=(), repr=False)  # secrets, sent over stdin
+    read_only: bool = False  # changes nothing: the plan lists it among the step's reads
+    origin: str = ""  # the planned command this one was filled from ("": itself)
 
     def __str__(self) -> str:
         return self.display
+
+    @property
+    def planned(self) -> str:
+        """The command as the plan shows it: what a run's journal ties this one to."""
+        return self.origin or self.display
+
+    @property
+    def unfilled(self) -> tuple[str, ...]:
+        return tuple(_SLOT.findall(self.text))
+
+    def fill(self, **values: object) -> Command:
+        """The command that runs: each placeholder replaced by its value, quoted."""
+        missing = sorted(set(self.unfilled) - set(values))
+        if missing:
+            raise ValueError(f"no value for {', '.join(missing)} in: {self.display}")
+        text, display = self.text, self.display
+        for name, value in values.items():
+            with revealed():
+                text = text.replace(f"\x00{name}\x00", quote(value))
+            display = display.replace(f"<{name}>", quote(value))
+        return replace(self, text=text, display=display, origin=self.planned)
+
+    def reads(self) -> Command:
+        """The same command, declared read-only."""
+        return replace(self, read_only=True)
 
     @property
     def first_line(self) -> str:
@@ -43,6 +92,7 @@ class Command:
             f"{self.text} {joiner} {other.text}",
             f"{self.display} {joiner} {other.display}",
             _merge(self.env, other.env),
+            self.read_only and other.read_only,
         )
 
     def revealed_env(self) -> dict[str, str]:
@@ -58,11 +108,23 @@ def _merge(
 
 def sh(*parts: object, env: Iterable[tuple[str, Secret]] = ()) -> Command:
     """One command from parts, each shell-quoted unless it is ``Raw`` (an operator, a
-    redirection)."""
-    display = " ".join(quote(p) for p in parts)
+    redirection) or ``Live`` (a placeholder filled when the step runs)."""
+    display = " ".join(_shown(p) for p in parts)
     with revealed():
-        text = " ".join(quote(p) for p in parts)
+        text = " ".join(_run(p) for p in parts)
     return Command(text, display, tuple(env))
+
+
+def _shown(part: object) -> str:
+    if isinstance(part, Live):
+        return f"{quote(part.prefix) if part.prefix else ''}<{part.name}>"
+    return quote(part)
+
+
+def _run(part: object) -> str:
+    if isinstance(part, Live):
+        return f"{quote(part.prefix) if part.prefix else ''}\x00{part.name}\x00"
+    return quote(part)
 
 
 def trusted(text: str, env: Iterable[tuple[str, Secret]] = ()) -> Command:
@@ -90,18 +152,22 @@ def tls_flags(etcd: EtcdConfig) -> list[str]:
 def etcdctl(
     etcd: EtcdConfig,
     *args: object,
-    endpoints: str | list[str] | None = None,
-    command_timeout: str = COMMAND_TIMEOUT,
+    endpoints: str | list[str] | Live | None = None,
+    command_timeout: str | Live = COMMAND_TIMEOUT,
     auth: bool = True,
 ) -> Command:
     """`etcdctl` of a host against its own member (or endpoints), with its TLS files and auth."""
     if isinstance(endpoints, list):
         endpoints = ",".join(endpoints)
+    if isinstance(endpoints, Live):
+        endpoints = Live(endpoints.name, prefix="--endpoints=")
     parts: list[object] = [
         etcd.etcdctl,
-        f"--endpoints={endpoints or etcd.client_url}",
+        endpoints if isinstance(endpoints, Live) else f"--endpoints={endpoints or etcd.client_url}",
         f"--dial-timeout={DIAL_TIMEOUT}",
-        f"--command-timeout={command_timeout}",
+        Live(command_timeout.name, prefix="--command-timeout=")
+        if isinstance(command_timeout, Live)
+        else f"--command-timeout={command_timeout}",
         *tls_flags(etcd),
         *args,
     ]

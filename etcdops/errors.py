@@ -154,3 +154,17 @@ class OutsideWindow(EtcdopsError):
     """Not inside the maintenance window (at the start, or it closed between steps)."""
 
     exit_code = ExitCode.OUTSIDE_WINDOW
+
+
+class UnplannedCommand(EtcdopsError):
+    """A step kind tried to run a command its plan does not show: a defect of etcdops, refused
+    before the command reaches the host."""
+
+    exit_code = ExitCode.INTERNAL
+
+    def __init__(self, host: str, command: str, reason: str) -> None:
+        super().__init__(
+            f"{host}: refused to run a command the plan does not show ({reason}): "
+            f"{first_line(command)}; this is a defect of etcdops, please report it"
+        )
+        self.host, self.command = host, command

@@ -143,6 +143,8 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
                 "host": a.host,
                 "kind": step.kind,
                 "describe": a.action.describe(),
+                "commands": [c.display for c in a.action.commands],
+                "reads": [c.display for c in a.action.reads],
                 **(
                     {"path": a.action.path, "diff": a.action.diff}
                     if isinstance(a.action, WriteFileAction)

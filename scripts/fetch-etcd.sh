@@ -3,21 +3,27 @@
 # without changing the machine's apt configuration.
 #
 # Debian 12 ships etcd 3.4.23 (no etcdutl). trixie's 3.5 binaries link only libc
-# and run on bookworm. The mirror is taken from this machine's own apt sources:
-# no host name is written here.
+# and run on bookworm; so do sid's and forky's (3.5.30 when this was written). The mirror
+# is taken from this machine's own apt sources: no host name is written here.
 #
-# usage: scripts/fetch-etcd.sh DEST [SUITE]
+# usage: scripts/fetch-etcd.sh DEST [SUITE [VERSION]]
+#   VERSION: the etcd version the suite must ship (e.g. 3.5.30). A suite that moves on (sid)
+#   then fails here, naming what it ships, instead of filling DEST with another version.
 set -euo pipefail
 
-dest=${1:?usage: fetch-etcd.sh DEST [SUITE]}
+dest=${1:?usage: fetch-etcd.sh DEST [SUITE [VERSION]]}
 suite=${2:-trixie}
+want=${3:-}
 
 # etcd 3.4 (Debian bookworm) has no etcdutl: restore there is `etcdctl snapshot restore`
 tools=(etcd etcdctl etcdutl)
 [[ $suite == bookworm ]] && tools=(etcd etcdctl)
 if [[ -x "$dest/etcd" && -x "$dest/etcdctl" && ( ${#tools[@]} -eq 2 || -x "$dest/etcdutl" ) ]]; then
-    echo "etcd binaries already in $dest"
-    exit 0
+    have=$("$dest/etcd" --version) || have=""
+    if [[ -z $want || ${have%%$'\n'*} == "etcd Version: $want" ]]; then
+        echo "etcd binaries already in $dest"
+        exit 0
+    fi
 fi
 
 mirror_uri() {
@@ -53,7 +59,24 @@ apt_opts=(
 )
 echo "fetch-etcd: reading the $suite package list"
 apt-get "${apt_opts[@]}" update -qq
-(cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq "etcd-server/$suite" "etcd-client/$suite")
+pkgs=("etcd-server/$suite" "etcd-client/$suite")
+if [[ -n $want ]]; then
+    pkgs=()
+    for pkg in etcd-server etcd-client; do
+        # `apt-cache madison` lists "PKG | DEBIAN-VERSION | ..."; the upstream version is
+        # DEBIAN-VERSION without its epoch and Debian revision (3.5.30-1+b2 -> 3.5.30)
+        debver=$(apt-cache "${apt_opts[@]}" madison "$pkg" | awk -F' [|] ' -v want="$want" '
+            { gsub(/ /, "", $2); v = $2; sub(/^[0-9]+:/, "", v); up = v; sub(/-[^-]*$/, "", up)
+              if (up == want) { print $2; exit } }')
+        if [[ -z $debver ]]; then
+            echo "fetch-etcd: $suite does not ship $pkg $want; it has:" >&2
+            apt-cache "${apt_opts[@]}" madison "$pkg" >&2 || true
+            exit 1
+        fi
+        pkgs+=("$pkg=$debver")
+    done
+fi
+(cd "$work/debs" && apt-get "${apt_opts[@]}" download -qq "${pkgs[@]}")
 for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
 mkdir -p "$dest"
 for bin in "${tools[@]}"; do
@@ -63,3 +86,7 @@ for bin in "${tools[@]}"; do
 done
 version=$("$dest/etcd" --version)  # no pipe into head: SIGPIPE + pipefail would fail the script
 echo "${version%%$'\n'*}"
+if [[ -n $want && ${version%%$'\n'*} != "etcd Version: $want" ]]; then
+    echo "fetch-etcd: $dest/etcd is not etcd $want" >&2
+    exit 1
+fi

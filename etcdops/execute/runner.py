@@ -383,7 +383,9 @@ class Runner:
             ) from exc
         raise StepFailed(step.name, host, detail) from exc
 
-    def _context(self, step: PlannedStep, host: str, deadline: float) -> ExecContext:
+    def _context(
+        self, step: PlannedStep, host: str, deadline: float, planned: frozenset[str]
+    ) -> ExecContext:
         def note(message: str) -> None:
             self.events.note(step, host, mask_secrets(message, self.secrets))
 
@@ -391,7 +393,16 @@ class Runner:
             self.events.waiting(step, elapsed, timeout, mask_secrets(state, self.secrets))
 
         def on_command(target: str, command: Command) -> None:
-            self.journal.event("command", step=step.index, host=target, command=command.display)
+            # with the planned command it was filled from, and whether it only reads
+            tie = {"planned": command.origin} if command.origin else {}
+            self.journal.event(
+                "command",
+                step=step.index,
+                host=target,
+                command=command.display,
+                read=command.read_only,
+                **tie,
+            )
 
         return ExecContext(
             host=host,
@@ -411,12 +422,13 @@ class Runner:
             file=self.plan.runbook_file,
             on_command=on_command,
             learned=self.learned,
+            planned=planned,
         )
 
     def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> Outcome:
         self._fresh = None  # this action may change the cluster
         kind = KINDS[step.kind]
-        ex = self._context(step, host_action.host, deadline)
+        ex = self._context(step, host_action.host, deadline, host_action.action.planned())
         retry = step.retry
 
         def attempt() -> Outcome:

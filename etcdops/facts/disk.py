@@ -49,7 +49,7 @@ def df_command(paths: list[str]) -> Command:
             path,
             Raw('; df -PB1 "$p" | tail -n 1;'),
         ]
-    return sh(*parts) if parts else sh("true")
+    return (sh(*parts) if parts else sh("true")).reads()
 
 
 def parse_df(output: str) -> dict[str, Filesystem]:

@@ -95,10 +95,30 @@ def command(
 
 
 def requests_command(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> Command:
+    """The requests as one read-only Command, tied to the plan's template(etcd)."""
     text = curl(etcd, requests)
     return Command(
         f"if command -v curl >/dev/null 2>&1; then {text}; else echo {NO_CURL}; fi",
         f"{text}  # etcd's gateway; etcdctl where it cannot tell",
+        read_only=True,
+        origin=template(etcd).display,
+    )
+
+
+def template(etcd: EtcdConfig) -> Command:
+    """What a plan shows for the gateway reads of a step: one curl on the host for the members
+    it asks, whichever they are when it asks (the requests are filled in then). It never runs
+    as such: its text is a placeholder."""
+    tls = " ".join(
+        f"{flag} {quote(value)}"
+        for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert), ("--key", etcd.key))
+        if value
+    )
+    shown = f"curl -q -gsS --noproxy '*' --max-time {TIMEOUT} {tls} <REQUESTS>".replace("  ", " ")
+    return Command(
+        "\x00REQUESTS\x00",
+        f"{shown}  # etcd's gateway: status, member list, compaction, metrics of the members asked",
+        read_only=True,
     )
 
 

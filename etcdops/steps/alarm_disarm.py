@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etcdops.commands import etcdctl
+from etcdops import units
+from etcdops.commands import Command, etcdctl
 from etcdops.errors import StepFailed
 from etcdops.facts.parse import (
     parse_status_alarms,
@@ -15,7 +16,7 @@ from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKi
 from etcdops.steps.etcd_reads import (
     host_of_url,
     read_status,
-    status_command,
+    reads,
 )
 from etcdops.steps.spec import spec_field
 
@@ -36,6 +37,10 @@ class AlarmAction(Action):
     quotas: tuple[tuple[str, int], ...]  # (client URL, quota)
 
 
+def disarm_command(etcd: EtcdConfig) -> Command:
+    return etcdctl(etcd, "alarm", "disarm")
+
+
 class AlarmDisarmKind(StepKind[AlarmSpec, AlarmAction]):
     name = "alarm_disarm"
     summary = "disarm an alarm (NOSPACE) once every member is below a share of its quota"
@@ -52,10 +57,8 @@ class AlarmDisarmKind(StepKind[AlarmSpec, AlarmAction]):
         return AlarmAction(
             intent=f"disarm {spec.alarm} if it is raised and every member is below "
             f"{spec.below:.0%} of its quota (else it stays armed and the step fails)",
-            commands=(
-                status_command(etcd, [u for u, _ in quotas]),
-                etcdctl(etcd, "alarm", "disarm"),
-            ),
+            commands=(disarm_command(etcd),),
+            reads=reads(etcd),
             etcd=etcd,
             alarm=spec.alarm,
             below=spec.below,
@@ -69,7 +72,8 @@ class AlarmDisarmKind(StepKind[AlarmSpec, AlarmAction]):
             return Outcome.ok(f"no {action.alarm} alarm")
         quota = dict(action.quotas)
         full = [
-            f"{host_of_url(ex.inventory, s.endpoint)} uses {s.db_size} of {quota[s.endpoint]} bytes"
+            f"{host_of_url(ex.inventory, s.endpoint)} uses {units.size(s.db_size)} of "
+            f"{units.size(quota[s.endpoint])}"
             for s in statuses
             if s.db_size >= action.below * quota.get(s.endpoint, DEFAULT_QUOTA)
         ]
@@ -79,5 +83,5 @@ class AlarmDisarmKind(StepKind[AlarmSpec, AlarmAction]):
                 ex.host,
                 f"{'; '.join(full)} ({action.below:.0%} or more): {action.alarm} stays armed",
             )
-        ex.run(etcdctl(action.etcd, "alarm", "disarm"))
+        ex.run(disarm_command(action.etcd))
         return Outcome.changed(f"{action.alarm} disarmed")

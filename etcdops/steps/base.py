@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from etcdops.commands import Command
-from etcdops.errors import CommandFailed, Interrupted, RunbookError, StepFailed
+from etcdops.errors import (
+    CommandFailed,
+    Interrupted,
+    RunbookError,
+    StepFailed,
+    UnplannedCommand,
+)
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import EtcdConfig, Inventory
 from etcdops.steps import spec as specs  # the module, not the package
@@ -81,10 +87,16 @@ class Write:
 
 @dataclass(frozen=True, kw_only=True)
 class Action:
-    """One host's part of a step: a line of intent, then the exact commands under it."""
+    """One host's part of a step: a line of intent, then the exact commands under it.
+
+    `commands` are every command the step may run that changes something, `reads` every
+    read-only one; a value known only at run time is a placeholder (commands.Live). Execution
+    runs only these (ExecContext.run refuses anything else), so the plan shows all a run does.
+    """
 
     intent: str
     commands: tuple[Command, ...] = ()
+    reads: tuple[Command, ...] = ()
     writes: tuple[
         Write, ...
     ] = ()  # what it will write where (disk space is checked before the run)
@@ -92,14 +104,17 @@ class Action:
     work: int = 0
 
     def describe(self) -> list[str]:
-        return [
-            self.intent,
-            *(
-                f"$ {line}" if i == 0 else f"  {line}"
-                for c in self.commands
-                for i, line in enumerate(c.display.splitlines())
-            ),
-        ]
+        """The intent, `$ COMMAND` per command, `? COMMAND` per read (continued lines indented)."""
+        lines = [self.intent]
+        for mark, group in (("$", self.commands), ("?", self.reads)):
+            for command in group:
+                first, *rest = command.display.splitlines() or [""]
+                lines += [f"{mark} {first}", *(f"  {line}" for line in rest)]
+        return lines
+
+    def planned(self) -> frozenset[str]:
+        """What ExecContext.run accepts: every command and read, as the plan shows it."""
+        return frozenset(c.planned for c in (*self.commands, *self.reads))
 
     @property
     def membership(self) -> tuple[str, str] | None:
@@ -191,6 +206,8 @@ class ExecContext:
     on_command: Callable[[str, Command], None] = _noop  # the journal keeps every command in full
     # what the run's steps learned about the hosts, shared by all of them (a host without curl, say)
     learned: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # the commands the action's plan shows (Action.planned()): run() refuses any other
+    planned: frozenset[str] | None = None
 
     @property
     def transport(self) -> Transport:
@@ -207,8 +224,14 @@ class ExecContext:
         check: bool = True,
         timeout: float | None = None,
     ) -> Result:
-        """Run a command on the host (or another); CommandFailed unless it succeeds (check)."""
+        """Run a command on the host (or another); CommandFailed unless it succeeds (check).
+        Only a command the plan shows runs (UnplannedCommand otherwise), every placeholder
+        filled."""
         target = host or self.host
+        if command.unfilled:
+            raise UnplannedCommand(target, command.display, f"{command.unfilled} not filled")
+        if self.planned is not None and command.planned not in self.planned:
+            raise UnplannedCommand(target, command.display, "not in the step's plan")
         self.on_command(target, command)
         result = self.transports(target).run(
             command.text,

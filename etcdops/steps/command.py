@@ -52,10 +52,13 @@ class CommandKind(StepKind[CommandSpec, CommandAction]):
     def plan(self, spec: CommandSpec, ctx: StepContext) -> CommandAction:
         env = auth_env(ctx.inventory.hosts[ctx.host].etcd) if ctx.host != CONTROL else ()
         command = _shell(spec.run, ctx, env)
+        unless = _shell(spec.unless, ctx, env) if spec.unless else None
         return CommandAction(
             intent=f"run on {ctx.host}",
+            # both are the runbook's own shell: shown as commands, whatever they do
+            commands=(command, *((unless,) if unless else ())),
             command=command,
-            unless=_shell(spec.unless, ctx, env) if spec.unless else None,
+            unless=unless,
             show=spec.show,
         )
 

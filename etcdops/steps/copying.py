@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from etcdops import units
-from etcdops.commands import sh
+from etcdops.commands import Command, sh
 from etcdops.errors import EtcdopsError, StepFailed, TransferError
 from etcdops.facts.disk import df_command, parse_df
 from etcdops.snapshots import sha256_file
@@ -51,12 +51,30 @@ class TransferProgress:
         self.note(f"{self.verb} {units.size(done)} of {units.size(total)} ({share})")
 
 
+def upload_commands(dest: str, mode: str | None) -> tuple[Command, ...]:
+    """What an upload runs on the host besides the copy: a failed copy's .part removed, the mode
+    set, the .part renamed into place."""
+    part = dest + ".part"
+    chmod = (sh("chmod", mode, part),) if mode else ()
+    return (sh("rm", "-f", "--", part), *chmod, sh("mv", "-f", "--", part, dest))
+
+
+def upload_reads(dest: str) -> tuple[Command, ...]:
+    """What an upload reads on the host: whether dest is there with the same bytes already (a
+    resumed run), and its filesystem's free space when a copy failed."""
+    return (files.stat_command(dest), files.sha256_command(dest), df_command([dest]))
+
+
+def download_reads(src: str) -> tuple[Command, ...]:
+    return (files.sha256_command(src),)
+
+
 def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Outcome:
     if not os.path.isfile(src):
         raise StepFailed(ex.step, ex.host, f"cannot read {src} on the control node")
-    if files.stat(ex, dest)[
-        dest
-    ].exists:  # a run resumed after its copy: compare, copy only if it differs
+    remove_part, *rest = upload_commands(dest, mode)
+    chmod, into_place = (rest[0], rest[1]) if mode else (None, rest[0])
+    if files.stat(ex, dest)[dest].exists:  # a run resumed after its copy: copy only if it differs
         there = remote_sha256(ex, dest)
         local = sha256_file(src)
         if there == local:
@@ -68,9 +86,7 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
             src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop)
         )
     except TransferError as exc:
-        ex.run(
-            sh("rm", "-f", "--", part), check=False
-        )  # a partial copy is never left to be taken for one
+        ex.run(remove_part, check=False)  # a partial copy is never left to be taken for one
         raise StepFailed(
             ex.step,
             ex.host,
@@ -78,16 +94,16 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
             "copy was removed",
         ) from None
     if copied.remote_sha256 != copied.local_sha256:
-        ex.run(sh("rm", "-f", "--", part), check=False)
+        ex.run(remove_part, check=False)
         raise StepFailed(
             ex.step,
             ex.host,
             f"sha256 mismatch for {dest}: sent {copied.local_sha256[:12]}, "
             f"host wrote {copied.remote_sha256[:12] or 'nothing'}",
         )
-    if mode:
-        ex.run(sh("chmod", mode, part))
-    ex.run(sh("mv", "-f", "--", part, dest))
+    if chmod is not None:
+        ex.run(chmod)
+    ex.run(into_place)
     took = time.monotonic() - started
     return Outcome.changed(
         f"{dest} sha256 {copied.local_sha256[:12]} verified on both ends "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
-from etcdops.steps.copying import download
+from etcdops.steps.copying import download, download_reads
 from etcdops.steps.spec import spec_field
 
 
@@ -21,7 +21,8 @@ class DownloadAction(Action):
     dest: str
 
     def describe(self) -> list[str]:
-        return [f"download {self.src} -> {self.dest} (sha256 verified)"]
+        head, *rest = super().describe()
+        return [f"{head} (sha256 verified on both ends)", *rest]
 
 
 class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
@@ -34,6 +35,7 @@ class DownloadKind(StepKind[DownloadSpec, DownloadAction]):
     def plan(self, spec: DownloadSpec, ctx: StepContext) -> DownloadAction:
         return DownloadAction(
             intent=f"download {spec.src} -> {spec.dest}",
+            reads=download_reads(spec.src.strip()),
             src=spec.src.strip(),
             dest=spec.dest.strip(),
         )

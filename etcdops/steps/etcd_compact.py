@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from etcdops import units
-from etcdops.commands import Command, etcdctl
+from etcdops.commands import Command, Live, etcdctl
 from etcdops.errors import CommandFailed, StepFailed
 from etcdops.facts import gateway
 from etcdops.facts.parse import (
@@ -15,12 +15,13 @@ from etcdops.facts.parse import (
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import (
+    ENDPOINTS,
     endpoints_of,
     gateway_answers,
     gateway_ask,
     host_of_url,
     read_status,
-    status_command,
+    reads,
 )
 from etcdops.steps.spec import spec_field
 
@@ -47,6 +48,13 @@ class CompactAction(Action):
     retain: int
     wait: bool
     endpoints: tuple[str, ...]
+    compact: Command  # its revision (and with wait, its timeout) filled in when it runs
+
+
+def reached_read(etcd: EtcdConfig) -> Command:
+    """A serializable read of revision 1 on one member: refused as compacted once the compaction
+    has reached it (where the gateway cannot tell)."""
+    return etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=ENDPOINTS).reads()
 
 
 class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
@@ -60,48 +68,29 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         etcd = ctx.etcd
         endpoints = endpoints_of(ctx.inventory)
         now = ctx.facts.revision
-        at = (f"revision {now - spec.retain}" if now else "the current revision") + (
-            f" (the current one, {now}, read again right before, minus {spec.retain} kept)"
-            if spec.retain
-            else " (the current one, read again right before)"
-        )
-        applied = [
-            etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url)
-            for url in endpoints
-        ]
+        at = f"revision {now - spec.retain}" if now else "the current revision"
+        if spec.retain:
+            at += f" (the current one, {now}, read again right before, minus {spec.retain} kept)"
+        else:
+            at += " (the current one, read again right before)"
+        intent = f"compact at {at}"
+        if spec.wait:
+            intent += (
+                ", then wait until every member says revision 1 is compacted and has finished "
+                "deleting the old revisions (its compaction counters have grown by as many "
+                "revisions as the member asked deleted; else its space in use has stopped "
+                f"shrinking, {SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)"
+            )
+        compact = self._compact(etcd, spec.wait)
         return CompactAction(
-            intent=f"compact at {at}, then wait until every member says revision 1 is compacted "
-            "and has finished "
-            "deleting the old revisions (its compaction counters have grown by as many revisions "
-            "as the "
-            f"member asked deleted; else its space in use has stopped shrinking, {SETTLED_READS} "
-            "reads under "
-            f"{SHRINK_STEP // 1024} KiB apart)"
-            if spec.wait
-            else f"compact at {at}",
-            commands=(
-                gateway.requests_command(
-                    etcd,
-                    [("status", etcd.client_url)]
-                    + [("metrics", u) for u in endpoints if spec.wait],
-                ),
-                status_command(etcd),
-                self._compact(etcd, "<REVISION>", spec.wait, "<STEP TIMEOUT>"),
-                *(
-                    (
-                        gateway.command(etcd, endpoints, ("compacted",)),
-                        *applied,
-                        gateway.command(etcd, endpoints, ("status", "metrics")),
-                        status_command(etcd, endpoints),
-                    )
-                    if spec.wait
-                    else ()
-                ),
-            ),
+            intent=intent,
+            commands=(compact,),
+            reads=(*reads(etcd), *((reached_read(etcd),) if spec.wait else ())),
             etcd=etcd,
             retain=spec.retain,
             wait=spec.wait,
             endpoints=tuple(endpoints),
+            compact=compact,
         )
 
     def execute(self, action: CompactAction, ex: ExecContext) -> Outcome:
@@ -126,9 +115,9 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             return Outcome.ok(f"revision {revision}: nothing to compact")
         # the same bound as the reads that follow a compaction without --physical
         bound = int(max(10.0, min(ex.remaining(), APPLY_TIMEOUT + SETTLE_TIMEOUT)))
-        result = ex.run(
-            self._compact(action.etcd, str(target), action.wait, f"{bound}s"), check=False
-        )
+        timeout = {"TIMEOUT": f"{bound}s"} if action.wait else {}
+        compact = action.compact.fill(REVISION=target, **timeout)
+        result = ex.run(compact, check=False)
         if result.ok:
             done = f"compacted at revision {target}"
         elif "compacted" in result.stderr:
@@ -163,29 +152,28 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
                 + ")"
             )
             spaced = [host_of_url(ex.inventory, u) for u, how in by.items() if how != COUNTERS]
-            done += "; finished deleting, told " + (
-                "by every member's compaction counters"
-                if not spaced
-                else "by every member's space in use settling"
-                if len(spaced) == len(by)
-                else f"by the space in use settling on {', '.join(spaced)}, by the compaction "
-                "counters elsewhere"
-            )
+            if not spaced:
+                told = "by every member's compaction counters"
+            elif len(spaced) == len(by):
+                told = "by every member's space in use settling"
+            else:
+                told = (
+                    f"by the space in use settling on {', '.join(spaced)}, "
+                    "by the compaction counters elsewhere"
+                )
+            done += "; finished deleting, told " + told
         return (Outcome.changed if result.ok else Outcome.ok)(done, report=report)
 
     @staticmethod
-    def _compact(etcd: EtcdConfig, revision: str, wait: bool, timeout: str) -> Command:
+    def _compact(etcd: EtcdConfig, wait: bool) -> Command:
         """With wait, --physical: etcdctl returns once the member asked has deleted the old
-        revisions
-        (the others delete theirs at the same time). One process that waits, instead of a read every
-        0.1 s through that time, each a session and an etcdctl on the host that take CPU from the
-        members deleting (on the lab, 27 reads of ~50 ms CPU through the 4 s a GB of history
-        took; the
-        step's time did not measurably change: 3.5 and 4.2 s before, 2.8-4.8 s over seven runs
-        after); the reads after it check the other members."""
+        revisions (the others delete theirs at the same time): one process that waits instead
+        of a read every 0.1 s, each taking CPU from the members deleting. The reads after it
+        check the other members."""
+        revision = Live("REVISION")
         if not wait:
             return etcdctl(etcd, "compact", revision)
-        return etcdctl(etcd, "compact", revision, "--physical", command_timeout=timeout)
+        return etcdctl(etcd, "compact", revision, "--physical", command_timeout=Live("TIMEOUT"))
 
     @staticmethod
     def _reached(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> None:
@@ -202,10 +190,7 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             for url in pending:
                 reached = gateway.compacted(answers.get(("compacted", url)))
                 if reached is None:
-                    result = ex.run(
-                        etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=url),
-                        check=False,
-                    )
+                    result = ex.run(reached_read(etcd).fill(ENDPOINTS=url), check=False)
                     reached = "compacted" in result.stderr
                     last = (result.stderr.strip().splitlines() or ["not yet"])[-1]
                 if not reached:

@@ -7,9 +7,8 @@ import time
 from dataclasses import dataclass
 
 from etcdops import units
-from etcdops.commands import etcdctl
+from etcdops.commands import Command, etcdctl
 from etcdops.errors import StepFailed
-from etcdops.facts import gateway
 from etcdops.facts.disk import df_command, parse_df
 from etcdops.facts.model import EndpointStatus
 from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, rule_ok
@@ -18,10 +17,9 @@ from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepCon
 from etcdops.steps.etcd_reads import (
     endpoints_of,
     gateway_status,
-    health_command,
     host_of_url,
     read_status,
-    status_command,
+    reads,
     unhealthy,
 )
 from etcdops.steps.spec import spec_field
@@ -44,6 +42,7 @@ class DefragAction(Action):
     seconds: int
     endpoints: tuple[str, ...]
     quota: int
+    defrag: Command
 
 
 class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
@@ -65,18 +64,14 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         etcd = ctx.etcd
         endpoints = endpoints_of(ctx.inventory)
         status = ctx.facts.status_of(ctx.host)
+        defrag = etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s")
         return DefragAction(
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} "
-            "holds; the whole "
-            "cluster healthy before, and again after it (else stop here)",
-            commands=(
-                gateway.command(etcd, endpoints, ("status", "members")),
-                health_command(etcd, endpoints),
-                status_command(etcd, endpoints),
-                etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s"),
-                health_command(etcd, endpoints),
-                status_command(etcd, endpoints),
-            ),
+            "holds and its disk has room for the copy bbolt writes; the whole cluster healthy "
+            "before, and again after it (else stop here)",
+            commands=(defrag,),
+            reads=(*reads(etcd), df_command([etcd.data_dir])),
+            defrag=defrag,
             etcd=etcd,
             rule=spec.rule,
             seconds=spec.timeout,
@@ -122,7 +117,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             return Outcome(HostStatus.SKIPPED, room)
         started = time.time()
         t0 = time.monotonic()
-        ex.run(etcdctl(action.etcd, "defrag", command_timeout=f"{action.seconds}s"))
+        ex.run(action.defrag)
         seconds = time.monotonic() - t0
 
         seen: list[list[EndpointStatus]] = []
@@ -163,7 +158,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
     def _room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
         """Why the defragmentation would not fit ('' when it does): bbolt writes a new copy of the
         whole database beside the old one; afterwards the margin must still be free."""
-        fs = parse_df(ex.run(df_command([action.etcd.data_dir])).stdout).get(action.etcd.data_dir)
+        df = df_command([action.etcd.data_dir])
+        fs = parse_df(ex.run(df).stdout).get(action.etcd.data_dir)
         if fs is None:
             return ""
         if fs.free - db_size >= fs.margin:

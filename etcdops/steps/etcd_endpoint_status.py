@@ -1,15 +1,15 @@
-"""`etcd_endpoint_status`: check every endpoint's status (one cluster id, a revision)."""
+"""`etcd_endpoint_status`: print every endpoint's status (version, db size, leader, raft index,
+revision) as a table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from etcdops import units
-from etcdops.commands import etcdctl
+from etcdops.commands import Command
 from etcdops.facts.parse import parse_endpoint_status
-from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
-from etcdops.steps.etcd_reads import endpoints_of, host_of_url
+from etcdops.steps.etcd_reads import endpoints_of, host_of_url, status_command
 from etcdops.steps.spec import spec_field
 
 
@@ -23,8 +23,7 @@ class StatusSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class StatusAction(Action):
-    etcd: EtcdConfig
-    endpoints: tuple[str, ...]
+    command: Command
     message: str
 
 
@@ -36,21 +35,16 @@ class EtcdEndpointStatusKind(StepKind[StatusSpec, StatusAction]):
 
     def plan(self, spec: StatusSpec, ctx: StepContext) -> StatusAction:
         endpoints = tuple(endpoints_of(ctx.inventory)) if spec.cluster else (ctx.etcd.client_url,)
-        command = etcdctl(ctx.etcd, "endpoint", "status", "-w", "json", endpoints=list(endpoints))
+        command = status_command(ctx.etcd, list(endpoints))
         return StatusAction(
             intent=f"show endpoint status of {', '.join(endpoints)}",
-            commands=(command,),
-            etcd=ctx.etcd,
-            endpoints=endpoints,
+            reads=(command,),
+            command=command,
             message=spec.message,
         )
 
     def execute(self, action: StatusAction, ex: ExecContext) -> Outcome:
-        out = ex.run(
-            etcdctl(
-                action.etcd, "endpoint", "status", "-w", "json", endpoints=list(action.endpoints)
-            )
-        )
+        out = ex.run(action.command)
         lines = [action.message.rstrip()] if action.message.strip() else []
         lines.append(
             f"{'HOST':<10} {'ID':<17} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} "

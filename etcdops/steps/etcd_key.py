@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from etcdops.commands import etcdctl
-from etcdops.inventory import EtcdConfig
+from etcdops.commands import Command, etcdctl
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import endpoints_of
 from etcdops.steps.spec import spec_field
@@ -18,9 +18,8 @@ class KeySpec:
 
 @dataclass(frozen=True, kw_only=True)
 class KeyAction(Action):
-    etcd: EtcdConfig
     key: str
-    endpoints: tuple[str, ...]
+    command: Command
 
 
 class EtcdKeyKind(StepKind[KeySpec, KeyAction]):
@@ -35,17 +34,12 @@ class EtcdKeyKind(StepKind[KeySpec, KeyAction]):
         return KeyAction(
             intent=f"delete the key {spec.delete} (if it is there)",
             commands=(command,),
-            etcd=ctx.etcd,
             key=spec.delete,
-            endpoints=endpoints,
+            command=command,
         )
 
     def execute(self, action: KeyAction, ex: ExecContext) -> Outcome:
-        import json
-
-        out = ex.run(
-            etcdctl(action.etcd, "del", action.key, "-w", "json", endpoints=list(action.endpoints))
-        ).stdout
+        out = ex.run(action.command).stdout
         try:
             deleted = int(json.loads(out).get("deleted", 0))
         except (ValueError, AttributeError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etcdops.commands import Command
 from etcdops.errors import StepFailed
 from etcdops.facts.parse import parse_count
-from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
-from etcdops.steps.etcd_reads import count_command
+from etcdops.steps.etcd_reads import count_read
 from etcdops.steps.spec import spec_field
 
 
@@ -20,7 +20,7 @@ class CountSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class CountAction(Action):
-    etcd: EtcdConfig
+    command: Command
     revision: int
     expect: int
 
@@ -31,17 +31,17 @@ class EtcdKeyCountKind(StepKind[CountSpec, CountAction]):
     Spec = CountSpec
 
     def plan(self, spec: CountSpec, ctx: StepContext) -> CountAction:
-        command = count_command(ctx.etcd, spec.revision)
+        command = count_read(ctx.etcd).fill(REVISION=spec.revision)
         return CountAction(
             intent=f"check that {ctx.host} has {spec.expect} keys at revision {spec.revision}",
-            commands=(command,),
-            etcd=ctx.etcd,
+            reads=(command,),
+            command=command,
             revision=spec.revision,
             expect=spec.expect,
         )
 
     def execute(self, action: CountAction, ex: ExecContext) -> Outcome:
-        count = parse_count(ex.run(count_command(action.etcd, action.revision)).stdout)
+        count = parse_count(ex.run(action.command).stdout)
         if count != action.expect:
             raise StepFailed(
                 ex.step,

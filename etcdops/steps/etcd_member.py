@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from etcdops.commands import Command, etcdctl
+from etcdops.commands import Command, Live, etcdctl
 from etcdops.errors import StepFailed
 from etcdops.facts.model import Member
 from etcdops.facts.parse import parse_endpoint_status, parse_member_add, parse_member_list
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write
+from etcdops.steps.etcd_reads import status_command, status_read
 from etcdops.steps.spec import spec_field
 
 Change = Literal["add_learner", "add", "promote", "remove", "update_peer_urls"]
@@ -36,6 +37,7 @@ class MemberAction(Action):
     name: str
     peer_url: str
     ctl: EtcdConfig  # the etcd settings of the host the command runs on
+    command: Command  # the change, its member id (and the leader) filled in when it runs
 
     @property
     def membership(self) -> tuple[str, str] | None:
@@ -52,9 +54,7 @@ def leader_url(ex: ExecContext, ctl: EtcdConfig, members: list[Member]) -> str:
     """The client URL of the leader, from the voters' endpoint status (the host's own when none
     says)."""
     urls = [u for m in members if not m.is_learner for u in m.client_urls]
-    result = ex.run(
-        etcdctl(ctl, "endpoint", "status", "-w", "json", endpoints=urls or None), check=False
-    )
+    result = ex.run(status_command(ctl, urls or None), check=False)
     try:
         statuses = parse_endpoint_status(result.stdout)
     except ValueError:
@@ -63,7 +63,27 @@ def leader_url(ex: ExecContext, ctl: EtcdConfig, members: list[Member]) -> str:
 
 
 def list_command(etcd: EtcdConfig) -> Command:
-    return etcdctl(etcd, "member", "list", "-w", "json")
+    return etcdctl(etcd, "member", "list", "-w", "json").reads()
+
+
+MEMBER_ID = Live("MEMBER_ID")  # the member's id in the live member list, found by its peer URL
+LEADER = Live("LEADER")  # the leader's client URL, read right before (a promote is sent there)
+
+
+def change_command(change: str, ctl: EtcdConfig, name: str, peer_url: str) -> Command:
+    """The membership change as it runs; the member's id and the leader are filled in then."""
+    if change in ("add_learner", "add"):
+        learner = ("--learner",) if change == "add_learner" else ()
+        return etcdctl(
+            ctl, "member", "add", name, *learner, f"--peer-urls={peer_url}", "-w", "json"
+        )
+    if change == "promote":
+        # sent to the leader itself: with auth enabled, a follower forwards a promote without the
+        # caller's credentials and the leader refuses it (etcd#20757; fixed after 3.5.16)
+        return etcdctl(ctl, "member", "promote", MEMBER_ID, endpoints=LEADER)
+    if change == "remove":
+        return etcdctl(ctl, "member", "remove", MEMBER_ID)
+    return etcdctl(ctl, "member", "update", MEMBER_ID, f"--peer-urls={peer_url}")
 
 
 class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
@@ -77,28 +97,7 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
     def plan(self, spec: MemberSpec, ctx: StepContext) -> MemberAction:
         target = ctx.etcd_of(spec.host)
         ctl = ctx.etcd
-        known = find_member(list(ctx.facts.members), target.peer_url, target.name)
-        member_id = known.id_hex if known else f"<ID of {target.peer_url}>"
-        change_cmd = {
-            "add_learner": etcdctl(
-                ctl,
-                "member",
-                "add",
-                target.name,
-                "--learner",
-                f"--peer-urls={target.peer_url}",
-                "-w",
-                "json",
-            ),
-            "add": etcdctl(
-                ctl, "member", "add", target.name, f"--peer-urls={target.peer_url}", "-w", "json"
-            ),
-            "promote": etcdctl(ctl, "member", "promote", member_id),
-            "remove": etcdctl(ctl, "member", "remove", member_id),
-            "update_peer_urls": etcdctl(
-                ctl, "member", "update", member_id, f"--peer-urls={target.peer_url}"
-            ),
-        }[spec.action]
+        change_cmd = change_command(spec.action, ctl, target.name, target.peer_url)
         words = {
             "add_learner": f"add {spec.host} ({target.peer_url}) as a learner",
             "add": f"add {spec.host} ({target.peer_url}) as a voter",
@@ -117,41 +116,43 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
                     "the new member's copy of the database",
                 ),
             )
+        known = find_member(list(ctx.facts.members), target.peer_url, target.name)
+        reads: tuple[Command, ...] = (list_command(ctl),)
+        if spec.action == "promote":  # who leads is read right before
+            reads += (status_read(ctl),)
+        now = f" (member {known.id_hex} now)" if known and spec.action != "add_learner" else ""
         return MemberAction(
-            intent=f"{words}, asked on {ctx.host}; nothing if already done (found by peer URL)",
-            commands=(list_command(ctl), change_cmd),
+            intent=f"{words}{now}, asked on {ctx.host}; nothing if already done "
+            "(found by peer URL)",
+            commands=(change_cmd,),
+            reads=reads,
             change=spec.action,
             host=spec.host,
             name=target.name,
             peer_url=target.peer_url,
             ctl=ctl,
+            command=change_cmd,
             writes=writes,
         )
 
     def execute(self, action: MemberAction, ex: ExecContext) -> Outcome:
         _cluster, members = parse_member_list(ex.run(list_command(action.ctl)).stdout)
         # by peer URL; by name only to remove (a member whose host was rebuilt with another address)
-        member = find_member(
-            members, action.peer_url, action.name if action.change == "remove" else ""
-        )
-        ctl = action.ctl
+        by_name = action.name if action.change == "remove" else ""
+        member = find_member(members, action.peer_url, by_name)
         if action.change in ("add_learner", "add"):
             if member is not None:
                 role = "learner" if member.is_learner else "voter"
                 return Outcome.ok(
                     f"already in the member list as {role} {member.id_hex}: not added again"
                 )
-            args = ["member", "add", action.name, f"--peer-urls={action.peer_url}", "-w", "json"]
-            if action.change == "add_learner":
-                args.insert(3, "--learner")
-            new_id, learner = parse_member_add(ex.run(etcdctl(ctl, *args)).stdout)
-            return Outcome.changed(
-                f"added {action.name} as {'learner' if learner else 'voter'} {new_id:x}"
-            )
+            new_id, learner = parse_member_add(ex.run(action.command).stdout)
+            role = "learner" if learner else "voter"
+            return Outcome.changed(f"added {action.name} as {role} {new_id:x}")
         if action.change == "remove":
             if member is None:
                 return Outcome.ok(f"{action.peer_url} is not in the member list: already removed")
-            ex.run(etcdctl(ctl, "member", "remove", member.id_hex))
+            ex.run(action.command.fill(MEMBER_ID=member.id_hex))
             return Outcome.changed(
                 f"removed member {member.id_hex} ({member.name or action.peer_url})"
             )
@@ -160,15 +161,12 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
         if action.change == "promote":
             if not member.is_learner:
                 return Outcome.ok(f"already a voter: {member.id_hex}")
-            # sent to the leader itself: with auth enabled, a follower forwards a promote without
-            # the
-            # caller's credentials and the leader refuses it (etcd#20757; fixed after 3.5.16)
-            leader = leader_url(ex, ctl, members)
-            ex.run(etcdctl(ctl, "member", "promote", member.id_hex, endpoints=leader))
+            leader = leader_url(ex, action.ctl, members)
+            ex.run(action.command.fill(MEMBER_ID=member.id_hex, LEADER=leader))
             return Outcome.changed(
                 f"promoted {member.id_hex} to a voter (asked of the leader, {leader})"
             )
         if action.peer_url in member.peer_urls and len(member.peer_urls) == 1:
             return Outcome.ok(f"{member.id_hex} already has peer URL {action.peer_url}")
-        ex.run(etcdctl(ctl, "member", "update", member.id_hex, f"--peer-urls={action.peer_url}"))
+        ex.run(action.command.fill(MEMBER_ID=member.id_hex))
         return Outcome.changed(f"{member.id_hex}: peer URLs set to {action.peer_url}")

@@ -1,10 +1,15 @@
 """How the step kinds read a running etcd: every member's status and health through etcd's
 gateway in one curl where it can tell (facts/gateway.py), else `etcdctl -w json`, parsed in
-Python."""
+Python.
+
+The reads are declared in the plan as templates (`reads(etcd)`): the members a read asks are
+known only when it runs (those still to reach, those that answered), so the endpoints are a
+placeholder filled then. A kind that reads through these helpers lists `reads(etcd)` in its
+action's reads."""
 
 from __future__ import annotations
 
-from etcdops.commands import Command, etcdctl, snapshot_tool, with_args
+from etcdops.commands import Command, Live, etcdctl, snapshot_tool, with_args
 from etcdops.facts import gateway
 from etcdops.facts.model import EndpointStatus
 from etcdops.facts.parse import (
@@ -24,12 +29,30 @@ def endpoints_of(inventory: Inventory) -> list[str]:
     return [h.etcd.client_url for h in inventory.members if h.etcd]
 
 
+ENDPOINTS = Live("ENDPOINTS")
+
+
+def status_read(etcd: EtcdConfig) -> Command:
+    return etcdctl(etcd, "endpoint", "status", "-w", "json", endpoints=ENDPOINTS).reads()
+
+
+def health_read(etcd: EtcdConfig) -> Command:
+    return etcdctl(etcd, "endpoint", "health", "-w", "json", endpoints=ENDPOINTS).reads()
+
+
+def reads(etcd: EtcdConfig) -> tuple[Command, ...]:
+    """What a step that reads etcd through these helpers declares among its reads."""
+    return (gateway.template(etcd), status_read(etcd), health_read(etcd))
+
+
 def status_command(etcd: EtcdConfig, endpoints: list[str] | str | None = None) -> Command:
-    return etcdctl(etcd, "endpoint", "status", "-w", "json", endpoints=endpoints)
+    """endpoint status of the endpoints (default: the host's own member), as declared."""
+    urls = [endpoints] if isinstance(endpoints, str) else endpoints or [etcd.client_url]
+    return status_read(etcd).fill(ENDPOINTS=",".join(urls))
 
 
 def health_command(etcd: EtcdConfig, endpoints: list[str]) -> Command:
-    return etcdctl(etcd, "endpoint", "health", "-w", "json", endpoints=endpoints)
+    return health_read(etcd).fill(ENDPOINTS=",".join(endpoints))
 
 
 def read_status(
@@ -117,13 +140,14 @@ def unhealthy(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> list[s
 
 
 def snapshot_status_command(etcd: EtcdConfig, version: str | None, path: str) -> Command:
-    return with_args(snapshot_tool(etcd, version), "snapshot", "status", path, "-w", "json")
+    command = with_args(snapshot_tool(etcd, version), "snapshot", "status", path, "-w", "json")
+    return command.reads()
 
 
-def count_command(etcd: EtcdConfig, revision: int | str, endpoints: str | None = None) -> Command:
+def count_read(etcd: EtcdConfig, endpoints: str | None = None) -> Command:
     """Keys at a revision, counted by etcd: the `count` of a one-key range read over every key
-    (3.4 has
-    no --count-only; both answer `count` with --limit=1)."""
+    (3.4 has no --count-only; both answer `count` with --limit=1). The revision is filled when
+    it runs (`count_read(...).fill(REVISION=...)`)."""
     return etcdctl(
         etcd,
         "get",
@@ -131,8 +155,8 @@ def count_command(etcd: EtcdConfig, revision: int | str, endpoints: str | None =
         "--prefix",
         "--keys-only",
         "--limit=1",
-        f"--rev={revision}",
+        Live("REVISION", prefix="--rev="),
         "-w",
         "json",
         endpoints=endpoints,
-    )
+    ).reads()

@@ -49,11 +49,13 @@ def member_ports(etcd: EtcdConfig) -> tuple[tuple[str, int], ...]:
 
 
 def listeners_command() -> Command:
-    return sh("cat", "/proc/net/tcp", "/proc/net/tcp6", Raw("2>/dev/null"))
+    return sh("cat", "/proc/net/tcp", "/proc/net/tcp6", Raw("2>/dev/null")).reads()
 
 
 def status_command(etcd: EtcdConfig) -> Command:
-    return trusted(etcd.status_cmd)
+    """The inventory's status command: exit 0 when etcd is active. It only reads (by contract
+    with the inventory, as systemctl is-active does)."""
+    return trusted(etcd.status_cmd).reads()
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,11 @@ class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
             "restarted": f"restart etcd on {ctx.host}",
         }[spec.state]
         status, listeners = status_command(etcd), listeners_command()
-        shown = (status, change, listeners) if spec.state == "stopped" else (status, change)
+        reads = (status, listeners) if spec.state == "stopped" else (status,)
         return ServiceAction(
             intent=intent,
-            commands=shown,
+            commands=(change,),
+            reads=() if spec.state == "restarted" else reads,
             state=spec.state,
             status=status,
             change=change,

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from etcdops.commands import Command, snapshot_tool, uses_etcdutl, with_args
+from etcdops.commands import Command, Live, snapshot_tool, uses_etcdutl, with_args
 from etcdops.steps import files
 from etcdops.steps.base import (
     Action,
     ExecContext,
     Outcome,
+    RunInfo,
     StepContext,
     StepKind,
     Write,
@@ -41,6 +42,19 @@ class RestoreSpec:
 class RestoreAction(Action):
     restore: Command
     targets: tuple[str, ...]  # the fresh data dir (and WAL dir)
+    # what sets aside a dir an interrupted attempt left there: DIR.interrupted-<NOW>
+    interrupted: tuple[files.SetAside, ...]
+
+
+def interrupted_aside(path: str, run: RunInfo) -> files.SetAside:
+    """A dir left by an interrupted attempt of this run, moved aside under the time it is found."""
+    now = Live("NOW", prefix=f"{path}.interrupted-")
+    return files.SetAside(
+        path,
+        f"{path}.interrupted-<NOW>",
+        files.marker_command(path, path, "interrupted", run),
+        files.move_command(path, now),
+    )
 
 
 class EtcdSnapshotRestoreKind(StepKind[RestoreSpec, RestoreAction]):
@@ -77,26 +91,33 @@ class EtcdSnapshotRestoreKind(StepKind[RestoreSpec, RestoreAction]):
         if spec.bump_revision:
             args += ["--bump-revision", str(spec.bump_revision), "--mark-compacted"]
         restore = with_args(snapshot_tool(etcd, version), *args)
+        targets = (data, *([wal] if wal else []))
+        interrupted = tuple(interrupted_aside(path, ctx.run) for path in targets)
         tool = "etcdutl" if uses_etcdutl(version) else "etcdctl (etcd 3.4)"
         return RestoreAction(
             intent=f"restore {spec.snapshot} into {data}{' and ' + wal if wal else ''} with "
             f"{tool}; a dir left by an interrupted attempt is moved aside first",
-            commands=(files.stat_command(data, *([wal] if wal else [])), restore),
+            commands=(*(c for a in interrupted for c in a.commands), restore),
+            reads=(files.stat_command(*targets),),
             restore=restore,
-            targets=(data, *([wal] if wal else [])),
+            targets=targets,
+            interrupted=interrupted,
             writes=(Write(ctx.host, data, spec.bytes, "the restored data dir"),),
             work=spec.bytes,
         )
 
     def execute(self, action: RestoreAction, ex: ExecContext) -> Outcome:
         notes = []
-        for path, state in files.stat(ex, *action.targets).items():
-            if (
-                state.exists
-            ):  # an interrupted attempt of this run: kept, never reused, never deleted
-                aside = f"{path}.interrupted-{files.now_stamp()}"
-                files.set_aside(ex, path, aside, "interrupted")
-                notes.append(f"kept an interrupted attempt as {aside}")
+        states = files.stat(ex, *action.targets)
+        for plan in action.interrupted:
+            state = states[plan.src]
+            if state.exists:  # an interrupted attempt of this run: kept, never reused or deleted
+                now = files.now_stamp()
+                found = replace(
+                    plan, aside=f"{plan.src}.interrupted-{now}", move=plan.move.fill(NOW=now)
+                )
+                files.set_aside(ex, found, state.is_dir)
+                notes.append(f"kept an interrupted attempt as {found.aside}")
         with heartbeat(ex.note, ex.timeout):
             ex.run(action.restore)
         return Outcome.changed("\n".join([*notes, f"restored into {', '.join(action.targets)}"]))

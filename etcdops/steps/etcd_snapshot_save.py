@@ -14,7 +14,6 @@ from etcdops import units
 from etcdops.commands import Command, Raw, etcdctl, sh
 from etcdops.durable import durable
 from etcdops.facts.parse import SnapshotStatus, parse_count, parse_snapshot_status
-from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import (
     Action,
     ExecContext,
@@ -24,8 +23,8 @@ from etcdops.steps.base import (
     Write,
     heartbeat,
 )
-from etcdops.steps.copying import download
-from etcdops.steps.etcd_reads import count_command, snapshot_status_command
+from etcdops.steps.copying import download, download_reads
+from etcdops.steps.etcd_reads import count_read, snapshot_status_command
 from etcdops.steps.spec import spec_field
 from etcdops.transport.local import CONTROL
 
@@ -44,8 +43,10 @@ class SaveAction(Action):
     dest: str
     name: str
     save: Command
+    finish: Command  # the .part renamed once etcdctl says it is complete
     status: Command
-    etcd: EtcdConfig
+    count: Command  # its revision filled in once snapshot status has read it
+    remove: Command  # the member's copy, once the control node has it
     meta: dict[str, str]
 
 
@@ -65,6 +66,9 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
             etcd, "snapshot", "save", remote + ".part", command_timeout=f"{SNAPSHOT_TIMEOUT}s"
         )
         status_cmd = snapshot_status_command(etcd, version, remote)
+        finish = sh("mv", "-f", "--", remote + ".part", remote)
+        count = count_read(etcd)
+        remove = sh("rm", "-f", "--", remote, Raw("2>/dev/null; true"))
         facts = ctx.facts
         meta = {
             "cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else "",
@@ -78,21 +82,18 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         size = status.db_size if status else 0
         return SaveAction(
             intent=f"save a snapshot on {ctx.host}, then copy it to {dest} (sha256 computed on "
-            "both "
-            "ends as it streams) while it is verified there (snapshot status, its key count); its "
-            "metadata beside it",
-            commands=(
-                save,
-                sh("mv", "-f", remote + ".part", remote),
-                status_cmd,
-                count_command(etcd, "<REV>"),
-            ),
+            "both ends as it streams) while it is verified there (snapshot status, its key "
+            "count); its metadata beside it; the member's copy removed",
+            commands=(save, finish, remove),
+            reads=(status_cmd, count, *download_reads(remote)),
             remote=remote,
             dest=spec.dest,
             name=spec.name,
             save=save,
+            finish=finish,
             status=status_cmd,
-            etcd=etcd,
+            count=count,
+            remove=remove,
             meta=meta,
             writes=(
                 Write(ctx.host, remote, size, "the snapshot, until it is copied"),
@@ -107,11 +108,9 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         with heartbeat(ex.note, ex.timeout):
             ex.run(action.save)
         saved = time.monotonic() - started
-        ex.run(sh("mv", "-f", "--", remote + ".part", remote))
+        ex.run(action.finish)
         dest = Path(action.dest)
-        hidden = (
-            dest / f".{action.name}-{ex.info.stamp}.db"
-        )  # named by its revision once that is read
+        hidden = dest / f".{action.name}-{ex.info.stamp}.db"  # named by its revision once read
         # the check on the host (snapshot status, the key count at its revision) runs while the copy
         # streams to the control node, hashed on both ends as it goes
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -121,9 +120,8 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         sha = str((copied.report or {}).get("sha256", ""))
         base = f"{action.name}-rev{status.revision}-{ex.info.stamp}"
         synced = time.monotonic()
-        durable(
-            hidden
-        )  # a backup is named complete only once its bytes are on the control node's disk
+        # a backup is named complete only once its bytes are on the control node's disk
+        durable(hidden)
         synced = time.monotonic() - synced
         if synced >= 1:
             ex.note(f"written to the control node's disk (fsync) in {synced:.1f}s")
@@ -139,7 +137,7 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         )
         hidden.rename(dest / f"{base}.db")
         durable(dest)  # and the names too
-        ex.run(sh("rm", "-f", "--", remote, Raw("2>/dev/null; true")))
+        ex.run(action.remove)
         return Outcome.changed(
             f"snapshot {dest / (base + '.db')} (revision {status.revision}, {keys} keys, "
             f"sha256 {sha[:12]}; {copied.detail.split('(')[-1].rstrip(')')})",
@@ -164,7 +162,7 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
     @staticmethod
     def _check(action: SaveAction, ex: ExecContext) -> tuple[SnapshotStatus, int]:
         status = parse_snapshot_status(ex.run(action.status).stdout)
-        keys = parse_count(ex.run(count_command(action.etcd, status.revision)).stdout)
+        keys = parse_count(ex.run(action.count.fill(REVISION=status.revision)).stdout)
         ex.note(
             f"verified on the host: revision {status.revision}, {keys} keys, "
             f"{units.size(status.total_size)}"

@@ -45,7 +45,7 @@ class EtcdSnapshotVerifyKind(StepKind[VerifySpec, VerifyAction]):
         want = f" at revision {spec.revision}" if spec.revision is not None else ""
         return VerifyAction(
             intent=f"check that {spec.path} on {ctx.host} is a readable snapshot{want}",
-            commands=(status,),
+            reads=(status,),
             path=spec.path,
             revision=spec.revision,
             status=status,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 
-from etcdops.commands import AND, Command, Raw, sh
+from etcdops.commands import AND, Command, Live, Raw, sh
 from etcdops.facts.aside import MARKER  # written into every directory etcdops moves aside
 from etcdops.sha256 import parse_sha256sum
-from etcdops.steps.base import ExecContext, StepContext
+from etcdops.steps.base import ExecContext, RunInfo, StepContext
 
 _STAT_FORMAT = "%n|%F|%u|%g|%a|%s"
 
@@ -42,7 +43,7 @@ class PathState:
 
 def stat_command(*paths: str) -> Command:
     """stat of each path that exists (one line each); missing ones are simply not printed."""
-    return sh("stat", "-c", _STAT_FORMAT, "--", *paths, Raw("2>/dev/null; true"))
+    return sh("stat", "-c", _STAT_FORMAT, "--", *paths, Raw("2>/dev/null; true")).reads()
 
 
 def parse_stat(output: str, paths: tuple[str, ...] | list[str]) -> dict[str, PathState]:
@@ -59,52 +60,84 @@ def stat(ex: ExecContext, *paths: str) -> dict[str, PathState]:
     return parse_stat(ex.run(stat_command(*paths)).stdout, paths)
 
 
+def empty_command(path: str) -> Command:
+    """Prints the first entry of a directory: nothing when it is empty."""
+    return sh("find", path, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit").reads()
+
+
 def is_empty_dir(ex: ExecContext, path: str) -> bool:
-    out = ex.run(sh("find", path, "-mindepth", "1", "-maxdepth", "1", "-print", "-quit")).stdout
-    return not out.strip()
+    return not ex.run(empty_command(path)).stdout.strip()
+
+
+def sha256_command(path: str) -> Command:
+    return sh("sha256sum", "--", path, Raw("2>/dev/null || true")).reads()
 
 
 def remote_sha256(ex: ExecContext, path: str) -> str:
-    out = ex.run(sh("sha256sum", "--", path, Raw("2>/dev/null || true"))).stdout
-    return parse_sha256sum(out)
+    return parse_sha256sum(ex.run(sha256_command(path)).stdout)
 
 
-def marker_command(aside: str, original: str, reason: str, ex: ExecContext) -> Command:
+def marker_command(directory: str | Live, original: str, reason: str, run: RunInfo) -> Command:
+    """The marker etcdops writes into a directory it moves aside: prune removes only what
+    carries one. Written into the directory before it is renamed, so that a moved directory
+    always carries it (a crash between the two leaves the marker in a directory not moved yet,
+    which is moved on the next run)."""
     data = json.dumps(
         {
             "created_by": "etcdops",
-            "run": ex.info.id,
+            "run": run.id,
             "original": original,
             "reason": reason,
-            "time": ex.info.time,
+            "time": run.time,
         }
     )
-    return sh("printf", "%s\\n", data, Raw(">"), f"{aside}/{MARKER}")
+    if isinstance(directory, Live):
+        target = Live(directory.name, prefix=directory.prefix)
+        return sh("printf", "%s\\n", data, Raw(">"), target, Raw(f"/{MARKER}"))
+    return sh("printf", "%s\\n", data, Raw(">"), f"{directory}/{MARKER}")
 
 
-def move_command(src: str, dest: str) -> Command:
-    """A rename that never moves into an existing directory (-T) and never overwrites (-n)."""
-    return sh("mv", "-nT", "--", src, dest)
+def move_command(src: str, dest: str | Live) -> Command:
+    """A rename that never moves into an existing directory (-T) and never overwrites (-n), and
+    fails unless src is gone afterwards (mv -n exits 0 when it did nothing)."""
+    return sh("mv", "-nT", "--", src, dest, AND, "test", "!", "-e", src)
 
 
-def set_aside(ex: ExecContext, src: str, aside: str, reason: str) -> None:
-    """Move src to aside (a sibling: a rename, owner and mode kept) and mark it as etcdops'."""
-    ex.run(move_command(src, aside).then(sh("test", "!", "-e", src)))
-    mark(ex, aside, src, reason)
+@dataclass(frozen=True)
+class SetAside:
+    """The commands that move src aside: the marker into it (when it is a directory), then the
+    rename. Built once for the plan; execution runs these very commands."""
+
+    src: str
+    aside: str
+    marker: Command
+    move: Command
+
+    @classmethod
+    def of(cls, src: str, aside: str, reason: str, run: RunInfo) -> SetAside:
+        return cls(src, aside, marker_command(src, src, reason, run), move_command(src, aside))
+
+    @property
+    def commands(self) -> tuple[Command, Command]:
+        return self.marker, self.move
 
 
-def mark(ex: ExecContext, aside: str, original: str, reason: str) -> None:
-    state = stat(ex, aside)[aside]
-    if state.is_dir:
-        ex.run(marker_command(aside, original, reason, ex))
+def set_aside(ex: ExecContext, plan: SetAside, is_dir: bool) -> None:
+    """Move src aside (a sibling: a rename, owner and mode kept), a directory marked as
+    etcdops' first."""
+    if is_dir:
+        ex.run(plan.marker)
+    ex.run(plan.move)
 
 
-def copy_owner(ex: ExecContext, state: PathState, path: str) -> Command | None:
-    if not state.exists:
-        return None
-    command = sh("chown", "-R", state.owner, path, AND, "chmod", state.mode, path)
-    ex.run(command)
-    return command
+def owner_command(path: str) -> Command:
+    """Gives path (recursively) the owner and mode read from the directory it replaces."""
+    return sh("chown", "-R", Live("OWNER"), path, AND, "chmod", Live("MODE"), path)
+
+
+def copy_owner(ex: ExecContext, state: PathState, command: Command) -> None:
+    if state.exists:
+        ex.run(command.fill(OWNER=state.owner, MODE=state.mode))
 
 
 # ----- the etcd dirs of a host, and the suffixes of the names they are moved aside under
@@ -117,8 +150,6 @@ def etcd_dirs(ctx: StepContext) -> tuple[str, ...]:
 
 
 def checked_suffix(ctx: StepContext, value: str, what: str) -> str:
-    import re
-
     if not re.fullmatch(SUFFIX_PATTERN, value):
         raise ctx.error(f"{what} {value!r}: lower-case letters and - only")
     return value

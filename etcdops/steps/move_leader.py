@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etcdops.commands import etcdctl
+from etcdops.commands import Command, Live, etcdctl
 from etcdops.errors import CommandFailed, StepFailed
-from etcdops.facts import gateway
 from etcdops.facts.model import EndpointStatus
 from etcdops.facts.parse import (
     parse_endpoint_status,
@@ -18,6 +17,7 @@ from etcdops.steps.etcd_reads import (
     endpoints_of,
     gateway_status,
     host_of_url,
+    reads,
     status_command,
 )
 from etcdops.steps.spec import spec_field
@@ -38,6 +38,7 @@ class MoveLeaderAction(Action):
     away_from: str | None
     endpoints: tuple[str, ...]
     wait: float
+    move: Command
 
 
 class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
@@ -51,7 +52,6 @@ class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
         etcd = ctx.etcd
         member = ctx.facts.member_of(spec.to)
         leader = ctx.facts.leader_host
-        leader_url = ctx.etcd_of(leader).client_url if leader else "<LEADER>"
         when = (
             f" if {spec.away_from} leads (the leader is {leader or 'unknown'} now)"
             if spec.away_from
@@ -59,18 +59,14 @@ class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
         )
         endpoints = endpoints_of(ctx.inventory)
         endpoints += [target.client_url] if target.client_url not in endpoints else []
+        # sent to the leader, which hands over to the target: both read right before
+        move = etcdctl(etcd, "move-leader", Live("MEMBER_ID"), endpoints=Live("LEADER"))
+        now = f" (member {member.id_hex})" if member else ""
         return MoveLeaderAction(
-            intent=f"move leadership to {spec.to}{when}, then wait until {spec.to} leads",
-            commands=(
-                gateway.command(etcd, endpoints),
-                status_command(etcd, endpoints),
-                etcdctl(
-                    etcd,
-                    "move-leader",
-                    member.id_hex if member else f"<ID of {spec.to}>",
-                    endpoints=leader_url,
-                ),
-            ),
+            intent=f"move leadership to {spec.to}{now}{when}, then wait until {spec.to} leads",
+            commands=(move,),
+            reads=reads(etcd),
+            move=move,
             etcd=etcd,
             to_url=target.client_url,
             to_host=spec.to,
@@ -102,9 +98,7 @@ class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
             )
         if leader is None:
             raise StepFailed(ex.step, ex.host, "the cluster has no leader to hand over from")
-        ex.run(
-            etcdctl(action.etcd, "move-leader", f"{target.member_id:x}", endpoints=leader.endpoint)
-        )
+        ex.run(action.move.fill(MEMBER_ID=f"{target.member_id:x}", LEADER=leader.endpoint))
 
         def moved() -> tuple[bool, str]:
             now = next((s for s in self._statuses(ex, action) if s.is_leader), None)

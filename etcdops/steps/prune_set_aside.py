@@ -34,15 +34,18 @@ class PruneSpec:
 @dataclass(frozen=True, kw_only=True)
 class PruneAction(Action):
     etcd: EtcdConfig
+    listing: Command  # what etcdops set aside on the host, read again right before
     remove: tuple[AsideItem, ...]
     kept: tuple[tuple[AsideItem, str], ...] = field(default=())
 
     def describe(self) -> list[str]:
         lines = [self.intent]
         lines += [
-            f"$ rm -rf -- {i.path}   # {units.size(i.bytes)}, {i.age() / 86400:.1f} days, {i.kind}"
+            f"$ {_remove(i.path).display}   # {units.size(i.bytes)}, "
+            f"{i.age() / 86400:.1f} days, {i.kind}"
             for i in self.remove
         ]
+        lines += [f"? {c.display}" for c in self.reads]
         lines += [f"  keeps {i.path} ({units.size(i.bytes)}): {why}" for i, why in self.kept]
         return lines
 
@@ -60,7 +63,8 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         except ValueError as exc:
             raise ctx.error(f"prune_set_aside.older_than: {exc}") from None
         etcd = ctx.etcd
-        out = ctx.probe.run(ctx.host, trusted(listing_command(etcd))).stdout
+        listing = trusted(listing_command(etcd)).reads()
+        out = ctx.probe.run(ctx.host, listing).stdout
         items, _fs = parse_listing(out, etcd)
         remove, kept = choose(items, age, spec.keep, time.time())
         total = sum(i.bytes for i in remove)
@@ -76,8 +80,10 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         )
         return PruneAction(
             intent=intent,
-            commands=tuple(sh("rm", "-rf", "--", i.path) for i in remove),
+            commands=tuple(_remove(i.path) for i in remove),
+            reads=(listing,),
             etcd=etcd,
+            listing=listing,
             remove=tuple(remove),
             kept=tuple(kept),
         )
@@ -85,9 +91,7 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
     def execute(self, action: PruneAction, ex: ExecContext) -> Outcome:
         if not action.remove:
             return Outcome.ok("nothing to remove")
-        now_items, _fs = parse_listing(
-            ex.run(trusted(listing_command(action.etcd))).stdout, action.etcd
-        )
+        now_items, _fs = parse_listing(ex.run(action.listing).stdout, action.etcd)
         still = {i.path: i for i in now_items if i.ours}
         removed, freed = [], 0
         for item in action.remove:

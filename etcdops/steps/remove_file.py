@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etcdops.commands import sh
+from etcdops.commands import Command, sh
 from etcdops.errors import StepFailed
 from etcdops.steps import files
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
@@ -21,6 +21,10 @@ class RemoveAction(Action):
     path: str
 
 
+def remove_command(path: str) -> Command:
+    return sh("rm", "-f", "--", path)
+
+
 class RemoveFileKind(StepKind[RemoveSpec, RemoveAction]):
     name = "remove_file"
     summary = "remove a temporary regular file on the hosts (refuses anything else)"
@@ -30,7 +34,8 @@ class RemoveFileKind(StepKind[RemoveSpec, RemoveAction]):
     def plan(self, spec: RemoveSpec, ctx: StepContext) -> RemoveAction:
         return RemoveAction(
             intent=f"remove the file {spec.path} (only if it is a regular file)",
-            commands=(files.stat_command(spec.path), sh("rm", "-f", "--", spec.path)),
+            commands=(remove_command(spec.path),),
+            reads=(files.stat_command(spec.path),),
             path=spec.path,
         )
 
@@ -44,5 +49,5 @@ class RemoveFileKind(StepKind[RemoveSpec, RemoveAction]):
                 ex.host,
                 f"{action.path} is a {state.kind}, not a regular file: not removed",
             )
-        ex.run(sh("rm", "-f", "--", action.path))
+        ex.run(remove_command(action.path))
         return Outcome.changed(f"removed {action.path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etcdops.commands import sh
+from etcdops.commands import Command
 from etcdops.errors import StepFailed
 from etcdops.steps import files
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
@@ -21,10 +21,25 @@ class SwapDirSpec:
     )
 
 
+@dataclass(frozen=True)
+class Swap:
+    """One directory's swap: the current one set aside, the prepared one moved into place with
+    the current one's owner and mode (read when it runs)."""
+
+    current: str
+    prepared: str
+    aside: files.SetAside
+    owner: Command
+    into_place: Command
+
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        return (*self.aside.commands, self.owner, self.into_place)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SwapDirAction(Action):
-    swaps: tuple[tuple[str, str, str], ...]  # (dir, prepared, aside)
-    reason: str
+    swaps: tuple[Swap, ...]
 
 
 class SwapDirKind(StepKind[SwapDirSpec, SwapDirAction]):
@@ -35,35 +50,38 @@ class SwapDirKind(StepKind[SwapDirSpec, SwapDirAction]):
     Spec = SwapDirSpec
 
     def plan(self, spec: SwapDirSpec, ctx: StepContext) -> SwapDirAction:
-        new, aside = (
-            files.checked_suffix(ctx, spec.new, "swap_dir.new"),
-            files.checked_suffix(ctx, spec.aside, "swap_dir.aside"),
-        )
+        new = files.checked_suffix(ctx, spec.new, "swap_dir.new")
+        reason = files.checked_suffix(ctx, spec.aside, "swap_dir.aside")
         paths = tuple(spec.paths) if spec.paths else files.etcd_dirs(ctx)
-        swaps = tuple(
-            (p, f"{p}.{new}-{ctx.run.stamp}", f"{p}.{aside}-{ctx.run.stamp}") for p in paths
-        )
+        swaps = []
+        for path in paths:
+            prepared = f"{path}.{new}-{ctx.run.stamp}"
+            aside = files.SetAside.of(path, f"{path}.{reason}-{ctx.run.stamp}", reason, ctx.run)
+            swaps.append(
+                Swap(
+                    path,
+                    prepared,
+                    aside,
+                    files.owner_command(prepared),
+                    files.move_command(prepared, path),
+                )
+            )
         intent = "; ".join(
-            f"keep {d} as {a}, then move {n} into its place with its owner and mode"
-            for d, n, a in swaps
+            f"keep {s.current} as {s.aside.aside}, then move {s.prepared} into its place with "
+            "its owner and mode"
+            for s in swaps
         )
-        commands = []
-        for d, n, a in swaps:
-            commands += [
-                files.stat_command(d, n, a),
-                files.move_command(d, a),
-                files.move_command(n, d),
-            ]
         return SwapDirAction(
             intent=intent + " (nothing is deleted)",
-            commands=tuple(commands),
-            swaps=swaps,
-            reason=aside,
+            commands=tuple(c for s in swaps for c in s.commands),
+            reads=tuple(files.stat_command(s.current, s.prepared, s.aside.aside) for s in swaps),
+            swaps=tuple(swaps),
         )
 
     def execute(self, action: SwapDirAction, ex: ExecContext) -> Outcome:
         did, done = [], []
-        for current, prepared, aside in action.swaps:
+        for swap in action.swaps:
+            current, prepared, aside = swap.current, swap.prepared, swap.aside.aside
             s = files.stat(ex, current, prepared, aside)
             old, new, kept = s[current], s[prepared], s[aside]
             if not new.exists:
@@ -80,11 +98,11 @@ class SwapDirKind(StepKind[SwapDirSpec, SwapDirAction]):
                     ex.step, ex.host, f"both {current} and {aside} exist: not touching either"
                 )
             if old.exists:
-                files.set_aside(ex, current, aside, action.reason)
+                files.set_aside(ex, swap.aside, old.is_dir)
                 did.append(f"kept {current} as {aside}")
             owner_of = old if old.exists else kept  # after an interruption between the two renames
-            files.copy_owner(ex, owner_of, prepared)
-            ex.run(files.move_command(prepared, current).then(sh("test", "!", "-e", prepared)))
+            files.copy_owner(ex, owner_of, swap.owner)
+            ex.run(swap.into_place)
             did.append(f"moved {prepared} into place as {current}")
         detail = "\n".join(did + done)
         return Outcome.changed(detail) if did else Outcome.ok(detail)

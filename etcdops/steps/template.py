@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from etcdops.commands import AND, sh
+from etcdops.commands import AND, Command, sh
 from etcdops.errors import PlanStale, RunbookError
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, unified_diff
-from etcdops.steps.files import remote_sha256
+from etcdops.steps.files import remote_sha256, sha256_command
 from etcdops.steps.spec import spec_field
 
 
@@ -38,6 +38,8 @@ class WriteFileAction(Action):
     diff: str
     mode: str | None = None
     base_sha256: str = ""  # of the content the diff was made against ("" = no file)
+    tmp: str = ""  # the new content is copied here first, then renamed over path
+    backup: str = ""
 
     @property
     def changed(self) -> bool:
@@ -46,7 +48,9 @@ class WriteFileAction(Action):
     def describe(self) -> list[str]:
         if not self.diff:
             return [f"write {self.path}: no change"]
-        return [f"write {self.path}:", *self.diff.rstrip("\n").splitlines()]
+        _intent, *commands = super().describe()
+        copy = f"  (the new content copied to {self.tmp} first)"
+        return [f"write {self.path}:", *self.diff.rstrip("\n").splitlines(), copy, *commands]
 
 
 class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
@@ -108,8 +112,14 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
                 ctx.run,
             ).text(spec.content)
         base = hashlib.sha256(current.encode()).hexdigest() if current is not None else ""
+        tmp = f"{spec.dest}.etcdops-{ctx.run.stamp}.tmp"
+        backup = f"{spec.dest}.bak-{ctx.run.stamp}"
         return WriteFileAction(
             intent=f"write {spec.dest}",
+            commands=write_commands(spec.dest, tmp, backup, spec.mode, current is not None),
+            reads=(sha256_command(spec.dest),),
+            tmp=tmp,
+            backup=backup,
             path=spec.dest,
             content=content,
             diff=unified_diff(spec.dest, current, content),
@@ -124,53 +134,47 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
             return Outcome.ok("already has the planned content")
         if current != action.base_sha256:
             raise PlanStale(f"{ex.host}: {action.path} changed since the plan was made; plan again")
-        tmp_remote = f"{action.path}.etcdops-{ex.info.stamp}.tmp"
         with tempfile.NamedTemporaryFile("w", delete=False) as fh:
             fh.write(action.content)
         try:
-            ex.transport.put(fh.name, tmp_remote, ex.remaining())
+            ex.transport.put(fh.name, action.tmp, ex.remaining())
         finally:
             os.unlink(fh.name)
-        backup = f"{action.path}.bak-{ex.info.stamp}"
-        if (
-            action.base_sha256
-        ):  # the file exists: the new one gets its owner and mode, the old one is kept
-            ex.run(
-                sh(
-                    "chown",
-                    f"--reference={action.path}",
-                    tmp_remote,
-                    AND,
-                    "chmod",
-                    f"--reference={action.path}",
-                    tmp_remote,
-                    AND,
-                    "cp",
-                    "-p",
-                    action.path,
-                    backup,
-                )
-            )
-        if action.mode:
-            ex.run(sh("chmod", action.mode, tmp_remote))
-        # on disk before the rename (the backup is the rollback; a crash must not leave an empty
-        # file),
-        # then the rename itself (its directory)
-        ex.run(sh("sync", "--", tmp_remote, *([backup] if action.base_sha256 else [])))
-        ex.run(
+        for command in action.commands:
+            ex.run(command)
+        if action.base_sha256:
+            return Outcome.changed(f"wrote {action.path} (previous kept as {action.backup})")
+        return Outcome.changed(f"wrote {action.path}")
+
+
+def write_commands(
+    path: str, tmp: str, backup: str, mode: str | None, exists: bool
+) -> tuple[Command, ...]:
+    """What writing the file runs once the new content is on the host as tmp: the new file gets
+    the old one's owner and mode and the old one is kept as backup (when there is one), the
+    mode asked is set, both are on disk before the rename (the backup is the rollback; a crash
+    must not leave an empty file), then the rename itself (its directory)."""
+    keep = (
+        (
             sh(
-                "mv",
-                "-f",
-                tmp_remote,
-                action.path,
+                "chown",
+                f"--reference={path}",
+                tmp,
                 AND,
-                "sync",
-                "--",
-                posixpath.dirname(action.path) or ".",
-            )
+                "chmod",
+                f"--reference={path}",
+                tmp,
+                AND,
+                "cp",
+                "-p",
+                path,
+                backup,
+            ),
         )
-        return Outcome.changed(
-            f"wrote {action.path} (previous kept as {backup})"
-            if action.base_sha256
-            else f"wrote {action.path}"
-        )
+        if exists
+        else ()
+    )
+    chmod = (sh("chmod", mode, tmp),) if mode else ()
+    synced = sh("sync", "--", tmp, *([backup] if exists else []))
+    rename = sh("mv", "-f", tmp, path, AND, "sync", "--", posixpath.dirname(path) or ".")
+    return (*keep, *chmod, synced, rename)

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write
-from etcdops.steps.copying import upload
+from etcdops.steps.copying import upload, upload_commands, upload_reads
 from etcdops.steps.spec import spec_field
 
 
@@ -24,7 +24,8 @@ class UploadAction(Action):
     mode: str | None = None
 
     def describe(self) -> list[str]:
-        return [f"upload {self.src} -> {self.dest} (sha256 verified)"]
+        head, *rest = super().describe()
+        return [f"{head} (copied to {self.dest}.part, sha256 verified on both ends)", *rest]
 
 
 class UploadKind(StepKind[UploadSpec, UploadAction]):
@@ -39,6 +40,8 @@ class UploadKind(StepKind[UploadSpec, UploadAction]):
         size = os.path.getsize(src) if os.path.isfile(src) else 0
         return UploadAction(
             intent=f"upload {src} -> {dest}",
+            commands=upload_commands(dest, spec.mode),
+            reads=upload_reads(dest),
             src=src,
             dest=dest,
             mode=spec.mode,

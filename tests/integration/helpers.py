@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -278,11 +279,51 @@ def running_lab(
         labenv.etcdops("lab", "down", timeout=120)
         shutil.rmtree(root / ".lab", ignore_errors=True)  # the lab's data dirs (GBs over a session)
         shutil.rmtree(root / "snapshots", ignore_errors=True)
+    unplanned = unplanned_commands(root)
+    assert not unplanned, "commands a run executed that its plan does not show:\n" + "\n".join(
+        unplanned
+    )
     if labenv.watch is not None:
         assert labenv.watch.samples > 100, (
             f"the process lists were sampled only {labenv.watch.samples} times"
         )
         labenv.check_secret()
+
+
+def planned_pattern(display: str) -> re.Pattern[str]:
+    """A planned command as a pattern: its placeholders (`<NAME>`) stand for any value."""
+    parts = re.split(r"<[A-Z][A-Z0-9_]*>", display)
+    return re.compile(".+".join(re.escape(p) for p in parts), re.S)
+
+
+def unplanned_commands(root: Path) -> list[str]:
+    """Every command the journals under root/.etcdops/runs/ show a run executed that no action of
+    its step planned (a change among the commands, a read among the reads)."""
+    found = []
+    for run_dir in sorted((root / ".etcdops" / "runs").glob("*")):
+        plan_file = run_dir / "plan.json"
+        if not plan_file.is_file():
+            continue
+        steps = {s["index"]: s for s in json.loads(plan_file.read_text())["steps"]}
+        for line in (run_dir / "events.jsonl").read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill -9
+            if event.get("event") != "command":
+                continue
+            group = "reads" if event.get("read") else "commands"
+            planned = [c for a in steps[event["step"]]["actions"] for c in a.get(group, [])]
+            # as the plan shows it (placeholders standing for any value), or filled from a template
+            # the plan shows (a read may then ask other members than planned: etcd's gateway)
+            origin = event.get("planned")
+            ok = any(planned_pattern(c).fullmatch(event["command"]) for c in planned) or (
+                origin in planned
+                and (group == "reads" or planned_pattern(origin).fullmatch(event["command"]))
+            )
+            if not ok:
+                found.append(f"{run_dir.name} step {event['step']} ({group}): {event['command']}")
+    return found
 
 
 def append_vars(root: Path, values: dict[str, object]) -> None:

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "etcdops"
 # lowest first; a module may import from its own layer and the ones below
 LAYERS: list[set[str]] = [
     {"errors", "paths", "limits", "durable", "units", "sha256", "window", "tools"},
-    {"templating", "inventory", "commands"},
+    {"templating", "inventory", "commands", "versions"},
     {"transport"},
     {"facts"},
     {

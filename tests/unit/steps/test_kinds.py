@@ -45,3 +45,14 @@ def test_every_etcd_kind_has_fixtures_with_an_already_done_case() -> None:
     for kind in covered - ALWAYS_ACTS:
         statuses = {c.get("status") for k, c in CASES if k == kind}
         assert "ok" in statuses, f"{kind}: no case where the host is already as wanted"
+
+
+def test_every_case_pins_its_plan_its_reads_and_what_ran() -> None:
+    loose = [
+        f"{kind}: {case['case']}"
+        for kind, case in CASES
+        if not case.get("error_at_load")
+        and not case.get("error_at_plan")
+        and not {"plan", "reads", "ran"} <= set(case)
+    ]
+    assert loose == []
