@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ETCDOPS := $(VENV)/bin/etcdops
-APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates sudo curl
+APT_PACKAGES := openssh-server openssh-client iproute2 ca-certificates sudo curl postgresql-15
+# the HTML report's browser test (tests/browser/): headless screenshots; +414 MB, ~16 s to install here
+APT_PACKAGES += chromium
 ETCD_DIR := .tools/etcd
 ETCD34_DIR := .tools/etcd-3.4
 ETCD3530_DIR := .tools/etcd-3.5.30

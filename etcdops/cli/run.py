@@ -1,4 +1,5 @@
-"""`etcdops run` (fresh, a reviewed plan, or a resumed run) and `etcdops runs list | show`."""
+"""`etcdops run` (fresh, a reviewed plan, or a resumed run) and `etcdops runs list | show |
+report`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def run(
     junit: Annotated[
         Path | None, typer.Option(help="write one JUnit testcase per step here")
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="write the run report as one self-contained HTML page here"),
+    ] = None,
     output: Annotated[
         Output, typer.Option("--output", "-o", help="json: the report on stdout")
     ] = Output.text,
@@ -87,11 +92,13 @@ def run(
             resume_dir=run_dir,
             report=report,
             junit=junit,
-            read_after=output == Output.json,
+            read_after=output == Output.json or html is not None,
             say=say,
             note=err,
         )
         result, the_report = execute(prepared, the_plan, options, Progress())
+    if html is not None:
+        _write_html(html, the_report, result.run_id, say)
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))
     if result.status != RunStatus.SUCCESSFUL:
@@ -108,6 +115,23 @@ def run(
     )
     if the_plan.on_success:
         say("\n" + the_plan.on_success.strip())
+
+
+def _write_html(dest: Path, the_report: dict[str, Any], run_id: str, say: Any) -> None:
+    """The page never turns a finished run into a failed one: elsewhere, or not at all, and said
+    so."""
+    from etcdops.htmlreport import write_run_html
+
+    written = write_run_html(dest, the_report, paths.run_dir(run_id))
+    if written.problem:
+        err(f"--html: {written.problem}")
+    if written.path is None:
+        err(
+            f"--html: no page was written; make it later with: etcdops runs report {run_id} "
+            f"--html {dest}"
+        )
+    else:
+        say(f"HTML report: {written.path}")
 
 
 def _unattended_needs(the_runbook: Any, given: list[str]) -> None:
@@ -215,3 +239,23 @@ def runs_show(run_id: str) -> None:
         typer.echo(f"  {e.get('time', '?')}  {e.get('event', '?'):<14} {json.dumps(detail)[:160]}")
     if run_status(run_dir) != "planned" and resumable(run_dir, data) is None:
         typer.echo(f"continue with: etcdops run --resume {run_id}")
+
+
+@runs_app.command("report")
+@boundary
+def runs_report(
+    run_id: Annotated[str, typer.Argument(help="a run id, a unique start of one, or `latest`")],
+    html: Annotated[Path, typer.Option(help="write the page here")],
+) -> None:
+    """One journaled run as a self-contained HTML page: timeline, outage window, sizes, leaders,
+    failures."""
+    from etcdops.htmlreport import render_run, write_file
+    from etcdops.htmlreport.source import resolve_run
+
+    run_dir = resolve_run(paths.runs_dir(), run_id)
+    page = render_run(run_dir)
+    try:
+        write_file(html, page)
+    except OSError as exc:
+        raise BadInput(f"cannot write {html}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {html} (run {run_dir.name})")

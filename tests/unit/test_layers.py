@@ -34,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"serialize", "runs", "report", "lock"},
     {"session"},
     {"execute"},
-    {"output", "cli", "__main__", "lab"},
+    {"output", "htmlreport", "cli", "__main__", "lab"},
 ]
 
 
