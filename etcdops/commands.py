@@ -107,8 +107,8 @@ def _merge(
 
 
 def sh(*parts: object, env: Iterable[tuple[str, Secret]] = ()) -> Command:
-    """One command from parts, each shell-quoted unless it is ``Raw`` (an operator, a
-    redirection) or ``Live`` (a placeholder filled when the step runs)."""
+    """One command from parts, each shell-quoted unless it is ``Raw`` (an operator, a redirection)
+    or ``Live`` (a placeholder filled when the step runs)."""
     display = " ".join(_shown(p) for p in parts)
     with revealed():
         text = " ".join(_run(p) for p in parts)
@@ -205,9 +205,9 @@ def words(command: Command) -> list[str]:
 def etcdctl_fragment(
     etcd: EtcdConfig, endpoints: str | None = None, command_timeout: str = COMMAND_TIMEOUT
 ) -> ShellFragment:
-    """`host.etcdctl` for templates (users' own `command:` steps) and the facts script: the
-    host's etcdctl with its endpoint and TLS flags as a shell fragment. etcd auth is never a
-    flag: ETCDCTL_USER goes over stdin (Command.env)."""
+    """`host.etcdctl` for templates (users' own `command:` steps) and the facts script: the host's
+    etcdctl with its endpoint and TLS flags as a shell fragment. etcd auth is never a flag:
+    ETCDCTL_USER goes over stdin (Command.env)."""
     return ShellFragment(
         etcd.etcdctl,
         f"--endpoints={endpoints or etcd.client_url}",

@@ -1,6 +1,7 @@
 """The plan's disk check: what each step will write where, against the free space of each
-filesystem, per host; a check per host and filesystem that refuses (exit 3) a run that would leave
-less free than the margin (facts/disk.py: 10% of the filesystem or 1 GiB, whichever is more)."""
+filesystem, per host; a check per host and filesystem that refuses (exit 3) a run that would
+leave less free than the margin (facts/disk.py: 10% of the filesystem or 1 GiB, whichever is
+more)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Plans and cluster status as text people read, and markdown for a review. Their data (JSON)
-is serialize.py's."""
+"""Plans and cluster status as text people read, and markdown for a review. Their data (JSON) is
+serialize.py's."""
 
 from __future__ import annotations
 

@@ -162,9 +162,8 @@ class MemberCerts(HostProbe):
 
 
 class EtcdInstalled(HostProbe):
-    """etcd and etcdctl are installed on the host, where the inventory says (etcd_bin_dir): a
-    join that
-    does not install them itself (-p install=false) would otherwise add a learner that never
+    """etcd and etcdctl are installed on the host, where the inventory says (etcd_bin_dir): a join
+    that does not install them itself (-p install=false) would otherwise add a learner that never
     starts."""
 
     def command(self, host: Host) -> Command:

@@ -1,5 +1,5 @@
-"""Plans and cluster status as plain data (JSON): what saved plans, journals, reports and `-o
-json` hold. The text people read is output.py's."""
+"""Plans and cluster status as plain data (JSON): what saved plans, journals, reports and `-o json`
+hold. The text people read is output.py's."""
 
 from __future__ import annotations
 

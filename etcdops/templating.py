@@ -284,10 +284,9 @@ def native(
     source: str, context: Mapping[str, Any], *, where: str = "<template>", line: int | None = None
 ) -> Any:
     """A value as its own type: a source that is one ``{{ expression }}`` gives the expression's
-    value
-    (an int stays an int, a list a list, None None); anything else renders as text. No
-    literal_eval of
-    rendered text (jinja2's NativeEnvironment would turn a file named ``[1]`` into a list)."""
+    value (an int stays an int, a list a list, None None); anything else renders as text. No
+    literal_eval of rendered text (jinja2's NativeEnvironment would turn a file named ``[1]``
+    into a list)."""
     match = _SINGLE_EXPRESSION.match(source)
     if match and "{{" not in match.group(1) and "}}" not in match.group(1) and "{%" not in source:
         value = evaluate(match.group(1), context, where=where, line=line)

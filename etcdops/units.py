@@ -1,6 +1,6 @@
-"""How sizes and durations read, everywhere a person reads them: binary units with one decimal
-(`512 B`, `3.0 KiB`, `12.5 MiB`, `1.2 GiB`), seconds below a minute, then minutes. Reports and
-JSON keep raw bytes and seconds."""
+"""How sizes and durations read, everywhere a person reads them: binary units with one decimal (`512
+B`, `3.0 KiB`, `12.5 MiB`, `1.2 GiB`), seconds below a minute, then minutes. Reports and JSON
+keep raw bytes and seconds."""
 
 from __future__ import annotations
 

@@ -414,7 +414,7 @@ class Runner:
             read_facts=self._facts,
             note=note,
             waiting=waiting,
-            stop_reason=self.interrupt,
+            stop_reason=self.interrupt,  # a step stops only for a signal; a closing window waits
             assume_yes=self.assume_yes,
             confirm=self.confirm,
             variables=self.plan.variables,

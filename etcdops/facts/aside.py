@@ -1,8 +1,8 @@
 """What etcdops has set aside on a host: data and WAL dirs moved aside (`DIR.pre-restore-STAMP`,
 `.wiped-`, `.removed-`, `.interrupted-`, `.failed-restore-`), etcd.env backups (`.bak-STAMP`),
-copies of snapshots left on members (`etcdops-restore-STAMP.db`, `etcdops-snapshot-STAMP.db`), with
-their size and age. A directory counts as etcdops' own only if it carries the marker file etcdops
-writes into every directory it moves aside; a file only by its exact name."""
+copies of snapshots left on members (`etcdops-restore-STAMP.db`, `etcdops-snapshot-STAMP.db`),
+with their size and age. A directory counts as etcdops' own only if it carries the marker file
+etcdops writes into every directory it moves aside; a file only by its exact name."""
 
 from __future__ import annotations
 
@@ -44,8 +44,7 @@ class AsideItem:
 
 def listing_command(etcd: EtcdConfig) -> str:
     """Shell: one line per candidate, PATH<TAB>BYTES<TAB>MTIME<TAB>MARKED, then `@df` and df's
-    output for
-    the data dir's filesystem. Globs only in etcdops' own naming; sizes from du -sb."""
+    output for the data dir's filesystem. Globs only in etcdops' own naming; sizes from du -sb."""
     data, parent, env = (
         quote(etcd.data_dir),
         quote(os.path.dirname(etcd.data_dir.rstrip("/")) or "/"),

@@ -1,7 +1,7 @@
 """Certificates as the hosts see them: the member's server and peer certificate expiry (status,
-plan),
-the client certificate's own checks when a member refused a connection (for facts/tls.py), and the
-pre-flight of a joining host's certificates (preflight.py). Shell built here, output parsed here."""
+plan), the client certificate's own checks when a member refused a connection (for facts/tls.py),
+and the pre-flight of a joining host's certificates (preflight.py). Shell built here, output
+parsed here."""
 
 from __future__ import annotations
 
@@ -64,10 +64,10 @@ def certs_section(
     etcd.env names; ANSWER is openssl's `notAfter=...` (or its error), or `cached`.
 
     The env file is read by the shell itself (the last line for a key wins, quotes stripped). A
-    certificate costs one openssl (~20 ms of CPU here, as much as an etcdctl call) only when it is
-    new or changed: while its stamp (size, mtime and ctime in nanoseconds, inode) is the one the
-    control node last saw, the host answers `cached` and the expiry comes from the cache kept with
-    the versions (facts/versions.py). On a wide cluster every fork on the hosts counts."""
+    certificate costs one openssl (~20 ms of CPU here, as much as an etcdctl call) only when it
+    is new or changed: while its stamp (size, mtime and ctime in nanoseconds, inode) is the one
+    the control node last saw, the host answers `cached` and the expiry comes from the cache kept
+    with the versions (facts/versions.py). On a wide cluster every fork on the hosts counts."""
     etcd = host.etcd
     assert etcd is not None
     prefix = _key(host, "")
@@ -102,10 +102,10 @@ def parse_certs(
     text: str,
     host: Host | None = None,
     known: dict[str, dict[str, str]] | None = None,
-    learned: dict[str, dict[str, str]] | None = None,
+    fresh: dict[str, dict[str, str]] | None = None,
 ) -> tuple[CertInfo, ...]:
     """The section's lines → CertInfo; a `cached` answer takes the expiry from known, and what
-    openssl read fresh from a file with a stamp goes into learned (for the host's next read)."""
+    openssl read fresh from a file with a stamp goes into fresh (for the host's next read)."""
     found = []
     for line in text.splitlines():
         kind, _, rest = line.partition("\t")
@@ -119,8 +119,8 @@ def parse_certs(
         if answer.startswith("notAfter="):
             not_after = parse_openssl_date(answer[len("notAfter=") :])
             found.append(CertInfo(kind, path, not_after))
-            if not_after is not None and stamp and learned is not None and host is not None:
-                learned[key] = {"stamp": stamp, "not_after": answer[len("notAfter=") :]}
+            if not_after is not None and stamp and fresh is not None and host is not None:
+                fresh[key] = {"stamp": stamp, "not_after": answer[len("notAfter=") :]}
         else:
             found.append(CertInfo(kind, path, None, answer.strip() or "unreadable"))
     return tuple(found)

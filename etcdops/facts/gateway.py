@@ -4,8 +4,8 @@ or more members in one process, parsed in Python. No I/O here: commands are buil
 etcd 3.4+ serves the gateway on its client URLs unless started with --enable-grpc-gateway=false.
 Both requests are served to anyone, so no credentials are sent; but with etcd auth on and client
 certificates etcd refuses its gateway (400: "CommonName of client ... will be ignored"). One curl
-costs ~5 ms of CPU on the host (~12 ms with TLS) against ~14 ms (~20 ms) for one etcdctl,
-measured on the lab; the reads of a wide cluster and the polls of a long step are made of these.
+costs a third of one etcdctl's CPU on the host (docs/measurements.md); the reads of a wide
+cluster and the polls of a long step are made of these.
 
 Only 3.5+ honours `linearizable` on the member list (3.4 ignores the field and answers from its
 own state), so an answer counts for health only when that member's status says 3.5 or later.
@@ -51,11 +51,11 @@ def requests_of(urls: list[str] | tuple[str, ...], kinds: tuple[str, ...]) -> li
 def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
     """Shell: one curl for the (kind, client URL) requests, each answer followed by its MARK line;
     the metrics requests in a second curl whose output the host cuts down to the MARK lines,
-    FINISHED and KEYS (~170 KB a member otherwise). curl reads no .curlrc (-q) and goes through no
-    proxy (the host's http_proxy would send etcd's traffic elsewhere); -g: an IPv6 URL's brackets
-    are no glob. The mark names the request by its place, never by its URL: -w interprets what it
-    is given (`%{...}`, and `%output{FILE}` writes a file in curl 8.3+), and a URL is the
-    inventory's text."""
+    FINISHED and KEYS (~170 KB a member otherwise). curl reads no .curlrc (-q) and goes through
+    no proxy (the host's http_proxy would send etcd's traffic elsewhere); -g: an IPv6 URL's
+    brackets are no glob. The mark names the request by its place, never by its URL: -w
+    interprets what it is given (`%{...}`, and `%output{FILE}` writes a file in curl 8.3+), and a
+    URL is the inventory's text."""
     tls = [
         f"{flag} {quote(value)}"
         for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert), ("--key", etcd.key))
@@ -106,9 +106,9 @@ def requests_command(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> Comma
 
 
 def template(etcd: EtcdConfig) -> Command:
-    """What a plan shows for the gateway reads of a step: one curl on the host for the members
-    it asks, whichever they are when it asks (the requests are filled in then). It never runs
-    as such: its text is a placeholder."""
+    """What a plan shows for the gateway reads of a step: one curl on the host for the members it
+    asks, whichever they are when it asks (the requests are filled in then). It never runs as
+    such: its text is a placeholder."""
     tls = " ".join(
         f"{flag} {quote(value)}"
         for flag, value in (("--cacert", etcd.cacert), ("--cert", etcd.cert), ("--key", etcd.key))
@@ -166,8 +166,8 @@ def refused(answers: dict[tuple[str, str], Answer]) -> bool:
 
 
 def status_of(answer: Answer | None) -> dict[str, Any] | None:
-    """A 200 answer to status as endpoint status's Status object (the gateway prints 64-bit
-    numbers as strings, which the parsers read alike); None for anything else."""
+    """A 200 answer to status as endpoint status's Status object (the gateway prints 64-bit numbers
+    as strings, which the parsers read alike); None for anything else."""
     if answer is None or answer.code != 200:
         return None
     try:
@@ -178,8 +178,8 @@ def status_of(answer: Answer | None) -> dict[str, Any] | None:
 
 
 def compacted(answer: Answer | None) -> bool | None:
-    """A "compacted" answer: True once the member has applied a compaction past revision 1,
-    False while it still serves revision 1, None when the answer tells neither."""
+    """A "compacted" answer: True once the member has applied a compaction past revision 1, False
+    while it still serves revision 1, None when the answer tells neither."""
     if answer is None:
         return None
     if answer.code == 200:

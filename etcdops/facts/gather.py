@@ -1,6 +1,6 @@
 """Read cluster facts over SSH: the facts script (script.py) on every member host in parallel, one
-round trip each, its sections parsed (sections.py), the hosts' facts assembled into the cluster's.
-Read-only."""
+round trip each, its sections parsed (sections.py), the hosts' facts assembled into the
+cluster's. Read-only."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def gather(
     known = (
         installed.load()
     )  # also for re-reads without versions: the member list stands for health
-    learned: dict[str, dict[str, str]] = {}
+    fresh: dict[str, dict[str, str]] = {}
 
     def one(name: str) -> HostFacts:
         host = inventory.host(name)
@@ -55,15 +55,15 @@ def gather(
         env = {k: v.reveal() for k, v in auth_env(host.etcd)} or None
         result = pool.get(name).run(facts_script(host, versions, known), timeout, env=env)
         try:
-            return host_facts_from_output(host, result.stdout, cluster, known, learned)
+            return host_facts_from_output(host, result.stdout, cluster, known, fresh)
         except GatewayUnfit:
             result = pool.get(name).run(
                 facts_script(host, versions, known, use_gateway=False), timeout, env=env
             )
-            return host_facts_from_output(host, result.stdout, cluster, known, learned)
+            return host_facts_from_output(host, result.stdout, cluster, known, fresh)
 
     if through is not None and not versions:
-        results = _read_through(pool, targets, through, one, timeout, cluster, learned)
+        results = _read_through(pool, targets, through, one, timeout, cluster, fresh)
     else:
         results = pool.map(targets, one)
     # a second round for hosts that are members of the cluster but not (yet) in the etcd group,
@@ -78,7 +78,7 @@ def gather(
     ]
     if extra:
         results.update(pool.map(extra, one))
-    installed.save(known, learned)
+    installed.save(known, fresh)
     host_facts: dict[str, HostFacts] = {}
     keys = [res for res in results.values() if isinstance(res, HostKeyError)]
     if keys:  # a security event, never an unhealthy or unreachable member: every command stops here
@@ -107,7 +107,7 @@ def _read_through(
     one: Callable[[str], HostFacts],
     timeout: float,
     cluster: ClusterView,
-    learned: dict[str, dict[str, str]],
+    fresh: dict[str, dict[str, str]],
 ) -> dict[str, HostFacts | BaseException]:
     """The via host's one curl for the hosts it is asked for, the others' own reads alongside it,
     then the own reads of whatever the curl did not settle."""
@@ -121,7 +121,7 @@ def _read_through(
         if found is not None and host.etcd is not None:
             sections = gateway_sections(host.etcd.client_url, *found)
             results[host.name] = host_facts_from_sections(
-                host, sections, cluster, None, learned, through=str(through.via)
+                host, sections, cluster, None, fresh, through=str(through.via)
             )
     results.update(pool.map([h for h in asked if h.name not in answers], one))
     return results

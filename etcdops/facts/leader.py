@@ -1,7 +1,7 @@
 """Who leads now, in one read: every member's status through etcd's gateway, in one curl on one
 member host. For the re-check before a step that only needs the leader to be the one it was
 planned with (a `followers` or `leader` target): a full facts read of every host costs one
-session and script per member (~0.1 s on a loaded 3-member lab, measured) for one name.
+session and script per member for one name.
 
 None whenever this read cannot tell for certain (no curl, a member that does not answer, a
 leader outside the inventory): the caller then reads the full facts, as before.
@@ -45,8 +45,8 @@ def read_leader(inventory: Inventory, pool: Pool, via: str | None = None) -> tup
 def leader_of(
     answers: dict[tuple[str, str], gateway.Answer], hosts: list[tuple[str, str]], asked: str
 ) -> tuple[str, str] | None:
-    """The leader most members name, if it answered and says so itself (as the facts count it);
-    None unless every member answered, each as itself."""
+    """The leader most members name, if it answered and says so itself (as the facts count it); None
+    unless every member answered, each as itself."""
     by_id: dict[int, tuple[str, EndpointStatus]] = {}
     named: Counter[int] = Counter()
     for name, url in hosts:

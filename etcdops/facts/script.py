@@ -1,6 +1,6 @@
 """The one shell script that reads a member host's facts in one SSH round trip: every section
-printed as `@@NAME`, its stdout, `@@rc N`, `@@stderr` and its stderr. Built and quoted here;
-run by gather.py; read by sections.py."""
+printed as `@@NAME`, its stdout, `@@rc N`, `@@stderr` and its stderr. Built and quoted here; run
+by gather.py; read by sections.py."""
 
 from __future__ import annotations
 
@@ -36,21 +36,20 @@ def facts_script(
     facts/versions.py and facts/certs.py) with status, then, once status answered, the member list
     (linearizable with etcdctl 3.5+ against 3.5+, so it stands for health) or health and members
     together. Alarms come with endpoint status (its `errors`), so there is no `alarm list` call.
-    Few processes besides etcdctl (one stat, one cat, mktemp, rm, ss, awk, df): every fork counts,
-    measured on a 7-member lab sharing two cores (~80 ms of CPU per member per read, of which
-    sshd's session ~30 ms and each etcdctl ~18 ms).
+    Few processes besides etcdctl (one stat, one cat, mktemp, rm, ss, awk, df): every fork counts
+    (docs/measurements.md).
 
     First, where etcdctl's member list would stand for health (3.5+ installed) and the host has
     curl, status and the linearizable member list come from etcd's own JSON gateway, both in one
-    curl process (see _gateway_first and facts/gateway.py): 11.6 ms of CPU on the host for the
-    whole read instead of 39, measured. Anything but an answer to status (no curl, the gateway
+    curl process (see _gateway_first and facts/gateway.py), a third of the CPU on the host.
+    Anything but an answer to status (no curl, the gateway
     switched off, TLS refused, etcd not listening) goes on with the etcdctl sections above in the
     same script, whose errors name the cause.
     """
     assert host.etcd is not None
     with revealed():
         ctl = str(etcdctl_fragment(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
-    seen = installed.linearizable_member_list(host, known or {})
+    stamp_35 = installed.linearizable_member_list(host, known or {})
     commands = {
         "version": installed.section(host, known or {}, stamped=True),
         # without credentials: a learner refuses to authenticate ("rpc not supported for learner"),
@@ -77,18 +76,18 @@ def facts_script(
     # an etcd that does not answer endpoint status would make every other call wait for its
     # timeout too; a learner refuses linearizable reads (health, member list)
     voter = f"( {section('health')} ) & {section('members')}"
-    if seen:
+    if stamp_35:
         # a 3.5+ server answering etcdctl 3.5+'s linearizable member list has served a quorum read:
         # what endpoint health's get proves (alarms come with status). One etcdctl start fewer per
         # member, which is what a wide cluster's read costs; 3.4 servers still get endpoint health
-        same = f'if [ "$st" = {quote(seen)} ]; then {section("members")}; else {voter}; fi'
+        same = f'if [ "$st" = {quote(stamp_35)} ]; then {section("members")}; else {voter}; fi'
         voter = f"""case "$s" in *'"version":"3.4.'*) {voter};; *) {same};; esac"""
     files = " ".join(f'"$d/{name}.o" "$d/{name}.e"' for name in SECTIONS if name != "gateway")
     return "\n".join(
         [
-            f"st=$({installed.stamp_command(host)})" if versions or seen else ":",
-            _gateway_first(host, versions, known, seen, not_listening)
-            if seen and use_gateway
+            f"st=$({installed.stamp_command(host)})" if versions or stamp_35 else ":",
+            _gateway_first(host, versions, known, stamp_35, not_listening)
+            if stamp_35 and use_gateway
             else ":",
             "d=$(mktemp -d) || exit 1",
             "trap 'rm -rf \"$d\"' EXIT",  # etcdops' own temporary directory, made just above
@@ -112,19 +111,19 @@ def _gateway_first(
     host: Host,
     versions: bool,
     known: dict[str, dict[str, str]] | None,
-    seen: str,
+    stamp_35: str,
     not_listening: str,
 ) -> str:
-    """Shell: while the installed versions are the ones seen (3.5+), the host has curl and etcd
-    listens, status and the member list from etcd's gateway in one curl (facts/gateway.py); when
-    status answered, print it as section @@gateway, then the other sections one after the other,
-    straight to stdout, and exit: no temporary directory, no background shell, no cat (each a
-    process or a fork on the host; the sections but status are builtins and a stat or two when
-    nothing changed). Otherwise the script goes on with etcdctl."""
+    """Shell: while the installed versions are the ones stamped 3.5+ in the cache, the host has curl
+    and etcd listens, status and the member list from etcd's gateway in one curl
+    (facts/gateway.py); when status answered, print it as section @@gateway, then the other
+    sections one after the other, straight to stdout, and exit: no temporary directory, no
+    background shell, no cat (each a process or a fork on the host; the sections but status are
+    builtins and a stat or two when nothing changed). Otherwise the script goes on with etcdctl."""
     assert host.etcd is not None
     url = host.etcd.client_url
     sections = ""
-    if versions:  # the version section is `cached` here: the stamp is the one seen
+    if versions:  # the version section is `cached` here: the stamp is the one stamp_35
         sections = (
             f'echo "@@version"; {{ {installed.section(host, known or {}, stamped=True)}; }} '
             "2>/dev/null; "
@@ -133,7 +132,7 @@ def _gateway_first(
             f"{listing_command(host.etcd)}; }}; "
         )
     return (
-        f'if [ "$st" = {quote(seen)} ] && command -v curl >/dev/null 2>&1 && ! {{ '
+        f'if [ "$st" = {quote(stamp_35)} ] && command -v curl >/dev/null 2>&1 && ! {{ '
         f"{not_listening}; }}; then "
         f"o=$({gateway.curl(host.etcd, gateway.requests_of([url], ('status', 'members')))} "
         "2>/dev/null); "
@@ -144,8 +143,8 @@ def _gateway_first(
 
 def _not_listening(client_url: str) -> tuple[str, str]:
     """(where, a shell test true when nothing listens there), so that a stopped etcd is named at
-    once instead of after etcdctl's dial timeout. Only when the URL names an IP address (a listener
-    on it or on the wildcard); ss is iproute2's; without it, etcdctl decides."""
+    once instead of after etcdctl's dial timeout. Only when the URL names an IP address (a
+    listener on it or on the wildcard); ss is iproute2's; without it, etcdctl decides."""
     url = urlsplit(client_url)
     port = url.port or 2379
     try:

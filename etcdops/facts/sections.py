@@ -1,6 +1,5 @@
 """The facts script's output, section by section, into a host's facts: each section's output is
-parsed by the parser of its kind (parse.py, gateway.py, certs.py, tls.py, aside.py,
-versions.py)."""
+parsed by the parser of its kind (parse.py, gateway.py, certs.py, tls.py, aside.py, versions.py)."""
 
 from __future__ import annotations
 
@@ -70,11 +69,11 @@ def host_facts_from_output(
     output: str,
     cluster: ClusterView | None = None,
     known: dict[str, dict[str, str]] | None = None,
-    learned: dict[str, dict[str, str]] | None = None,
+    fresh: dict[str, dict[str, str]] | None = None,
 ) -> HostFacts:
     assert host.etcd is not None
     return host_facts_from_sections(
-        host, _from_gateway(host.etcd, split_sections(output)), cluster, known, learned
+        host, _from_gateway(host.etcd, split_sections(output)), cluster, known, fresh
     )
 
 
@@ -83,23 +82,23 @@ def host_facts_from_sections(
     sec: dict[str, tuple[int, str, str]],
     cluster: ClusterView | None = None,
     known: dict[str, dict[str, str]] | None = None,
-    learned: dict[str, dict[str, str]] | None = None,
+    fresh: dict[str, dict[str, str]] | None = None,
     through: str = "",
 ) -> HostFacts:
-    """A host's facts from its sections (the facts script's, or its gateway's answers read
-    through the member host `through`)."""
+    """A host's facts from its sections (the facts script's, or its gateway's answers read through
+    the member host `through`)."""
     assert host.etcd is not None
     etcd_version, ctl_version = installed.parse(
         host,
         sec.get("version", (1, "", ""))[1],
         known or {},
-        learned if learned is not None else {},
+        fresh if fresh is not None else {},
     )
     status: EndpointStatus | None = None
     error = None
     cause = None
     member_ids: tuple[int, ...] | None = None
-    certs = parse_certs(sec["certs"][1], host, known, learned) if "certs" in sec else ()
+    certs = parse_certs(sec["certs"][1], host, known, fresh) if "certs" in sec else ()
     aside, data_fs = parse_listing(sec["aside"][1], host.etcd) if "aside" in sec else ((), None)
     try:
         rc, out, err = sec.get("status", (1, "", "no output"))
@@ -168,8 +167,8 @@ def host_facts_from_sections(
 
 
 class GatewayUnfit(Exception):
-    """The gateway answered, but its member list does not stand for health (a 3.4 server
-    running although the installed etcd is 3.5+): read again through etcdctl."""
+    """The gateway answered, but its member list does not stand for health (a 3.4 server running
+    although the installed etcd is 3.5+): read again through etcdctl."""
 
 
 def _from_gateway(

@@ -2,10 +2,6 @@
 every member's status and linearizable member list from etcd's gateway, in one curl on that host
 (`via`), instead of one SSH session, shell and curl per member.
 
-Measured on the lab (7 members, 2 cores): a poll read member by member costs ~2.5 ms of etcdops'
-own CPU per member (a channel, its output, its parse) and a shell, a curl and a few small
-processes on every host; through one member it is one channel and one curl whatever the size.
-
 What is read this way is etcd's own state as one member host sees it, with the same proof of
 health as a member's own read (its linearizable member list answered, etcd 3.5+). A host it
 cannot settle is read over its own SSH as before, in the same poll, with the same diagnosis:
@@ -96,8 +92,8 @@ class Through:
         return found
 
     def observe(self, facts: ClusterFacts) -> None:
-        """After the poll: sort the hosts the via read missed by what their own read found, and
-        pick the next via host if this one could not read."""
+        """After the poll: sort the hosts the via read missed by what their own read found, and pick
+        the next via host if this one could not read."""
         healthy = {name for name, hf in facts.hosts.items() if hf.healthy}
         self.direct |= self.missed & healthy
         self.unsure = (self.unsure | self.missed) - healthy
@@ -109,9 +105,9 @@ class Through:
 def settled(
     hosts: list[Host], answers: dict[tuple[str, str], gateway.Answer]
 ) -> dict[str, Answers]:
-    """{host: (status, member list)} for every host whose etcd answered status as a 3.5+ member
-    and, unless a learner, proved its health with the linearizable member list; a member that
-    answered for two hosts (one URL reaching the same etcd) settles neither. Pure."""
+    """{host: (status, member list)} for every host whose etcd answered status as a 3.5+ member and,
+    unless a learner, proved its health with the linearizable member list; a member that answered
+    for two hosts (one URL reaching the same etcd) settles neither. Pure."""
     found: dict[str, tuple[Answers, str]] = {}
     for host in hosts:
         if host.etcd is None:

@@ -91,9 +91,9 @@ def section(host: Host, known: dict[str, dict[str, str]], stamped: bool = False)
 
 
 def parse(
-    host: Host, text: str, known: dict[str, dict[str, str]], learned: dict[str, dict[str, str]]
+    host: Host, text: str, known: dict[str, dict[str, str]], fresh: dict[str, dict[str, str]]
 ) -> tuple[str | None, str | None]:
-    """(etcd version, etcdctl version) from the section; what was read fresh goes into learned."""
+    """(etcd version, etcdctl version) from the section; what was read fresh goes into fresh."""
     stamp, body, cached = "", [], False
     for line in text.splitlines():
         if line.startswith(STAMP):
@@ -108,18 +108,18 @@ def parse(
     etcd, etcdctl = parse_version("\n".join(body))
     # only a complete answer from two binaries that exist is worth keeping
     if stamp.count(",") == 2 and etcd and etcdctl:
-        learned[key] = {"stamp": stamp, "etcd": etcd, "etcdctl": etcdctl}
+        fresh[key] = {"stamp": stamp, "etcd": etcd, "etcdctl": etcdctl}
     return etcd, etcdctl
 
 
-def save(known: dict[str, dict[str, str]], learned: dict[str, dict[str, str]]) -> None:
-    """Merge what was learned into the cache file (atomically; a failure to write only costs
+def save(known: dict[str, dict[str, str]], fresh: dict[str, dict[str, str]]) -> None:
+    """Merge what was fresh into the cache file (atomically; a failure to write only costs
     speed)."""
-    if not learned or all(known.get(k) == v for k, v in learned.items()):
+    if not fresh or all(known.get(k) == v for k, v in fresh.items()):
         return
     path = _path()
     with _lock:
-        merged = {**load(), **learned}
+        merged = {**load(), **fresh}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".versions-")

@@ -65,8 +65,8 @@ class Written:
 
 def write_run_html(dest: Path, report: dict[str, Any], run_dir: Path) -> Written:
     """For `run --html`: a finished maintenance never fails because of its page. If dest cannot be
-    written, the page goes into the run's journal folder, else the temp dir; if it cannot be made at
-    all, the problem is returned (`etcdops runs report RUN_ID --html FILE` makes it later)."""
+    written, the page goes into the run's journal folder, else the temp dir; if it cannot be made
+    at all, the problem is returned (`etcdops runs report RUN_ID --html FILE` makes it later)."""
     try:
         page = render_run(run_dir, report)
     except Exception as exc:  # noqa: BLE001 - whatever it is, the run's outcome stands

@@ -199,8 +199,7 @@ def _leader_card(leaders: list[tuple[dt.datetime, dt.datetime, str | None]]) -> 
 
 def _failures(report: dict[str, Any], events: list[dict[str, Any]], runs: list[Attempt]) -> str:
     """The run's own failure (its error, the hosts' errors, the advice), then those of earlier
-    attempts
-    of a resumed run."""
+    attempts of a resumed run."""
     last = runs[-1].start if runs else None
 
     def earlier(ev: dict[str, Any]) -> bool:

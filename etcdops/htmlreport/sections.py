@@ -1,7 +1,6 @@
 """The page's sections about what happened: the timeline, the window without etcd, db sizes,
-leaders,
-predicted vs actual, what the plan said, every step. Each returns escaped HTML (an empty string when
-it has nothing to show)."""
+leaders, predicted vs actual, what the plan said, every step. Each returns escaped HTML (an empty
+string when it has nothing to show)."""
 
 from __future__ import annotations
 

@@ -75,8 +75,8 @@ class Outage:
 
 @dataclass(frozen=True)
 class Downtime:
-    """etcd down on one member: its stop began, was verified, its start returned (None: not
-    started again)."""
+    """etcd down on one member: its stop began, was verified, its start returned (None: not started
+    again)."""
 
     host: str
     stop_began: dt.datetime
@@ -148,8 +148,8 @@ def _spans(chunk: list[Event]) -> list[Span]:
 
 
 def host_order(spans: list[Span], plan: dict[str, Any] | None) -> list[str]:
-    """Rows of the timeline: the cluster's members in the plan's order, then other hosts,
-    `control` last."""
+    """Rows of the timeline: the cluster's members in the plan's order, then other hosts, `control`
+    last."""
     seen = [s.host for s in spans]
     members = [
         str(m.get("host"))

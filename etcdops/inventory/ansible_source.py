@@ -77,8 +77,8 @@ class AnsibleInventory:
 
     @locked
     def groups(self) -> dict[str, tuple[str, ...]]:
-        """Every group with all its hosts (children's included), as `ansible-inventory --list`
-        has them."""
+        """Every group with all its hosts (children's included), as `ansible-inventory --list` has
+        them."""
         return {
             name: tuple(h.name for h in group.get_hosts())
             for name, group in self._inventory.groups.items()
@@ -112,8 +112,8 @@ class AnsibleInventory:
 
     @locked
     def value(self, host: str, key: str, default: Any = MISSING) -> Any:
-        """The variable rendered with Ansible's templating, or default when the host does not
-        have it."""
+        """The variable rendered with Ansible's templating, or default when the host does not have
+        it."""
         raw = self.raw(host)
         if key not in raw:
             if default is MISSING:

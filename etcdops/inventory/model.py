@@ -69,9 +69,8 @@ class Host:
     profile: str = "default"  # the inventory layout its settings were derived with (profiles.py)
 
     def as_context(self) -> dict[str, Any]:
-        """What templates see as ``host``: etcdops' settings, and any inventory variable,
-        rendered by
-        Ansible when a template reads it (`host.some_var`)."""
+        """What templates see as ``host``: etcdops' settings, and any inventory variable, rendered
+        by Ansible when a template reads it (`host.some_var`)."""
         ctx = HostContext(
             name=self.name,
             address=self.address,

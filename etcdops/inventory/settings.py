@@ -254,8 +254,7 @@ def _path(text: str) -> str:
 
 class LazyVars(Mapping[str, Any]):
     """A host's variables for runbook templates (`host.some_var`), each rendered by Ansible when
-    read;
-    secret ones as Secret (printed as ***)."""
+    read; secret ones as Secret (printed as ***)."""
 
     def __init__(self, values: Callable[[], Values]) -> None:
         self._values = values

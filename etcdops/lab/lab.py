@@ -141,8 +141,8 @@ class Lab:
 
     def _keep_previous(self, progress: Progress = print) -> None:
         """A new lab starts empty: the previous lab's data, env files and installed etcd move to
-        .lab/previous/STAMP/; the last KEEP_PREVIOUS previous labs are kept, an older one is removed
-        (and said so). `lab prune` removes them all; `make clean` removes .lab."""
+        .lab/previous/STAMP/; the last KEEP_PREVIOUS previous labs are kept, an older one is
+        removed (and said so). `lab prune` removes them all; `make clean` removes .lab."""
         hosts_root = self.root / "hosts"
         if hosts_root.is_dir():
             keep = self.root / "previous" / time.strftime("%Y%m%dT%H%M%S")
@@ -173,9 +173,8 @@ class Lab:
         return freed
 
     def _write_inventory(self, members: int, spares: int, tls: bool) -> None:
-        """TLS: kubespray's shape (inventory.ini, `ip=` per host); plaintext: hosts.yml. The
-        other is
-        removed (a directory of inventory files would merge both); 10-mode.yml says which."""
+        """TLS: kubespray's shape (inventory.ini, `ip=` per host); plaintext: hosts.yml. The other
+        is removed (a directory of inventory files would merge both); 10-mode.yml says which."""
         groups = (
             ("etcd", range(1, members + 1)),
             ("spares", range(members + 1, members + spares + 1)),

@@ -123,9 +123,8 @@ class Action:
 
 
 class Probe(Protocol):
-    """Read-only access to the hosts while planning: current file contents, pre-flight commands
-    and the read-only reads a kind makes to plan (a listing). Unit tests pass one backed by
-    dicts."""
+    """Read-only access to the hosts while planning: current file contents, pre-flight commands and
+    the read-only reads a kind makes to plan (a listing). Unit tests pass one backed by dicts."""
 
     def read(self, host: str, path: str) -> str | None: ...
 
@@ -185,8 +184,8 @@ def _noop(*_args: Any) -> None:
 
 @dataclass
 class ExecContext:
-    """What a kind executes through: the host's transport (and others'), live facts, progress,
-    the step's deadline and the run's stop request (SIGTERM, a closing window)."""
+    """What a kind executes through: the host's transport (and others'), live facts, progress, the
+    step's deadline and the run's stop request (SIGTERM, a closing window)."""
 
     host: str
     step: str
@@ -224,9 +223,8 @@ class ExecContext:
         check: bool = True,
         timeout: float | None = None,
     ) -> Result:
-        """Run a command on the host (or another); CommandFailed unless it succeeds (check).
-        Only a command the plan shows runs (UnplannedCommand otherwise), every placeholder
-        filled."""
+        """Run a command on the host (or another); CommandFailed unless it succeeds (check). Only a
+        command the plan shows runs (UnplannedCommand otherwise), every placeholder filled."""
         target = host or self.host
         if command.unfilled:
             raise UnplannedCommand(target, command.display, f"{command.unfilled} not filled")
@@ -268,8 +266,8 @@ class ExecContext:
         timeout: float | None = None,
     ) -> str:
         """Call read() until it says done, every interval, bounded by timeout and the step's
-        deadline;
-        returns its last state, or fails naming what it waited for and the last state seen."""
+        deadline; returns its last state, or fails naming what it waited for and the last state
+        seen."""
         start = time.monotonic()
         end = min(self.deadline, start + (timeout if timeout is not None else self.timeout))
         polls = 0
@@ -292,9 +290,9 @@ class ExecContext:
 
 
 def until_next_poll(began: float, interval: float) -> float:
-    """Seconds to sleep so that polls start `interval` apart (a read's own time is not added to
-    the interval), and at least MIN_POLL_GAP after a read that took longer than that: a slow
-    cluster is not read back to back."""
+    """Seconds to sleep so that polls start `interval` apart (a read's own time is not added to the
+    interval), and at least MIN_POLL_GAP after a read that took longer than that: a slow cluster
+    is not read back to back."""
     return max(MIN_POLL_GAP, began + interval - time.monotonic())
 
 
@@ -361,8 +359,8 @@ def heartbeat(
     note: Callable[[str], None], timeout: float, every: float = HEARTBEAT_EVERY
 ) -> Iterator[None]:
     """While the block runs, note every `every` seconds how long it has been running (a snapshot
-    save,
-    a restore or a defragmentation of a large database takes minutes: the log shows it is alive)."""
+    save, a restore or a defragmentation of a large database takes minutes: the log shows it is
+    alive)."""
     stop = threading.Event()
     start = time.monotonic()
 

@@ -1,5 +1,5 @@
-"""`command`: a shell command of the runbook's own, for users' runbooks (built-in ones use the
-etcd step kinds). Every {{ value }} is shell-quoted as it is written; `| raw` opts out."""
+"""`command`: a shell command of the runbook's own, for users' runbooks (built-in ones use the etcd
+step kinds). Every {{ value }} is shell-quoted as it is written; `| raw` opts out."""
 
 from __future__ import annotations
 

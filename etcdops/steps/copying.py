@@ -1,5 +1,5 @@
-"""Copies between the control node and a host for the step kinds: sha256 on both ends as it
-streams, a .part renamed when complete, progress every few seconds."""
+"""Copies between the control node and a host for the step kinds: sha256 on both ends as it streams,
+a .part renamed when complete, progress every few seconds."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
         raise StepFailed(
             ex.step,
             ex.host,
-            f"cannot write {part}: {exc.reason}{_room(ex, dest, src)}; the partial "
+            f"cannot write {part}: {exc.reason}{_free_space_note(ex, dest, src)}; the partial "
             "copy was removed",
         ) from None
     if copied.remote_sha256 != copied.local_sha256:
@@ -113,7 +113,7 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
     )
 
 
-def _room(ex: ExecContext, dest: str, src: str) -> str:
+def _free_space_note(ex: ExecContext, dest: str, src: str) -> str:
     """What the destination's filesystem has free, when a copy failed (SFTP reports a full disk only
     as "Failure")."""
 

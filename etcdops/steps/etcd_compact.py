@@ -52,8 +52,8 @@ class CompactAction(Action):
 
 
 def reached_read(etcd: EtcdConfig) -> Command:
-    """A serializable read of revision 1 on one member: refused as compacted once the compaction
-    has reached it (where the gateway cannot tell)."""
+    """A serializable read of revision 1 on one member: refused as compacted once the compaction has
+    reached it (where the gateway cannot tell)."""
     return etcdctl(etcd, "get", "x", "--rev=1", "--consistency=s", endpoints=ENDPOINTS).reads()
 
 
@@ -167,9 +167,9 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
     @staticmethod
     def _compact(etcd: EtcdConfig, wait: bool) -> Command:
         """With wait, --physical: etcdctl returns once the member asked has deleted the old
-        revisions (the others delete theirs at the same time): one process that waits instead
-        of a read every 0.1 s, each taking CPU from the members deleting. The reads after it
-        check the other members."""
+        revisions (the others delete theirs at the same time): one process that waits instead of
+        a read every 0.1 s, each taking CPU from the members deleting. The reads after it check
+        the other members."""
         revision = Live("REVISION")
         if not wait:
             return etcdctl(etcd, "compact", revision)
@@ -178,8 +178,8 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
     @staticmethod
     def _reached(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> None:
         """Poll until every member refuses revision 1 as compacted: each poll one curl for the
-        members still to reach, etcdctl's probe for any the gateway cannot tell about (etcd auth on:
-        the gateway's read has no user)."""
+        members still to reach, etcdctl's probe for any the gateway cannot tell about (etcd auth
+        on: the gateway's read has no user)."""
         pending = list(endpoints)
         last = "not yet"
 
@@ -213,11 +213,12 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
     ) -> tuple[dict[str, int], dict[str, str]]:
         """Poll until every member has finished deleting the compacted revisions: ({URL: space in
         use}, {URL: how it was told}). COUNTERS: its finished compactions have grown since before
-        and it deleted as many old revisions as the member asked, whose compact --physical returned
-        once it had finished (the same compaction deletes the same revisions on every member; an
-        earlier compaction finishing late on one member makes the counts differ, never agree).
-        SPACE, wherever the counters cannot tell (no curl, no metrics, nothing compacted now): its
-        space in use has shrunk less than SHRINK_STEP per read, SETTLED_READS times in a row."""
+        and it deleted as many old revisions as the member asked, whose compact --physical
+        returned once it had finished (the same compaction deletes the same revisions on every
+        member; an earlier compaction finishing late on one member makes the counts differ, never
+        agree). SPACE, wherever the counters cannot tell (no curl, no metrics, nothing compacted
+        now): its space in use has shrunk less than SHRINK_STEP per read, SETTLED_READS times in
+        a row."""
         mine = etcd.client_url
         last: dict[str, int] = {}
         calm: dict[str, int] = {}

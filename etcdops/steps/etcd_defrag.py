@@ -112,9 +112,9 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
                 f"not needed under rule {action.rule}: {units.size(space.reclaimable)} "
                 f"reclaimable of {units.size(space.db_size)}"
             )
-        room = self._room(ex, action, before.db_size)
-        if room:
-            return Outcome(HostStatus.SKIPPED, room)
+        no_room = self._why_no_room(ex, action, before.db_size)
+        if no_room:
+            return Outcome(HostStatus.SKIPPED, no_room)
         started = time.time()
         t0 = time.monotonic()
         ex.run(action.defrag)
@@ -155,7 +155,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         )
 
     @staticmethod
-    def _room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
+    def _why_no_room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
         """Why the defragmentation would not fit ('' when it does): bbolt writes a new copy of the
         whole database beside the old one; afterwards the margin must still be free."""
         df = df_command([action.etcd.data_dir])

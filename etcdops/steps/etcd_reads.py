@@ -1,6 +1,5 @@
-"""How the step kinds read a running etcd: every member's status and health through etcd's
-gateway in one curl where it can tell (facts/gateway.py), else `etcdctl -w json`, parsed in
-Python.
+"""How the step kinds read a running etcd: every member's status and health through etcd's gateway
+in one curl where it can tell (facts/gateway.py), else `etcdctl -w json`, parsed in Python.
 
 The reads are declared in the plan as templates (`reads(etcd)`): the members a read asks are
 known only when it runs (those still to reach, those that answered), so the endpoints are a
@@ -97,9 +96,9 @@ def gateway_answers(
 def gateway_ask(
     ex: ExecContext, etcd: EtcdConfig, requests: list[tuple[str, str]]
 ) -> dict[tuple[str, str], gateway.Answer] | None:
-    """The gateway's answers to the (kind, URL) requests, on the host; None without curl. What
-    this run learned is not asked again: a host without curl (nothing is), a gateway that refuses
-    this client (only the metrics are)."""
+    """The gateway's answers to the (kind, URL) requests, on the host; None without curl. What this
+    run learned is not asked again: a host without curl (nothing is), a gateway that refuses this
+    client (only the metrics are)."""
     if ex.learned.get((ex.host, NO_CURL)):
         return None
     if ex.learned.get((ex.host, REFUSED)):
@@ -145,9 +144,9 @@ def snapshot_status_command(etcd: EtcdConfig, version: str | None, path: str) ->
 
 
 def count_read(etcd: EtcdConfig, endpoints: str | None = None) -> Command:
-    """Keys at a revision, counted by etcd: the `count` of a one-key range read over every key
-    (3.4 has no --count-only; both answer `count` with --limit=1). The revision is filled when
-    it runs (`count_read(...).fill(REVISION=...)`)."""
+    """Keys at a revision, counted by etcd: the `count` of a one-key range read over every key (3.4
+    has no --count-only; both answer `count` with --limit=1). The revision is filled when it runs
+    (`count_read(...).fill(REVISION=...)`)."""
     return etcdctl(
         etcd,
         "get",

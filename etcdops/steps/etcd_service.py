@@ -53,8 +53,8 @@ def listeners_command() -> Command:
 
 
 def status_command(etcd: EtcdConfig) -> Command:
-    """The inventory's status command: exit 0 when etcd is active. It only reads (by contract
-    with the inventory, as systemctl is-active does)."""
+    """The inventory's status command: exit 0 when etcd is active. It only reads (by contract with
+    the inventory, as systemctl is-active does)."""
     return trusted(etcd.status_cmd).reads()
 
 

@@ -78,10 +78,10 @@ def remote_sha256(ex: ExecContext, path: str) -> str:
 
 
 def marker_command(directory: str | Live, original: str, reason: str, run: RunInfo) -> Command:
-    """The marker etcdops writes into a directory it moves aside: prune removes only what
-    carries one. Written into the directory before it is renamed, so that a moved directory
-    always carries it (a crash between the two leaves the marker in a directory not moved yet,
-    which is moved on the next run)."""
+    """The marker etcdops writes into a directory it moves aside: prune removes only what carries
+    one. Written into the directory before it is renamed, so that a moved directory always
+    carries it (a crash between the two leaves the marker in a directory not moved yet, which is
+    moved on the next run)."""
     data = json.dumps(
         {
             "created_by": "etcdops",
@@ -123,8 +123,8 @@ class SetAside:
 
 
 def set_aside(ex: ExecContext, plan: SetAside, is_dir: bool) -> None:
-    """Move src aside (a sibling: a rename, owner and mode kept), a directory marked as
-    etcdops' first."""
+    """Move src aside (a sibling: a rename, owner and mode kept), a directory marked as etcdops'
+    first."""
     if is_dir:
         ex.run(plan.marker)
     ex.run(plan.move)

@@ -121,8 +121,8 @@ def choose(
 ) -> tuple[list[AsideItem], list[tuple[AsideItem, str]]]:
     """(to remove, kept with the reason): etcdops' own, older than age, beyond the `keep` newest.
 
-    Items are taken by the run that set them aside (the STAMP in their names): a restore's old data
-    dir and its etcd.env backup go together, and a rollback never finds only half of them."""
+    Items are taken by the run that set them aside (the STAMP in their names): a restore's old
+    data dir and its etcd.env backup go together, and a rollback never finds only half of them."""
     kept: list[tuple[AsideItem, str]] = [
         (i, "no etcdops marker in it: not etcdops'") for i in items if not i.ours
     ]

@@ -1,5 +1,5 @@
-"""`swap_dir`: put a prepared data dir in place of the current one (moved aside), with etcd
-verified stopped."""
+"""`swap_dir`: put a prepared data dir in place of the current one (moved aside), with etcd verified
+stopped."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ class SwapDirSpec:
 
 @dataclass(frozen=True)
 class Swap:
-    """One directory's swap: the current one set aside, the prepared one moved into place with
-    the current one's owner and mode (read when it runs)."""
+    """One directory's swap: the current one set aside, the prepared one moved into place with the
+    current one's owner and mode (read when it runs)."""
 
     current: str
     prepared: str

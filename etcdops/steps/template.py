@@ -150,10 +150,10 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
 def write_commands(
     path: str, tmp: str, backup: str, mode: str | None, exists: bool
 ) -> tuple[Command, ...]:
-    """What writing the file runs once the new content is on the host as tmp: the new file gets
-    the old one's owner and mode and the old one is kept as backup (when there is one), the
-    mode asked is set, both are on disk before the rename (the backup is the rollback; a crash
-    must not leave an empty file), then the rename itself (its directory)."""
+    """What writing the file runs once the new content is on the host as tmp: the new file gets the
+    old one's owner and mode and the old one is kept as backup (when there is one), the mode
+    asked is set, both are on disk before the rename (the backup is the rollback; a crash must
+    not leave an empty file), then the rename itself (its directory)."""
     keep = (
         (
             sh(

@@ -17,8 +17,8 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def env_prelude(env: Mapping[str, str] | None) -> tuple[str, bytes]:
-    """(shell text, stdin bytes) that set secret environment variables in the remote shell from
-    its stdin: the values never appear in any process's arguments. `read` is a shell builtin."""
+    """(shell text, stdin bytes) that set secret environment variables in the remote shell from its
+    stdin: the values never appear in any process's arguments. `read` is a shell builtin."""
     if not env:
         return "", b""
     for name, value in env.items():

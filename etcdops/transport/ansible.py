@@ -35,8 +35,7 @@ PLAYBOOK_WAIT = 60.0  # s a resumed run waits for a playbook of the same run sti
 
 def wait_for_earlier(pidfile: Path, note: Callable[[str], None]) -> None:
     """A playbook of this run that is still running (its runner was killed, a resume started at
-    once)
-    is waited for, bounded; still alive after PLAYBOOK_WAIT: refused, naming its pid."""
+    once) is waited for, bounded; still alive after PLAYBOOK_WAIT: refused, naming its pid."""
 
     try:
         pid = int(pidfile.read_text().strip())

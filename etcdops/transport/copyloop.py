@@ -1,17 +1,16 @@
 """One pass over a bulk copy's bytes that moves them and hashes them, on either end of the ssh pipe.
 
-This file is also the program a host runs for a bulk copy: its text is sent as `python3 -I -S -c`,
-with `put PATH MARKER` (stdin to PATH) or `get PATH MARKER` (PATH to stdout) as arguments. So it
-uses
-the standard library only, and Python 3.4 syntax (no f-strings, no annotations, no walrus).
+This file is also the program a host runs for a bulk copy: its text is sent as `python3 -I -S
+-c`, with `put PATH MARKER` (stdin to PATH) or `get PATH MARKER` (PATH to stdout) as arguments.
+So it uses the standard library only, and Python 3.4 syntax (no f-strings, no annotations, no
+walrus).
 
 From a file into a pipe the bytes are moved by the kernel (splice(2) and tee(2): the page cache's
-pages go into the pipe by reference) and read once into user space, for the hash: measured here on
-512 MB, 0.43 CPU-s instead of 0.55 with read and write. Where splice or tee is not there (Python
-< 3.10,
-no ctypes, a kernel or file system that refuses), and from a pipe into a file (splice would save
-nothing there: the pages are copied into the page cache either way, measured), it reads and writes
-through one reused buffer.
+pages go into the pipe by reference) and read once into user space, for the hash: measured here
+on 512 MB, 0.43 CPU-s instead of 0.55 with read and write. Where splice or tee is not there
+(Python < 3.10, no ctypes, a kernel or file system that refuses), and from a pipe into a file
+(splice would save nothing there: the pages are copied into the page cache either way, measured),
+it reads and writes through one reused buffer.
 """
 
 import errno

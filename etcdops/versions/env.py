@@ -441,10 +441,10 @@ def render_env_for(
 ) -> tuple[str, tuple[EnvChange, ...], tuple[Refusal, ...]]:
     """etcd.env rewritten for etcd `target_version`: (new text, changes, refusals).
 
-    current_version: the etcd the file serves now (None: unknown, then whatever it sets is taken to
-    matter). v2store_clean: `etcdutl check v2store` passed on this member (ETCD_ENABLE_V2=true
-    may go).
-    Lines it does not change come out byte for byte. With refusals, the text must not be written."""
+    current_version: the etcd the file serves now (None: unknown, then whatever it sets is taken
+    to matter). v2store_clean: `etcdutl check v2store` passed on this member (ETCD_ENABLE_V2=true
+    may go). Lines it does not change come out byte for byte. With refusals, the text must not be
+    written."""
     target = Version.parse(target_version)
     current = Version.parse(current_version) if current_version is not None else None
     if not flags.knows_line(target):

@@ -93,11 +93,12 @@ def upgrade_path(
     auth_enabled: bool | None = None,
     v2store_clean: bool | None = None,
 ) -> UpgradePath | Refusal:
-    """The rolling upgrade of `members` (name → etcd version) to `target`, or the rule that
-    refuses it.
+    """The rolling upgrade of `members` (name → etcd version) to `target`, or the rule that refuses
+    it.
 
-    leader: the member leading now (upgraded last). auth_enabled / v2store_clean: what the runbook
-    found (True/False), or None when it has not looked: the path then *requires* the check."""
+    leader: the member leading now (upgraded last). auth_enabled / v2store_clean: what the
+    runbook found (True/False), or None when it has not looked: the path then *requires* the
+    check."""
     if not members:
         raise ParamError("upgrade_path: no members")
     to = Version.parse(target)

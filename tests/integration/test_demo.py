@@ -8,7 +8,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.integration.helpers import ETCDOPS, make_root, net
+
+pytestmark = pytest.mark.lab
 
 
 def test_the_demo_restores_exactly_what_the_snapshot_held(tmp_path: Path) -> None:

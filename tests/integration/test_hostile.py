@@ -7,7 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.integration.helpers import LabEnv
+
+pytestmark = pytest.mark.lab
 
 RUNBOOK = """\
 name: echo-param

@@ -14,6 +14,8 @@ import pytest
 
 from tests.integration.helpers import LabEnv, net, newest_run, running_lab, runs
 
+pytestmark = pytest.mark.lab
+
 
 def member_ids(lab: LabEnv) -> list[str]:
     return sorted(m["id"] for m in lab.status()["members"])

@@ -41,7 +41,8 @@ def test_status_through_a_jump_host(lab: LabEnv) -> None:
     inv = variant(lab, "jumped", f"\netcdops_jump_host: root@{lab.net}5:2222\n")
     before = accepted_logins(lab, "node5")
     proc = lab.etcdops("status", "-i", inv)
-    assert proc.returncode == 0 and "HEALTHY" in proc.stdout, proc.stdout + proc.stderr
+    healthy = ": HEALTHY, " in proc.stdout and "NOT HEALTHY" not in proc.stdout
+    assert proc.returncode == 0 and healthy, proc.stdout + proc.stderr
     assert accepted_logins(lab, "node5") > before  # the connections went through node5
 
 
@@ -102,9 +103,10 @@ def test_key_from_ssh_agent(lab: LabEnv) -> None:
             timeout=30,
         )
         proc = status()
-        assert (
-            proc.returncode == 0 and "HEALTHY" in proc.stdout and "UNREACHABLE" not in proc.stdout
-        ), proc.stdout + proc.stderr
+        healthy = ": HEALTHY, " in proc.stdout and "NOT HEALTHY" not in proc.stdout
+        assert proc.returncode == 0 and healthy and "UNREACHABLE" not in proc.stdout, (
+            proc.stdout + proc.stderr
+        )
     finally:
         os.kill(int(agent["SSH_AGENT_PID"]), 15)
 

@@ -7,7 +7,11 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.integration.helpers import NET, REPO, LabEnv, frozen
+
+pytestmark = pytest.mark.lab
 
 
 def test_status_json_reports_a_healthy_three_member_cluster(lab: LabEnv) -> None:
@@ -26,7 +30,7 @@ def test_status_json_reports_a_healthy_three_member_cluster(lab: LabEnv) -> None
 def test_status_text_names_the_leader(lab: LabEnv) -> None:
     out = lab.etcdops("status", "-i", "lab", check=True).stdout
     leader = lab.status()["leader"]
-    assert "HEALTHY" in out and f"leader {leader}" in out
+    assert ": HEALTHY, " in out and "NOT HEALTHY" not in out and f"leader {leader}" in out
 
 
 def test_status_runbook_runs_over_ssh(lab: LabEnv) -> None:
@@ -64,6 +68,7 @@ def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
         ["plan", "compact-defrag", "-i", "lab"],
     ):
         proc = lab.etcdops(*args, "-o", "json")
+        assert proc.returncode == 0, proc.stderr  # a plan whose pre-flight passes
         schema = json.loads((REPO / "docs" / "plan.schema.json").read_text())
         jsonschema.validate(json.loads(proc.stdout), schema)
 

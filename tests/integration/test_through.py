@@ -16,6 +16,8 @@ from etcdops.inventory import Inventory, load_inventory
 from etcdops.transport.pool import Pool
 from tests.integration.helpers import NET, LabEnv, frozen
 
+pytestmark = pytest.mark.lab
+
 MEMBERS = ("node1", "node2", "node3")
 
 

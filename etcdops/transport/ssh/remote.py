@@ -1,6 +1,6 @@
 """Commands on a host over its SSH connection: secrets over stdin (never in any process's
-arguments), output collected until the exit status and the end of output are both in, bounded
-in time; a stop request gives a running command STOP_GRACE to finish."""
+arguments), output collected until the exit status and the end of output are both in, bounded in
+time; a stop request gives a running command STOP_GRACE to finish."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Files to and from a host over its SSH connection: SFTP for small files, OpenSSH's own copy
-(transport/openssh.py) for bulk copies when the control node has it, both ends' sha256 either
-way (fabric's Transfer)."""
+(transport/openssh.py) for bulk copies when the control node has it, both ends' sha256 either way
+(fabric's Transfer)."""
 
 from __future__ import annotations
 
