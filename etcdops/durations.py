@@ -46,12 +46,11 @@ class Prediction:
     samples: int  # earlier measurements behind the rate, one per host action (0: the default)
 
     def describe(self) -> str:
-        basis = (
-            f"measured on this inventory ({self.samples} earlier "
-            f"measurement{'s' if self.samples != 1 else ''})"
-            if self.samples
-            else "a default rate: nothing measured on this inventory yet"
-        )
+        if self.samples:
+            plural = "s" if self.samples != 1 else ""
+            basis = f"measured on this inventory ({self.samples} earlier measurement{plural})"
+        else:
+            basis = "a default rate: nothing measured on this inventory yet"
         what = f"{units.size(self.bytes)} at {units.rate(self.rate)}"
         return f"~{_seconds(self.seconds)} ({what}, {basis})"
 

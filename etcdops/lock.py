@@ -215,15 +215,13 @@ class ClusterLock:
             self.note(f"taking over the lock of run {current.run_id} (resumed)")
             self._run(f"{ctl} del {LOCK_KEY}")
             return self._acquire_etcd()
-        resume = (
-            (
+        if current:
+            resume = (
                 "; if that run is yours and its runner is gone, continue it at once with "
-                "`etcdops run "
-                f"--resume {current.run_id}` (which takes the lock over)"
+                f"`etcdops run --resume {current.run_id}` (which takes the lock over)"
             )
-            if current
-            else ""
-        )
+        else:
+            resume = ""
         raise Locked(
             "another run holds the cluster lock: "
             f"{current.describe() if current else out.strip()}; "

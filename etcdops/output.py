@@ -38,13 +38,12 @@ def status_text(facts: ClusterFacts) -> str:
     ]
     for e in d["endpoints"]:
         if e["endpoint"] is None:
-            state = (
-                "UNREACHABLE: "
-                if not e["reachable"]
-                else "REACHABLE, "
-                if e["answers"]
-                else "DOWN: "
-            )
+            if not e["reachable"]:
+                state = "UNREACHABLE: "
+            elif e["answers"]:
+                state = "REACHABLE, "
+            else:
+                state = "DOWN: "
             lines.append(f"  {e['host']:<8} {state}{e['error'] or ''}")
             continue
         state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
@@ -98,13 +97,12 @@ def _cert_lines(endpoints: list[dict[str, Any]]) -> list[str]:
             lines.append(f"  {host:<8} {c['kind']:<6} {c['path']}: cannot read: {c['error']}")
             continue
         left = c["days_left"]
-        warn = (
-            "  WARNING: expired"
-            if left < 0
-            else f"  WARNING: expires in {left} days"
-            if left < WARN_DAYS
-            else ""
-        )
+        if left < 0:
+            warn = "  WARNING: expired"
+        elif left < WARN_DAYS:
+            warn = f"  WARNING: expires in {left} days"
+        else:
+            warn = ""
         lines.append(
             f"  {host:<8} {c['kind']:<6} expires {c['not_after'][:10]} ({left} days left){warn}"
         )

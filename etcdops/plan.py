@@ -296,11 +296,10 @@ def _run_check(
         else:
             ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line)
         return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
-    ctx = (
-        {**variables, "host": host_context(inventory.hosts[host], inventory)}
-        if host != CONTROL
-        else variables
-    )
+    if host != CONTROL:
+        ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)}
+    else:
+        ctx = variables
     with revealed():
         text = render(check.run, ctx, shell=True, where=runbook.file, line=check.line)
     ok, detail = probe.check(host, text.strip())
@@ -368,11 +367,10 @@ def resolve_targets(
         if value not in inventory.groups:
             raise RunbookError(file, step.line, f"step {step.name!r}: unknown group {value!r}")
         return tuple(inventory.groups[value])
-    name = (
-        str(variables["params"].get(value, ""))
-        if kind == "param"
-        else render(value, variables, shell=False, where=file, line=step.line).strip()
-    )
+    if kind == "param":
+        name = str(variables["params"].get(value, ""))
+    else:
+        name = render(value, variables, shell=False, where=file, line=step.line).strip()
     if name not in inventory.hosts:
         raise RunbookError(
             file, step.line, f"step {step.name!r}: {name!r} is not a host of the inventory"
@@ -388,11 +386,10 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
         skipped = f"when: {step.when} is false"
     hosts = resolve_targets(step, variables, facts, inputs.inventory, file) if not skipped else ()
     actions = tuple(HostAction(h, _plan_action(inputs, step, file, h, variables)) for h in hosts)
-    on_failure = (
-        render(step.on_failure, variables, shell=False, where=file, line=step.line)
-        if step.on_failure
-        else None
-    )
+    if step.on_failure:
+        on_failure = render(step.on_failure, variables, shell=False, where=file, line=step.line)
+    else:
+        on_failure = None
     name = render(step.name, variables, shell=False, where=file, line=step.line)
     timeout = _seconds(step.timeout, variables, file, step.line)
     return PlannedStep(
@@ -429,11 +426,11 @@ def _name(step: Step, variables: dict[str, Any], runbook: Runbook) -> str:
 
 
 def _seconds(value: float | str, variables: dict[str, Any], file: str, line: int) -> float:
-    text = (
-        render(value, variables, shell=False, where=file, line=line)
-        if isinstance(value, str)
-        else value
-    )
+    text: str | float
+    if isinstance(value, str):
+        text = render(value, variables, shell=False, where=file, line=line)
+    else:
+        text = value
     try:
         seconds = float(text)
     except ValueError:

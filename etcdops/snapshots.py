@@ -181,15 +181,14 @@ def snapshot_file(path: str) -> SnapshotFile:
     except OSError as exc:
         return SnapshotFile(path, resolved, f"{resolved} cannot be read: {exc.strerror}", tool)
     if not stat.S_ISREG(st.st_mode):
-        what = (
-            "a directory"
-            if stat.S_ISDIR(st.st_mode)
-            else "a FIFO"
-            if stat.S_ISFIFO(st.st_mode)
-            else "a device"
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "not a regular file"
-        )
+        if stat.S_ISDIR(st.st_mode):
+            what = "a directory"
+        elif stat.S_ISFIFO(st.st_mode):
+            what = "a FIFO"
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            what = "a device"
+        else:
+            what = "not a regular file"
         via = f" (the symlink {path} points there)" if resolved != path else ""
         return SnapshotFile(path, resolved, f"{resolved}{via} is {what}, not a snapshot file", tool)
     # one pass for the sha256 (and its trailer) while etcdutl reads the file for its status, side by

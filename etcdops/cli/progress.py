@@ -36,11 +36,10 @@ class Progress:
         lines = detail.strip().splitlines()
         first = lines[0] if lines else ""
         if status == "failed" or len(lines) > 1:
-            first = (
-                "\n" + "\n".join("      " + line for line in lines)
-                if len(lines) > 1
-                else detail.strip()
-            )
+            if len(lines) > 1:
+                first = "\n" + "\n".join("      " + line for line in lines)
+            else:
+                first = detail.strip()
         self._write(f"    {host}: {status} ({elapsed:.1f}s){' - ' + first if first else ''}\n")
 
     def note(self, step: PlannedStep, host: str, message: str) -> None:

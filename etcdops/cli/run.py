@@ -62,11 +62,10 @@ def run(
     from etcdops.session import prepare
     from etcdops.window import parse_window
 
-    the_window = (
-        parse_window(window or os.environ[WINDOW_ENV])
-        if (window or os.environ.get(WINDOW_ENV))
-        else None
-    )
+    if window or os.environ.get(WINDOW_ENV):
+        the_window = parse_window(window or os.environ[WINDOW_ENV])
+    else:
+        the_window = None
     if the_window is not None and not the_window.contains(dt.datetime.now(dt.UTC)):
         raise OutsideWindow(f"outside the maintenance window {the_window}; nothing was touched")
     saved, run_dir = _saved_record(plan_file, resume)

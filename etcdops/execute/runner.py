@@ -274,11 +274,10 @@ class Runner:
 
     def _fresh_facts(self) -> ClusterFacts | None:
         fresh = self._fresh
-        return (
-            fresh
-            if fresh is not None and fresh.read_at and time.monotonic() - fresh.read_at <= FRESH_FOR
-            else None
-        )
+        if fresh is not None and fresh.read_at and (time.monotonic() - fresh.read_at <= FRESH_FOR):
+            return fresh
+        else:
+            return None
 
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:

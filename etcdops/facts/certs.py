@@ -38,11 +38,10 @@ def client_check(host: Host) -> str:
     if not etcd.cert:
         return '{ echo "@@tls"; echo given=no; } >"$d/tls.o"'
     cert = quote(etcd.cert)
-    verify = (
-        f"openssl verify -CAfile {quote(etcd.cacert)} {cert} 2>&1 | tail -n 1"
-        if etcd.cacert
-        else "echo OK"
-    )
+    if etcd.cacert:
+        verify = f"openssl verify -CAfile {quote(etcd.cacert)} {cert} 2>&1 | tail -n 1"
+    else:
+        verify = "echo OK"
     return (
         f'{{ echo "@@tls"; echo given=yes; openssl x509 -noout -enddate -in {cert} 2>/dev/null; '
         f'openssl x509 -noout -checkend 0 -in {cert} >/dev/null 2>&1; echo "checkend=$?"; '

@@ -236,8 +236,7 @@ def error_of(answer: Answer | None) -> str:
             return str(message)
     if answer is not None and answer.error:
         return answer.error
-    return (
-        f"etcd's gateway answered HTTP {answer.code}"
-        if answer is not None and answer.code
-        else "no answer"
-    )
+    if answer is not None and answer.code:
+        return f"etcd's gateway answered HTTP {answer.code}"
+    else:
+        return "no answer"

@@ -108,11 +108,13 @@ def host_facts_from_sections(
             client = parse_client_check(sec["tls"][1]) if "tls" in sec else None
             cause = diagnose(err, client)
             last = _last(err) or f"etcdctl exited {rc}"
-            error = (
-                (cause.text if cause.reachable else f"{cause.text} (etcdctl: {last})")
-                if cause
-                else last
-            )
+            if cause:
+                if cause.reachable:
+                    error = cause.text
+                else:
+                    error = f"{cause.text} (etcdctl: {last})"
+            else:
+                error = last
         rc, out, err = sec.get("health", (1, "", ""))
         healthy, health_error = (False, _last(err) or None)
         if status is not None and status.is_learner:

@@ -119,16 +119,14 @@ DERIVED = (
 def _outage_table(lost: list[Outage]) -> str:
     rows = []
     for o in lost:
-        back = (
-            "not within this run: etcd was not started again by the end of its journal"
-            if o.open
-            else f"{clock(o.back, True)} ({o.back_by})"
-        )
-        healthy = (
-            f"{clock(o.healthy, True)} (step {o.healthy_step}, the health wait)"
-            if o.healthy
-            else "no health wait followed"
-        )
+        if o.open:
+            back = "not within this run: etcd was not started again by the end of its journal"
+        else:
+            back = f"{clock(o.back, True)} ({o.back_by})"
+        if o.healthy:
+            healthy = f"{clock(o.healthy, True)} (step {o.healthy_step}, the health wait)"
+        else:
+            healthy = "no health wait followed"
         rows.append(
             f"<tr><td>{e(clock(o.lost_early, True))}–{e(clock(o.lost_late, True))} (etcd stopped "
             "on "

@@ -404,14 +404,18 @@ def member_sizes(report: dict[str, Any]) -> list[MemberSize]:
         *(h for h in defrag if h not in before),
     ]:
         b, a, d = before.get(host, {}), after.get(host, {}), defrag.get(host)
-        size_after = a.get("db_size") if a.get("db_size") is not None else (d[1] if d else None)
-        source = (
-            "status after the run"
-            if a.get("db_size") is not None
-            else "the defragmentation"
-            if d
-            else "-"
-        )
+        if a.get("db_size") is not None:
+            size_after = a.get("db_size")
+        elif d:
+            size_after = d[1]
+        else:
+            size_after = None
+        if a.get("db_size") is not None:
+            source = "status after the run"
+        elif d:
+            source = "the defragmentation"
+        else:
+            source = "-"
         out.append(
             MemberSize(
                 host,

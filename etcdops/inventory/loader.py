@@ -221,9 +221,12 @@ def _static(src: Any) -> bool:
     """Only files Ansible reads as they are: no inventory script, no inventory plugin config."""
     for source in src.sources():
         p = Path(source)
-        files = (
-            [p] if p.is_file() else [f for f in p.iterdir() if f.is_file()] if p.is_dir() else []
-        )
+        if p.is_file():
+            files = [p]
+        elif p.is_dir():
+            files = [f for f in p.iterdir() if f.is_file()]
+        else:
+            files = []
         for f in files:
             if os.access(f, os.X_OK) and f.suffix not in (".yml", ".yaml", ".ini", ".json", ""):
                 return False

@@ -78,11 +78,10 @@ class Resolved:
     def where(self, key: str) -> str:
         if self.values.has(key):
             return self.values.where(key)
-        return (
-            f"the {self.profile} profile (etcdops/inventory/profiles.py)"
-            if key in self._profile
-            else self.values.path
-        )
+        if key in self._profile:
+            return f"the {self.profile} profile (etcdops/inventory/profiles.py)"
+        else:
+            return self.values.path
 
 
 def build_host(

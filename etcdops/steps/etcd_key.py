@@ -44,8 +44,7 @@ class EtcdKeyKind(StepKind[KeySpec, KeyAction]):
             deleted = int(json.loads(out).get("deleted", 0))
         except (ValueError, AttributeError):
             deleted = 0
-        return (
-            Outcome.changed(f"deleted {action.key}")
-            if deleted
-            else Outcome.ok(f"{action.key} is not there")
-        )
+        if deleted:
+            return Outcome.changed(f"deleted {action.key}")
+        else:
+            return Outcome.ok(f"{action.key} is not there")

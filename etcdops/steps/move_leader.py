@@ -52,11 +52,10 @@ class MoveLeaderKind(StepKind[MoveLeaderSpec, MoveLeaderAction]):
         etcd = ctx.etcd
         member = ctx.facts.member_of(spec.to)
         leader = ctx.facts.leader_host
-        when = (
-            f" if {spec.away_from} leads (the leader is {leader or 'unknown'} now)"
-            if spec.away_from
-            else ""
-        )
+        if spec.away_from:
+            when = f" if {spec.away_from} leads (the leader is {leader or 'unknown'} now)"
+        else:
+            when = ""
         endpoints = endpoints_of(ctx.inventory)
         endpoints += [target.client_url] if target.client_url not in endpoints else []
         # sent to the leader, which hands over to the target: both read right before

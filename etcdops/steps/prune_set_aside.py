@@ -68,16 +68,16 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         items, _fs = parse_listing(out, etcd)
         remove, kept = choose(items, age, spec.keep, time.time())
         total = sum(i.bytes for i in remove)
-        intent = (
-            (
+        if remove:
+            intent = (
                 f"remove {len(remove)} item(s) etcdops set aside on {ctx.host} more than "
-                f"{spec.older_than} ago "
-                f"({units.size(total)}), keeping the newest {spec.keep}"
+                f"{spec.older_than} ago ({units.size(total)}), keeping the newest {spec.keep}"
             )
-            if remove
-            else f"nothing on {ctx.host} is old enough to remove (older than {spec.older_than}, "
-            f"newest {spec.keep} kept)"
-        )
+        else:
+            intent = (
+                f"nothing on {ctx.host} is old enough to remove (older than {spec.older_than}, "
+                f"newest {spec.keep} kept)"
+            )
         return PruneAction(
             intent=intent,
             commands=tuple(_remove(i.path) for i in remove),
@@ -147,11 +147,10 @@ _STAMP = re.compile(r"([0-9]{8}T[0-9]{6}Z)")
 def set_aside_at(item: AsideItem) -> str:
     """The UTC stamp of the run that set the item aside (its first stamp), else its mtime as one."""
     found = _STAMP.search(item.path.rsplit("/", 1)[-1])
-    return (
-        found.group(1)
-        if found
-        else dt.datetime.fromtimestamp(item.mtime, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    )
+    if found:
+        return found.group(1)
+    else:
+        return dt.datetime.fromtimestamp(item.mtime, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _time(stamp: str, item: AsideItem) -> float:

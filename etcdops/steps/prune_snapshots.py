@@ -59,8 +59,7 @@ class PruneSnapshotsKind(StepKind[PruneSpec, PruneAction]):
             if meta.is_file() and not meta.is_symlink():
                 meta.unlink()
             pruned.append(f"pruned {old}")
-        return (
-            Outcome.changed("\n".join(pruned))
-            if pruned
-            else Outcome.ok(f"{len(found)} snapshots: none pruned")
-        )
+        if pruned:
+            return Outcome.changed("\n".join(pruned))
+        else:
+            return Outcome.ok(f"{len(found)} snapshots: none pruned")

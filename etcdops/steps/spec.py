@@ -206,7 +206,12 @@ def _coerce(tp: Any, value: Any) -> Any:
             raise TypeError(f"expected text, got {_what(value)}")
         if isinstance(value, Secret):
             return value
-        text = "true" if value is True else "false" if value is False else str(value)
+        if value is True:
+            text = "true"
+        elif value is False:
+            text = "false"
+        else:
+            text = str(value)
         if "\x00" in text:
             raise ValueError("control characters are not allowed")
         return text
@@ -227,11 +232,10 @@ def json_type(tp: Any) -> dict[str, Any]:
     if origin in (typing.Union, types.UnionType):
         inner = [json_type(a) for a in args if a is not type(None)]
         nullable = type(None) in args
-        return (
-            {"anyOf": inner + ([{"type": "null"}] if nullable else [])}
-            if nullable or len(inner) > 1
-            else inner[0]
-        )
+        if nullable or len(inner) > 1:
+            return {"anyOf": inner + ([{"type": "null"}] if nullable else [])}
+        else:
+            return inner[0]
     if origin is Literal:
         return {"enum": list(args)}
     if origin in (list, tuple):

@@ -154,8 +154,9 @@ def write_commands(
     old one's owner and mode and the old one is kept as backup (when there is one), the mode
     asked is set, both are on disk before the rename (the backup is the rollback; a crash must
     not leave an empty file), then the rename itself (its directory)."""
-    keep = (
-        (
+    keep: tuple[Command, ...]
+    if exists:
+        keep = (
             sh(
                 "chown",
                 f"--reference={path}",
@@ -171,10 +172,9 @@ def write_commands(
                 backup,
             ),
         )
-        if exists
-        else ()
-    )
-    chmod = (sh("chmod", mode, tmp),) if mode else ()
+    else:
+        keep = ()
+    chmod: tuple[Command, ...] = (sh("chmod", mode, tmp),) if mode else ()
     synced = sh("sync", "--", tmp, *([backup] if exists else []))
     rename = sh("mv", "-f", tmp, path, AND, "sync", "--", posixpath.dirname(path) or ".")
     return (*keep, *chmod, synced, rename)

@@ -89,11 +89,10 @@ class WaitKind(StepKind[WaitSpec, WaitAction]):
             context = {**ex.variables, "facts": facts}
             if evaluate(action.until, context, where=ex.file):
                 return Outcome.ok(f"after {time.monotonic() - start:.1f}s{read_through(facts)}")
-            state = (
-                render(action.progress, context, shell=False, where=ex.file)
-                if action.progress
-                else summary(facts)
-            )
+            if action.progress:
+                state = render(action.progress, context, shell=False, where=ex.file)
+            else:
+                state = summary(facts)
             ex.waiting(time.monotonic() - start, action.timeout, state)
             pause = until_next_poll(began, action.interval)
             if time.monotonic() + pause > deadline:

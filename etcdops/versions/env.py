@@ -55,7 +55,12 @@ def _value(raw: str) -> str:
         parts = shlex.split(raw, comments=False)
     except ValueError:
         return raw
-    return parts[0] if len(parts) == 1 else "" if not parts else raw
+    if len(parts) == 1:
+        return parts[0]
+    elif not parts:
+        return ""
+    else:
+        return raw
 
 
 def _quote(value: str) -> str:
@@ -103,11 +108,10 @@ class _Render:
         reason: str,
         raw: str | None = None,
     ) -> None:
-        after = (
-            None
-            if value is None
-            else f"{entry.lead}{name}={raw if raw is not None else _quote(value)}"
-        )
+        if value is None:
+            after = None
+        else:
+            after = f"{entry.lead}{name}={(raw if raw is not None else _quote(value))}"
         self.lines[entry.index] = after
         self.handled.add(entry.index)
         self.changes.append(
@@ -165,12 +169,13 @@ class _Render:
 
     def rename(self, entry: _Entry, rename: rules.Rename) -> None:
         other = self.last(rename.new)
-        ignored = (
-            ""
-            if self.read_now(entry.name)
-            else f"; {entry.name} was ignored by {self.current} (unknown "
-            "there), so this setting takes effect now"
-        )
+        if self.read_now(entry.name):
+            ignored = ""
+        else:
+            ignored = (
+                f"; {entry.name} was ignored by {self.current} (unknown there), so this setting "
+                "takes effect now"
+            )
         note = f"; {rename.note}" if rename.note else ""
         if other is not None and other.value != entry.value:
             return self.refuse(
@@ -276,11 +281,10 @@ class _Render:
             gate, _, text = item.partition("=")
             on = rules.go_bool(text.strip())
             if on is None or gate.strip() not in known:
-                why = (
-                    "is not GATE=true|false"
-                    if on is None
-                    else f"is not a feature gate of etcd {self.target}"
-                )
+                if on is None:
+                    why = "is not GATE=true|false"
+                else:
+                    why = f"is not a feature gate of etcd {self.target}"
                 self.refuse(
                     entry,
                     "feature-gate",
@@ -300,13 +304,12 @@ class _Render:
             or (removal.clean_v2store_makes_harmless and self.v2store_clean is True)
         )
         if harmless:
-            why = (
-                f"etcd {self.current} already ignores it"
-                if not self.read_now(entry.name)
-                else removal.why_harmless
-                if removal.harmless(entry.value)
-                else "`etcdutl check v2store` came back clean"
-            )
+            if not self.read_now(entry.name):
+                why = f"etcd {self.current} already ignores it"
+            elif removal.harmless(entry.value):
+                why = removal.why_harmless
+            else:
+                why = "`etcdutl check v2store` came back clean"
             return self.set_line(
                 entry,
                 entry.name,

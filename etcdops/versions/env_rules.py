@@ -37,7 +37,12 @@ _GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 def go_bool(value: str) -> bool | None:
     """A bool as etcd reads one (strconv.ParseBool), or None when etcd would refuse the value."""
-    return True if value in _GO_TRUE else False if value in _GO_FALSE else None
+    if value in _GO_TRUE:
+        return True
+    elif value in _GO_FALSE:
+        return False
+    else:
+        return None
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,10 @@ class Transfer:
         self, local_path: str, remote_path: str, timeout: float, progress: Progress | None = None
     ) -> None:
         """Upload; with sudo, through a temporary file moved into place by sudo."""
-        target = (
-            remote_path
-            if not self.connection.host.become
-            else f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
-        )
+        if not self.connection.host.become:
+            target = remote_path
+        else:
+            target = f"/tmp/.etcdops-{os.getpid()}-{time.time_ns()}"
         sftp = self._sftp()
         try:
             channel = sftp.get_channel()
