@@ -16,6 +16,9 @@ from etcdops.commands import etcdctl_fragment, etcdutl_fragment
 from etcdops.facts.model import ClusterFacts
 from etcdops.facts.space import defrag_reason, rule_ok, space_of
 from etcdops.inventory import Host, Inventory
+from etcdops.inventory.model import fence_urls
+from etcdops.revision import auto_bump, highest_known
+from etcdops.snapshot_leases import snapshot_leases
 from etcdops.snapshots import (
     latest_snapshot,
     local_etcdutl,
@@ -81,6 +84,10 @@ def base_context(
         "mb": units.size,  # sizes as everywhere else (MiB/GiB); the name is older
         "rule_ok": rule_ok,
         "env_overrides": env_overrides,
+        "snapshot_leases": lambda f: snapshot_leases(f.resolved, sha256_file(f.resolved)),
+        "auto_bump": auto_bump,
+        "highest_known_revision": highest_known,
+        "fence_urls": fence_urls,
     }
 
 

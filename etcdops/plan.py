@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from etcdops.commands import sh
+from etcdops.commands import Command, sh
 from etcdops.context import base_context, host_context
 from etcdops.diskplan import DiskRow, plan_disk
 from etcdops.durations import Prediction, Rates
@@ -26,7 +26,9 @@ from etcdops.preflight import PROBES, MemberCerts
 from etcdops.runbook import Retry, Runbook, Step
 from etcdops.steps.base import Action, Probe, RunInfo, StepContext
 from etcdops.steps.registry import KINDS
+from etcdops.steps.template import WriteFileAction
 from etcdops.templating import evaluate, native, render, revealed
+from etcdops.transport import Result
 from etcdops.transport.local import CONTROL
 
 
@@ -82,9 +84,9 @@ class PlannedStep:
     on_unreachable: str = "fail"
     only_if: str | None = None
     last: str | None = None  # leader_last: this host (the leader when planned) after the others
-    predicted: Prediction | None = (
-        None  # how long its work takes (durations.py), for the long steps
-    )
+    # how long its work takes (durations.py), for the long steps
+    predicted: Prediction | None = None
+    fenced: bool = False  # against the members' fenced client URLs (Inventory.fenced)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,35 @@ def new_run(now: dt.datetime | None = None) -> RunInfo:
     )
 
 
+class PlannedFiles:
+    """The probe steps plan with: a file a step of this plan writes reads, for the steps after it,
+    as that step leaves it (a restore writes etcd.env twice); `original` is the file as it is on
+    the host now."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.planned: dict[tuple[str, str], str] = {}
+
+    def read(self, host: str, path: str) -> str | None:
+        if (host, path) in self.planned:
+            return self.planned[(host, path)]
+        return self.probe.read(host, path)
+
+    def original(self, host: str, path: str) -> str | None:
+        return self.probe.read(host, path)
+
+    def check(self, host: str, command: str) -> tuple[bool, str]:
+        return self.probe.check(host, command)
+
+    def run(self, host: str, command: Command) -> Result:
+        return self.probe.run(host, command)
+
+    def written(self, step: PlannedStep) -> None:
+        for a in step.actions:
+            if isinstance(a.action, WriteFileAction) and a.action.changed:
+                self.planned[(a.host, a.action.path)] = a.action.content
+
+
 @dataclass(frozen=True)
 class Inputs:
     """What every step is planned from."""
@@ -153,7 +184,7 @@ class Inputs:
     runbook: Runbook
     inventory: Inventory
     facts: ClusterFacts
-    probe: Probe
+    probe: PlannedFiles
     run: RunInfo
     playbooks_dir: Path
 
@@ -167,7 +198,7 @@ def build_plan(
     run: RunInfo,
     playbooks_dir: Path,
 ) -> Plan:
-    inputs = Inputs(runbook, inventory, facts, probe, run, playbooks_dir)
+    inputs = Inputs(runbook, inventory, facts, PlannedFiles(probe), run, playbooks_dir)
     variables = base_context(inventory, params, facts, run.as_dict())
     variables["vars"] = _render_vars(runbook, variables)
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
@@ -216,6 +247,7 @@ def build_plan(
                     f"step {index} ({planned.name}) leaves an even number of voters "
                     f"({q.voters_after}): it tolerates no more failures than one voter fewer"
                 )
+        inputs.probe.written(planned)
         if not planned.skipped:
             planned = replace(
                 planned,
@@ -385,6 +417,8 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
     if step.when is not None and not evaluate(step.when, variables, where=file, line=step.line):
         skipped = f"when: {step.when} is false"
     hosts = resolve_targets(step, variables, facts, inputs.inventory, file) if not skipped else ()
+    if step.fenced:  # planned against the members' fenced client URLs
+        inputs = replace(inputs, inventory=inputs.inventory.fenced())
     actions = tuple(HostAction(h, _plan_action(inputs, step, file, h, variables)) for h in hosts)
     if step.on_failure:
         on_failure = render(step.on_failure, variables, shell=False, where=file, line=step.line)
@@ -408,10 +442,17 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
         on_failure=on_failure,
         on_unreachable=step.on_unreachable,
         only_if=step.only_if,
-        last=facts.leader_host
-        if step.leader_last and facts.leader_host in hosts and len(hosts) > 1
-        else None,
+        last=_leader_last(step, facts, hosts),
+        fenced=step.fenced,
     )
+
+
+def _leader_last(step: Step, facts: ClusterFacts, hosts: tuple[str, ...]) -> str | None:
+    """The host a leader_last step does last: the leader now (the runner takes the leader as it
+    is right before the step, when that is known then)."""
+    if not step.leader_last or len(hosts) < 2:
+        return None
+    return facts.leader_host if facts.leader_host in hosts else hosts[-1]
 
 
 def _name(step: Step, variables: dict[str, Any], runbook: Runbook) -> str:
@@ -463,6 +504,7 @@ def _plan_action(
         inputs.inventory,
         inputs.facts,
         inputs.run,
+        original=inputs.probe.original,
     )
     kind = KINDS[step.kind]
     return kind.plan(kind.spec(step.spec, ctx), ctx)

@@ -35,6 +35,10 @@ def _step() -> dict[str, Any]:
             "type": "boolean",
             "description": "parallel: the plan-time leader after the others",
         },
+        "fenced": {
+            "type": "boolean",
+            "description": "against the members' fenced client URLs (client port + 10000)",
+        },
         "timeout": {**_SECONDS, "description": "seconds for the whole step"},
         "retry": {
             "type": "object",

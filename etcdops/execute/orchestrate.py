@@ -19,7 +19,9 @@ from etcdops.execute.journal import Journal
 from etcdops.execute.report import build_report, junit_xml
 from etcdops.execute.runner import Confirm, Events, Runner, RunResult, summarize
 from etcdops.execute.signals import StopRequest, stop_on_signals
+from etcdops.facts.gather import gather
 from etcdops.facts.leader import read_leader
+from etcdops.facts.model import ClusterFacts
 from etcdops.facts.through import Through
 from etcdops.lock import ClusterLock, new_holder
 from etcdops.lock import break_lock as remove_lock
@@ -94,6 +96,7 @@ def execute(
             stop_reason=_window_closed(options.window),
             interrupt=stop,
             read_leader=lambda: read_leader(prepared.inventory, prepared.pool, via),
+            read_fenced_facts=fenced_reader(prepared, plan, via),
         )
         started = _now()
         result = runner.run()
@@ -101,6 +104,18 @@ def execute(
         learn_rates(plan, result)
         report = _report(prepared, plan, result, started, journal, options)
     return result, report
+
+
+def fenced_reader(
+    prepared: Prepared, plan: Plan, via: str | None
+) -> Callable[[], ClusterFacts] | None:
+    """How a plan with fenced steps reads the fenced cluster (through one member host, as the
+    other reads), or None when it has none."""
+    if not any(s.fenced for s in plan.steps):
+        return None
+    fenced = prepared.inventory.fenced()
+    through = Through(fenced, prepared.pool, via, avoid=prepared.param_hosts())
+    return lambda: gather(fenced, prepared.pool, versions=False, through=through)
 
 
 def learn_rates(plan: Plan, result: RunResult) -> None:

@@ -92,9 +92,8 @@ class StepResult:
     status: StepStatus = StepStatus.PENDING
     elapsed: float = 0.0
     hosts: list[HostResult] = field(default_factory=list)
-    started: bool = (
-        False  # it began (its re-checks passed): an interruption is "during", not "before"
-    )
+    # it began (its re-checks passed): an interruption is "during", not "before"
+    started: bool = False
 
 
 @dataclass
@@ -146,6 +145,7 @@ class Runner:
         interrupt: Callable[[], str | None] = lambda: None,
         read_leader: LeaderReader = lambda: None,
         heartbeat: float = HEARTBEAT_EVERY,
+        read_fenced_facts: FactsReader | None = None,
     ) -> None:
         self.plan, self.inventory, self.pool = plan, inventory, pool
         self.heartbeat = heartbeat
@@ -158,9 +158,24 @@ class Runner:
         # facts read since the last action, if any: at first the plan's own, if just read
         self._fresh: ClusterFacts | None = plan.facts
         self._note_leader(plan.facts.leader_host)
+        # a fenced step reads and acts on the members' fenced client URLs (a restore's checks)
+        self.read_fenced_facts = read_fenced_facts
+        self.fenced_inventory = inventory.fenced() if read_fenced_facts is not None else inventory
+        self._fenced = False
+
+    def _view(self, step: PlannedStep) -> None:
+        """Reads from here on are of the fenced cluster or the real one, as the step is."""
+        if step.fenced and self.read_fenced_facts is None:
+            raise StepFailed(step.name, None, "a fenced step, but the run reads no fenced facts")
+        if step.fenced != self._fenced:
+            self._fenced, self._fresh = step.fenced, None
 
     def _facts(self) -> ClusterFacts:
-        facts = self.read_facts()
+        if self._fenced:
+            assert self.read_fenced_facts is not None
+            facts = self.read_fenced_facts()
+        else:
+            facts = self.read_facts()
         self._note_leader(facts.leader_host)
         self._fresh = facts
         return facts
@@ -237,11 +252,13 @@ class Runner:
         self.events.step_started(step, len(self.plan.steps))
         self.journal.event("step_started", step=step.index, name=step.name, hosts=list(step.hosts))
         start = time.monotonic()
+        self._view(step)
         self._recheck(step)
         out.started = True
         deadline = start + step.timeout
         if step.parallel and len(step.actions) > 1:
-            first = [a.host for a in step.actions if a.host != step.last]
+            last = self._last(step)
+            first = [a.host for a in step.actions if a.host != last]
             results = self.pool.map(
                 first, lambda h: self._host(step, _action_for(step, h), deadline), parallel=True
             )
@@ -249,11 +266,10 @@ class Runner:
             out.hosts = [r for r in results.values() if isinstance(r, HostResult)]
             if errors:
                 raise _worst(errors)
-            if (
-                step.last is not None
-            ):  # e.g. a leader stopped while its followers run stalls handing over
+            # e.g. a leader stopped while its followers run stalls handing over
+            if last is not None:
                 self._between_hosts()
-                out.hosts.append(self._host(step, _action_for(step, step.last), deadline))
+                out.hosts.append(self._host(step, _action_for(step, last), deadline))
         else:
             for i, host_action in enumerate(step.actions):
                 if i:
@@ -266,6 +282,21 @@ class Runner:
         self.journal.event(
             "step_finished", step=step.index, status=out.status.value, elapsed=round(out.elapsed, 3)
         )
+
+    def _last(self, step: PlannedStep) -> str | None:
+        """The host a leader_last step does after the others: the leader as it is right before
+        the step (the plan's may have changed; a restored cluster elects its own), else the
+        plan's."""
+        if step.last is None:
+            return None
+        try:
+            live = self._live_facts().leader_host
+        except EtcdopsError:
+            live = None
+        last = live if live in step.hosts else step.last
+        if last != step.last:
+            self.journal.event("leader_last", step=step.index, planned=step.last, live=last)
+        return last
 
     def _between_hosts(self) -> None:
         reason = self.interrupt()
@@ -282,7 +313,12 @@ class Runner:
     def _recheck(self, step: PlannedStep) -> None:
         if not step.requires and step.leader is None and step.quorum is None:
             return
-        if not step.requires and step.quorum is None and self._fresh_facts() is None:
+        if (
+            not step.requires
+            and step.quorum is None
+            and not step.fenced
+            and self._fresh_facts() is None
+        ):
             # only the leader matters here: one read through etcd's gateway (facts/leader.py),
             # the full facts where it cannot tell
             found = self.read_leader()
@@ -417,7 +453,7 @@ class Runner:
             assume_yes=self.assume_yes,
             confirm=self.confirm,
             variables=self.plan.variables,
-            inventory=self.inventory,
+            inventory=self.fenced_inventory if step.fenced else self.inventory,
             file=self.plan.runbook_file,
             on_command=on_command,
             learned=self.learned,

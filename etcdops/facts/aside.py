@@ -21,9 +21,8 @@ DIR_SUFFIX = re.compile(
 )
 ENV_BACKUP = re.compile(rf"\.bak-{STAMP}$")
 SNAPSHOT_COPY = re.compile(rf"^etcdops-(restore|snapshot)-{STAMP}\.db(\.part|\.json)?$")
-WARN_SHARE = (
-    0.25  # status warns when what is set aside takes more than this share of the filesystem
-)
+# status warns when what is set aside takes more than this share of the filesystem
+WARN_SHARE = 0.25
 
 
 @dataclass(frozen=True)

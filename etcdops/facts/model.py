@@ -68,17 +68,15 @@ class HostFacts:
     etcd_version: str | None = None
     etcdctl_version: str | None = None
     member_ids: tuple[int, ...] | None = None  # the member list as this host's etcd reports it
-    answers: bool = (
-        False  # its etcd answered but refused us (a client certificate refused): not DOWN
-    )
+    # its etcd answered but refused us (a client certificate refused): not DOWN
+    answers: bool = False
     certs: tuple[Any, ...] = ()  # facts.certs.CertInfo of its server and peer certificates
     aside: tuple[
         Any, ...
     ] = ()  # facts.aside.AsideItem: what etcdops set aside there (status, plan)
     data_fs: tuple[int, int, str] | None = None  # (size, free, mount) of the data dir's filesystem
-    through: str = (
-        ""  # the member host whose curl read this etcd (facts/through.py); "": over its own SSH
-    )
+    # the member host whose curl read this etcd (facts/through.py); "": over its own SSH
+    through: str = ""
 
 
 @dataclass(frozen=True)

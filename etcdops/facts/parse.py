@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -162,3 +163,41 @@ def parse_health_list(text: str) -> list[tuple[str, bool, str]]:
     """`endpoint health -w json` of several endpoints → [(endpoint, healthy, error)]."""
     data = _load(text, "endpoint health")
     return [(e["endpoint"], bool(e.get("health")), str(e.get("error") or "")) for e in data]
+
+
+def parse_lease_list(text: str) -> list[int]:
+    """`etcdctl lease list -w json` → the lease ids (decimal in JSON; `lease revoke` takes hex)."""
+    data = _load(text, "lease list")
+    return [int(lease["id"]) for lease in data.get("leases") or []]
+
+
+@dataclass(frozen=True)
+class HashKV:
+    endpoint: str
+    hash: int
+    revision: int  # the header's: the member's current revision
+    compact_revision: int
+
+
+def parse_hashkv(text: str) -> list[HashKV]:
+    """`etcdctl endpoint hashkv --rev=R -w json` of one or more endpoints."""
+    return [
+        HashKV(
+            endpoint=e["Endpoint"],
+            hash=int(e["HashKV"]["hash"]),
+            revision=int(e["HashKV"]["header"]["revision"]),
+            compact_revision=int(e["HashKV"].get("compact_revision", -1)),
+        )
+        for e in _load(text, "endpoint hashkv")
+    ]
+
+
+def parse_leased_keys(text: str) -> dict[str, int]:
+    """`etcdctl get "" --prefix --keys-only -w json` → {key: lease id} of the keys held by a
+    lease."""
+    found = {}
+    for kv in _load(text, "get").get("kvs") or []:
+        lease = int(kv.get("lease", 0))
+        if lease:
+            found[base64.b64decode(kv["key"]).decode(errors="replace")] = lease
+    return found

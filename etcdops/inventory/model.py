@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from etcdops.templating import Secret
+
+# a fenced member's client port: its own plus this (2379 -> 12379); its peer port is unchanged
+FENCE_OFFSET = 10000
+
+
+def fence_urls(urls: str) -> str:
+    """Client URLs (comma-separated) with each port moved by FENCE_OFFSET: where a restored member
+    listens while etcdops checks and cleans it, out of its clients' reach."""
+    out = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        port = (parts.port or 2379) + FENCE_OFFSET
+        if port > 65535:
+            raise ValueError(f"{url}: its port + {FENCE_OFFSET} is no TCP port")
+        host = parts.hostname or ""
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        out.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+    return ",".join(out)
+
+
+def _is_peer(url: str, etcd: EtcdConfig) -> bool:
+    return (urlsplit(url).port or 0) == (urlsplit(etcd.peer_url).port or 2380)
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,15 @@ class EtcdConfig:
     @property
     def etcdctl(self) -> str:
         return f"{self.bin_dir}/etcdctl"
+
+    def fenced(self) -> EtcdConfig:
+        """The member as a fenced restore runs it: its client URLs on another port that only
+        etcdops knows (fence_urls), its peer URLs as they are."""
+        return replace(
+            self,
+            client_url=fence_urls(self.client_url),
+            listen_urls=tuple(u if _is_peer(u, self) else fence_urls(u) for u in self.listen_urls),
+        )
 
     @property
     def etcdutl(self) -> str:
@@ -129,6 +161,15 @@ class Inventory:
             if host.etcd is not None and host.etcd.peer_url.rstrip("/") == url.rstrip("/"):
                 return host
         return None
+
+    def fenced(self) -> Inventory:
+        """The same inventory with every member's client URLs fenced (EtcdConfig.fenced): what
+        the steps of a restore read and act on before clients may reach the cluster."""
+        hosts = {
+            name: replace(h, etcd=h.etcd.fenced()) if h.etcd is not None else h
+            for name, h in self.hosts.items()
+        }
+        return replace(self, hosts=hosts)
 
     def initial_cluster(self, hosts: list[Host] | None = None) -> str:
         chosen = self.members if hosts is None else hosts

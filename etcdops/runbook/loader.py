@@ -42,6 +42,7 @@ STEP_KEYS = {
     "on_unreachable",
     "only_if",
     "leader_last",
+    "fenced",
 }
 PARAM_KEYS = {
     "type",
@@ -361,6 +362,7 @@ def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
         on_unreachable=on_unreachable,
         only_if=_opt_template(file, s, "only_if"),
         leader_last=bool(s.get("leader_last", False)),
+        fenced=bool(s.get("fenced", False)),
     )
 
 

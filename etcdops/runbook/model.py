@@ -60,16 +60,16 @@ class Step:
     when: str | None = None
     requires: tuple[str, ...] = ()
     on_failure: str | None = None
-    only_if: str | None = (
-        None  # evaluated per host on live facts just before it runs; false = skipped
-    )
-    on_unreachable: str = (
-        "fail"  # or "skip": a host that cannot be reached is reported and passed over
-    )
-    leader_last: bool = (
-        False  # parallel: the others first, then the plan-time leader (not re-checked)
-    )
+    # evaluated per host on live facts just before it runs; false = skipped
+    only_if: str | None = None
+    # or "skip": a host that cannot be reached is reported and passed over
+    on_unreachable: str = "fail"
+    # parallel: the others first, then the plan-time leader (not re-checked)
+    leader_last: bool = False
     file: str = ""  # the file it is written in, when not the runbook's own (an `include:`)
+    # run against the members' fenced client URLs (inventory.fenced()): a restored cluster that
+    # etcdops reads and cleans before any client can reach it
+    fenced: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,8 @@ class Runbook:
     on_failure: str | None = None
     on_success: str | None = None
     summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
-    lock: str = (
-        "etcd"  # etcd (a leased key) | files (lock files on every member: etcd is down) | none
-    )
+    # etcd (a leased key) | files (lock files on every member: etcd is down) | none
+    lock: str = "etcd"
     includes: tuple[str, ...] = ()  # files of steps included with `- include: FILE`, in order
     unattended_requires: tuple[
         str, ...

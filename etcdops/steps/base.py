@@ -49,9 +49,8 @@ class HostStatus(str, Enum):
 class Outcome:
     status: HostStatus
     detail: str = ""
-    report: Mapping[str, Any] | None = (
-        None  # figures for the run report (a defragmentation's sizes)
-    )
+    # figures for the run report (a defragmentation's sizes)
+    report: Mapping[str, Any] | None = None
 
     @classmethod
     def ok(cls, detail: str = "", report: Mapping[str, Any] | None = None) -> Outcome:
@@ -147,6 +146,8 @@ class StepContext:
     inventory: Inventory
     facts: ClusterFacts
     run: RunInfo
+    # a file as it is on the host now (probe.read gives it as this plan's earlier steps leave it)
+    original: Callable[[str, str], str | None] | None = None
 
     def text(self, source: str) -> str:
         return render(source, self.variables, shell=False, where=self.file, line=self.line)

@@ -11,8 +11,10 @@ from etcdops.steps.download import DownloadKind
 from etcdops.steps.etcd_compact import EtcdCompactKind
 from etcdops.steps.etcd_defrag import EtcdDefragKind
 from etcdops.steps.etcd_endpoint_status import EtcdEndpointStatusKind
+from etcdops.steps.etcd_hashkv import EtcdHashKVKind
 from etcdops.steps.etcd_key import EtcdKeyKind
 from etcdops.steps.etcd_key_count import EtcdKeyCountKind
+from etcdops.steps.etcd_leases import EtcdLeasesKind
 from etcdops.steps.etcd_member import EtcdMemberKind
 from etcdops.steps.etcd_service import EtcdServiceKind
 from etcdops.steps.etcd_snapshot_restore import EtcdSnapshotRestoreKind
@@ -47,6 +49,8 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdKeyKind(),
         EtcdKeyCountKind(),
         EtcdEndpointStatusKind(),
+        EtcdLeasesKind(),
+        EtcdHashKVKind(),
         PruneSnapshotsKind(),
         RemoveFileKind(),
         PruneSetAsideKind(),

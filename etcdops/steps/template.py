@@ -13,7 +13,7 @@ import os
 import posixpath
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from etcdops.commands import AND, Command, sh
@@ -29,6 +29,11 @@ class TemplateSpec:
     src: str | None = spec_field("a template file beside the runbook", None)
     content: str | None = spec_field("the template itself (instead of src)", None)
     mode: str | None = spec_field("file mode, e.g. '0644' (default: the current file's)", None)
+    backup: bool = spec_field(
+        "keep the file as it was as FILE.bak-STAMP (off for a second write of the same file "
+        "in a run: the first one's backup is the rollback)",
+        True,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,49 +79,35 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
             src=ctx.text(str(raw["src"])).strip() if raw.get("src") is not None else None,
             content=str(raw["content"]) if raw.get("content") is not None else None,
             mode=str(raw["mode"]) if raw.get("mode") is not None else None,
+            backup=bool(
+                ctx.native(raw["backup"])
+                if isinstance(raw.get("backup"), str)
+                else raw.get("backup", True)
+            ),
         )
 
     def plan(self, spec: TemplateSpec, ctx: StepContext) -> WriteFileAction:
+        # `current`: the file as this plan's earlier steps leave it; `original`: as it is now
         current = ctx.probe.read(ctx.host, spec.dest)
+        original = ctx.original(ctx.host, spec.dest) if ctx.original else current
+        variables = {**ctx.variables, "current": current, "original": original}
         if spec.src is not None:
             src = ctx.runbook_dir / spec.src
             try:
                 source = src.read_text()
             except OSError as exc:
                 raise ctx.error(f"template {src}: {exc.strerror}") from None
-            sub = StepContext(
-                str(src),
-                1,
-                ctx.host,
-                {**ctx.variables, "current": current},
-                ctx.probe,
-                ctx.runbook_dir,
-                ctx.playbooks_dir,
-                ctx.inventory,
-                ctx.facts,
-                ctx.run,
-            )
-            content = sub.text(source)
+            content = replace(ctx, file=str(src), line=1, variables=variables).text(source)
         else:
             assert spec.content is not None
-            content = StepContext(
-                ctx.file,
-                ctx.line,
-                ctx.host,
-                {**ctx.variables, "current": current},
-                ctx.probe,
-                ctx.runbook_dir,
-                ctx.playbooks_dir,
-                ctx.inventory,
-                ctx.facts,
-                ctx.run,
-            ).text(spec.content)
+            content = replace(ctx, variables=variables).text(spec.content)
         base = hashlib.sha256(current.encode()).hexdigest() if current is not None else ""
         tmp = f"{spec.dest}.etcdops-{ctx.run.stamp}.tmp"
-        backup = f"{spec.dest}.bak-{ctx.run.stamp}"
+        backup = f"{spec.dest}.bak-{ctx.run.stamp}" if spec.backup else ""
+        exists = current is not None
         return WriteFileAction(
             intent=f"write {spec.dest}",
-            commands=write_commands(spec.dest, tmp, backup, spec.mode, current is not None),
+            commands=write_commands(spec.dest, tmp, backup, spec.mode, exists),
             reads=(sha256_command(spec.dest),),
             tmp=tmp,
             backup=backup,
@@ -142,7 +133,7 @@ class TemplateKind(StepKind[TemplateSpec, WriteFileAction]):
             os.unlink(fh.name)
         for command in action.commands:
             ex.run(command)
-        if action.base_sha256:
+        if action.base_sha256 and action.backup:
             return Outcome.changed(f"wrote {action.path} (previous kept as {action.backup})")
         return Outcome.changed(f"wrote {action.path}")
 
@@ -151,30 +142,16 @@ def write_commands(
     path: str, tmp: str, backup: str, mode: str | None, exists: bool
 ) -> tuple[Command, ...]:
     """What writing the file runs once the new content is on the host as tmp: the new file gets the
-    old one's owner and mode and the old one is kept as backup (when there is one), the mode
-    asked is set, both are on disk before the rename (the backup is the rollback; a crash must
-    not leave an empty file), then the rename itself (its directory)."""
-    keep: tuple[Command, ...]
+    old one's owner and mode and the old one is kept as backup (when there is one and a backup is
+    asked), the mode asked is set, both are on disk before the rename (the backup is the rollback;
+    a crash must not leave an empty file), then the rename itself (its directory)."""
+    keep: list[Command] = []
     if exists:
-        keep = (
-            sh(
-                "chown",
-                f"--reference={path}",
-                tmp,
-                AND,
-                "chmod",
-                f"--reference={path}",
-                tmp,
-                AND,
-                "cp",
-                "-p",
-                path,
-                backup,
-            ),
-        )
-    else:
-        keep = ()
-    chmod: tuple[Command, ...] = (sh("chmod", mode, tmp),) if mode else ()
-    synced = sh("sync", "--", tmp, *([backup] if exists else []))
+        owner = ("chown", f"--reference={path}", tmp, AND, "chmod", f"--reference={path}", tmp)
+        copy = (AND, "cp", "-p", path, backup) if backup else ()
+        keep.append(sh(*owner, *copy))
+    if mode:
+        keep.append(sh("chmod", mode, tmp))
+    synced = sh("sync", "--", tmp, *([backup] if exists and backup else []))
     rename = sh("mv", "-f", tmp, path, AND, "sync", "--", posixpath.dirname(path) or ".")
-    return (*keep, *chmod, synced, rename)
+    return (*keep, synced, rename)

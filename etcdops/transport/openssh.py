@@ -69,9 +69,8 @@ class Copied:
 
 
 class OpenSSHCopier:
-    remote_python = (
-        True  # use the host's python3 when it has one (False: tee and HASH, as without it)
-    )
+    # use the host's python3 when it has one (False: tee and HASH, as without it)
+    remote_python = True
 
     def __init__(self, host: Host, known_hosts: str, wrap: Callable[[str], str]) -> None:
         self.host, self.known_hosts, self.wrap = host, known_hosts, wrap

@@ -79,13 +79,11 @@ class LabEnv:
     root: Path
     env: dict[str, str]
     net: str = NET
-    tls: bool = (
-        True  # the lab's default: TLS with client certificates, kubespray's layout, INI inventory
-    )
+    # the lab's default: TLS with client certificates, kubespray's layout, INI inventory
+    tls: bool = True
     password: str | None = None  # etcd auth is enabled with user root and this password
-    watch: SecretWatch | None = (
-        None  # with auth: every process's arguments, sampled for the password
-    )
+    # with auth: every process's arguments, sampled for the password
+    watch: SecretWatch | None = None
 
     def etcdops(
         self, *args: str, check: bool = False, timeout: float = 300

@@ -28,6 +28,8 @@ LAYERS: list[set[str]] = [
         "params",
         "context",
         "snapshots",
+        "snapshot_leases",
+        "revision",
         "schema",
     },
     {"plan"},

@@ -208,9 +208,8 @@ def test_a_member_outside_the_etcd_group_refuses_compact_defrag_and_restore(
             Member(4, "node4", (node4.peer_url,), (node4.client_url,), False),
         ),
     )
-    facts.member_hosts[4] = (
-        "node4"  # a scaled-out member the operator has not added to the group yet
-    )
+    # a scaled-out member the operator has not added to the group yet
+    facts.member_hosts[4] = "node4"
     plan = plan_for(inv, "compact-defrag", [], facts=facts)
     failed = [c for c in plan.failed_checks if "etcd group" in c.message]
     assert failed and "not in it: node4" in failed[0].message and failed[0].exit_code == 2
