@@ -150,11 +150,11 @@ def new_run(now: dt.datetime | None = None) -> RunInfo:
 
 class PlannedFiles:
     """The probe steps plan with: a file a step of this plan writes reads, for the steps after it,
-    as that step leaves it (a restore writes etcd.env twice); `original` is the file as it is on
-    the host now."""
+    as that step leaves it (a restore writes etcd.env twice); `original` is the file as it was
+    before the run."""
 
-    def __init__(self, probe: Probe) -> None:
-        self.probe = probe
+    def __init__(self, probe: Probe, run: RunInfo) -> None:
+        self.probe, self.info = probe, run
         self.planned: dict[tuple[str, str], str] = {}
 
     def read(self, host: str, path: str) -> str | None:
@@ -163,7 +163,9 @@ class PlannedFiles:
         return self.probe.read(host, path)
 
     def original(self, host: str, path: str) -> str | None:
-        return self.probe.read(host, path)
+        """As it was before this run: its backup when this run (resumed) already rewrote it."""
+        backup = self.probe.read(host, f"{path}.bak-{self.info.stamp}")
+        return backup if backup is not None else self.probe.read(host, path)
 
     def check(self, host: str, command: str) -> tuple[bool, str]:
         return self.probe.check(host, command)
@@ -197,10 +199,11 @@ def build_plan(
     probe: Probe,
     run: RunInfo,
     playbooks_dir: Path,
+    frozen: Mapping[str, Any] | None = None,
 ) -> Plan:
-    inputs = Inputs(runbook, inventory, facts, PlannedFiles(probe), run, playbooks_dir)
+    inputs = Inputs(runbook, inventory, facts, PlannedFiles(probe, run), run, playbooks_dir)
     variables = base_context(inventory, params, facts, run.as_dict())
-    variables["vars"] = _render_vars(runbook, variables)
+    variables["vars"] = _render_vars(runbook, variables, frozen or {})
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
     steps: list[PlannedStep] = []
     rates = Rates.load(inventory.name)
@@ -290,10 +293,16 @@ def build_plan(
     )
 
 
-def _render_vars(runbook: Runbook, variables: dict[str, Any]) -> dict[str, Any]:
-    """Each var in order, in its native type: `"{{ x + 1 }}"` is an int, a text template is text."""
+def _render_vars(
+    runbook: Runbook, variables: dict[str, Any], frozen: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Each var in order, in its native type: `"{{ x + 1 }}"` is an int, a text template is text.
+    A var in `frozen` (a resumed or reviewed run's, as it was planned) keeps that value."""
     rendered: dict[str, Any] = {}
     for name, source, line in runbook.vars:
+        if name in frozen:
+            rendered[name] = frozen[name]
+            continue
         ctx = {**variables, "vars": rendered}
         rendered[name] = native(source, ctx, where=f"{runbook.file} (vars.{name})", line=line)
     return rendered

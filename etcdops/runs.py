@@ -40,8 +40,17 @@ def record(
         secret_params=sorted(k for k, v in params.items() if isinstance(v, Secret)),
         digests=digests(inventory, plan.runbook_file, plan.runbook_includes),
         basis=basis(plan),
+        vars=frozen_vars(plan),
     )
     return d
+
+
+def frozen_vars(plan: Plan) -> dict[str, Any]:
+    """The runbook's vars that are plain values (a revision, a bump, a token): a resumed or
+    reviewed run uses these as they were when the run was planned, not as the cluster reads now
+    (a restore's bump is computed from the live revision, which a fenced cluster does not show)."""
+    plain = (str, int, float, bool, type(None))
+    return {k: v for k, v in plan.variables.get("vars", {}).items() if isinstance(v, plain)}
 
 
 def digests(

@@ -102,8 +102,12 @@ class Prepared:
         ]
 
     def plan(
-        self, facts: ClusterFacts | None = None, run: RunInfo | dict[str, str] | None = None
+        self,
+        facts: ClusterFacts | None = None,
+        run: RunInfo | dict[str, str] | None = None,
+        frozen: dict[str, Any] | None = None,
     ) -> Plan:
+        """The plan; `frozen`: vars of a run being resumed or reviewed, as they were then."""
         if facts is None:
             # connect to the hosts named by params that are not read for facts while the members'
             # facts are read, so that their pre-flight checks find the connection open; a failure
@@ -127,6 +131,7 @@ class Prepared:
             LiveProbe(self.pool),
             run or new_run(),
             builtin_dir("playbooks"),
+            frozen or {},
         )
 
 

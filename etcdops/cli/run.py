@@ -165,7 +165,8 @@ def _plan(prepared: Any, saved: dict[str, Any] | None, reviewed: bool, say: Any)
     from etcdops.output import plan_text
     from etcdops.runs import check_reviewed, record, run_status
 
-    the_plan = prepared.plan(run=saved["run"] if saved else None)
+    frozen = saved.get("vars") if saved else None
+    the_plan = prepared.plan(run=saved["run"] if saved else None, frozen=frozen)
     say(plan_text(the_plan))
     if reviewed:
         assert saved is not None

@@ -1,6 +1,5 @@
-"""The session's shared lab (its own project root and loopback /24, 127.OCTET.3.N), so a user's
-lab on
-127.0.1.N is never touched. Everything tests share lives in tests/integration/helpers.py."""
+"""The session's shared lab (its own project root and loopback /24, 127.OCTET.3.N), so a user's lab
+on 127.0.1.N is never touched. Everything tests share lives in tests/integration/helpers.py."""
 
 from __future__ import annotations
 

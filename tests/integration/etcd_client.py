@@ -1,9 +1,7 @@
-"""aetcd clients for the test writer and fill, with the lab's credentials taken from the
-environment the
-way etcdctl takes them (never from the command line): ETCDCTL_USER=NAME:PASSWORD, and
-ETCDCTL_CACERT,
-ETCDCTL_CERT, ETCDCTL_KEY for a TLS lab (aetcd 1.0 speaks only plaintext gRPC: its channel is made a
-TLS one here)."""
+"""aetcd clients for the test writer and fill, with the lab's credentials taken from the environment
+the way etcdctl takes them (never from the command line): ETCDCTL_USER=NAME:PASSWORD, and
+ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY for a TLS lab (aetcd 1.0 speaks only plaintext gRPC:
+its channel is made a TLS one here)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """What the integration tests share: the real lab (its own project root and loopback /24), ways to
 drive etcdops against it, a continuous writer, a fill, journal watching. Test files import from
-here,
-never from each other."""
+here, never from each other."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def net(n: int) -> str:
     """The loopback /24 127.OCTET.N. of one test lab: OCTET is ETCDOPS_TEST_OCTET (default 0), so
-    that
-    several clones can run the suite at once, each on its own nets."""
+    that several clones can run the suite at once, each on its own nets."""
     return f"127.{OCTET}.{n}."
 
 
@@ -41,8 +39,7 @@ ETCDOPS = REPO / ".venv" / "bin" / "etcdops"
 
 class SecretWatch:
     """Samples every process's arguments (/proc/*/cmdline, world-readable) on this machine, which
-    runs
-    every lab host, looking for a secret: what any local user on a member could read."""
+    runs every lab host, looking for a secret: what any local user on a member could read."""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret.encode()
@@ -150,8 +147,7 @@ class LabEnv:
 
     def set_members(self, names: list[str]) -> None:
         """What the operator does after a membership change: the etcd group lists the members (in
-        the
-        inventory's own format: INI on a TLS lab, YAML on a plaintext one)."""
+        the inventory's own format: INI on a TLS lab, YAML on a plaintext one)."""
         hosts = sorted(p.name for p in (self.root / ".lab" / "hosts").iterdir())
         groups = {
             "etcd": [h for h in hosts if h in names],
@@ -244,8 +240,8 @@ def running_lab(
     tls: bool = True,
 ) -> Iterator[LabEnv]:
     """A lab of its own (project root, loopback /24), stopped by pid at the end. TLS by default (as
-    `lab up`), or plaintext. With auth, etcd auth is enabled (user root) once the lab is up, and the
-    inventory gets etcd_user / etcd_password."""
+    `lab up`), or plaintext. With auth, etcd auth is enabled (user root) once the lab is up, and
+    the inventory gets etcd_user / etcd_password."""
     root = make_root(tmp)
     if extra_vars:
         append_vars(root, extra_vars)

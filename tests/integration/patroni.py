@@ -194,8 +194,7 @@ def ensure_pg_user() -> pwd.struct_passwd:
 
 class Monitor:
     """Reads every node's GET /patroni each POLL seconds (one thread per node) and records role
-    changes,
-    primary changes and timelines."""
+    changes, primary changes and timelines."""
 
     def __init__(self, nodes: list[Node]) -> None:
         self.nodes = nodes
@@ -231,8 +230,8 @@ class Monitor:
 
     def _record(self, name: str, role: str | None, timeline: int | None) -> None:
         """A node that does not answer (role None) keeps its last role: a primary that stops
-        answering
-        for a moment under load is no demotion, one that answers as a replica afterwards is."""
+        answering for a moment under load is no demotion, one that answers as a replica
+        afterwards is."""
         now, wall = time.monotonic(), time.time()
         with self.lock:
             self.samples += 1
@@ -254,8 +253,7 @@ class Monitor:
 
 class SqlWriter:
     """Inserts one row every ~100 ms through the current primary (asked of the REST API after any
-    error)
-    and records every acknowledged id with the time of its acknowledgement."""
+    error) and records every acknowledged id with the time of its acknowledgement."""
 
     def __init__(
         self, cluster: PatroniCluster, every: float = 0.1, max_seconds: float = 1800
@@ -530,11 +528,10 @@ class PatroniCluster:
             )
 
     def stop(self) -> None:
-        """Stops the writer, then the replicas' Patroni, then the primary's (SIGTERM: Patroni
-        stops its
-        PostgreSQL and releases the leader key), each by pid with a bounded wait, SIGKILL
-        after; kills
-        any postmaster left (by its pid file), removes the private dir (data dirs and all)."""
+        """Stops the writer, then the replicas' Patroni, then the primary's (SIGTERM: Patroni stops
+        its PostgreSQL and releases the leader key), each by pid with a bounded wait, SIGKILL
+        after; kills any postmaster left (by its pid file), removes the private dir (data dirs
+        and all)."""
         t0 = time.monotonic()
         if self.writer is not None:
             self.writer.stop()
@@ -682,9 +679,8 @@ class PatroniCluster:
 
     def stale_leader_snapshot(self) -> StaleLeader:
         """Takes the lab's snapshot (etcdops run snapshot) while node A is the primary and holds the
-        leader key, then switches over to node B: a restore of that snapshot brings back a
-        leader key
-        that names A while B is the primary."""
+        leader key, then switches over to node B: a restore of that snapshot brings back a leader
+        key that names A while B is the primary."""
         named = self.wait_ready()
         self.lab.etcdops("run", "snapshot", "-i", "lab", "--yes", check=True)
         snaps = sorted(
@@ -698,9 +694,8 @@ class PatroniCluster:
     def settle(
         self, since: float, at_least: float = TTL + LOOP_WAIT + 5, timeout: float = 180
     ) -> str:
-        """Waits until `at_least` seconds after `since` (long enough for a restored lease to
-        expire and
-        Patroni to act on it), then until the cluster is ready again; returns the primary."""
+        """Waits until `at_least` seconds after `since` (long enough for a restored lease to expire
+        and Patroni to act on it), then until the cluster is ready again; returns the primary."""
         remaining = since + at_least - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)

@@ -1,5 +1,5 @@
-"""compact-defrag on labs of their own: a ~130 MB database shrinks on every member, the leader
-last, while a writer keeps writing; a member down refuses the run; NOSPACE is cleared."""
+"""compact-defrag on labs of their own: a ~130 MB database shrinks on every member, the leader last,
+while a writer keeps writing; a member down refuses the run; NOSPACE is cleared."""
 
 from __future__ import annotations
 

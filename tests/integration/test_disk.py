@@ -1,12 +1,8 @@
-"""Disk space on a real lab (127.OCTET.14.N): a member's data filesystem too small (a tmpfs the
-test mounts
-under the host's root) makes restore and scale-out refuse in pre-flight with the cluster
-untouched, and
-a defragmentation that would not fit is skipped with the reason; a disk that fills during a copy
-is a
-clean step failure that `--resume` finishes once space is made; prune removes only old items of
-its own
-making, keeps the newest, and the cluster stays healthy."""
+"""Disk space on a real lab (127.OCTET.14.N): a member's data filesystem too small (a tmpfs the test
+mounts under the host's root) makes restore and scale-out refuse in pre-flight with the cluster
+untouched, and a defragmentation that would not fit is skipped with the reason; a disk that fills
+during a copy is a clean step failure that `--resume` finishes once space is made; prune removes
+only old items of its own making, keeps the newest, and the cluster stays healthy."""
 
 from __future__ import annotations
 
@@ -233,9 +229,8 @@ def test_bulk_copies_hash_both_ends_and_name_a_full_disk(
     klab: LabEnv, tmp_path: Path, remote_python: bool
 ) -> None:
     """The OpenSSH copier both ways, with the host's python3 and with its shell fallback: what
-    arrives is
-    what was sent, both ends' sha256 match, and a write that fills the host's disk is named as
-    such."""
+    arrives is what was sent, both ends' sha256 match, and a write that fills the host's disk is
+    named as such."""
     import hashlib
 
     from etcdops.errors import TransferError

@@ -1,6 +1,5 @@
 """The plan predicts how long the long steps take; the run records predicted and actual, and the
-next
-plan uses what was measured (issue 16). A real upload of 96 MB to three members over SSH."""
+next plan uses what was measured (issue 16). A real upload of 96 MB to three members over SSH."""
 
 from __future__ import annotations
 

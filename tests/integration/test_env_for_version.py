@@ -140,8 +140,8 @@ def test_kubesprays_env_for_the_lab_pairs(
 
 
 def test_a_name_etcd_does_not_know_is_ignored_with_a_warning_not_refused(tmp_path: Path) -> None:
-    """Why an env file needs rendering even where etcd starts: 3.5 ignores 3.6's names and says
-    so only in its log."""
+    """Why an env file needs rendering even where etcd starts: 3.5 ignores 3.6's names and says so
+    only in its log."""
     for_36 = _rendered("kubespray-3.5.30.env", "3.5.33", "3.6.14")
     ok, log = _start(TOOLS / "etcd", for_36, tmp_path)
     assert ok

@@ -1,6 +1,6 @@
-"""etcd 3.4 side by side (Debian bookworm's 3.4.23, no etcdutl): status, snapshot and restore
-take their 3.4 paths (`etcdctl snapshot status|restore`) on a lab of their own (127.OCTET.10.N,
-see helpers.net)."""
+"""etcd 3.4 side by side (Debian bookworm's 3.4.23, no etcdutl): status, snapshot and restore take
+their 3.4 paths (`etcdctl snapshot status|restore`) on a lab of their own (127.OCTET.10.N, see
+helpers.net)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Faults injected on a real lab (127.OCTET.13.N, see helpers.net): a host's sshd killed in the
-middle of a copy, a long
-command and a facts read; SIGTERM at several points of restore and scale-out; kill -9 while the
-install playbook runs. Each ends in a named failure with a documented exit code, and the run can be
-resumed to a healthy cluster with nothing deleted. docs/faults.md lists what is guaranteed."""
+middle of a copy, a long command and a facts read; SIGTERM at several points of restore and
+scale-out; kill -9 while the install playbook runs. Each ends in a named failure with a
+documented exit code, and the run can be resumed to a healthy cluster with nothing deleted.
+docs/faults.md lists what is guaranteed."""
 
 from __future__ import annotations
 
@@ -216,8 +216,8 @@ def sigterm_at(
     lab: LabEnv, args: list[str], event: str, step: int, hold: str | None = None
 ) -> tuple[str, str]:
     """Start a run, SIGTERM it at event/step; returns (run id, stderr) once it exited, within
-    STOP_BOUND.
-    hold: a host whose etcd is frozen from then on (so that a wait step is still waiting)."""
+    STOP_BOUND. hold: a host whose etcd is frozen from then on (so that a wait step is still
+    waiting)."""
     before = runs(lab)
     proc = start(lab, *args)
     run_dir = newest_run(lab, before)

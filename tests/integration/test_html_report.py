@@ -1,6 +1,5 @@
 """`run ... --html` on the real lab: the page is written at the end of the run, and a page that
-cannot
-be written where asked goes into the run's journal instead, the run's outcome untouched."""
+cannot be written where asked goes into the run's journal instead, the run's outcome untouched."""
 
 from __future__ import annotations
 

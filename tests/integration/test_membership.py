@@ -1,6 +1,6 @@
-"""Membership runbooks on a lab of their own (3 members, 2 spares on 127.OCTET.4.N):
-scale-out to 4 and 5 voters, scale-in, replacement of a dead member, refusals,
-with a continuous writer whose every acknowledged write must survive."""
+"""Membership runbooks on a lab of their own (3 members, 2 spares on 127.OCTET.4.N): scale-out to 4
+and 5 voters, scale-in, replacement of a dead member, refusals, with a continuous writer whose
+every acknowledged write must survive."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ NET = net(4)
 def mlab(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LabEnv]:
-    """Every membership test runs twice: once plain, once with etcd auth enabled (user root),
-    where the password is watched for on every process list of the machine while the lab lives."""
+    """Every membership test runs twice: once plain, once with etcd auth enabled (user root), where
+    the password is watched for on every process list of the machine while the lab lives."""
     with running_lab(
         tmp_path_factory.mktemp("membership"), NET, auth=request.param == "auth"
     ) as labenv:

@@ -40,7 +40,7 @@ from tests.integration.watcher import (
 
 pytestmark = pytest.mark.lab
 
-NET = net(16)
+NET = net(17)
 WRITE_GAP_BOUND = 3.0  # seconds: PostgreSQL itself never stops if Patroni keeps its primary
 
 
@@ -172,10 +172,8 @@ def test_restore_keeping_leases_fails_patroni_over(
     patroni: tuple[LabEnv, PatroniCluster], tmp_path: Path
 ) -> None:
     """Today's restore, asked for explicitly: the snapshot's leases kept, no revision bump. The
-    restored
-    leader key names A with A's lease, which gets a fresh TTL; B fails to update the key and
-    demotes,
-    A promotes. The harness must see it."""
+    restored leader key names A with A's lease, which gets a fresh TTL; B fails to update the key
+    and demotes, A promotes. The harness must see it."""
     lab, pg = patroni
     out = restore_under_load(lab, pg, tmp_path, "-p", "leases=keep", "-p", "bump_revision=0")
     assert out.rc == 0, out.output

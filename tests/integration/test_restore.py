@@ -53,9 +53,8 @@ def running_token(lab: LabEnv, host: str) -> str:
 
 
 def cluster_id_for(peer_urls: list[str], token: str) -> str:
-    """The cluster id etcd derives from the members' peer URLs and the token (etcd's
-    computeMemberId and
-    genID): a running cluster with this id was made with this token."""
+    """The cluster id etcd derives from the members' peer URLs and the token (etcd's computeMemberId
+    and genID): a running cluster with this id was made with this token."""
     import hashlib
     import struct
 
@@ -277,3 +276,86 @@ def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
             assert not data_wal.exists() or not any(data_wal.iterdir()), (
                 "no WAL inside the data dir"
             )
+
+
+# ----- restores that clients survive (issue 29) --------------------------------------------------
+def highest_revision(lab: LabEnv) -> int:
+    return max(e["revision"] for e in lab.status()["endpoints"] if e["revision"])
+
+
+def test_a_watch_from_before_the_restore_is_told_it_was_compacted_and_the_revision_never_goes_back(
+    lab: LabEnv, tmp_path: Path
+) -> None:
+    from tests.integration.watcher import Watch, compacted, reused_revisions
+
+    lab.ctl("put", "/watched/k", "0")
+    snap = snapshot(lab)
+    for i in range(20):  # written after the snapshot: lost by the restore
+        lab.ctl("put", "/watched/k", str(i + 1))
+    before = highest_revision(lab)
+    watch = Watch(lab, tmp_path / "watch.json", "/watched/", start_revision=before + 1)
+    restored_at = time.time()
+    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lab.ctl("put", "/watched/k", "after")
+    time.sleep(2)
+    result = watch.stop()
+    after = highest_revision(lab)
+    assert after > before  # the revision went on, never back
+    assert compacted(result), result  # the watch was told, as etcd's recovery guide asks
+    assert not reused_revisions(result, restored_at), result  # never old revisions again
+
+
+def test_restored_leases_are_revoked_before_any_client_connects(lab: LabEnv) -> None:
+    lease = lab.ctl("lease", "grant", "600").split()[1]
+    lab.ctl("put", "/leased/leader", "old-owner", f"--lease={lease}")
+    lab.ctl("put", "/leased/plain", "v")
+    snap = snapshot(lab)
+    plan = lab.etcdops("plan", "restore", "-i", "lab", "-p", f"snapshot={snap}")
+    assert "/leased/leader (1)" in plan.stdout, plan.stdout  # the plan names what they hold
+    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lab.ctl("get", "/leased/", "--prefix", "--keys-only").split() == ["/leased/plain"]
+    assert json.loads(lab.ctl("lease", "list", "-w", "json")).get("leases") in (None, [])
+    # kept, they come back alive: the test can tell the difference
+    proc = lab.etcdops(
+        "run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "leases=keep", "--yes"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "/leased/leader" in lab.ctl("get", "/leased/", "--prefix", "--keys-only").split()
+    assert json.loads(lab.ctl("lease", "list", "-w", "json")).get("leases")
+
+
+def test_a_restored_member_that_loses_its_data_dir_never_bootstraps_a_cluster_of_its_own(
+    lab: LabEnv,
+) -> None:
+    snap = snapshot(lab)
+    proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = (lab.host_root("node3") / "etc" / "etcd" / "etcd.env").read_text()
+    assert "ETCD_INITIAL_CLUSTER_STATE=existing" in env.splitlines()
+    assert ":12379" not in env  # back on its client URLs
+    cluster = lab.status()["cluster_id"]
+    data = lab.host_root("node3") / "var" / "lib" / "etcd"
+    lost = data.with_name("etcd.lost-by-test")
+    lab.service("node3", "stop")
+    data.rename(lost)
+    try:
+        subprocess.run(
+            [str(lab.host_root("node3") / "bin" / "etcd-service"), "start"],
+            capture_output=True,
+            timeout=60,
+        )
+        time.sleep(3)
+        status = json.loads(lab.etcdops("status", "-i", "lab", "-o", "json").stdout)
+        node3 = next(e for e in status["endpoints"] if e["host"] == "node3")
+        # it is not a cluster of its own: it is down or a member of the same cluster, and named
+        assert node3.get("cluster_id") in (None, "", cluster), node3
+        assert status["cluster_id"] == cluster
+    finally:
+        lab.service("node3", "stop")
+        if data.exists():
+            data.rename(data.with_name("etcd.left-by-test"))
+        lost.rename(data)
+        lab.service("node3", "start")
+        lab.wait_healthy()

@@ -117,8 +117,8 @@ def test_a_via_host_whose_sshd_is_gone_hands_over_to_another(
     lab: LabEnv, reads: tuple[Inventory, Pool]
 ) -> None:
     """node2's SSH refuses (its sshd stopped by pid; etcd keeps running): the poll reads every
-    member
-    over its own SSH, node2 is named unreachable, and the next poll is read through another host."""
+    member over its own SSH, node2 is named unreachable, and the next poll is read through
+    another host."""
     import os
     import signal
     import subprocess

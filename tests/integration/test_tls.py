@@ -1,8 +1,7 @@
 """TLS problems named as such, produced for real on the TLS lab: an expired client certificate (made
 with `openssl ca -startdate/-enddate` in the past), one from another CA, none at all, http
-against an
-https member, and a server certificate about to expire. A member that refuses our certificate is
-reachable, not DOWN."""
+against an https member, and a server certificate about to expire. A member that refuses our
+certificate is reachable, not DOWN."""
 
 from __future__ import annotations
 

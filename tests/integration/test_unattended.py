@@ -1,6 +1,6 @@
 """Unattended runs on a lab of their own (127.OCTET.8.N, see helpers.net): kill -9 and --resume
-(restore, scale-out),
-the cluster lock, reviewed plans made stale, the maintenance window, reports."""
+(restore, scale-out), the cluster lock, reviewed plans made stale, the maintenance window,
+reports."""
 
 from __future__ import annotations
 
@@ -201,3 +201,30 @@ def test_a_pause_is_refused_under_yes_unless_the_runbook_allows_it(ulab: LabEnv)
         ran_after = "node1: changed" in proc.stderr  # the step after the pause ran
         assert ran_after == (code == 0)
         assert ("refused under --yes" in proc.stderr) == (code == 3)
+
+
+def test_kill_in_the_fenced_phase_of_a_restore_then_resume(ulab: LabEnv) -> None:
+    """kill -9 while the restored cluster is fenced (its leases being revoked): the resume ends
+    on the members' client URLs, the leases revoked, the rollback file the original one."""
+    lease = ulab.ctl("lease", "grant", "600").split()[1]
+    ulab.ctl("put", "fenced/leased", "v", f"--lease={lease}")
+    assert ulab.etcdops("run", "snapshot", "-i", "lab", "--yes").returncode == 0
+    from etcdops.runbook import load_runbook
+
+    steps = load_runbook(ulab.root / "runbooks" / "restore.yml").steps
+    revoke = next(i for i, s in enumerate(steps, 1) if s.kind == "etcd_leases")
+    before = runs(ulab)
+    proc = start(ulab, "restore")
+    run_id = kill_at(ulab, proc, before, "step_started", revoke)
+    resumed = ulab.etcdops("run", "--resume", run_id, "--yes", timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    status = ulab.wait_healthy()  # on the client URLs
+    assert len(status["members"]) == 3
+    assert ulab.ctl("get", "fenced/", "--prefix", "--keys-only").split() == []
+    for host in ("node1", "node2", "node3"):
+        etc = ulab.host_root(host) / "etc" / "etcd"
+        env = (etc / "etcd.env").read_text()
+        assert ":12379" not in env and "ETCD_INITIAL_CLUSTER_STATE=existing" in env
+        (backup,) = etc.glob(f"etcd.env.bak-{run_id.split('-')[0]}")
+        assert ":12379" not in backup.read_text()  # the rollback is the file from before
+        assert list((ulab.host_root(host) / "var" / "lib").glob("etcd.pre-restore-*"))

@@ -174,8 +174,7 @@ def events_after_break(result: dict, after_wall: float) -> list[dict]:
 
 def reused_revisions(result: dict, after_wall: float) -> list[dict]:
     """Events delivered after the break at a revision the watch had already passed before it: the
-    old
-    revision numbers of another history."""
+    old revision numbers of another history."""
     highest = highest_before_break(result, after_wall)
     return [e for e in events_after_break(result, after_wall) if e["mod_revision"] <= highest]
 
