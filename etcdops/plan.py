@@ -117,6 +117,7 @@ class Plan:
     on_success: str | None = None
     summary: str | None = None
     runbook_includes: tuple[str, ...] = ()  # the files its `- include:` steps come from
+    confirm: str = "yes"  # how a person confirms it (Runbook.confirm)
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -271,6 +272,7 @@ def build_plan(
         runbook=runbook.name,
         runbook_file=runbook.file,
         runbook_includes=runbook.includes,
+        confirm=runbook.confirm,
         inventory=inventory.name,
         inventory_path=str(inventory.path),
         params=display_params(dict(params)),
@@ -459,9 +461,9 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
 def _leader_last(step: Step, facts: ClusterFacts, hosts: tuple[str, ...]) -> str | None:
     """The host a leader_last step does last: the leader now (the runner takes the leader as it
     is right before the step, when that is known then)."""
-    if not step.leader_last or len(hosts) < 2:
-        return None
-    return facts.leader_host if facts.leader_host in hosts else hosts[-1]
+    if not step.leader_last or len(hosts) < 2 or facts.leader_host not in hosts:
+        return None  # no leader (no quorum): all at once
+    return facts.leader_host
 
 
 def _name(step: Step, variables: dict[str, Any], runbook: Runbook) -> str:

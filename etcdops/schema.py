@@ -135,6 +135,10 @@ def runbook_schema() -> dict[str, Any]:
             "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"},
             "description": _TEXT,
             "lock": {"enum": ["etcd", "files", "none"]},
+            "confirm": {
+                "enum": ["yes", "inventory"],
+                "description": "how a person confirms a run: y, or by typing the inventory's name",
+            },
             "unattended_requires": {
                 "type": "array",
                 "items": _TEXT,

@@ -137,6 +137,7 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
         "leader": step.leader,
         "last": step.last,
         "only_if": step.only_if,
+        "fenced": step.fenced,
         "predicted": step.predicted.as_dict() if step.predicted else None,
         "actions": [
             {

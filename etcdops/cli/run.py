@@ -198,7 +198,19 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise Refused("no terminal to confirm on: review the plan and pass --yes to run unattended")
-    if not typer.confirm(f"\nRun {the_plan.runbook} on {the_plan.inventory}?", default=False):
+    if the_plan.confirm == "inventory":
+        typed = typer.prompt(
+            f"\nThis {the_plan.runbook} replaces the data of {the_plan.inventory}. "
+            "Type the inventory's name to run it",
+            default="",
+            show_default=False,
+        )
+        confirmed = typed.strip() == the_plan.inventory
+    else:
+        confirmed = typer.confirm(
+            f"\nRun {the_plan.runbook} on {the_plan.inventory}?", default=False
+        )
+    if not confirmed:
         err("not confirmed; nothing was changed")
         raise typer.Exit(ExitCode.OK)
 

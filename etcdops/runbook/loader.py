@@ -28,6 +28,7 @@ TOP_KEYS = {
     "summary",
     "lock",
     "unattended_requires",
+    "confirm",
 }
 STEP_KEYS = {
     "name",
@@ -206,6 +207,9 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     lock = str(d.get("lock", "etcd"))
     if lock not in ("etcd", "files", "none"):
         raise _err(file, d, f"lock is etcd, files or none, not {lock!r}")
+    confirm = str(d.get("confirm", "yes"))
+    if confirm not in ("yes", "inventory"):
+        raise _err(file, d, f"confirm is yes or inventory, not {confirm!r}")
     unattended = tuple(str(x) for x in d.get("unattended_requires") or ())
     for needed in unattended:
         if not any(p.name == needed for p in params):
@@ -216,6 +220,7 @@ def _runbook(d: LineDict, file: str) -> Runbook:
         description=str(d.get("description", "")).strip(),
         file=file,
         unattended_requires=unattended,
+        confirm=confirm,
         params=params,
         vars=vars_,
         preflight=checks,

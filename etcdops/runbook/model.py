@@ -87,9 +87,10 @@ class Runbook:
     # etcd (a leased key) | files (lock files on every member: etcd is down) | none
     lock: str = "etcd"
     includes: tuple[str, ...] = ()  # files of steps included with `- include: FILE`, in order
-    unattended_requires: tuple[
-        str, ...
-    ] = ()  # params that --yes without a reviewed plan must give explicitly
+    # params that --yes without a reviewed plan must give explicitly
+    unattended_requires: tuple[str, ...] = ()
+    # how a person confirms a run: yes, or by typing the inventory's name (a restore)
+    confirm: str = "yes"
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -38,16 +38,20 @@ class EtcdHashKVKind(StepKind[HashKVSpec, HashKVAction]):
 
     def plan(self, spec: HashKVSpec, ctx: StepContext) -> HashKVAction:
         endpoints = endpoints_of(ctx.inventory)
-        hashkv = etcdctl(
-            ctx.etcd,
-            "endpoint",
-            "hashkv",
-            Live("REVISION", prefix="--rev="),
-            "-w",
-            "json",
-            endpoints=endpoints,
-            command_timeout="60s",
-        ).reads().fill(REVISION=spec.revision)
+        hashkv = (
+            etcdctl(
+                ctx.etcd,
+                "endpoint",
+                "hashkv",
+                Live("REVISION", prefix="--rev="),
+                "-w",
+                "json",
+                endpoints=endpoints,
+                command_timeout="60s",
+            )
+            .reads()
+            .fill(REVISION=spec.revision)
+        )
         return HashKVAction(
             intent=f"check that every member hashes its keyspace at revision {spec.revision} "
             "to the same value (etcd endpoint hashkv)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -86,6 +87,7 @@ def test_restore_round_trip(lab: LabEnv) -> None:
     old_cluster = lab.status()["cluster_id"]
     leader = lab.status()["leader"]
     before = runs(lab)
+    began = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     proc = lab.etcdops(
         "run", "restore", "-i", "lab", "-p", f"snapshot={snap}", "-p", "token=round-trip-1", "--yes"
     )
@@ -103,12 +105,15 @@ def test_restore_round_trip(lab: LabEnv) -> None:
         assert synced < moved and mine[moved].endswith(
             f"&& sync -- {lab.host_root(host) / 'etc' / 'etcd'}"
         )
-    # the leader received its stop signal only after every follower had closed (etcd's own logs)
-    signalled = {
-        h: log_times(lab, h, "received signal; shutting down")[-1]
-        for h in ("node1", "node2", "node3")
-    }
-    closed = {h: log_times(lab, h, "closed etcd server")[-1] for h in ("node1", "node2", "node3")}
+
+    # the leader received its stop signal only after every follower had closed (etcd's own logs:
+    # the first stop since the run began; the restored members are restarted later)
+    def first_since(host: str, message: str) -> str:
+        return next(t for t in log_times(lab, host, message) if t >= began)
+
+    hosts = ("node1", "node2", "node3")
+    signalled = {h: first_since(h, "received signal; shutting down") for h in hosts}
+    closed = {h: first_since(h, "closed etcd server") for h in hosts}
     assert all(signalled[leader] > closed[h] for h in closed if h != leader), (
         leader,
         signalled,

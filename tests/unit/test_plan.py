@@ -46,11 +46,17 @@ def test_restore_plan_commands(inv, tmp_path: Path) -> None:  # type: ignore[no-
     )
     swap = " ".join(commands(plan.step("Move the old data dir aside"))["node1"])
     assert "pre-restore-20260101T000000Z" in swap and "rm " not in swap
-    diff = plan.step("Rewrite etcd.env").actions[0].action.diff
+    diff = plan.step("Rewrite etcd.env for a fenced start").actions[0].action.diff
     assert "-ETCD_INITIAL_CLUSTER_TOKEN=old" in diff and "+ETCD_INITIAL_CLUSTER_TOKEN=t1" in diff
     assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [
         line[1:] for line in diff.splitlines() if line[:1] in "+-"
     ]
+    # fenced: the client URLs on another port; then back as they were, and state existing (the
+    # second write's diff is against the file as the first leaves it)
+    assert "+ETCD_ADVERTISE_CLIENT_URLS=http://127.0.1.1:12379" in diff
+    final = plan.step("Rewrite etcd.env for clients").actions[0].action
+    assert "-ETCD_ADVERTISE_CLIENT_URLS=http://127.0.1.1:12379" in final.diff
+    assert "+ETCD_INITIAL_CLUSTER_STATE=existing" in final.diff and not final.backup
     failed = " ".join(
         c.message for c in plan.failed_checks
     )  # b"x" is no snapshot: refused before any step
@@ -60,7 +66,13 @@ def test_restore_plan_commands(inv, tmp_path: Path) -> None:  # type: ignore[no-
 def test_restore_on_etcd_34_restores_with_etcdctl(inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     snap = tmp_path / "snap.db"
     snap.write_bytes(b"x")
-    plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, version="3.4.23"))
+    # 3.4's restore has no --bump-revision: 0 given (auto is refused, see the lab test)
+    plan = plan_for(
+        inv,
+        "restore",
+        [f"snapshot={snap}", "bump_revision=0"],
+        facts=lab_facts(inv, version="3.4.23"),
+    )
     restore = shlex.split(commands(plan.step("Restore into a fresh directory"))["node1"][-1])
     assert restore[0].endswith("/etcdctl") and restore[1:3] == ["snapshot", "restore"]
     assert [
