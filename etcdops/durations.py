@@ -32,6 +32,10 @@ DEFAULT_RATES = {
     "etcd_snapshot_restore": 150 * MB,  # etcdutl snapshot restore (rewrites the db, writes the WAL)
     "etcd_defrag": 80 * MB,  # bbolt writes a compacted copy of the database
 }
+# seconds a step of a kind without bytes to size takes, before anything was measured here: what
+# this lab measured (stop and start of etcd, a template, a health wait), rounded up
+DEFAULT_STEP_SECONDS = {"etcd_service": 3.0, "wait": 1.0, "template": 0.5, "swap_dir": 0.5}
+OTHER_STEP_SECONDS = 0.5
 # a sample smaller or shorter than this says more about start-up than about throughput
 MIN_BYTES = 32 * MB
 MIN_SECONDS = 0.2
@@ -105,6 +109,20 @@ class Rates:
             rate[0],
             rate[1],
         )
+
+    def step_seconds(self, kind: str) -> float:
+        """How long a step of a kind without bytes to size takes (learned, else a default)."""
+        seen = self.data.get(self.inventory, {}).get(f"step:{kind}")
+        if isinstance(seen, dict) and float(seen.get("seconds", 0)) > 0:
+            return float(seen["seconds"])
+        return DEFAULT_STEP_SECONDS.get(kind, OTHER_STEP_SECONDS)
+
+    def learn_step(self, kind: str, seconds: float) -> None:
+        kinds = self.data.setdefault(self.inventory, {})
+        seen = kinds.get(f"step:{kind}")
+        if isinstance(seen, dict) and float(seen.get("seconds", 0)) > 0:
+            seconds = WEIGHT * seconds + (1 - WEIGHT) * float(seen["seconds"])
+        kinds[f"step:{kind}"] = {"seconds": seconds}
 
     def learn(self, kind: str, work: int, seconds: float) -> None:
         if kind not in DEFAULT_RATES or work < MIN_BYTES or seconds < MIN_SECONDS:

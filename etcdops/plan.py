@@ -87,6 +87,8 @@ class PlannedStep:
     # how long its work takes (durations.py), for the long steps
     predicted: Prediction | None = None
     fenced: bool = False  # against the members' fenced client URLs (Inventory.fenced)
+    clients: str | None = None  # stop: clients lose etcd when it starts; back: have it once done
+    seconds: float = 0.0  # how long the whole step is expected to take (its work, else learned)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,12 @@ class Plan:
     @property
     def run_id(self) -> str:
         return self.run.id
+
+    @property
+    def clients_without_etcd(self) -> float | None:
+        """Seconds clients are expected to have no etcd: from the start of the step marked
+        `clients: stop` to the end of the one marked `back` (None: the runbook marks none)."""
+        return outage(self.steps)
 
     @property
     def created(self) -> str:
@@ -253,12 +261,13 @@ def build_plan(
                 )
         inputs.probe.written(planned)
         if not planned.skipped:
-            planned = replace(
-                planned,
-                predicted=rates.predict(
-                    planned.kind, (a.action.work for a in planned.actions), planned.parallel
-                ),
-            )
+            work = (a.action.work for a in planned.actions)
+            predicted = rates.predict(planned.kind, work, planned.parallel)
+            if predicted is not None:
+                seconds = predicted.seconds
+            else:
+                seconds = rates.step_seconds(planned.kind)
+            planned = replace(planned, predicted=predicted, seconds=seconds)
         steps.append(planned)
     disk, space = plan_disk(
         [(s.index, w) for s in steps if not s.skipped for a in s.actions for w in a.action.writes],
@@ -289,10 +298,27 @@ def build_plan(
         on_success=render(runbook.on_success, variables, shell=False, where=runbook.file)
         if runbook.on_success
         else None,
-        summary=render(runbook.summary, variables, shell=False, where=runbook.file)
-        if runbook.summary
-        else None,
+        summary=_summary(runbook, variables, steps),
     )
+
+
+def outage(steps: list[PlannedStep] | tuple[PlannedStep, ...]) -> float | None:
+    """Seconds from the start of the step marked `clients: stop` to the end of the one marked
+    `back`, as the steps are expected to take (None: the runbook marks none)."""
+    stop = next((s.index for s in steps if s.clients == "stop"), None)
+    back = next((s.index for s in steps if s.clients == "back"), None)
+    if stop is None or back is None:
+        return None
+    return sum(s.seconds for s in steps if stop <= s.index <= back and not s.skipped)
+
+
+def _summary(runbook: Runbook, variables: dict[str, Any], steps: list[PlannedStep]) -> str | None:
+    """The runbook's summary, which may say how long clients are expected to have no etcd
+    (`clients_without_etcd`, seconds, from the steps marked `clients:`)."""
+    if not runbook.summary:
+        return None
+    context = {**variables, "clients_without_etcd": outage(steps)}
+    return render(runbook.summary, context, shell=False, where=runbook.file)
 
 
 def _render_vars(
@@ -455,6 +481,7 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
         only_if=step.only_if,
         last=_leader_last(step, facts, hosts),
         fenced=step.fenced,
+        clients=step.clients,
     )
 
 

@@ -35,6 +35,11 @@ def _step() -> dict[str, Any]:
             "type": "boolean",
             "description": "parallel: the plan-time leader after the others",
         },
+        "clients": {
+            "enum": ["stop", "back"],
+            "description": "clients lose etcd when this step starts (stop) or have it back once it "
+            "has finished (back): the plan predicts the window, the report measures it",
+        },
         "fenced": {
             "type": "boolean",
             "description": "against the members' fenced client URLs (client port + 10000)",

@@ -105,6 +105,12 @@ def run(
         if result.resumable:
             err(f"after fixing the cause, continue with: etcdops run --resume {result.run_id}")
         raise typer.Exit(result.exit_code or ExitCode.STEP_FAILED)
+    outage = the_report.get("clients_without_etcd") or {}
+    if outage.get("measured_seconds") is not None:
+        say(
+            f"\nclients had no etcd for {outage['measured_seconds']:.1f}s "
+            f"(expected ~{outage['predicted_seconds']:.0f}s)"
+        )
     counts = {status: sum(1 for s in result.steps if s.status == status) for status in StepStatus}
     say(
         f"\nrun {result.run_id} finished: {len(result.steps)} steps ({counts[StepStatus.CHANGED]} "

@@ -25,6 +25,18 @@ class Journal:
             durable(self.folder / name)
             durable(self.folder)
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every event journaled so far in this run's folder (earlier attempts of it included)."""
+        if self.folder is None or not (self.folder / "events.jsonl").is_file():
+            return []
+        found = []
+        for line in (self.folder / "events.jsonl").read_text().splitlines():
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # cut short by a kill -9
+        return found
+
     def event(self, kind: str, **data: Any) -> None:
         if self.folder is None:
             return

@@ -16,8 +16,8 @@ from etcdops import paths
 from etcdops.durations import Rates
 from etcdops.errors import EtcdopsError
 from etcdops.execute.journal import Journal
-from etcdops.execute.report import build_report, junit_xml
-from etcdops.execute.runner import Confirm, Events, Runner, RunResult, summarize
+from etcdops.execute.report import build_report, clients_without_etcd, junit_xml
+from etcdops.execute.runner import Confirm, Events, Runner, RunResult, StepStatus, summarize
 from etcdops.execute.signals import StopRequest, stop_on_signals
 from etcdops.facts.gather import gather
 from etcdops.facts.leader import read_leader
@@ -128,12 +128,19 @@ def learn_rates(plan: Plan, result: RunResult) -> None:
         for a in s.actions
         if a.action.work
     }
+    kinds = {s.index: s.kind for s in plan.steps}
+    timed = False
     for step in result.steps:
         for h in step.hosts:
             kind_work = work.get((step.index, h.host))
             if kind_work is not None and h.status == HostStatus.CHANGED:
                 rates.learn(kind_work[0], kind_work[1], h.elapsed)
-    if work:
+        if step.status == StepStatus.CHANGED and not any(
+            (step.index, h.host) in work for h in step.hosts
+        ):  # a step that did something without bytes to size: its seconds
+            rates.learn_step(kinds[step.index], step.elapsed)
+            timed = True
+    if work or timed:
         rates.save()
 
 
@@ -164,6 +171,7 @@ def _report(
     except EtcdopsError:
         after_facts = None
     data = build_report(plan, result, plan.facts, after_facts, started, _now())
+    data["clients_without_etcd"] = clients_without_etcd(plan, journal.events())
     data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
     journal.write("report.json", data)
     if options.report is not None:

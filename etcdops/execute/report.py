@@ -6,6 +6,7 @@ testcase per step, so CI dashboards show maintenance runs like test runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -59,6 +60,38 @@ def build_report(
             }
             for s in run["steps"]
         ],
+    }
+
+
+def clients_without_etcd(plan: Plan, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How long clients had no etcd, measured from the journal (the first start of the step marked
+    `clients: stop`, in whichever attempt of the run, to the last finish of the one marked
+    `back`), beside what the plan expected. None when the runbook marks no such window."""
+    predicted = plan.clients_without_etcd
+    if predicted is None:
+        return None
+    stop = next(s.index for s in plan.steps if s.clients == "stop")
+    back = next(s.index for s in plan.steps if s.clients == "back")
+    began = next(
+        (e["time"] for e in events if e.get("event") == "step_started" and e.get("step") == stop),
+        None,
+    )
+    ended = [
+        e["time"] for e in events if e.get("event") == "step_finished" and e.get("step") == back
+    ]
+    measured = None
+    if began is not None and ended:
+        measured = round(
+            (
+                dt.datetime.fromisoformat(ended[-1]) - dt.datetime.fromisoformat(began)
+            ).total_seconds(),
+            3,
+        )
+    return {
+        "predicted_seconds": round(predicted, 1),
+        "measured_seconds": measured,
+        "from": began,
+        "to": ended[-1] if ended else None,
     }
 
 

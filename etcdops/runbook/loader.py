@@ -44,6 +44,7 @@ STEP_KEYS = {
     "only_if",
     "leader_last",
     "fenced",
+    "clients",
 }
 PARAM_KEYS = {
     "type",
@@ -368,7 +369,17 @@ def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
         only_if=_opt_template(file, s, "only_if"),
         leader_last=bool(s.get("leader_last", False)),
         fenced=bool(s.get("fenced", False)),
+        clients=_clients(file, s),
     )
+
+
+def _clients(file: str, s: LineDict) -> str | None:
+    value = s.get("clients")
+    if value is None:
+        return None
+    if value not in ("stop", "back"):
+        raise _err(file, s, f"clients is stop or back, not {value!r}")
+    return str(value)
 
 
 def _check_target(file: str, s: LineDict, target: str) -> None:

@@ -70,6 +70,9 @@ class Step:
     # run against the members' fenced client URLs (inventory.fenced()): a restored cluster that
     # etcdops reads and cleans before any client can reach it
     fenced: bool = False
+    # where clients lose etcd (`stop`: when the step starts) and get it back (`back`: once the step
+    # has finished): the plan predicts that window, the report measures it
+    clients: str | None = None
 
 
 @dataclass(frozen=True)
