@@ -88,6 +88,7 @@ class PlannedStep:
     predicted: Prediction | None = None
     fenced: bool = False  # against the members' fenced client URLs (Inventory.fenced)
     clients: str | None = None  # stop: clients lose etcd when it starts; back: have it once done
+    scope: Mapping[str, Any] = field(default_factory=dict)  # a for_each's item: vars it adds
     seconds: float = 0.0  # how long the whole step is expected to take (its work, else learned)
 
 
@@ -220,9 +221,9 @@ def build_plan(
     warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(
         inventory, facts
     )
-    for index, step in enumerate(runbook.steps, 1):
+    for index, (step, scope) in enumerate(_expanded(runbook, variables), 1):
         try:
-            planned = _plan_step(inputs, step, index, variables)
+            planned = _plan_step(inputs, step, index, scoped(variables, scope), scope)
         except (RunbookError, RenderError) as exc:
             if all(c.ok for c in checks):
                 raise
@@ -230,7 +231,7 @@ def build_plan(
             # refusal to show, not a step that cannot be planned on such a cluster
             planned = PlannedStep(
                 index=index,
-                name=_name(step, variables, runbook),
+                name=_name(step, scoped(variables, scope), runbook),
                 kind=step.kind,
                 target=step.target,
                 hosts=(),
@@ -319,6 +320,43 @@ def _summary(runbook: Runbook, variables: dict[str, Any], steps: list[PlannedSte
         return None
     context = {**variables, "clients_without_etcd": outage(steps)}
     return render(runbook.summary, context, shell=False, where=runbook.file)
+
+
+def _expanded(runbook: Runbook, variables: dict[str, Any]) -> list[tuple[Step, Mapping[str, Any]]]:
+    """The runbook's steps in order, each `for_each` repeated for its items: (step, the vars
+    it adds: {NAME: item})."""
+    out: list[tuple[Step, Mapping[str, Any]]] = []
+    steps = list(runbook.steps)
+    i = 0
+    while i < len(steps):
+        loop = steps[i].loop
+        if loop is None:
+            out.append((steps[i], {}))
+            i += 1
+            continue
+        body = [s for s in steps[i:] if s.loop == loop]
+        where = _written_in(runbook, steps[i])
+        items = native(loop.each, variables, where=f"{where} (for_each)", line=steps[i].line)
+        if (
+            items is None
+            or isinstance(items, (str, bytes, Mapping))
+            or not hasattr(items, "__iter__")
+        ):
+            raise RunbookError(where, steps[i].line, f"for_each gives {items!r}, not a list")
+        for item in list(items)[:MAX_LOOP_ITEMS]:
+            out += [(s, {loop.name: item}) for s in body]
+        i += len(body)
+    return out
+
+
+MAX_LOOP_ITEMS = 100  # a for_each repeats its steps for at most this many items
+
+
+def scoped(variables: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables a step of a for_each sees: vars with its item added."""
+    if not scope:
+        return dict(variables)
+    return {**variables, "vars": {**variables.get("vars", {}), **scope}}
 
 
 def _render_vars(
@@ -447,7 +485,13 @@ def resolve_targets(
     return (name,)
 
 
-def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]) -> PlannedStep:
+def _plan_step(
+    inputs: Inputs,
+    step: Step,
+    index: int,
+    variables: dict[str, Any],
+    scope: Mapping[str, Any] | None = None,
+) -> PlannedStep:
     runbook, facts = inputs.runbook, inputs.facts
     file = _written_in(runbook, step)
     skipped = None
@@ -482,6 +526,7 @@ def _plan_step(inputs: Inputs, step: Step, index: int, variables: dict[str, Any]
         last=_leader_last(step, facts, hosts),
         fenced=step.fenced,
         clients=step.clients,
+        scope=dict(scope or {}),
     )
 
 

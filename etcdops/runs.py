@@ -49,8 +49,18 @@ def frozen_vars(plan: Plan) -> dict[str, Any]:
     """The runbook's vars that are plain values (a revision, a bump, a token): a resumed or
     reviewed run uses these as they were when the run was planned, not as the cluster reads now
     (a restore's bump is computed from the live revision, which a fenced cluster does not show)."""
-    plain = (str, int, float, bool, type(None))
-    return {k: v for k, v in plan.variables.get("vars", {}).items() if isinstance(v, plain)}
+    return {k: v for k, v in plan.variables.get("vars", {}).items() if _plain(v)}
+
+
+def _plain(value: Any) -> bool:
+    """A value JSON keeps as it is: a scalar, or a list or mapping of them (a for_each's list)."""
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def digests(

@@ -92,7 +92,20 @@ def _step() -> dict[str, Any]:
             "include": {**_TEXT, "description": "a file of steps below the runbook's folder"}
         },
     }
-    return {"oneOf": [*variants, include]}
+    loop = {
+        "type": "object",
+        "required": ["for_each", "as"],
+        "additionalProperties": False,
+        "description": "repeat steps for each item of a list, in order; vars.AS is the item",
+        "properties": {
+            "for_each": {**_TEXT, "description": "a template rendered at plan time to a list"},
+            "as": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "steps": {"type": "array", "items": {"oneOf": variants}, "minItems": 1},
+            "include": {**_TEXT, "description": "a file of steps below the runbook's folder"},
+        },
+        "oneOf": [{"required": ["steps"]}, {"required": ["include"]}],
+    }
+    return {"oneOf": [*variants, include, loop]}
 
 
 def _check() -> dict[str, Any]:

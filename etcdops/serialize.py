@@ -138,6 +138,7 @@ def _step_dict(step: PlannedStep) -> dict[str, Any]:
         "last": step.last,
         "only_if": step.only_if,
         "fenced": step.fenced,
+        **({"scope": dict(step.scope)} if step.scope else {}),
         "predicted": step.predicted.as_dict() if step.predicted else None,
         "actions": [
             {

@@ -32,7 +32,7 @@ from etcdops.execute.journal import Journal
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Inventory
 from etcdops.membership import Membership
-from etcdops.plan import HostAction, Plan, PlannedStep
+from etcdops.plan import HostAction, Plan, PlannedStep, scoped
 from etcdops.steps.base import HEARTBEAT_EVERY, ExecContext, HostStatus, Outcome, heartbeat
 from etcdops.steps.registry import KINDS
 from etcdops.templating import evaluate, mask_secrets
@@ -340,7 +340,7 @@ class Runner:
                     "nothing of this step was done"
                 )
         self._same_leader(step, facts.leader_host)
-        context = {**self.plan.variables, "facts": facts}
+        context = {**scoped(self.plan.variables, step.scope), "facts": facts}
         for expr in step.requires:
             if not evaluate(expr, context, where=self.plan.runbook_file):
                 raise PlanStale(
@@ -397,7 +397,7 @@ class Runner:
 
     def _only_if(self, step: PlannedStep, host: str) -> bool:
         assert step.only_if is not None
-        context = {**self.plan.variables, "facts": self._live_facts()}
+        context = {**scoped(self.plan.variables, step.scope), "facts": self._live_facts()}
         if host in self.plan.variables["hosts"]:
             context["host"] = self.plan.variables["hosts"][host]
         return bool(evaluate(step.only_if, context, where=self.plan.runbook_file))
@@ -452,7 +452,7 @@ class Runner:
             stop_reason=self.interrupt,  # a step stops only for a signal; a closing window waits
             assume_yes=self.assume_yes,
             confirm=self.confirm,
-            variables=self.plan.variables,
+            variables=scoped(self.plan.variables, step.scope),
             inventory=self.fenced_inventory if step.fenced else self.inventory,
             file=self.plan.runbook_file,
             on_command=on_command,

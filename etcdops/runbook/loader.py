@@ -11,7 +11,7 @@ import yaml
 from etcdops.errors import RunbookError
 from etcdops.limits import LimitError, check_yaml
 from etcdops.preflight import PROBES
-from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Param, Retry, Runbook, Step
+from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Loop, Param, Retry, Runbook, Step
 from etcdops.steps.registry import KINDS
 from etcdops.templating import check_syntax
 
@@ -135,38 +135,63 @@ def _load_yaml(path: Path) -> Any:
         raise RunbookError(file, None, f"cannot read: {exc}") from None
 
 
-def _expand_includes(file: str, steps: list[Any]) -> tuple[list[tuple[Any, str]], tuple[str, ...]]:
-    """Steps as (step, the file it is written in): `- include: FILE` stands for the list of steps in
-    FILE, a path below the runbook's folder (one level: an included file includes nothing)."""
-    expanded: list[tuple[Any, str]] = []
+def _expand_includes(
+    file: str, steps: list[Any]
+) -> tuple[list[tuple[Any, str, Loop | None]], tuple[str, ...]]:
+    """Steps as (step, the file it is written in, its loop): `- include: FILE` stands for the list
+    of steps in FILE, a path below the runbook's folder (one level: an included file includes
+    nothing); `- for_each: LIST` with `as: NAME` and `steps:` or `include:` repeats them for each
+    item (no loop within a loop)."""
+    expanded: list[tuple[Any, str, Loop | None]] = []
     included: list[str] = []
-    for s in steps:
-        if not (isinstance(s, LineDict) and "include" in s):
-            expanded.append((s, file))
-            continue
-        _unknown(file, s, {"include"}, "an include")
-        rel = s["include"]
-        if (
-            not isinstance(rel, str)
-            or not rel
-            or Path(rel).is_absolute()
-            or ".." in Path(rel).parts
-        ):
-            raise _err(
-                file,
-                s,
-                "include: names a file below the runbook's folder (no absolute path, no ..)",
-            )
-        path = Path(file).parent / rel
-        data = _load_yaml(path)
-        if not isinstance(data, list) or not data:
-            raise RunbookError(str(path), None, "an included file is a non-empty list of steps")
-        for item in data:
-            if isinstance(item, LineDict) and "include" in item:
-                raise _err(str(path), item, "an included file cannot include another")
-        expanded += [(item, str(path)) for item in data]
-        included.append(str(path))
+    for group, s in enumerate(steps, 1):
+        if isinstance(s, LineDict) and "for_each" in s:
+            loop, body = _loop(file, s, group, included)
+            expanded += [(item, src, loop) for item, src in body]
+        elif isinstance(s, LineDict) and "include" in s:
+            _unknown(file, s, {"include"}, "an include")
+            expanded += [(item, src, None) for item, src in _include(file, s, included)]
+        else:
+            expanded.append((s, file, None))
     return expanded, tuple(included)
+
+
+def _loop(
+    file: str, s: LineDict, group: int, included: list[str]
+) -> tuple[Loop, list[tuple[Any, str]]]:
+    _unknown(file, s, {"for_each", "as", "steps", "include"}, "a for_each")
+    name = s.get("as")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise _err(file, s, "for_each needs `as: NAME` (lower-case letters, digits, _)")
+    if ("steps" in s) == ("include" in s):
+        raise _err(file, s, "for_each needs exactly one of `steps:` or `include:`")
+    if "include" in s:
+        body = _include(file, s, included)
+    else:
+        if not isinstance(s["steps"], list) or not s["steps"]:
+            raise _err(file, s, "for_each's steps: is a non-empty list of steps")
+        body = [(item, file) for item in s["steps"]]
+    for item, src in body:
+        if isinstance(item, LineDict) and ("include" in item or "for_each" in item):
+            raise _err(src, item, "the steps of a for_each include nothing and loop no further")
+    return Loop(_template(file, s["for_each"], s, "for_each"), name, group), body
+
+
+def _include(file: str, s: LineDict, included: list[str]) -> list[tuple[Any, str]]:
+    rel = s["include"]
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise _err(
+            file, s, "include: names a file below the runbook's folder (no absolute path, no ..)"
+        )
+    path = Path(file).parent / rel
+    data = _load_yaml(path)
+    if not isinstance(data, list) or not data:
+        raise RunbookError(str(path), None, "an included file is a non-empty list of steps")
+    for item in data:
+        if isinstance(item, LineDict) and ("include" in item or "for_each" in item):
+            raise _err(str(path), item, "an included file cannot include another, nor loop")
+    included.append(str(path))
+    return [(item, str(path)) for item in data]
 
 
 def _err(file: str, node: Any, reason: str) -> RunbookError:
@@ -199,7 +224,8 @@ def _runbook(d: LineDict, file: str) -> Runbook:
     checks = tuple(_check(file, c) for c in _list(file, d, "preflight"))
     expanded, includes = _expand_includes(file, steps)
     parsed = tuple(
-        _step(src, s, i, "" if src == file else src) for i, (s, src) in enumerate(expanded, 1)
+        _step(src, s, i, "" if src == file else src, loop)
+        for i, (s, src, loop) in enumerate(expanded, 1)
     )
     names = [s.name for s in parsed]
     for s in parsed:
@@ -318,7 +344,7 @@ def _check(file: str, c: Any) -> Check:
     )
 
 
-def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
+def _step(file: str, s: Any, index: int, included_from: str = "", loop: Loop | None = None) -> Step:
     if not isinstance(s, LineDict):
         raise RunbookError(file, None, f"step {index} must be a mapping")
     kinds = [k for k in s if k in KINDS]
@@ -370,6 +396,7 @@ def _step(file: str, s: Any, index: int, included_from: str = "") -> Step:
         leader_last=bool(s.get("leader_last", False)),
         fenced=bool(s.get("fenced", False)),
         clients=_clients(file, s),
+        loop=loop,
     )
 
 

@@ -48,6 +48,16 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Loop:
+    """Steps repeated for each item of a list, in order: `- for_each: "{{ vars.list }}"`,
+    `as: NAME`, and `steps:` (or `include: FILE`). Within them, vars.NAME is the item."""
+
+    each: str  # a template rendered at plan time to a list
+    name: str
+    group: int  # the steps of one loop share it (a runbook may have several loops)
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     line: int
@@ -73,6 +83,7 @@ class Step:
     # where clients lose etcd (`stop`: when the step starts) and get it back (`back`: once the step
     # has finished): the plan predicts that window, the report measures it
     clients: str | None = None
+    loop: Loop | None = None  # one of the steps a `for_each` repeats
 
 
 @dataclass(frozen=True)

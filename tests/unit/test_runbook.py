@@ -138,6 +138,6 @@ def test_builtin_runbooks_hold_no_shell(repo: Path) -> None:
         assert not [s.name for s in rb.steps if s.kind == "command"], path
         assert not [c.message for c in rb.preflight if c.run is not None], path
         steps, _ = _expand_includes(str(path), _load_yaml(path)["steps"])
-        assert all("command" not in step for step, _file in steps), path
+        assert all("command" not in step for step, _file, _loop in steps), path
     for path in (repo / "runbooks" / "include").glob("*.yml"):
         assert "| raw" not in path.read_text() and "command:" not in path.read_text(), path
