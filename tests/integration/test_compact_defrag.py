@@ -189,6 +189,11 @@ def test_nospace_is_cleared(tmp_path: Path) -> None:
         assert proc.returncode != 0 and "database space exceeded" in proc.stderr
         status = small.wait_healthy()
         assert any(a["alarm"] == "NOSPACE" for a in status["alarms"])
+        # the alarms runbook lists it, and refuses to disarm while a member is still near its quota
+        listed = small.etcdops("run", "alarms", "-i", "lab", "--yes")
+        assert listed.returncode == 0 and "ALARMS: NOSPACE" in listed.stdout, listed.stdout
+        early = small.etcdops("run", "alarms", "-i", "lab", "-p", "disarm=NOSPACE", "--yes")
+        assert early.returncode == 1 and "NOSPACE stays armed" in early.stderr, early.stderr
         run = small.etcdops("run", "compact-defrag", "-i", "lab", "--yes", timeout=900)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "Disarm NOSPACE" in run.stdout and "quota usage" in run.stdout
