@@ -14,6 +14,7 @@ from etcdops.steps.etcd_endpoint_status import EtcdEndpointStatusKind
 from etcdops.steps.etcd_hashkv import EtcdHashKVKind
 from etcdops.steps.etcd_key import EtcdKeyKind
 from etcdops.steps.etcd_key_count import EtcdKeyCountKind
+from etcdops.steps.etcd_latency import EtcdLatencyKind
 from etcdops.steps.etcd_leases import EtcdLeasesKind
 from etcdops.steps.etcd_member import EtcdMemberKind
 from etcdops.steps.etcd_service import EtcdServiceKind
@@ -51,6 +52,7 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdEndpointStatusKind(),
         EtcdLeasesKind(),
         EtcdHashKVKind(),
+        EtcdLatencyKind(),
         PruneSnapshotsKind(),
         RemoveFileKind(),
         PruneSetAsideKind(),
