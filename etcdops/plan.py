@@ -215,6 +215,19 @@ def build_plan(
     variables = base_context(inventory, params, facts, run.as_dict())
     variables["vars"] = _render_vars(runbook, variables, frozen or {})
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
+    corrupt = sorted({f"{a.member_id:x}" for a in facts.alarms if a.alarm == "CORRUPT"})
+    if corrupt and not runbook.runs_on_corrupt:
+        checks.insert(
+            0,
+            CheckResult(
+                message="etcd has raised no CORRUPT alarm",
+                ok=False,
+                detail=f"member(s) {', '.join(corrupt)} found data that differs from the others' "
+                "(CORRUPT): only restore (or recover) runs now; find the member with "
+                "`etcdops status --check --consistency` first",
+                exit_code=3,
+            ),
+        )
     steps: list[PlannedStep] = []
     rates = Rates.load(inventory.name)
     membership = Membership.from_facts(facts)

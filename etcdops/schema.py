@@ -153,6 +153,10 @@ def runbook_schema() -> dict[str, Any]:
             "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"},
             "description": _TEXT,
             "lock": {"enum": ["etcd", "files", "none"]},
+            "runs_on_corrupt": {
+                "type": "boolean",
+                "description": "runs on a cluster with a CORRUPT alarm (others refuse: exit 3)",
+            },
             "confirm": {
                 "enum": ["yes", "inventory"],
                 "description": "how a person confirms a run: y, or by typing the inventory's name",

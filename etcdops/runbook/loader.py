@@ -29,6 +29,7 @@ TOP_KEYS = {
     "lock",
     "unattended_requires",
     "confirm",
+    "runs_on_corrupt",
 }
 STEP_KEYS = {
     "name",
@@ -248,6 +249,7 @@ def _runbook(d: LineDict, file: str) -> Runbook:
         file=file,
         unattended_requires=unattended,
         confirm=confirm,
+        runs_on_corrupt=bool(d.get("runs_on_corrupt", False)),
         params=params,
         vars=vars_,
         preflight=checks,

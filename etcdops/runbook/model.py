@@ -105,6 +105,8 @@ class Runbook:
     unattended_requires: tuple[str, ...] = ()
     # how a person confirms a run: yes, or by typing the inventory's name (a restore)
     confirm: str = "yes"
+    # runs on a cluster whose data etcd found corrupt (its CORRUPT alarm): restore, recover
+    runs_on_corrupt: bool = False
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

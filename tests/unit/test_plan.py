@@ -332,3 +332,20 @@ def test_a_kubespray_joining_host_gets_every_line_kubesprays_template_writes() -
     assert {k: env.get(k) for k in expected} == expected
     assert env["ETCD_INITIAL_CLUSTER"].endswith(",node4=https://10.3.0.4:2380")
     assert inv.host("node4").etcd.cacert == "/etc/ssl/etcd/ssl/ca.pem"
+
+
+def test_a_corrupt_alarm_refuses_every_runbook_but_restore(repo: Path) -> None:
+    from dataclasses import replace
+
+    from etcdops.facts.model import Alarm
+
+    inv = lab_inventory()
+    facts = replace(lab_facts(inv), alarms=(Alarm(2, "CORRUPT"),))
+    plan = plan_for(inv, "compact-defrag", [], facts=facts)
+    refusal = plan.failed_checks[0]
+    assert refusal.exit_code == 3 and "member(s) 2 found data that differs" in refusal.detail
+    restore = plan_for(inv, "restore", [], facts=facts)
+    assert not [c for c in restore.failed_checks if "CORRUPT" in c.detail]
+    assert not [
+        c for c in plan_for(inv, "compact-defrag", []).failed_checks if "CORRUPT" in c.detail
+    ]
