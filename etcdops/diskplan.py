@@ -53,7 +53,14 @@ class DiskCheck:
         return (
             f"{self.host}: {self.mount} has room for what the run writes there "
             f"({units.size(self.needed)} under "
-            f"{', '.join(self.paths)}) and keeps {units.size(self.margin)} free"
+            f"{', '.join(self.paths)}): {units.size(self.free - self.needed)} free after it, "
+            f"{units.size(self.margin)} must stay free"
+        )
+
+    def problem(self) -> str:
+        return (
+            f"{self.host}: {self.mount} has no room for what the run writes there "
+            f"({units.size(self.needed)} under {', '.join(self.paths)})"
         )
 
     def detail(self) -> str:

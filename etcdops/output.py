@@ -3,14 +3,20 @@ serialize.py's."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from typing import Any
 
 from etcdops import units
 from etcdops.facts.aside import WARN_SHARE
 from etcdops.facts.certs import WARN_DAYS
 from etcdops.facts.model import ClusterFacts
-from etcdops.plan import Plan
+from etcdops.htmlreport import timeline
+from etcdops.impact import LABEL
+from etcdops.plan import Plan, PlannedStep
 from etcdops.serialize import plan_dict, status_dict
+from etcdops.steps.base import Action
+from etcdops.steps.wait import WaitAction
 
 
 def status_text(facts: ClusterFacts) -> str:
@@ -109,9 +115,11 @@ def _cert_lines(endpoints: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def plan_text(plan: Plan) -> str:
+def plan_text(plan: Plan, width: int | None = None) -> str:
+    """The plan as people read it. `width` (a terminal's): intent and other text wrapped to it,
+    each command cut to one line, reads counted; None (-v/--commands, a pipe, a file): every
+    command whole. JSON, markdown and saved plans always hold every command whole."""
     d = plan_dict(plan)
-    step_of = {s.index: s for s in plan.steps}
     c = d["cluster"]
     lines = [
         f"PLAN {plan.runbook} on inventory {plan.inventory} (run {plan.run_id})",
@@ -121,12 +129,8 @@ def plan_text(plan: Plan) -> str:
     ]
     if d["params"]:
         lines.append("params: " + ", ".join(f"{k}={v}" for k, v in d["params"].items()))
-    for check in d["checks"]:
-        mark = "ok" if check["ok"] else "FAILED"
-        lines.append(
-            f"pre-flight [{mark}] {check['message']}"
-            + (f" ({check['detail']})" if check["detail"] and not check["ok"] else "")
-        )
+    lines += impact_text(d["impact"], width)
+    lines += ["", *check_lines(plan)] if any(c.checked for c in plan.checks) else []
     lines += [f"WARNING: {w}" for w in d["warnings"]]
     if d["summary"]:
         lines += [""] + d["summary"].rstrip().splitlines()
@@ -138,47 +142,206 @@ def plan_text(plan: Plan) -> str:
             "in all "
             "(each below; waits, restarts and health checks come on top)",
         ]
-    for s in d["steps"]:
-        mode = "parallel" if s["parallel"] else "serial"
-        if s["last"]:
-            mode += f", the leader {s['last']} last"
-        lines.append("")
-        head = f"[{s['index']}/{len(d['steps'])}] {s['name']}"
-        if s["skipped"]:
-            lines.append(f"{head}: SKIPPED ({s['skipped']})")
-            continue
-        lines.append(
-            f"{head}  ({s['kind']}; {mode}; timeout {s['timeout']:g}s"
-            + (
-                f"; retries {s['retry']['attempts']} on {', '.join(s['retry']['on'])}"
-                if s["retry"]["attempts"] > 1
-                else ""
-            )
-            + ")"
-        )
-        if "quorum" in s:
-            q = s["quorum"]
-            lines.append(
-                f"    quorum: {q['change']} {q['host']}: voters {q['before']['voters']} -> "
-                f"{q['after']['voters']}, quorum {q['before']['quorum']} -> "
-                f"{q['after']['quorum']}, "
-                f"failures tolerated {q['before']['failures_tolerated']} -> "
-                f"{q['after']['failures_tolerated']}; healthy voters now {q['healthy_voters']}"
-            )
-        predicted = step_of[s["index"]].predicted
-        if predicted:
-            lines.append(f"    expected: {predicted.describe()}")
-        for req in s["requires"]:
-            lines.append(f"    re-checked before running: {req}")
-        if s["only_if"]:
-            lines.append(
-                f"    per host, decided on live facts just before it runs: only if {s['only_if']}"
-            )
-        for a in s["actions"]:
-            described = a["describe"]
-            lines.append(f"  {a['host']}: {described[0]}")
-            lines += [f"    {line}" for line in described[1:]]
+    for step in plan.steps:
+        lines += ["", *step_lines(plan, step, width)]
+    if width is not None:
+        lines = [folded for line in lines for folded in fold(line, width)]
     return "\n".join(lines)
+
+
+def impact_text(impact: list[str], width: int | None = None) -> list[str]:
+    """The plan's impact header (impact.py), under its own title; nothing when there is none.
+    Folded to `width`, a line goes on under its text, right of the labels."""
+    if not impact:
+        return []
+    out = ["", "IMPACT (what this run does to the cluster)"]
+    for line in impact:
+        out += fold(f"  {line}", width, indent=LABEL + 3) if width else [f"  {line}"]
+    return out
+
+
+def check_lines(plan: Plan) -> list[str]:
+    """Each pre-flight check made: what it wants when it holds, the problem found when it fails.
+    A check that was not made (its `unless:` held: a param not asked for) is not shown."""
+    out = []
+    for check in plan.checks:
+        if not check.checked:
+            continue
+        if check.ok:
+            out.append(f"pre-flight [ok] {check.message}")
+        else:
+            out.append(f"pre-flight [FAILED] {check.said()}")
+    return out
+
+
+def step_lines(plan: Plan, step: PlannedStep, width: int | None) -> list[str]:
+    total = len(plan.steps)
+    head = f"[{step.index}/{total}] {step.name}"
+    if step.skipped:
+        return [f"{head}: SKIPPED ({skip_words(plan, step.skipped)})"]
+    mode = "parallel" if step.parallel else "serial"
+    if step.last:
+        mode += f", the leader {step.last} last"
+    retry = step.retry
+    retries = f"; retries {retry.attempts} on {', '.join(retry.on)}" if retry.attempts > 1 else ""
+    lines = [f"{head}  ({step.kind}; {mode}; timeout {timeout_of(step):g}s{retries})"]
+    if step.quorum is not None:
+        q = step.quorum
+        lines.append(
+            f"    quorum: {q.change} {q.host}: voters {q.voters_before} -> {q.voters_after}, "
+            f"quorum {q.quorum_before} -> {q.quorum_after}, failures tolerated "
+            f"{q.tolerance_before} -> {q.tolerance_after}; healthy voters now {q.healthy_voters}"
+        )
+    if step.predicted:
+        lines.append(f"    expected: {step.predicted.describe()}")
+    for req in step.requires:
+        lines.append(
+            "    re-checked on the live cluster right before it runs (else it stops, exit 6): "
+            + in_words(req, plan)
+        )
+    if step.only_if:
+        lines.append(
+            "    per host, decided on live facts just before it runs: only if "
+            + in_words(step.only_if, plan)
+        )
+    for a in step.actions:
+        lines += action_lines(a.host, a.action, plan, width)
+    return lines
+
+
+def _cut(line: str, width: int | None) -> str:
+    """A command on one line: cut with `…` when folded (--commands shows it whole)."""
+    if width is None or len(line) <= width:
+        return line
+    return line[: max(1, width - 1)] + "…"
+
+
+def timeout_of(step: PlannedStep) -> float:
+    """The step's own timeout, or the shorter one its waits give themselves: what bounds it."""
+    waits = [a.action.timeout for a in step.actions if isinstance(a.action, WaitAction)]
+    return min([step.timeout, max(waits)]) if waits else step.timeout
+
+
+def action_lines(host: str, action: Action, plan: Plan, width: int | None) -> list[str]:
+    """`  HOST: intent`, then `run  COMMAND` for what changes and `read COMMAND` for what only
+    reads (whole, or one line each and the reads counted when folded), other text as it is."""
+    if isinstance(action, WaitAction):
+        return [f"  {host}: {wait_words(action, plan)}"]
+    first, *rest = action.describe()
+    out = [f"  {host}: {first}"]
+    reads = 0
+    kind = ""
+    for line in rest:
+        if line.startswith(("$ ", "? ")):
+            kind = "run " if line[0] == "$" else "read"
+            if kind == "read" and width is not None:
+                reads += 1
+                continue
+            out.append(_cut(f"      {kind}  {line[2:]}", width))
+        elif line.startswith("  ") and kind:
+            if not (kind == "read" and width is not None):
+                out.append(_cut(f"            {line[2:]}", width))
+        else:
+            kind = ""
+            out.append(f"    {line}")
+    if reads:
+        out.append(
+            f"      and {reads} read{'s' if reads != 1 else ''} (--commands shows every command)"
+        )
+    return out
+
+
+def fold(line: str, width: int, indent: int | None = None) -> list[str]:
+    """Text as lines no wider than `width`, going on under its own indentation (+4, or
+    `indent`); a word longer than a line is broken."""
+    if len(line) <= width or width < 20:
+        return [line]
+    body = line.lstrip()
+    if indent is None:
+        indent = len(line) - len(body) + 4
+    return textwrap.wrap(
+        line,
+        width,
+        subsequent_indent=" " * min(indent, width // 2),
+        break_on_hyphens=False,
+        replace_whitespace=False,
+    ) or [line[:width]]
+
+
+# ----- template expressions said in words -----------------------------------------------
+_VALUE = r"(?P<v>[\w.]+)"
+CLAUSES: tuple[tuple[str, str], ...] = (
+    (r"facts\.healthy", "every member is healthy"),
+    (r"facts\.has_quorum", "a quorum of voters is healthy"),
+    (r"facts\.leader_host", "there is a leader"),
+    (r"facts\.member_lists_agree", "every member reports the same member list"),
+    (
+        r"facts\.members \| length == members \| length",
+        "every inventory member is in the member list",
+    ),
+    (r"facts\.cluster_ids \| length == 1", "every member reports the same cluster id"),
+    (r"facts\.peers_are\(vars\.initial_cluster\)", "the members are the ones planned"),
+    (rf"facts\.caught_up\({_VALUE}\)", "{v} has caught up with the leader"),
+    (rf"not facts\.member_of\({_VALUE}\)\.is_learner", "{v} is a voter"),
+    (rf"facts\.member_of\({_VALUE}\)\.started", "{v} has started"),
+    (rf"not facts\.member_of\({_VALUE}\)", "{v} is not a member"),
+    (rf"facts\.member_of\({_VALUE}\)", "{v} is a member"),
+    (rf"facts\.leader_host == {_VALUE}", "{v} leads"),
+)
+
+
+def in_words(expr: str, plan: Plan) -> str:
+    """A runbook's condition in words, clause by clause (`a and b`), for the clauses etcdops
+    knows; else a pointer to where the expression is written (JSON plan, the runbook)."""
+    said = []
+    for clause in re.split(r"\s+and\s+", " ".join(expr.split())):
+        words = _clause(clause.strip(), plan)
+        if words is None:
+            return "a condition of the runbook holds (plan -o json shows it)"
+        said.append(words)
+    return ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
+
+
+def _clause(clause: str, plan: Plan) -> str | None:
+    for pattern, words in CLAUSES:
+        m = re.fullmatch(pattern, clause)
+        if m is not None:
+            value = m.groupdict().get("v")
+            return words.format(v=_value(value, plan)) if value else words
+    return None
+
+
+def _value(name: str, plan: Plan) -> str:
+    """params.host → its value; vars.new → its value; anything else as written."""
+    scope, _, key = name.partition(".")
+    found: Any = None
+    if scope == "params":
+        found = plan.params.get(key)
+    elif scope == "vars":
+        found = plan.variables.get("vars", {}).get(key)
+    return str(found) if isinstance(found, (str, int)) and str(found) else name
+
+
+def wait_words(action: WaitAction, plan: Plan) -> str:
+    what = action.message or in_words(action.until, plan)
+    return f"wait up to {action.timeout:g}s until {what}"
+
+
+def skip_words(plan: Plan, skipped: str) -> str:
+    """Why a step is skipped: the params that decided it, else its condition in words."""
+    m = re.fullmatch(r"when: (.*) is false", skipped, re.S)
+    if m is None:
+        return skipped
+    expr = m.group(1)
+    names = re.findall(r"params\.(\w+)", expr)
+    if names and not re.search(r"\b(facts|vars)\.", expr):
+        return "not asked: " + ", ".join(
+            f"-p {n}={plan.params.get(n)}" for n in dict.fromkeys(names)
+        )
+    words = in_words(expr, plan)
+    if words.startswith("a condition of the runbook"):
+        return "its condition is false (plan -o json shows it)"
+    return f"not the case now: {words}"
 
 
 def _disk_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -208,9 +371,15 @@ def plan_markdown(plan: Plan) -> str:
     ]
     if d["params"]:
         out.append("- params: " + ", ".join(f"`{k}={v}`" for k, v in d["params"].items()))
-    if d["checks"]:
+    if d["impact"]:
+        out += ["", "### Impact", "", *(f"- {line}" for line in d["impact"])]
+    made = [ch for ch in plan.checks if ch.checked]
+    if made:
         out += ["", "### Pre-flight", ""]
-        out += [f"- [{'x' if ch['ok'] else ' '}] {ch['message']}" for ch in d["checks"]]
+        out += [
+            f"- [x] {ch.message}" if ch.ok else f"- [ ] {ch.message}: **{ch.said()}**"
+            for ch in made
+        ]
     if d["summary"]:
         out += ["", "### Summary", "", "```", d["summary"].rstrip(), "```"]
     out += ["", "### Steps", ""]
@@ -234,3 +403,87 @@ def plan_markdown(plan: Plan) -> str:
                 out += [f"   # {a['host']}"] + [f"   {line}" for line in a["describe"]]
             out.append("   ```")
     return "\n".join(out) + "\n"
+
+
+# ----- the closing summary of a run (a terminal shows it) ---------------------------------
+def run_summary(
+    report: dict[str, Any], plan: dict[str, Any] | None, events: list[dict[str, Any]]
+) -> list[str]:
+    """What the run did, in a few lines: the outcome, the time etcd was unavailable to clients
+    (htmlreport/timeline.py derives it from the journal, as the HTML page shows it), leader
+    changes, db size per member before and after, and predicted vs actual for the long steps."""
+    runs = timeline.attempts(events)
+    spans = [s for a in runs for s in a.spans]
+    end = runs[-1].end if runs else None
+    lost = timeline.outages(spans, plan, end) if end is not None else []
+    counts: dict[str, int] = {}
+    for s in report.get("steps", []):
+        counts[s["status"]] = counts.get(s["status"], 0) + 1
+    took = f" in {units.seconds((end - runs[0].start).total_seconds())}" if runs and end else ""
+    lines = [
+        f"SUMMARY {report.get('runbook')} on {report.get('inventory')}: "
+        f"{_status_word(report.get('status'))}{took} ("
+        + ", ".join(f"{n} {status}" for status, n in counts.items())
+        + ")",
+        *_outage_lines(lost),
+        *_leader_lines(report, events),
+        *_size_lines(report),
+        *_prediction_lines(report),
+    ]
+    return lines
+
+
+def _status_word(status: Any) -> str:
+    return str(getattr(status, "value", status) or "?").upper()
+
+
+def _outage_lines(lost: list[timeline.Outage]) -> list[str]:
+    if not lost:
+        return ["  etcd unavailable to clients: never (a quorum of voters ran etcd throughout)"]
+    out = []
+    for o in lost:
+        if o.open:
+            out.append(
+                f"  etcd unavailable to clients: since the stop of {o.lost_host}, still at the end "
+                "of the run"
+            )
+            continue
+        out.append(
+            f"  etcd unavailable to clients: {units.seconds(o.at_least)} to "
+            f"{units.seconds(o.at_most)} (from the stop of {o.lost_host} until {o.back_by}"
+            + (f", healthy at step {o.healthy_step}" if o.healthy_step else "")
+            + ")"
+        )
+    return out
+
+
+def _leader_lines(report: dict[str, Any], events: list[dict[str, Any]]) -> list[str]:
+    changes = timeline.leader_changes(report, events)
+    if not changes:
+        return []
+    chain = " -> ".join(leader or "(none)" for _t, leader in changes)
+    moves = len(changes) - 1
+    return [f"  leader: {chain} ({moves} change{'s' if moves != 1 else ''})"]
+
+
+def _size_lines(report: dict[str, Any]) -> list[str]:
+    sizes = timeline.member_sizes(report)
+    if not sizes:
+        return []
+    out = ["  db size per member, before -> after:"]
+    for m in sizes:
+        out.append(f"    {m.host:<8} {units.size(m.before):>10} -> {units.size(m.after)}")
+    return out
+
+
+def _prediction_lines(report: dict[str, Any]) -> list[str]:
+    preds = timeline.predictions(report)
+    if not preds:
+        return []
+    out = ["  predicted vs actual:"]
+    for p in preds:
+        out.append(
+            f"    step {p.step} {p.name}: ~{units.seconds(p.predicted)} predicted, "
+            f"{units.seconds(p.actual)} actual"
+        )
+    return out

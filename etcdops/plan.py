@@ -94,10 +94,20 @@ class PlannedStep:
 
 @dataclass(frozen=True)
 class CheckResult:
-    message: str
+    message: str  # what the check wants, as a statement
     ok: bool
     detail: str = ""
     exit_code: int = 3
+    problem: str = ""  # what was found when it failed, in words (the check's `fails:`)
+    checked: bool = True  # False: not made (its `unless:` held); it neither passes nor fails
+
+    def said(self) -> str:
+        """The problem found, for a failed check: its own words, else the statement that does
+        not hold; with the probe's detail when that says more."""
+        text = self.problem or f"not so: {self.message}"
+        if self.detail and self.detail not in text:
+            text += f" ({self.detail})"
+        return text
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class Plan:
     summary: str | None = None
     runbook_includes: tuple[str, ...] = ()  # the files its `- include:` steps come from
     confirm: str = "yes"  # how a person confirms it (Runbook.confirm)
+    impact_notes: tuple[str, ...] = ()  # the runbook's own `impact:` lines, rendered
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -288,7 +299,13 @@ def build_plan(
         probe,
     )
     checks += [
-        CheckResult(message=c.message(), ok=c.ok, detail="" if c.ok else c.detail(), exit_code=3)
+        CheckResult(
+            message=c.message(),
+            ok=c.ok,
+            detail="" if c.ok else c.detail(),
+            exit_code=3,
+            problem="" if c.ok else c.problem(),
+        )
         for c in space
     ]
     return Plan(
@@ -313,6 +330,11 @@ def build_plan(
         if runbook.on_success
         else None,
         summary=_summary(runbook, variables, steps),
+        impact_notes=_impact_notes(
+            runbook,
+            {**variables, "clients_without_etcd": outage(steps)},
+            refused=any(not c.ok for c in checks),
+        ),
     )
 
 
@@ -333,6 +355,21 @@ def _summary(runbook: Runbook, variables: dict[str, Any], steps: list[PlannedSte
         return None
     context = {**variables, "clients_without_etcd": outage(steps)}
     return render(runbook.summary, context, shell=False, where=runbook.file)
+
+
+def _impact_notes(runbook: Runbook, variables: dict[str, Any], refused: bool) -> tuple[str, ...]:
+    """The runbook's `impact:` lines rendered; a line that renders empty is left out, and so is
+    one that cannot be rendered on a cluster the pre-flight refused (that refusal is the answer)."""
+    lines: list[str] = []
+    for source in runbook.impact:
+        try:
+            text = render(source, variables, shell=False, where=runbook.file).strip()
+        except (RunbookError, RenderError):
+            if refused:
+                continue
+            raise
+        lines += [line.rstrip() for line in text.splitlines() if line.strip()]
+    return tuple(lines)
 
 
 def _expanded(runbook: Runbook, variables: dict[str, Any]) -> list[tuple[Step, Mapping[str, Any]]]:
@@ -399,7 +436,23 @@ def _run_check(
             ok=True,
             detail=f"not checked: {check.unless}",
             exit_code=check.exit_code,
+            checked=False,
         )
+    result = _check_result(runbook, check, variables, probe, inventory, message)
+    if result.ok or check.fails is None:
+        return result
+    problem = render(check.fails, variables, shell=False, where=runbook.file, line=check.line)
+    return replace(result, problem=problem.strip())
+
+
+def _check_result(
+    runbook: Runbook,
+    check: Any,
+    variables: dict[str, Any],
+    probe: Probe,
+    inventory: Inventory,
+    message: str,
+) -> CheckResult:
     if check.expr is not None:
         ok = bool(evaluate(check.expr, variables, where=runbook.file, line=check.line))
         return CheckResult(message=message, ok=ok, exit_code=check.exit_code)
@@ -415,7 +468,14 @@ def _run_check(
             )
         else:
             ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line)
-        return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
+        # a probe's detail says what it found
+        return CheckResult(
+            message=message,
+            ok=ok,
+            detail=detail,
+            exit_code=check.exit_code,
+            problem="" if ok else detail,
+        )
     if host != CONTROL:
         ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)}
     else:

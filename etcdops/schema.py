@@ -109,7 +109,12 @@ def _step() -> dict[str, Any]:
 
 
 def _check() -> dict[str, Any]:
-    base = {"message": _TEXT, "exit_code": {"type": "integer"}, "unless": _TEXT}
+    base = {
+        "message": {**_TEXT, "description": "what the check wants, as a statement"},
+        "fails": {**_TEXT, "description": "what was found when it fails, in words"},
+        "exit_code": {"type": "integer"},
+        "unless": _TEXT,
+    }
     variants = [
         {"required": ["assert", "message"], "properties": {**base, "assert": _TEXT}},
         {"required": ["run", "message"], "properties": {**base, "run": _TEXT, "on": _TEXT}},
@@ -173,6 +178,12 @@ def runbook_schema() -> dict[str, Any]:
             },
             "preflight": {"type": "array", "items": _check()},
             "summary": _TEXT,
+            "impact": {
+                "type": "array",
+                "items": _TEXT,
+                "description": "lines added to the plan's impact header (templates rendered at "
+                "plan time; a line that renders empty is left out)",
+            },
             "on_failure": _TEXT,
             "on_success": _TEXT,
             "steps": {"type": "array", "minItems": 1, "items": _step()},

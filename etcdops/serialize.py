@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from etcdops.facts.model import ClusterFacts, hex_id, quorum, tolerance
+from etcdops.impact import impact_lines
 from etcdops.plan import Plan, PlannedStep
 from etcdops.steps.template import WriteFileAction
 
@@ -100,9 +101,19 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "inventory_path": plan.inventory_path,
         "params": dict(plan.params),
         "cluster": {k: v for k, v in status_dict(plan.facts).items() if k != "endpoints"},
-        "checks": [{"message": c.message, "ok": c.ok, "detail": c.detail} for c in plan.checks],
+        "checks": [
+            {
+                "message": c.message,
+                "ok": c.ok,
+                "detail": c.detail,
+                "problem": c.problem,
+                "checked": c.checked,
+            }
+            for c in plan.checks
+        ],
         "warnings": list(plan.warnings),
         "summary": plan.summary,
+        "impact": impact_lines(plan),
         "disk": [
             {
                 "host": r.host,

@@ -9,6 +9,7 @@ refused, not rendered).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -19,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from etcdops import paths
+from etcdops import paths, units
 from etcdops.limits import LimitError, check_json_depth
 from etcdops.sha256 import file_and_trailer
 from etcdops.tools import candidate_dirs
@@ -143,7 +144,7 @@ def snapshot_integrity(path: str) -> str:
         return "cannot be read"
     if key[1] % 512 != 32:  # etcd's own test: a bbolt file is whole pages; + 32 bytes of sha256
         return (
-            f"has no sha256 trailer (size {key[1]} bytes): truncated, or not written by "
+            f"has no sha256 trailer (size {units.size(key[1])}): truncated, or not written by "
             "`etcdctl snapshot save`"
         )
     whole, verdict = _sha256(key)
@@ -166,20 +167,24 @@ class SnapshotFile:
     size: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     meta_problem: str = ""
+    found: bool = True  # False: no path, or nothing there (a dangling symlink too)
 
 
 def snapshot_file(path: str) -> SnapshotFile:
     path = str(path)
     tool = local_etcdutl()
     if not path:
-        return SnapshotFile(path, path, "no snapshot", tool)
+        return SnapshotFile(path, path, "no snapshot", tool, found=False)
     if path.endswith(UNFINISHED):
         return SnapshotFile(path, path, f"{path} is an unfinished {Path(path).suffix} file", tool)
     resolved = os.path.realpath(path)
     try:
         st = os.stat(resolved)
     except OSError as exc:
-        return SnapshotFile(path, resolved, f"{resolved} cannot be read: {exc.strerror}", tool)
+        missing = exc.errno == errno.ENOENT
+        return SnapshotFile(
+            path, resolved, f"{resolved} cannot be read: {exc.strerror}", tool, found=not missing
+        )
     if not stat.S_ISREG(st.st_mode):
         if stat.S_ISDIR(st.st_mode):
             what = "a directory"

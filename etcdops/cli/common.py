@@ -33,6 +33,27 @@ ParamsOpt = Annotated[
 RunbooksOpt = Annotated[
     list[Path] | None, typer.Option("--runbooks", help="extra directory of runbooks")
 ]
+CommandsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--commands",
+        "-v",
+        help="every command of the plan whole (on a terminal they are cut to its width)",
+    ),
+]
+
+
+def show_plan(the_plan: Any, commands: bool, say: Callable[[str], None] | None = None) -> None:
+    """The plan as text: on a terminal folded to its width (unless --commands) and coloured
+    (unless NO_COLOR); elsewhere every line whole, as it is."""
+    from etcdops.cli.progress import echo_painted, width_of
+    from etcdops.output import plan_text
+
+    if say is not None and say is not typer.echo:  # -o json: the plan goes to stderr, plain
+        say(plan_text(the_plan))
+        return
+    fold = sys.stdout.isatty() and not commands
+    echo_painted(plan_text(the_plan, width_of(sys.stdout) if fold else None))
 
 
 def err(message: str) -> None:
@@ -84,8 +105,5 @@ def exit_on_failed_checks(the_plan) -> None:  # type: ignore[no-untyped-def]
     failed = the_plan.failed_checks
     if failed:
         for check in failed:
-            err(
-                f"refused: pre-flight check failed: {check.message}"
-                + (f" ({check.detail})" if check.detail else "")
-            )
+            err(f"refused: pre-flight check failed: {check.said()}")
         raise typer.Exit(max(c.exit_code for c in failed))

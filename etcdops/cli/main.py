@@ -12,6 +12,7 @@ from etcdops.cli import lab as lab_cli
 from etcdops.cli import run as run_cli
 from etcdops.cli import runbooks as runbooks_cli
 from etcdops.cli.common import (
+    CommandsOpt,
     InventoryOpt,
     Output,
     ParamsOpt,
@@ -19,6 +20,7 @@ from etcdops.cli.common import (
     boundary,
     err,
     exit_on_failed_checks,
+    show_plan,
 )
 
 app = typer.Typer(
@@ -44,6 +46,7 @@ def status(
     ] = False,
 ) -> None:
     """Members, endpoints, leader, quorum and alarms of the cluster (read-only)."""
+    from etcdops.cli.progress import echo_painted
     from etcdops.facts.gather import gather
     from etcdops.output import status_text
     from etcdops.serialize import status_dict
@@ -53,9 +56,10 @@ def status(
     inv = get_inventory(inventory)
     with Pool(inv) as pool:
         facts = gather(inv, pool)
-    typer.echo(
-        json.dumps(status_dict(facts), indent=2) if output == Output.json else status_text(facts)
-    )
+    if output == Output.json:
+        typer.echo(json.dumps(status_dict(facts), indent=2))
+    else:
+        echo_painted(status_text(facts))
     if check and not facts.healthy:
         raise typer.Exit(1)
 
@@ -71,9 +75,10 @@ def plan(
     save: Annotated[
         Path | None, typer.Option(help="save the plan for review; run it with run --plan")
     ] = None,
+    commands: CommandsOpt = False,
 ) -> None:
     """Show exactly what RUNBOOK would do (a dry run: nothing is changed anywhere)."""
-    from etcdops.output import plan_markdown, plan_text
+    from etcdops.output import plan_markdown
     from etcdops.runs import record
     from etcdops.serialize import plan_json
     from etcdops.session import prepare
@@ -81,10 +86,10 @@ def plan(
     prepared = prepare(runbook, inventory, param or [], runbooks)
     with prepared.pool:
         the_plan = prepared.plan()
-    render = {Output.text: plan_text, Output.json: plan_json, Output.markdown: plan_markdown}[
-        output
-    ]
-    typer.echo(render(the_plan))
+    if output == Output.text:
+        show_plan(the_plan, commands)
+    else:
+        typer.echo({Output.json: plan_json, Output.markdown: plan_markdown}[output](the_plan))
     if save is not None:
         data = record(the_plan, prepared.inventory, prepared.params, prepared.assignments)
         save.write_text(json.dumps(data, indent=2) + "\n")

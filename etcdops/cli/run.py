@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import typer
 
 from etcdops import paths
-from etcdops.cli.common import Output, ParamsOpt, RunbooksOpt, boundary, err, exit_on_failed_checks
+from etcdops.cli.common import (
+    CommandsOpt,
+    Output,
+    ParamsOpt,
+    RunbooksOpt,
+    boundary,
+    err,
+    exit_on_failed_checks,
+    show_plan,
+)
 from etcdops.errors import BadInput, ExitCode, OutsideWindow, PlanStale, Refused
 
 runs_app = typer.Typer(no_args_is_help=True, help="Past runs and their journals (.etcdops/runs/).")
@@ -53,10 +62,11 @@ def run(
     output: Annotated[
         Output, typer.Option("--output", "-o", help="json: the report on stdout")
     ] = Output.text,
+    commands: CommandsOpt = False,
 ) -> None:
     """Plan RUNBOOK, show the plan, ask, then execute that same plan (or a reviewed or resumed
     one)."""
-    from etcdops.cli.progress import Progress
+    from etcdops.cli.progress import fit, make_progress
     from etcdops.execute.orchestrate import RunOptions, execute
     from etcdops.execute.runner import RunStatus, StepStatus
     from etcdops.session import prepare
@@ -81,27 +91,30 @@ def run(
     if yes and saved is None:
         _unattended_needs(prepared.runbook, param or [])
     with prepared.pool:
-        the_plan = _plan(prepared, saved, plan_file is not None, say)
+        the_plan = _plan(prepared, saved, plan_file is not None, say, commands)
         _confirm_or_refuse(the_plan, yes)
-        options = RunOptions(
-            assume_yes=yes,
-            confirm=None if yes else _confirm,
-            break_lock=break_lock,
-            window=the_window,
-            resume_dir=run_dir,
-            report=report,
-            junit=junit,
-            read_after=output == Output.json or html is not None,
-            say=say,
-            note=err,
-        )
-        result, the_report = execute(prepared, the_plan, options, Progress())
+        with make_progress() as progress:
+            options = RunOptions(
+                assume_yes=yes,
+                confirm=None if yes else progress.asking(_confirm),
+                break_lock=break_lock,
+                window=the_window,
+                resume_dir=run_dir,
+                report=report,
+                junit=junit,
+                # a terminal's closing summary shows the db sizes after the run
+                read_after=output == Output.json or html is not None or progress.on_terminal,
+                say=say,
+                note=progress.echo,
+            )
+            result, the_report = execute(prepared, the_plan, options, progress)
+            progress.summary(_summary(the_report, result.run_id))
     if html is not None:
         _write_html(html, the_report, result.run_id, say)
     if output == Output.json:
         typer.echo(json.dumps(the_report, indent=2))
     if result.status != RunStatus.SUCCESSFUL:
-        err(f"\nrun {result.run_id} {result.status.value.upper()}: {result.error}")
+        err(fit(f"\nrun {result.run_id} {result.status.value.upper()}: {result.error}", sys.stderr))
         if result.resumable:
             err(f"after fixing the cause, continue with: etcdops run --resume {result.run_id}")
         raise typer.Exit(result.exit_code or ExitCode.STEP_FAILED)
@@ -113,13 +126,28 @@ def run(
         )
     counts = {status: sum(1 for s in result.steps if s.status == status) for status in StepStatus}
     say(
-        f"\nrun {result.run_id} finished: {len(result.steps)} steps ({counts[StepStatus.CHANGED]} "
-        "changed, "
-        f"{counts[StepStatus.OK]} ok (nothing to do), {counts[StepStatus.SKIPPED]} skipped, "
-        f"{counts[StepStatus.DONE_BEFORE]} done before)"
+        fit(
+            f"\nrun {result.run_id} finished: {len(result.steps)} steps "
+            f"({counts[StepStatus.CHANGED]} changed, "
+            f"{counts[StepStatus.OK]} ok (nothing to do), {counts[StepStatus.SKIPPED]} skipped, "
+            f"{counts[StepStatus.DONE_BEFORE]} done before)"
+        )
     )
     if the_plan.on_success:
-        say("\n" + the_plan.on_success.strip())
+        say(fit("\n" + the_plan.on_success.strip()))
+
+
+def _summary(the_report: dict[str, Any], run_id: str) -> list[str]:
+    """The closing summary's lines (a terminal shows them), from the report and the journal."""
+    from etcdops.output import run_summary
+    from etcdops.runs import events
+
+    run_dir = paths.run_dir(run_id)
+    try:
+        plan_record = json.loads((run_dir / "plan.json").read_text())
+    except (OSError, ValueError):
+        plan_record = None
+    return run_summary(the_report, plan_record, events(run_dir))
 
 
 def _write_html(dest: Path, the_report: dict[str, Any], run_id: str, say: Any) -> None:
@@ -167,13 +195,14 @@ def _saved_record(
     return None, None
 
 
-def _plan(prepared: Any, saved: dict[str, Any] | None, reviewed: bool, say: Any) -> Any:
-    from etcdops.output import plan_text
+def _plan(
+    prepared: Any, saved: dict[str, Any] | None, reviewed: bool, say: Any, commands: bool
+) -> Any:
     from etcdops.runs import check_reviewed, record, run_status
 
     frozen = saved.get("vars") if saved else None
     the_plan = prepared.plan(run=saved["run"] if saved else None, frozen=frozen)
-    say(plan_text(the_plan))
+    show_plan(the_plan, commands, say)
     if reviewed:
         assert saved is not None
         if run_status(paths.run_dir(the_plan.run_id)) == "successful":
@@ -204,6 +233,7 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise Refused("no terminal to confirm on: review the plan and pass --yes to run unattended")
+    _impact_again(the_plan)
     if the_plan.confirm == "inventory":
         typed = typer.prompt(
             f"\nThis {the_plan.runbook} replaces the data of {the_plan.inventory}. "
@@ -219,6 +249,19 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
     if not confirmed:
         err("not confirmed; nothing was changed")
         raise typer.Exit(ExitCode.OK)
+
+
+def _impact_again(the_plan: Any) -> None:
+    """The impact header once more, right above the question it helps to answer."""
+    from etcdops.cli.progress import echo_painted, width_of
+    from etcdops.impact import impact_lines
+    from etcdops.output import fold, impact_text
+
+    lines = impact_text(impact_lines(the_plan))
+    if lines:
+        width = width_of(sys.stdout) if sys.stdout.isatty() else None
+        folded = [f for line in lines for f in (fold(line, width) if width else [line])]
+        echo_painted("\n".join(folded))
 
 
 def _confirm(message: str) -> bool:

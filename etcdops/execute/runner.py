@@ -72,6 +72,15 @@ class Events(Protocol):
 
     def step_done(self, step: PlannedStep, status: str, elapsed: float) -> None: ...
 
+    # what a live display shows in place (cli/progress.py); a log prints ticks as notes
+    def host_started(self, step: PlannedStep, host: str) -> None: ...
+
+    def tick(self, step: PlannedStep, host: str, message: str) -> None: ...
+
+    def live(self, step: PlannedStep, host: str, text: str) -> None: ...
+
+    def transfer(self, step: PlannedStep, host: str, verb: str, done: int, total: int) -> None: ...
+
 
 FRESH_FOR = 2.0  # s: facts read this recently, with no action of the run since, count as live
 
@@ -368,6 +377,7 @@ class Runner:
             )
             return HostResult(host, HostStatus.SKIPPED, 0.0, f"only_if: {step.only_if} is false")
         self.journal.event("host_started", step=step.index, host=host)
+        self.events.host_started(step, host)
         try:
             outcome = self._act(step, host_action, deadline)
         except ConnectError as exc:
@@ -427,6 +437,15 @@ class Runner:
         def waiting(elapsed: float, timeout: float, state: str) -> None:
             self.events.waiting(step, elapsed, timeout, mask_secrets(state, self.secrets))
 
+        def tick(message: str) -> None:
+            self.events.tick(step, host, mask_secrets(message, self.secrets))
+
+        def live(text: str) -> None:
+            self.events.live(step, host, mask_secrets(text, self.secrets))
+
+        def transfer(verb: str, done: int, total: int) -> None:
+            self.events.transfer(step, host, verb, done, total)
+
         def on_command(target: str, command: Command) -> None:
             # with the planned command it was filled from, and whether it only reads
             tie = {"planned": command.origin} if command.origin else {}
@@ -458,6 +477,9 @@ class Runner:
             on_command=on_command,
             learned=self.learned,
             planned=planned,
+            tick=tick,
+            live=live,
+            transfer=transfer,
         )
 
     def _act(self, step: PlannedStep, host_action: HostAction, deadline: float) -> Outcome:
@@ -473,7 +495,7 @@ class Runner:
             return with_retries(
                 attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, ex
             )
-        with heartbeat(ex.note, step.timeout, self.heartbeat):
+        with heartbeat(ex.progress_note, step.timeout, self.heartbeat):
             return with_retries(
                 attempt, retry.attempts, retry.on, retry.delay, retry.backoff, retry.max_delay, ex
             )

@@ -26,6 +26,7 @@ TOP_KEYS = {
     "on_failure",
     "on_success",
     "summary",
+    "impact",
     "lock",
     "unattended_requires",
     "confirm",
@@ -59,7 +60,7 @@ PARAM_KEYS = {
     "max",
 }
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
-CHECK_KEYS = {"assert", "run", "on", "message", "exit_code", "unless", *PROBES}
+CHECK_KEYS = {"assert", "run", "on", "message", "fails", "exit_code", "unless", *PROBES}
 
 
 class LineDict(dict[str, Any]):
@@ -258,6 +259,10 @@ def _runbook(d: LineDict, file: str) -> Runbook:
         on_failure=_opt_template(file, d, "on_failure"),
         on_success=_opt_template(file, d, "on_success"),
         summary=_opt_template(file, d, "summary"),
+        impact=tuple(
+            _template(file, line, d, f"impact[{i}]")
+            for i, line in enumerate(_list(file, d, "impact"))
+        ),
     )
 
 
@@ -337,6 +342,7 @@ def _check(file: str, c: Any) -> Check:
     return Check(
         line=c.line,
         message=_template(file, c["message"], c, "message"),
+        fails=_template(file, c["fails"], c, "fails") if "fails" in c else None,
         expr=_template(file, c["assert"], c, "assert") if "assert" in c else None,
         run=_template(file, c["run"], c, "run") if "run" in c else None,
         on=on,

@@ -45,6 +45,7 @@ class Check:
     exit_code: int = 3
     probe: str | None = None  # a name in etcdops.preflight.PROBES, run on the host `on` names
     unless: str | None = None  # an expression: when true, the check is not made (passes)
+    fails: str | None = None  # what was found when it fails, in words (message: what is wanted)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ class Runbook:
     summary: str | None = None  # rendered at plan time, shown in the plan (e.g. a table of figures)
     # etcd (a leased key) | files (lock files on every member: etcd is down) | none
     lock: str = "etcd"
+    # lines added to the plan's impact header (impact.py), rendered at plan time; an empty one
+    # is left out
+    impact: tuple[str, ...] = ()
     includes: tuple[str, ...] = ()  # files of steps included with `- include: FILE`, in order
     # params that --yes without a reviewed plan must give explicitly
     unattended_requires: tuple[str, ...] = ()

@@ -208,6 +208,16 @@ class ExecContext:
     learned: dict[tuple[str, str], Any] = field(default_factory=dict)
     # the commands the action's plan shows (Action.planned()): run() refuses any other
     planned: frozenset[str] | None = None
+    # progress for a live display (cli/progress.py): `tick` a note a terminal shows in place (a log
+    # prints it like a note: None = note), `live` text only a terminal shows (what runs now),
+    # `transfer` a copy's bytes so far of its total (a bar with its rate and time left)
+    tick: Callable[[str], None] | None = None
+    live: Callable[[str], None] = _noop
+    transfer: Callable[[str, int, int], None] = _noop
+
+    def progress_note(self, message: str) -> None:
+        """A note on how far the step got: in place on a terminal, a line in a log."""
+        (self.tick or self.note)(message)
 
     @property
     def transport(self) -> Transport:

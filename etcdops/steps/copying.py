@@ -18,10 +18,12 @@ from etcdops.steps.base import ExecContext, Outcome
 from etcdops.steps.files import remote_sha256
 
 PROGRESS_EVERY = 5.0  # s between notes on a long copy
+BAR_EVERY = 0.1  # s between the bytes handed to a live display
 
 
 class TransferProgress:
-    """Notes on a long copy, at most one per `every` seconds: how much, of how much, how fast."""
+    """Notes on a long copy, at most one per `every` seconds: how much, of how much, how fast; and
+    the bytes so far for a live display's bar (`bar`), at most one call per BAR_EVERY seconds."""
 
     def __init__(
         self,
@@ -30,6 +32,7 @@ class TransferProgress:
         every: float = PROGRESS_EVERY,
         clock: Callable[[], float] = time.monotonic,
         check_stop: Callable[[], None] = lambda: None,
+        bar: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.verb, self.note, self.every, self.clock, self.check_stop = (
             verb,
@@ -38,11 +41,15 @@ class TransferProgress:
             clock,
             check_stop,
         )
-        self.start = self.last = clock()
+        self.bar = bar
+        self.start = self.last = self.last_bar = clock()
 
     def __call__(self, done: int, total: int) -> None:
         self.check_stop()  # a stop request ends a copy between two chunks (the .part stays)
         now = self.clock()
+        if self.bar is not None and (now - self.last_bar >= BAR_EVERY or done >= total):
+            self.last_bar = now
+            self.bar(self.verb, done, total)
         if now - self.last < self.every or not total or done >= total:
             return
         self.last = now
@@ -83,7 +90,10 @@ def upload(ex: ExecContext, src: str, dest: str, mode: str | None = None) -> Out
     started = time.monotonic()
     try:
         copied = ex.transport.stream_put(
-            src, part, ex.remaining(), TransferProgress("sent", ex.note, check_stop=ex.check_stop)
+            src,
+            part,
+            ex.remaining(),
+            TransferProgress("sent", ex.progress_note, check_stop=ex.check_stop, bar=ex.transfer),
         )
     except TransferError as exc:
         ex.run(remove_part, check=False)  # a partial copy is never left to be taken for one
@@ -144,7 +154,9 @@ def download(ex: ExecContext, src: str, dest_path: str, want: str = "") -> Outco
             src,
             str(part),
             ex.remaining(),
-            TransferProgress("received", ex.note, check_stop=ex.check_stop),
+            TransferProgress(
+                "received", ex.progress_note, check_stop=ex.check_stop, bar=ex.transfer
+            ),
         )
     except TransferError as exc:
         part.unlink(missing_ok=True)

@@ -148,8 +148,8 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             "started": int(started * 1000),
         }
         return Outcome.changed(
-            f"{ex.host}: db size {before.db_size} -> {after.db_size} bytes "
-            f"({after.db_size_in_use} in use) in {seconds * 1000:.0f} ms; leader "
+            f"{ex.host}: db size {units.size(before.db_size)} -> {units.size(after.db_size)} "
+            f"({units.size(after.db_size_in_use)} in use) in {seconds * 1000:.0f} ms; leader "
             f"{leader_before} -> {leader_after} ({reason})",
             report=report,
         )

@@ -67,6 +67,8 @@ class PlaybookKind(StepKind[PlaybookSpec, PlaybookAction]):
             # a playbook of an earlier attempt of this run that still runs is waited for
             pidfile=paths.run_dir(ex.info.id) / "playbook.pid",
             stop_reason=ex.stop_reason,
+            on_progress=ex.progress_note,
+            on_task=ex.live,
         )
         if result.status == "canceled" and ex.stop_reason():
             raise Interrupted(f"{ex.stop_reason()}; the playbook was stopped")

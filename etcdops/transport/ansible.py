@@ -75,7 +75,12 @@ def run_playbook(
     on_event: Callable[[str], None] | None = None,
     pidfile: Path | None = None,
     stop_reason: Callable[[], str | None] = lambda: None,
+    on_progress: Callable[[str], None] | None = None,
+    on_task: Callable[[str], None] | None = None,
 ) -> PlaybookResult:
+    """on_event: a task that changed something, failed or found its host unreachable;
+    on_progress: a task that was already as wanted (else on_event); on_task: the task that starts
+    (a live display shows it)."""
     import ansible_runner  # only when a step needs it: it is slow to import
 
     play = Path(playbook)
@@ -100,13 +105,13 @@ def run_playbook(
     }
 
     def handler(event: dict[str, Any]) -> bool:
-        if on_event and event.get("event") in (
-            "runner_on_ok",
-            "runner_on_failed",
-            "runner_on_unreachable",
-        ):
-            data = event.get("event_data", {})
-            on_event(f"{data.get('host')}: {data.get('task')} {event['event'].split('_')[-1]}")
+        said = task_event(event, limit)
+        if said is None:
+            return True
+        kind, text = said
+        target = {"started": on_task, "ok": on_progress or on_event}.get(kind, on_event)
+        if target is not None:
+            target(text)
         return True
 
     try:
@@ -146,6 +151,34 @@ def run_playbook(
             str(control)
         )  # the guard closes them too; this covers a guard that was killed
         shutil.rmtree(private, ignore_errors=True)
+
+
+TASK_EVENTS = {
+    "runner_on_start": "started",
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+}
+
+
+def task_event(event: dict[str, Any], limit: tuple[str, ...]) -> tuple[str, str] | None:
+    """(started | ok | changed | failed | unreachable, its line) for one of ansible-runner's task
+    events, else None. The host is named only when the playbook runs on more than one: the
+    step's line names it already."""
+    kind = TASK_EVENTS.get(str(event.get("event")))
+    if kind is None:
+        return None
+    data = event.get("event_data") or {}
+    res = data.get("res")
+    result: dict[str, Any] = res if isinstance(res, dict) else {}
+    if kind == "ok" and result.get("changed"):
+        kind = "changed"
+    host = str(data.get("host") or "")
+    who = f"{host}: " if host and (len(limit) != 1 or host != limit[0]) else ""
+    task = str(data.get("task") or "?")
+    if kind == "started":
+        return kind, f"{who}task {task}"
+    return kind, f"{who}task {task}: {kind}"
 
 
 def check_result(result: PlaybookResult, playbook: str) -> str:

@@ -87,7 +87,7 @@ def test_a_data_filesystem_too_small_refuses_restore_and_scale_out_and_skips_its
     restore = klab.etcdops("run", "restore", "-i", "lab", "--yes")
     assert restore.returncode == 3, restore.stdout + restore.stderr
     refusal = next(
-        line for line in restore.stderr.splitlines() if "node3:" in line and "has room" in line
+        line for line in restore.stderr.splitlines() if "node3:" in line and "has no room" in line
     )
     assert (
         "needs" in refusal
@@ -98,7 +98,9 @@ def test_a_data_filesystem_too_small_refuses_restore_and_scale_out_and_skips_its
         line for line in restore.stderr.splitlines() if "refused" in line
     )
     out = klab.etcdops("run", "scale-out", "-i", "lab", "--yes", "-p", "host=node4")
-    assert out.returncode == 3 and "node4:" in out.stderr and "has room" in out.stderr, out.stderr
+    assert out.returncode == 3 and "node4:" in out.stderr and "has no room" in out.stderr, (
+        out.stderr
+    )
     after = klab.status()
     assert (
         after["cluster_id"] == before["cluster_id"]

@@ -77,11 +77,11 @@ def test_hostile_values_everywhere_run_nothing(tmp_path: Path) -> None:
         )  # the snapshot's content
         assert not markers(lab, [tmp_path])
 
-        # metadata whose key count is shell text is refused before anything is touched (exit 2)
+        # metadata whose key count is shell text is refused before anything is touched (exit 3)
         meta["keys"] = f"$(touch${{IFS}}{TAG}a)"
         hostile.with_suffix(".json").write_text(json.dumps(meta))
         refused = run(lab, "restore", "-p", f"snapshot={hostile}")
-        assert refused.returncode == 2 and "keys is not a whole number" in refused.stderr, (
+        assert refused.returncode == 3 and "keys is not a whole number" in refused.stderr, (
             refused.stderr
         )
 

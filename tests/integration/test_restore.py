@@ -173,7 +173,7 @@ def test_bad_snapshot_is_refused_and_cluster_untouched(
         bad = tmp_path / (snap.name + ".part")
         shutil.copyfile(snap, bad)
     proc = lab.etcdops("run", "restore", "-i", "lab", "-p", f"snapshot={bad}", "--yes")
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # a failed pre-flight: refused
     assert "refused: pre-flight check failed" in proc.stderr
     if damage != "part":
         assert "sha256" in proc.stderr and str(bad) in proc.stderr

@@ -33,7 +33,7 @@ LAYERS: list[set[str]] = [
         "schema",
     },
     {"plan"},
-    {"serialize", "runs", "report", "lock"},
+    {"serialize", "runs", "report", "lock", "impact"},
     {"session"},
     {"execute"},
     {"output", "htmlreport", "cli", "__main__", "lab"},

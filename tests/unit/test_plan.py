@@ -58,9 +58,10 @@ def test_restore_plan_commands(inv, tmp_path: Path) -> None:  # type: ignore[no-
     assert "-ETCD_ADVERTISE_CLIENT_URLS=http://127.0.1.1:12379" in final.diff
     assert "+ETCD_INITIAL_CLUSTER_STATE=existing" in final.diff and not final.backup
     failed = " ".join(
-        c.message for c in plan.failed_checks
+        c.said() for c in plan.failed_checks
     )  # b"x" is no snapshot: refused before any step
-    assert "has no sha256 trailer" in failed and "etcdutl snapshot status" in failed
+    # (no etcdutl here: that is said, and `etcdutl snapshot status` is not made without one)
+    assert "has no sha256 trailer" in failed and "no etcdutl on the control node" in failed
 
 
 def test_restore_on_etcd_34_restores_with_etcdctl(inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -111,8 +112,8 @@ def test_preflight_refuses_unreachable_member_for_restore(repo: Path, inv, tmp_p
     snap = tmp_path / "s.db"
     snap.write_bytes(b"x")
     plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=lab_facts(inv, down=("node3",)))
-    failed = [c.message for c in plan.failed_checks]
-    assert any("unreachable: node3" in m for m in failed)
+    failed = [c.said() for c in plan.failed_checks]
+    assert any("cannot be reached over SSH: node3" in m for m in failed), failed
 
 
 BAD_RUNBOOKS = [
@@ -153,7 +154,9 @@ def test_bad_runbook_errors_name_file_and_line(
 def test_restore_without_any_snapshot_is_a_clear_refusal(repo: Path, inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     plan = plan_for(inv, "restore", [f"dir={tmp_path}"])
     failed = [c for c in plan.failed_checks if c.message.startswith("a snapshot was found")]
-    assert failed and failed[0].exit_code == 2
+    # a failed pre-flight is a refusal (exit 3), and it says what it found
+    assert failed and failed[0].exit_code == 3
+    assert failed[0].said() == f"no snapshot with its metadata in {tmp_path}"
 
 
 def test_restore_stops_the_leader_last_and_every_member_without_a_leader(
@@ -224,11 +227,11 @@ def test_a_member_outside_the_etcd_group_refuses_compact_defrag_and_restore(
     facts.member_hosts[4] = "node4"
     plan = plan_for(inv, "compact-defrag", [], facts=facts)
     failed = [c for c in plan.failed_checks if "etcd group" in c.message]
-    assert failed and "not in it: node4" in failed[0].message and failed[0].exit_code == 2
+    assert failed and "not in it: node4" in failed[0].said() and failed[0].exit_code == 3
     snap = tmp_path / "s.db"
     snap.write_bytes(b"x")
     plan = plan_for(inv, "restore", [f"snapshot={snap}"], facts=facts)
-    assert any("not in it: node4" in c.message for c in plan.failed_checks)
+    assert any("not in it: node4" in c.said() for c in plan.failed_checks)
     assert not [
         c for c in plan_for(inv, "compact-defrag", []).failed_checks if "etcd group" in c.message
     ]

@@ -156,8 +156,8 @@ def test_a_long_command_says_it_is_still_running(repo: Path, tmp_path: Path) -> 
     )
     notes: list[str] = []
 
-    class Notes(Quiet):
-        def note(self, step: object, host: str, message: str) -> None:
+    class Notes(Quiet):  # "still running" is a tick: a log prints it, a terminal shows it in place
+        def tick(self, step: object, host: str, message: str) -> None:
             notes.append(f"{host}: {message}")
 
     from etcdops.transport.pool import Pool
