@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ETCDOPS = str(ROOT / ".venv" / "bin" / "etcdops")
 PY = str(ROOT / ".venv" / "bin" / "python")
 RUNS = 7
+# the bench's runs, snapshots and rates stay in the project it measures (etcdops/paths.py)
+os.environ.setdefault("ETCDOPS_HOME", str(ROOT))
 
 BASELINE = r"""
 import sys, threading, paramiko

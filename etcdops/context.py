@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etcdops import units
+from etcdops import paths, units
 from etcdops.commands import etcdctl_fragment, etcdutl_fragment
 from etcdops.facts.model import ClusterFacts
 from etcdops.facts.space import defrag_reason, rule_ok, space_of
@@ -57,6 +57,9 @@ def base_context(
             "path": str(inventory.path),
             "initial_cluster": inventory.initial_cluster(),
             "endpoints": cluster_endpoints(inventory),
+            # where snapshots of this inventory go by default: the state directory's, never the
+            # current directory's (paths.py)
+            "snapshots": str(paths.snapshots_dir(inventory.name)),
         },
         "hosts": hosts,
         "members": [hosts[h.name] for h in inventory.members],

@@ -91,12 +91,38 @@ def first_line(command: str, limit: int = 160) -> str:
     return line + more
 
 
+TOOLS = ("etcdctl", "etcdutl", "etcd")
+
+
+def missing_tool(stderr: str) -> str | None:
+    """The path of an etcd binary the shell could not find ("bash: line 7: /usr/local/bin/etcdctl:
+    No such file or directory", dash's "...: not found"), else None."""
+    for line in stderr.splitlines():
+        if not ("No such file or directory" in line or line.rstrip().endswith("not found")):
+            continue
+        for word in line.replace(":", " ").split():
+            if word.startswith("/") and word.rsplit("/", 1)[-1] in TOOLS:
+                return word
+    return None
+
+
+def missing_tool_advice(path: str) -> str:
+    """What to set when an etcd binary is not where the inventory says."""
+    name = path.rsplit("/", 1)[-1]
+    return (
+        f"{name} is not at {path} on this host: set etcd_bin_dir (with kubespray: bin_dir) in "
+        f"the inventory to the directory that holds etcd, etcdctl and etcdutl"
+    )
+
+
 class CommandFailed(EtcdopsError):
     def __init__(self, host: str, command: str, exit_code: int, stderr_tail: str) -> None:
         tail = stderr_tail.strip()
+        missing = missing_tool(tail) if exit_code == 127 else None
         super().__init__(
             f"{host}: command failed with exit code {exit_code}: {first_line(command)}"
             + (f"\n  stderr: {tail}" if tail else "")
+            + (f"\n  {missing_tool_advice(missing)}" if missing else "")
         )
         self.host, self.command, self.code, self.stderr_tail = host, command, exit_code, tail
 

@@ -173,9 +173,8 @@ class ClusterLock:
     def _run(self, command: str) -> str:
         assert self.via is not None
         env = {k: v.reveal() for k, v in auth_env(self.inventory.host(self.via).etcd)} or None
-        result = self.pool.get(self.via).run(
-            command, LOCK_TIMEOUT, env=env
-        )  # auth over stdin, never argv
+        # auth over stdin, never argv
+        result = self.pool.get(self.via).run(command, LOCK_TIMEOUT, env=env)
         if not result.ok:
             raise EtcdopsError(
                 f"cluster lock on {self.via}: {(result.stderr or result.stdout).strip()}"

@@ -25,7 +25,9 @@ def status_text(facts: ClusterFacts) -> str:
         f"cluster {d['cluster_id'] or '?'}: {'HEALTHY' if d['healthy'] else 'NOT HEALTHY'}, "
         f"leader {d['leader'] or 'none'}",
         f"voters {d['voters']} (healthy {d['healthy_voters']}), learners {d['learners']}, "
-        f"quorum {d['quorum']}, failures tolerated {d['failures_tolerated']}",
+        f"quorum {d['quorum']}, failures tolerated {d['failures_tolerated']}"
+        if facts.read_any
+        else "NOT READ: no member's etcd answered (see ENDPOINTS)",
         "",
         "MEMBERS",
         f"  {'ID':<17} {'NAME':<12} {'ROLE':<8} {'STARTED':<8} {'PEER URLS':<26} CLIENT URLS",
@@ -45,7 +47,7 @@ def status_text(facts: ClusterFacts) -> str:
     for e in d["endpoints"]:
         if e["endpoint"] is None:
             if not e["reachable"]:
-                state = "UNREACHABLE: "
+                state = "UNREACHABLE over SSH (its etcd not read): "
             elif e["answers"]:
                 state = "REACHABLE, "
             else:
@@ -53,6 +55,8 @@ def status_text(facts: ClusterFacts) -> str:
             lines.append(f"  {e['host']:<8} {state}{e['error'] or ''}")
             continue
         state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
+        if e["ssh_error"]:  # an SSH failure is the host's, not its etcd's
+            state += f" (read through {e['through']}; SSH FAILED: {e['ssh_error']})"
         lines.append(
             f"  {e['host']:<8} {e['version']:<8} {units.size(e['db_size']):>9} "
             f"{units.size(e['db_size_in_use']):>9} "
@@ -63,6 +67,8 @@ def status_text(facts: ClusterFacts) -> str:
     lines.append("")
     lines.append(
         "ALARMS: " + (", ".join(f"{a['alarm']} on {a['member_id']}" for a in d["alarms"]) or "none")
+        if facts.read_any
+        else "ALARMS: not read"
     )
     lines += _cert_lines(d["endpoints"])
     lines += _aside_lines(d["endpoints"])

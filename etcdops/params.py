@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from etcdops.errors import ParamError
+from etcdops.facts.space import RULE_HELP, rule_problem
 from etcdops.inventory import Inventory
 from etcdops.runbook import Param, Runbook
 from etcdops.templating import Secret
@@ -68,6 +69,8 @@ def _convert(param: Param, text: str, inventory: Inventory, runbook: str) -> Any
             f"{where}: {text!r} is not a host of inventory {inventory.name} "
             f"(hosts: {', '.join(inventory.hosts)})"
         )
+    if param.type == "defrag_rule" and rule_problem(text):
+        raise ParamError(f"{where}: {text!r} is not a defrag rule: {RULE_HELP}")
     if param.type == "choice" and text not in param.choices:
         raise ParamError(f"{where}: {text!r} is not one of {', '.join(param.choices)}")
     if param.pattern and not re.fullmatch(param.pattern, text):

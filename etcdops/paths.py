@@ -1,7 +1,12 @@
 """Where etcdops keeps what it writes on the control node, in one place.
 
-The project root is ETCDOPS_HOME when set (and not empty), else the current directory. Under it:
-`.etcdops/` (runs, caches, rates, the debug log), `snapshots/`, `inventories/`, `runbooks/`.
+Two roots. The *project root* is where `-i NAME` (`inventories/NAME/`), `runbooks/`,
+`playbooks/` and the lab (`.lab/`) are found: ETCDOPS_HOME when set (and not empty), else the
+current directory. The *state directory* holds what etcdops writes for itself (`runs/`, `cache/`,
+`rates.json`, `debug.log`) and `snapshots/INVENTORY/`; it must not follow the current directory
+(`etcdops runs list` from elsewhere would find no runs, `restore -p snapshot=latest` no snapshot):
+with ETCDOPS_HOME it is `$ETCDOPS_HOME/.etcdops/` (and `$ETCDOPS_HOME/snapshots/`), else
+`$XDG_STATE_HOME/etcdops/` (`~/.local/state/etcdops/`), one per user, for every inventory.
 Nothing here reads or writes files; it only names them. A run id becomes a path only once it
 has the form etcdops gives run ids (`RUN_ID`), so that an id read from a saved plan or typed on
 the command line can never name a directory outside `.etcdops/runs/`.
@@ -22,8 +27,33 @@ def project_root() -> Path:
     return Path(os.environ.get("ETCDOPS_HOME") or Path.cwd()).absolute()
 
 
+def _home() -> Path | None:
+    value = os.environ.get("ETCDOPS_HOME")
+    return Path(value).absolute() if value else None
+
+
 def state_dir() -> Path:
-    return project_root() / ".etcdops"
+    home = _home()
+    if home is not None:
+        return home / ".etcdops"
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "etcdops"
+
+
+def snapshots_dir(inventory: str) -> Path:
+    """Where `snapshot` saves and `restore -p snapshot=latest` looks by default."""
+    home = _home()
+    return (home / "snapshots" if home is not None else state_dir() / "snapshots") / inventory
+
+
+def legacy_state_dir() -> Path | None:
+    """`.etcdops/` in the current directory, where etcdops kept its state before it had one place
+    of its own: named to the user when it holds runs the state directory does not show."""
+    old = Path.cwd().absolute() / ".etcdops"
+    if _home() is not None or old == state_dir() or not (old / "runs").is_dir():
+        return None
+    return old
 
 
 def runs_dir() -> Path:
@@ -53,3 +83,9 @@ def rates_file() -> Path:
 
 def debug_log() -> Path:
     return state_dir() / "debug.log"
+
+
+def inventory_backup(file: Path, stamp: str) -> Path:
+    """The copy of an inventory file kept when etcdops changes it (`--update-inventory`): a name
+    ending in .bak, which Ansible skips in an inventory directory (a `.bak-STAMP` it would read)."""
+    return file.with_name(f"{file.name}.{stamp}.bak")

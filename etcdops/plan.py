@@ -124,9 +124,8 @@ class Plan:
     variables: Mapping[str, Any] = field(repr=False)
     on_failure: str | None = None
     warnings: tuple[str, ...] = ()
-    disk: tuple[
-        DiskRow, ...
-    ] = ()  # what each step writes where, with the free space before and after
+    # what each step writes where, with the free space before and after
+    disk: tuple[DiskRow, ...] = ()
     on_success: str | None = None
     summary: str | None = None
     runbook_includes: tuple[str, ...] = ()  # the files its `- include:` steps come from
@@ -150,6 +149,23 @@ class Plan:
     @property
     def created(self) -> str:
         return self.run.time
+
+    @property
+    def membership_moves(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(hosts the run makes members, hosts it takes out), from its membership steps in order:
+        what the inventory's etcd group has to follow once it succeeded."""
+        added: list[str] = []
+        removed: list[str] = []
+        for s in self.steps:
+            if s.quorum is None or s.skipped:
+                continue
+            host = s.quorum.host
+            into, out_of = (removed, added) if s.quorum.change == "remove" else (added, removed)
+            if host in out_of:
+                out_of.remove(host)
+            if host not in into:
+                into.append(host)
+        return tuple(added), tuple(removed)
 
     def step(self, name: str) -> PlannedStep:
         """The step of that name (tests and tools select steps by name, never by position)."""

@@ -9,6 +9,7 @@ against (cluster id, member ids, leader).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -169,22 +170,45 @@ def run_status(run_dir: Path) -> str:
 
 
 def list_runs() -> list[dict[str, Any]]:
-    rows = []
+    """Every journaled run, oldest first: id, runbook, inventory, when it started, how long it
+    took (to its last event when it did not finish), its outcome, steps finished / planned, and how
+    many times it was started (a resumed run counts its attempts)."""
     folder = paths.runs_dir()
-    for run_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
-        plan = run_dir / "plan.json"
+    return [
+        run_summary(run_dir)
+        for run_dir in (sorted(folder.iterdir()) if folder.is_dir() else [])
+        if run_dir.is_dir()
+    ]
+
+
+def run_summary(run_dir: Path) -> dict[str, Any]:
+    plan = run_dir / "plan.json"
+    try:
         data = json.loads(plan.read_text()) if plan.is_file() else {}
-        done = finished_steps(run_dir)
-        rows.append(
-            {
-                "id": run_dir.name,
-                "runbook": data.get("runbook", "?"),
-                "inventory": data.get("inventory", "?"),
-                "status": run_status(run_dir),
-                "steps": f"{len(done)}/{len(data.get('steps', []))}",
-            }
-        )
-    return rows
+    except (OSError, ValueError):
+        data = {}
+    journal = events(run_dir)
+    times = [str(e["time"]) for e in journal if e.get("time")]
+    return {
+        "id": run_dir.name,
+        "runbook": data.get("runbook", "?"),
+        "inventory": data.get("inventory", "?"),
+        "started": times[0] if times else None,
+        "finished": times[-1] if times else None,
+        "duration": _seconds_between(times[0], times[-1]) if times else None,
+        "outcome": run_status(run_dir),
+        "steps": f"{len(finished_steps(run_dir))}/{len(data.get('steps', []))}",
+        "attempts": sum(1 for e in journal if e.get("event") == "run_started"),
+        "params": data.get("params") or {},
+    }
+
+
+def _seconds_between(start: str, end: str) -> float | None:
+    try:
+        began, ended = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    except ValueError:
+        return None
+    return round((ended - began).total_seconds(), 3)
 
 
 def find_run(run_id: str) -> tuple[Path, dict[str, Any]]:

@@ -64,6 +64,8 @@ def _endpoint(name: str, hf: Any) -> dict[str, Any]:
         "errors": list(s.errors) if s else [],
         "error": hf.error or hf.health_error,
         "answers": hf.answers,
+        "ssh_error": hf.ssh_error,  # SSH failed; its etcd was read through the member `through`
+        "through": hf.through or None,
         "set_aside": [
             {
                 "path": i.path,

@@ -118,6 +118,7 @@ def _read(snapshot: str) -> SnapshotLeases:
             return SnapshotLeases(problem=_last(done.stderr) or "its scratch restore failed")
         with open(scratch / "etcd.log", "wb") as log:
             proc = subprocess.Popen(
+                # fmt: skip
                 [
                     tools["etcd"],
                     "--data-dir",
@@ -134,7 +135,7 @@ def _read(snapshot: str) -> SnapshotLeases:
                     peer_url,
                     "--initial-cluster",
                     f"scratch={peer_url}",
-                ],  # fmt: skip
+                ],
                 stdout=log,
                 stderr=log,
                 start_new_session=True,

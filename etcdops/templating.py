@@ -266,7 +266,10 @@ def evaluate(
 ) -> Any:
     """Evaluate a jinja2 expression (``when``, ``until``, pre-flight checks)."""
     try:
-        return _expression(expression)(**context)
+        value = _expression(expression)(**context)
+        if isinstance(value, jinja2.Undefined):  # a bare unknown name: fail here, not when used
+            value._fail_with_undefined_error()
+        return value
     except jinja2.UndefinedError as exc:
         raise RenderError(where, line, f"undefined value: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:

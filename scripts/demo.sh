@@ -3,6 +3,7 @@
 # that brings back exactly what the snapshot held.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export ETCDOPS_HOME=${ETCDOPS_HOME:-$PWD}  # the demo's runs and snapshots stay beside its lab
 etcdops=${ETCDOPS:-.venv/bin/etcdops}  # the test suite runs this script with its own etcdops and loopback /24
 net=${ETCDOPS_LAB_NET:-127.0.1.}
 # the lab runs TLS with client-certificate auth (kubespray's layout): etcdctl uses node1's admin certificate

@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer 0.28 carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 from etcdops import paths
 from etcdops.errors import EtcdopsError, ExitCode
@@ -24,6 +30,18 @@ class Output(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+class StatusOutput(str, Enum):
+    """status has no markdown: `-o markdown` is refused rather than printing text."""
+
+    text = "text"
+    json = "json"
+
+
+class ListOutput(str, Enum):
+    text = "text"
+    json = "json"
 
 
 InventoryOpt = Annotated[str, typer.Option("--inventory", "-i", help="inventories/NAME/ or a path")]
@@ -60,6 +78,45 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+class PlainErrors(TyperGroup):
+    """The command group whose usage errors (a missing option, a bad choice) read as every other
+    error: one `error:` line on stderr and exit 2, not typer's rich box."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except (ClickException, typer.TyperException) as exc:
+            if not standalone_mode:
+                raise
+            err(f"error: {usage_error(exc)}")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            err("error: aborted; nothing was changed")
+            sys.exit(ExitCode.UNSAFE)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def usage_error(exc: ClickException | typer.TyperException) -> str:
+    """click's message, with the command it is about and where its help is."""
+    message = exc.format_message().rstrip(".")
+    message = message[:1].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} (see {ctx.command_path} --help)"
+
+
 def boundary(fn: F) -> F:
     """A known error becomes one clear line and its exit code; anything else goes to a debug log."""
 
@@ -73,12 +130,10 @@ def boundary(fn: F) -> F:
         except KeyboardInterrupt:
             err("interrupted")
             raise typer.Exit(130) from None
-        except (
-            BrokenPipeError
-        ):  # the reader of stdout went away (`etcdops ... | head`): stop, as on SIGPIPE
-            os.dup2(
-                os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
-            )  # no second error on the final flush
+        # the reader of stdout went away (`etcdops ... | head`): stop, as on SIGPIPE
+        except BrokenPipeError:
+            # no second error on the final flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(ExitCode.PIPE_CLOSED) from None
         except (typer.Exit, typer.Abort):
             raise

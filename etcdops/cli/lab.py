@@ -8,8 +8,12 @@ import typer
 
 from etcdops import paths, units
 from etcdops.cli.common import boundary
+from etcdops.lab import lab_net
 
-app = typer.Typer(help="The local lab: real etcd and sshd on 127.0.1.N.", no_args_is_help=True)
+app = typer.Typer(
+    help=f"The local lab: real etcd and sshd on {lab_net()}N (ETCDOPS_LAB_NET).",
+    no_args_is_help=True,
+)
 
 
 @app.command()

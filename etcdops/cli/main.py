@@ -8,15 +8,20 @@ from typing import Annotated
 
 import typer
 
+from etcdops.cli import hosts as hosts_cli
+from etcdops.cli import inventory as inventory_cli
 from etcdops.cli import lab as lab_cli
 from etcdops.cli import run as run_cli
 from etcdops.cli import runbooks as runbooks_cli
+from etcdops.cli import runs as runs_cli
 from etcdops.cli.common import (
     CommandsOpt,
     InventoryOpt,
     Output,
     ParamsOpt,
+    PlainErrors,
     RunbooksOpt,
+    StatusOutput,
     boundary,
     err,
     exit_on_failed_checks,
@@ -25,27 +30,58 @@ from etcdops.cli.common import (
 
 app = typer.Typer(
     name="etcdops",
+    cls=PlainErrors,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    # typer's completion: `etcdops --install-completion` (bash, zsh, fish, PowerShell)
+    add_completion=True,
     help="Declarative, reviewable maintenance for etcd clusters: plan first, then run.",
 )
 app.add_typer(runbooks_cli.app, name="runbooks")
 app.add_typer(lab_cli.app, name="lab")
-app.add_typer(run_cli.runs_app, name="runs")
+app.add_typer(runs_cli.app, name="runs")
+app.add_typer(hosts_cli.app, name="hosts")
+app.add_typer(inventory_cli.app, name="inventory")
 app.command()(run_cli.run)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("etcdops")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown (not installed)"
+        typer.echo(f"etcdops {found}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Declarative, reviewable maintenance for etcd clusters: plan first, then run."""
 
 
 @app.command()
 @boundary
 def status(
     inventory: InventoryOpt,
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.text,
+    output: Annotated[StatusOutput, typer.Option("--output", "-o")] = StatusOutput.text,
     check: Annotated[
-        bool, typer.Option("--check", help="exit 1 unless the cluster is healthy")
+        bool, typer.Option("--check", help="exit 1 unless the cluster is healthy (why: on stderr)")
     ] = False,
 ) -> None:
-    """Members, endpoints, leader, quorum and alarms of the cluster (read-only)."""
+    """Members, endpoints, leader, quorum and alarms of the cluster (read-only).
+
+    Exits 1 when no member's etcd could be read, saying why on stderr."""
     from etcdops.cli.progress import echo_painted
     from etcdops.facts.gather import gather
     from etcdops.output import status_text
@@ -55,12 +91,17 @@ def status(
 
     inv = get_inventory(inventory)
     with Pool(inv) as pool:
-        facts = gather(inv, pool)
-    if output == Output.json:
+        facts = gather(inv, pool, around_ssh=True)
+    if output == StatusOutput.json:
         typer.echo(json.dumps(status_dict(facts), indent=2))
     else:
         echo_painted(status_text(facts))
+    if not facts.read_any:
+        why = "; ".join(facts.problems()) or "the inventory's etcd group has no host with etcd"
+        err(f"error: no member's etcd could be read: {why}")
+        raise typer.Exit(1)
     if check and not facts.healthy:
+        err("not healthy: " + "; ".join(facts.problems()))
         raise typer.Exit(1)
 
 

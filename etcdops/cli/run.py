@@ -1,5 +1,4 @@
-"""`etcdops run` (fresh, a reviewed plan, or a resumed run) and `etcdops runs list | show |
-report`."""
+"""`etcdops run`: fresh, a reviewed plan, or a resumed run (`etcdops runs ...`: cli/runs.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +23,6 @@ from etcdops.cli.common import (
     show_plan,
 )
 from etcdops.errors import BadInput, ExitCode, OutsideWindow, PlanStale, Refused
-
-runs_app = typer.Typer(no_args_is_help=True, help="Past runs and their journals (.etcdops/runs/).")
 
 WINDOW_ENV = "ETCDOPS_WINDOW"
 
@@ -63,6 +60,13 @@ def run(
         Output, typer.Option("--output", "-o", help="json: the report on stdout")
     ] = Output.text,
     commands: CommandsOpt = False,
+    update_inventory: Annotated[
+        bool,
+        typer.Option(
+            "--update-inventory",
+            help="after a membership change, change the inventory's etcd group to follow it",
+        ),
+    ] = False,
 ) -> None:
     """Plan RUNBOOK, show the plan, ask, then execute that same plan (or a reviewed or resumed
     one)."""
@@ -84,9 +88,8 @@ def run(
         param = [*saved["assignments"], *(param or [])]
     if runbook is None or inventory is None:
         raise BadInput("run needs RUNBOOK and --inventory (or --plan FILE, or --resume ID)")
-    say = (
-        err if output == Output.json else typer.echo
-    )  # with --output json, stdout is the report only
+    # with --output json, stdout is the report only
+    say = err if output == Output.json else typer.echo
     prepared = prepare(runbook, inventory, param or [], runbooks)
     if yes and saved is None:
         _unattended_needs(prepared.runbook, param or [])
@@ -135,6 +138,11 @@ def run(
     )
     if the_plan.on_success:
         say(fit("\n" + the_plan.on_success.strip()))
+    from etcdops.cli.inventory import after_run  # say: stderr under --output json
+
+    after_run(
+        prepared.inventory, the_plan.membership_moves, update_inventory, the_plan.run.stamp, say
+    )
 
 
 def _summary(the_report: dict[str, Any], run_id: str) -> list[str]:
@@ -216,9 +224,8 @@ def _plan(
         say("\nthe reviewed plan still matches the cluster, the inventory and the runbook")
     if saved is not None and not reviewed:
         failed = the_plan.failed_checks
-        if (
-            failed
-        ):  # a resumed run passed its pre-flight when it started; each step re-checks what it needs
+        # a resumed run passed its pre-flight when it started; each step re-checks what it needs
+        if failed:
             say(
                 "pre-flight checks that fail now are not re-applied to a resumed run: "
                 + "; ".join(c.message for c in failed)
@@ -247,8 +254,7 @@ def _confirm_or_refuse(the_plan: Any, yes: bool) -> None:
             f"\nRun {the_plan.runbook} on {the_plan.inventory}?", default=False
         )
     if not confirmed:
-        err("not confirmed; nothing was changed")
-        raise typer.Exit(ExitCode.OK)
+        raise Refused("not confirmed; nothing was changed")
 
 
 def _impact_again(the_plan: Any) -> None:
@@ -266,57 +272,3 @@ def _impact_again(the_plan: Any) -> None:
 
 def _confirm(message: str) -> bool:
     return typer.confirm(f"{message} Continue?", default=False)
-
-
-@runs_app.command("list")
-@boundary
-def runs_list() -> None:
-    """Runs journaled under .etcdops/runs/, oldest first."""
-    from etcdops.runs import list_runs
-
-    rows = list_runs()
-    if not rows:
-        typer.echo("no runs yet")
-    for r in rows:
-        typer.echo(
-            f"{r['id']:<28} {r['runbook']:<16} {r['inventory']:<12} {r['status']:<14} steps "
-            f"{r['steps']}"
-        )
-
-
-@runs_app.command("show")
-@boundary
-def runs_show(run_id: str) -> None:
-    """One run: its plan's steps and what happened to each, from the journal."""
-    from etcdops.runs import events, find_run, resumable, run_status
-
-    run_dir, data = find_run(run_id)
-    typer.echo(
-        f"run {run_id}: {data.get('runbook')} on {data.get('inventory')}, {run_status(run_dir)}"
-    )
-    typer.echo("params: " + ", ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items()))
-    for e in events(run_dir):
-        detail = {k: v for k, v in e.items() if k not in ("time", "event")}
-        typer.echo(f"  {e.get('time', '?')}  {e.get('event', '?'):<14} {json.dumps(detail)[:160]}")
-    if run_status(run_dir) != "planned" and resumable(run_dir, data) is None:
-        typer.echo(f"continue with: etcdops run --resume {run_id}")
-
-
-@runs_app.command("report")
-@boundary
-def runs_report(
-    run_id: Annotated[str, typer.Argument(help="a run id, a unique start of one, or `latest`")],
-    html: Annotated[Path, typer.Option(help="write the page here")],
-) -> None:
-    """One journaled run as a self-contained HTML page: timeline, outage window, sizes, leaders,
-    failures."""
-    from etcdops.htmlreport import render_run, write_file
-    from etcdops.htmlreport.source import resolve_run
-
-    run_dir = resolve_run(paths.runs_dir(), run_id)
-    page = render_run(run_dir)
-    try:
-        write_file(html, page)
-    except OSError as exc:
-        raise BadInput(f"cannot write {html}: {exc.strerror or exc}") from None
-    typer.echo(f"wrote {html} (run {run_dir.name})")

@@ -43,9 +43,8 @@ class RunOptions:
     report: Path | None = None
     junit: Path | None = None
     read_after: bool = False  # read the cluster again at the end for the report's "after"
-    say: Callable[[str], None] = lambda _m: (
-        None
-    )  # what the operator is told (--break-lock's removals)
+    # what the operator is told (--break-lock's removals)
+    say: Callable[[str], None] = lambda _m: None
     note: Callable[[str], None] = lambda _m: None  # side remarks (the lock's notes), on stderr
 
 
@@ -135,9 +134,10 @@ def learn_rates(plan: Plan, result: RunResult) -> None:
             kind_work = work.get((step.index, h.host))
             if kind_work is not None and h.status == HostStatus.CHANGED:
                 rates.learn(kind_work[0], kind_work[1], h.elapsed)
+        # a step that did something without bytes to size: its seconds
         if step.status == StepStatus.CHANGED and not any(
             (step.index, h.host) in work for h in step.hosts
-        ):  # a step that did something without bytes to size: its seconds
+        ):
             rates.learn_step(kinds[step.index], step.elapsed)
             timed = True
     if work or timed:

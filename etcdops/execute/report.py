@@ -28,11 +28,12 @@ def build_report(
 ) -> dict[str, Any]:
     run = summarize(result)
     ran = {s["index"] for s in run["steps"]}
+    # never reached: the run stopped before
     run["steps"] += [
         {"index": s.index, "name": s.name, "status": "pending", "elapsed": 0.0, "hosts": []}
         for s in plan.steps
         if s.index not in ran
-    ]  # never reached: the run stopped before
+    ]
     predicted = {s.index: s.predicted.as_dict() for s in plan.steps if s.predicted}
     return {
         "schema": REPORT_SCHEMA,

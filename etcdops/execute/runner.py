@@ -112,9 +112,8 @@ class RunResult:
     steps: list[StepResult] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
-    leaders: list[tuple[str, str | None]] = field(
-        default_factory=list
-    )  # (UTC time, leader host) on change
+    # (UTC time, leader host) on change
+    leaders: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
     def resumable(self) -> bool:
@@ -124,9 +123,8 @@ class RunResult:
 
 
 FactsReader = Callable[[], ClusterFacts]
-LeaderReader = Callable[
-    [], "tuple[str, str] | None"
-]  # (the leader's host, the host asked); None: cannot tell
+# (the leader's host, the host asked); None: cannot tell
+LeaderReader = Callable[[], "tuple[str, str] | None"]
 Confirm = Callable[[str], bool]
 _FAILED_AS = {
     PlanStale: RunStatus.STALE,
@@ -381,9 +379,8 @@ class Runner:
         try:
             outcome = self._act(step, host_action, deadline)
         except ConnectError as exc:
-            if step.on_unreachable != "skip" or isinstance(
-                exc, HostKeyError
-            ):  # a changed key is never "down"
+            # a changed key is never "down"
+            if step.on_unreachable != "skip" or isinstance(exc, HostKeyError):
                 return self._host_failed(step, host, start, exc)
             outcome = Outcome(
                 HostStatus.UNREACHABLE,

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
@@ -35,18 +36,20 @@ def gather(
     timeout: float = FACTS_TIMEOUT,
     versions: bool = True,
     through: Through | None = None,
+    around_ssh: bool = False,
 ) -> ClusterFacts:
     """Facts of the inventory's members (or hosts) and of any other member the cluster lists.
 
     versions=False skips the installed binaries' versions (the running etcd's own comes with
     endpoint status): for the re-reads during a run, which need live state only. With through,
     those re-reads ask every member's etcd through one member host where it can (facts/through.py).
+    With around_ssh (status), the etcd of a host that SSH cannot reach is read through a member
+    host that it can: the host stays unreachable, its etcd is shown as it is.
     """
     targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
     cluster = ClusterView()
-    known = (
-        installed.load()
-    )  # also for re-reads without versions: the member list stands for health
+    # also for re-reads without versions: the member list stands for health
+    known = installed.load()
     fresh: dict[str, dict[str, str]] = {}
 
     def one(name: str) -> HostFacts:
@@ -92,6 +95,8 @@ def gather(
             host_facts[name] = HostFacts(host=name, reachable=reachable, error=str(res))
         else:
             host_facts[name] = res
+    if around_ssh:
+        host_facts.update(_around_ssh(inventory, pool, host_facts, cluster, fresh, timeout))
     facts = assemble(
         inventory, host_facts, cluster.members or [], cluster.cluster_id, cluster.alarms
     )
@@ -125,6 +130,34 @@ def _read_through(
             )
     results.update(pool.map([h for h in asked if h.name not in answers], one))
     return results
+
+
+def _around_ssh(
+    inventory: Inventory,
+    pool: Pool,
+    host_facts: dict[str, HostFacts],
+    cluster: ClusterView,
+    fresh: dict[str, dict[str, str]],
+    timeout: float,
+) -> dict[str, HostFacts]:
+    """The etcd of every host SSH could not reach, read through a healthy member host's curl
+    (facts/through.py); a host that read cannot settle stays as it was (UNREACHABLE)."""
+    lost = [
+        inventory.host(n)
+        for n, hf in host_facts.items()
+        if not hf.reachable and inventory.host(n).etcd is not None
+    ]
+    via = next((n for n, hf in host_facts.items() if hf.reachable and hf.healthy), None)
+    if not lost or via is None:
+        return {}
+    found = Through(inventory, pool, via).read(lost, timeout)
+    read = {}
+    for host in lost:
+        if host.name in found and host.etcd is not None:
+            sections = gateway_sections(host.etcd.client_url, *found[host.name])
+            facts = host_facts_from_sections(host, sections, cluster, None, fresh, through=via)
+            read[host.name] = replace(facts, reachable=False, ssh_error=host_facts[host.name].error)
+    return read
 
 
 def _host_of_member(inventory: Inventory, member: Member) -> Host | None:

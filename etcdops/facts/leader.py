@@ -54,9 +54,8 @@ def leader_of(
         if found is None:
             return None
         status = parse_status(url, found)
-        if (
-            status.member_id in by_id
-        ):  # one etcd answered for two hosts (a URL naming 127.0.0.1, say)
+        # one etcd answered for two hosts (a URL naming 127.0.0.1, say)
+        if status.member_id in by_id:
             return None
         by_id[status.member_id] = (name, status)
         if status.leader:

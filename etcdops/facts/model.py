@@ -71,12 +71,14 @@ class HostFacts:
     # its etcd answered but refused us (a client certificate refused): not DOWN
     answers: bool = False
     certs: tuple[Any, ...] = ()  # facts.certs.CertInfo of its server and peer certificates
-    aside: tuple[
-        Any, ...
-    ] = ()  # facts.aside.AsideItem: what etcdops set aside there (status, plan)
+    # facts.aside.AsideItem: what etcdops set aside there (status, plan)
+    aside: tuple[Any, ...] = ()
     data_fs: tuple[int, int, str] | None = None  # (size, free, mount) of the data dir's filesystem
     # the member host whose curl read this etcd (facts/through.py); "": over its own SSH
     through: str = ""
+    # why SSH to the host failed when its etcd was read through another member host (status): the
+    # host is unreachable for etcdops, its etcd is not for that reason unhealthy
+    ssh_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,8 @@ class ClusterFacts:
     leader_id: int | None
     leader_host: str | None
     member_hosts: dict[int, str] = field(default_factory=dict)
-    read_at: float = field(
-        default=0.0, compare=False
-    )  # time.monotonic() when read; 0.0 = not read live
+    # time.monotonic() when read; 0.0 = not read live
+    read_at: float = field(default=0.0, compare=False)
 
     # ----- derived ---------------------------------------------------------
     @property
@@ -224,6 +225,45 @@ class ClusterFacts:
 
     def host_of(self, member: Member) -> str | None:
         return self.member_hosts.get(member.id)
+
+    @property
+    def read_any(self) -> bool:
+        """Some member's etcd answered: without that there is no cluster to report on."""
+        return any(f.status is not None for f in self.hosts.values())
+
+    def problems(self) -> list[str]:
+        """Why the cluster is not healthy, in words, hosts with the same cause on one line:
+        `status --check` prints them."""
+        found = [] if self.leader_id is not None or not self.read_any else ["no leader"]
+        causes: dict[str, list[str]] = {}
+        for m in self.members:
+            host = self.member_hosts.get(m.id)
+            what = f"member {m.name or m.id_hex}"
+            if host is None:
+                found.append(f"{what} ({m.id_hex}) is on no host of the inventory")
+            elif host not in self.hosts:
+                found.append(f"{what} on {host} was not read (a host outside the etcd group)")
+            elif not self.hosts[host].healthy:
+                causes.setdefault(_why(self.hosts[host]), []).append(host)
+        for host, f in self.hosts.items():
+            if not self.members and not f.healthy:
+                causes.setdefault(_why(f), []).append(host)
+        found += [f"{', '.join(hosts)}: {cause}" for cause, hosts in causes.items()]
+        return found or ([] if self.healthy else ["no member list could be read"])
+
+
+def _why(f: HostFacts) -> str:
+    if f.status is None and not f.reachable:
+        return f"SSH failed, its etcd was not read: {_unnamed(f.error, f.host)}"
+    if f.status is None:
+        return _unnamed(f.error, f.host) or "its etcd did not answer"
+    return f"not healthy: {f.health_error or f.error or 'no answer'}"
+
+
+def _unnamed(error: str | None, host: str) -> str:
+    """An error without the host's name in front (`node1: cannot connect: ...`): it is named."""
+    text = error or ""
+    return text[len(host) + 2 :] if text.startswith(f"{host}: ") else text
 
 
 def quorum(voters: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from etcdops.errors import missing_tool, missing_tool_advice
 from etcdops.facts import gateway
 from etcdops.facts import versions as installed
 from etcdops.facts.aside import parse_listing
@@ -18,7 +19,7 @@ from etcdops.facts.parse import (
     parse_status_alarms,
 )
 from etcdops.facts.script import SECTIONS
-from etcdops.facts.tls import diagnose, parse_client_check
+from etcdops.facts.tls import Cause, diagnose, parse_client_check
 from etcdops.inventory import EtcdConfig, Host
 
 
@@ -104,6 +105,11 @@ def host_facts_from_sections(
         rc, out, err = sec.get("status", (1, "", "no output"))
         if rc == 0:
             status = parse_endpoint_status(out)[0]
+        elif (missing := missing_tool(err)) is not None:
+            # etcd listens (a stopped etcd is named before etcdctl runs): it is etcdops' tool
+            # that is not where the inventory says, not the member that is down
+            cause = Cause(True, f"not read: {missing_tool_advice(missing)}")
+            error = cause.text
         else:
             client = parse_client_check(sec["tls"][1]) if "tls" in sec else None
             cause = diagnose(err, client)
@@ -181,9 +187,8 @@ def _from_gateway(
     nothing for a learner (which serves no linearizable read, as the etcdctl path never asks it)."""
     if "gateway" not in sec:
         return sec
-    _, body, _ = sec.pop(
-        "gateway"
-    )  # printed by the script only when status answered 200 (curl's stderr: none)
+    # printed by the script only when status answered 200 (curl's stderr: none)
+    _, body, _ = sec.pop("gateway")
     url = etcd.client_url
     answers = gateway.parse(body, gateway.requests_of([url], ("status", "members")))
     sec.update(gateway_sections(url, answers.get(("status", url)), answers.get(("members", url))))

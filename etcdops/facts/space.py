@@ -83,8 +83,21 @@ def defrag_reason(space: Space | None, rule: str) -> str:
 
 def rule_ok(rule: str) -> bool:
     """The rule is a known name or an expression that evaluates over the figures."""
+    return rule_problem(rule) == ""
+
+
+def rule_problem(rule: str) -> str:
+    """Why rule is not a defrag rule ('' when it is): it must be a known name, or an expression
+    that evaluates over the figures."""
     try:
         defrag_reason(Space("check", 100 * MB, 10 * MB, DEFAULT_QUOTA, False, False), rule)
-    except EtcdopsError:
-        return False
-    return True
+    except EtcdopsError as exc:
+        return str(exc)
+    return ""
+
+
+RULE_HELP = (
+    f"one of {', '.join(RULES)}, or an expression over "
+    + ", ".join(Space("x", 0, 0, 0, False, False).figures())
+    + " (e.g. 'reclaimable > 10 * MB')"
+)

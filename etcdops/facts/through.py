@@ -28,9 +28,8 @@ from etcdops.inventory import Host, Inventory
 from etcdops.transport.pool import Pool
 
 KINDS = ("status", "members")
-Answers = tuple[
-    gateway.Answer, "gateway.Answer | None"
-]  # (status, member list: None for a learner's)
+# (status, member list: None for a learner's)
+Answers = tuple[gateway.Answer, "gateway.Answer | None"]
 
 
 class Through:
@@ -41,18 +40,15 @@ class Through:
     ) -> None:
         self.inventory, self.pool = inventory, pool
         self.via = via
-        self.avoid = set(
-            avoid
-        )  # hosts never asked to read for the others (the one a run adds or removes)
+        # hosts never asked to read for the others (the one a run adds or removes)
+        self.avoid = set(avoid)
         # why no host reads for the others for the rest of the run (etcd refuses its gateway)
         self.off = ""
         self.failed: set[str] = set()  # via hosts that could not read (SSH, no curl)
-        self.direct: set[str] = (
-            set()
-        )  # hosts the via host cannot read: over their own SSH for the run
-        self.unsure: set[str] = (
-            set()
-        )  # missed while not healthy: over their own SSH until seen healthy
+        # hosts the via host cannot read: over their own SSH for the run
+        self.direct: set[str] = set()
+        # missed while not healthy: over their own SSH until seen healthy
+        self.unsure: set[str] = set()
         self.missed: set[str] = set()  # hosts the last via read left for their own read
 
     def asks(self, host: str) -> bool:

@@ -96,9 +96,8 @@ def svg(fig: Figure, prefix: str, label: str) -> str:
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
-    text = re.sub(
-        r'\s+xmlns(:xlink)?="[^"]*"', "", text
-    )  # the HTML parser knows svg and xlink:href
+    # the HTML parser knows svg and xlink:href
+    text = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text)
     text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
     text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)

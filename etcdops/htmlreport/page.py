@@ -220,9 +220,8 @@ def _final_failure(report: dict[str, Any], failed_hosts: list[dict[str, Any]]) -
     error = str(report.get("error") or "")
     what, advice = _split_advice(error)
     hosts = [(ev.get("step"), ev.get("host"), str(ev.get("error") or "")) for ev in failed_hosts]
-    hosts = [
-        h for h in hosts if h[2] not in what
-    ]  # the one the run's error already quotes is not repeated
+    # the one the run's error already quotes is not repeated
+    hosts = [h for h in hosts if h[2] not in what]
     stopped = next(
         (s for s in report.get("steps", []) if s.get("status") in ("failed", "not started")), None
     )

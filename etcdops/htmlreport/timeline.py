@@ -270,9 +270,8 @@ def outages(spans: list[Span], plan: dict[str, Any] | None, run_end: dt.datetime
         (s for s in spans if _kind(plan, s.step) == "wait" and s.status in ("ok", "changed")),
         key=lambda s: s.end,
     )
-    marks: list[
-        tuple[dt.datetime, int, str, str, dt.datetime]
-    ] = []  # (time, order, what, host, early)
+    # (time, order, what, host, early)
+    marks: list[tuple[dt.datetime, int, str, str, dt.datetime]] = []
     for d in downtimes(spans, plan):
         marks.append((d.stopped, 1, "down", d.host, d.stop_began))
         if d.started is not None:
@@ -372,9 +371,8 @@ class MemberSize:
     after: int | None
     in_use_before: int | None
     in_use_after: int | None
-    defrag: (
-        tuple[int, int, float] | None
-    )  # the defragmentation's own figures: before, after, seconds
+    # the defragmentation's own figures: before, after, seconds
+    defrag: tuple[int, int, float] | None
     source: str
 
 

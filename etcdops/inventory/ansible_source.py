@@ -63,7 +63,7 @@ class AnsibleInventory:
         except AnsibleError as exc:
             detail = "; ".join(w.splitlines()[0] for w in self.warnings if w.strip()) or str(exc)
             raise InventoryError(
-                str(path), "(inventory)", f"Ansible cannot read it: {detail}"
+                str(path), "(inventory)", f"Ansible cannot read it: {detail}{_skipped(path)}"
             ) from None
         self._vars = VariableManager(loader=self._loader, inventory=self._inventory)
         self._raw: dict[str, dict[str, Any]] = {}
@@ -239,3 +239,25 @@ def _origin_of_error(exc: BaseException) -> str:
 def _reason(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _skipped(path: Path) -> str:
+    """Why a directory reads as empty: files of it that Ansible's configuration skips
+    (inventory_ignore_extensions; kubespray's ansible.cfg skips *.ini), and what to pass instead."""
+    from ansible import constants
+
+    if not path.is_dir():
+        return ""
+    exts = tuple(str(e) for e in constants.INVENTORY_IGNORE_EXTS if str(e).strip())
+    skipped = sorted(
+        f.name
+        for f in path.iterdir()
+        if f.is_file() and f.suffix == ".ini" and f.name.endswith(exts)
+    )
+    if not skipped:
+        return ""
+    config = getattr(constants, "CONFIG_FILE", None) or "Ansible's configuration"
+    return (
+        f" ({config} sets inventory_ignore_extensions with .ini, as kubespray's ansible.cfg does: "
+        f"Ansible skips {', '.join(skipped)} in a directory; name the file: -i {path / skipped[0]})"
+    )

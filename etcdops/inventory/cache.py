@@ -55,9 +55,8 @@ def key(path: Path, files: list[Path]) -> str:
     src = Path(__file__).resolve().parent  # the code that derives the settings is part of the key
     for module in ("settings.py", "profiles.py", "loader.py", "cache.py"):
         h.update(hashlib.sha256((src / module).read_bytes()).digest())
-    for (
-        file
-    ) in files:  # by content: a file rewritten within one timestamp tick with the same size counts
+    # by content: a file rewritten within one timestamp tick with the same size counts
+    for file in files:
         try:
             h.update(f"{file}\0".encode() + hashlib.sha256(file.read_bytes()).digest())
         except OSError:

@@ -117,9 +117,8 @@ class _AnsibleValues:
 
     def __init__(self, source: Any, host: str) -> None:
         self.source, self.host = source, host
-        self.path = str(
-            source.raw(host).get("inventory_file") or source.path
-        )  # the file the host is in
+        # the file the host is in
+        self.path = str(source.raw(host).get("inventory_file") or source.path)
         self.record: dict[str, Any] = {}
 
     def has(self, key: str) -> bool:
@@ -211,9 +210,8 @@ def origins_of(
         for key, entry in record.items()
         if entry.where
     }
-    found.update(
-        {(host, "(host)"): file for host, file in files.items()}
-    )  # the file each host is in
+    # the file each host is in
+    found.update({(host, "(host)"): file for host, file in files.items()})
     return found
 
 

@@ -54,12 +54,10 @@ class EtcdConfig:
     user: str | None = None
     password: Secret | None = None
     quota_backend_bytes: int | None = None
-    env: Mapping[str, str] = field(
-        default_factory=dict, hash=False
-    )  # etcd.env settings for a joining host
-    listen_urls: tuple[
-        str, ...
-    ] = ()  # listen client/peer URLs when they differ from the advertised ones
+    # etcd.env settings for a joining host
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # listen client/peer URLs when they differ from the advertised ones
+    listen_urls: tuple[str, ...] = ()
 
     @property
     def etcdctl(self) -> str:
@@ -96,6 +94,10 @@ class Host:
     become_user: str = "root"
     jump: str | None = None
     known_hosts: str | None = None
+    # where known_hosts came from (inventory/sshconfig.py), and a setting that named no file
+    # (UserKnownHostsFile=/dev/null) that etcdops did not follow
+    known_hosts_source: str = ""
+    known_hosts_note: str = ""
     etcd: EtcdConfig | None = None
     lock_file: str | None = None  # etcdops_lock_file
     profile: str = "default"  # the inventory layout its settings were derived with (profiles.py)
@@ -132,12 +134,10 @@ class Inventory:
     path: Path
     hosts: Mapping[str, Host]
     groups: Mapping[str, tuple[str, ...]]
-    warnings: tuple[
-        str, ...
-    ] = ()  # what Ansible warned about while reading it (an unknown key, ...)
-    origins: Mapping[tuple[str, str], str] = field(
-        default_factory=dict, hash=False
-    )  # (host, var) → FILE:LINE
+    # what Ansible warned about while reading it (an unknown key, ...)
+    warnings: tuple[str, ...] = ()
+    # (host, var) → FILE:LINE
+    origins: Mapping[tuple[str, str], str] = field(default_factory=dict, hash=False)
 
     def group(self, name: str) -> list[Host]:
         return [self.hosts[h] for h in self.groups.get(name, ())]

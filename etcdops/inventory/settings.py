@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from etcdops.errors import InventoryError
+from etcdops.inventory import sshconfig
 from etcdops.inventory.model import EtcdConfig, Host
 from etcdops.inventory.profiles import PROFILES, detect, profile_defaults
 from etcdops.templating import LazySecret, Secret
@@ -21,6 +22,7 @@ from etcdops.templating import LazySecret, Secret
 SECRET_VARS = {"etcd_password", "ansible_password", "ansible_become_password", "ansible_ssh_pass"}
 MISSING = object()
 ENV_NAME = re.compile(r"^(ETCD|ETCDCTL)_[A-Z0-9_]+$")
+SSH_ARGS_VARS = ("ansible_ssh_common_args", "ansible_ssh_extra_args")  # UserKnownHostsFile
 
 
 class Values(Protocol):
@@ -96,6 +98,10 @@ def build_host(
     port = _int(r.get("ansible_port", 22), r.where("ansible_port"), f"{name}.ansible_port")
     wants_etcd = "etcd" in host_groups or r.has("etcd_peer_url")
     etcd = _etcd_config(r) if wants_etcd else None
+    known = sshconfig.resolve(
+        _opt(r.get("etcdops_known_hosts")),
+        [(v, str(r.get(v, None) or "")) for v in SSH_ARGS_VARS],
+    )
     host = Host(
         name=name,
         address=r.address,
@@ -109,7 +115,9 @@ def build_host(
         ),
         become_user=str(r.get("ansible_become_user", None) or "root"),
         jump=_opt(r.get("etcdops_jump_host")),
-        known_hosts=_opt(r.get("etcdops_known_hosts")),
+        known_hosts=known.path,
+        known_hosts_source=known.source,
+        known_hosts_note=known.ignored,
         lock_file=_opt(r.get("etcdops_lock_file")),
         etcd=etcd,
         profile=r.profile,

@@ -17,12 +17,11 @@ from pathlib import Path
 from etcdops import units
 from etcdops.errors import EtcdopsError
 from etcdops.inventory import Host, Inventory, load_inventory
-from etcdops.lab import pki
+from etcdops.lab import lab_net, pki
 from etcdops.lab.binaries import TOOLS, find_etcd_bin_dir
 from etcdops.templating import env_update
 
 SSH_PORT = 2222
-LAB_NET = "127.0.1."
 UP_TIMEOUT = 30.0
 KEEP_PREVIOUS = 2  # previous labs kept in .lab/previous/ by `lab up`
 STOP_TIMEOUT = 15.0
@@ -81,7 +80,7 @@ class Lab:
         self.root = self.project_root / ".lab"
         self.ssh_dir = self.root / "ssh"
         # 127.0.1.N by default; tests use another /24 of loopback so they never meet a user's lab
-        self.net = os.environ.get("ETCDOPS_LAB_NET", LAB_NET)
+        self.net = lab_net()
         if (
             not self.net.startswith("127.")
             or self.net.count(".") != 3
@@ -124,9 +123,8 @@ class Lab:
                 )
         for host in hosts:
             self._prepare_host(host)
-            if (
-                host.name in member_names
-            ):  # spares get etcd from playbooks/install-etcd.yml (scale-out)
+            # spares get etcd from playbooks/install-etcd.yml (scale-out)
+            if host.name in member_names:
                 self._install_etcd(host)
         self._known_hosts(hosts)
         for host in hosts:
@@ -307,10 +305,11 @@ class Lab:
             settings["ETCD_QUOTA_BACKEND_BYTES"] = etcd.quota_backend_bytes
         if etcd.wal_dir:
             settings["ETCD_WAL_DIR"] = etcd.wal_dir
+        # the inventory's etcd_env, the lab's own settings win
         settings = {
             **lab_env_extra(host),
             **settings,
-        }  # the inventory's etcd_env, the lab's own settings win
+        }
         # values quoted as the service script's `. FILE` and systemd's EnvironmentFile both read
         # them
         header = f"# etcd.env of lab host {host.name} (written by etcdops lab up)"

@@ -69,9 +69,8 @@ def make_cert(
         csr = Path(tmp) / "req.csr"
         _openssl("genrsa", "-out", str(key), "2048")
         _openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", f"/CN={common_name}")
-        if (
-            start or end
-        ):  # an expired (or not yet valid) certificate, for tests: `openssl ca` sets both
+        # an expired (or not yet valid) certificate, for tests: `openssl ca` sets both
+        if start or end:
             _sign_with_dates(ca, ca_key, csr, cert, ext, start, end, Path(tmp))
         else:
             _openssl(

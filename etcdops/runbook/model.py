@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PARAM_TYPES = ("str", "int", "bool", "host", "path", "choice")
+# defrag_rule: default, always, never or an expression over a member's space figures
+# (facts/space.py)
+PARAM_TYPES = ("str", "int", "bool", "host", "path", "choice", "defrag_rule")
 TARGETS = ("all", "members", "leader", "followers", "control")
 
 

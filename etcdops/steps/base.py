@@ -96,9 +96,8 @@ class Action:
     intent: str
     commands: tuple[Command, ...] = ()
     reads: tuple[Command, ...] = ()
-    writes: tuple[
-        Write, ...
-    ] = ()  # what it will write where (disk space is checked before the run)
+    # what it will write where (disk space is checked before the run)
+    writes: tuple[Write, ...] = ()
     # bytes it moves or rewrites on its host: its duration is predicted from it (durations.py)
     work: int = 0
 

@@ -235,9 +235,8 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             }
             missing = [u for u in pending if u not in found]
             found.update({s.endpoint: s for s in read_status(ex, etcd, missing)} if missing else {})
-            for url in sorted(
-                pending, key=lambda u: u != mine
-            ):  # the member asked first: its count is the one
+            # the member asked first: its count is the one
+            for url in sorted(pending, key=lambda u: u != mine):
                 now, then = gateway.compactions(answers.get(("metrics", url))), before.get(url)
                 if now is not None and then is not None and now.finished > then.finished:
                     if url == mine and not deleted:

@@ -65,6 +65,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         endpoints = endpoints_of(ctx.inventory)
         status = ctx.facts.status_of(ctx.host)
         defrag = etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s")
+        # bbolt copies what is in use, at most
         return DefragAction(
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} "
             "holds and its disk has room for the copy bbolt writes; the whole cluster healthy "
@@ -78,12 +79,11 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             endpoints=tuple(endpoints),
             quota=etcd.quota_backend_bytes or DEFAULT_QUOTA,
             work=status.db_size_in_use if status else 0,
-        )  # bbolt copies what is in use, at most
+        )
 
     def execute(self, action: DefragAction, ex: ExecContext) -> Outcome:
-        found, proven = gateway_status(
-            ex, action.etcd, list(action.endpoints)
-        )  # health and figures in one read
+        # health and figures in one read
+        found, proven = gateway_status(ex, action.etcd, list(action.endpoints))
         if not proven:
             sick = unhealthy(ex, action.etcd, list(action.endpoints))
             if sick:

@@ -72,6 +72,7 @@ def probe_command(
     for n_, (_kind, url, path, body) in enumerate(asks):
         write = f"\\n{MARK}%{{http_code}} %{{time_total}} {n_}\\n"
         parts.append(
+            # fmt: skip
             " ".join(
                 [
                     "-gsS --noproxy '*' --connect-timeout 2 --max-time",
@@ -83,7 +84,7 @@ def probe_command(
                     quote(write),
                     quote(url.rstrip("/") + path),
                 ]
-            )  # fmt: skip
+            )
         )
     text = "curl -q " + " --next ".join(parts)
     shown = (

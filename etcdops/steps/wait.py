@@ -111,10 +111,25 @@ def read_through(facts: ClusterFacts) -> str:
     via = sorted({hf.through for hf in facts.hosts.values() if hf.through})
     if not via:
         return ""
-    count = sum(1 for hf in facts.hosts.values() if hf.through)
-    return f" (etcd of {count} of {len(facts.hosts)} members read through {', '.join(via)})"
+    hosts = member_hosts(facts)
+    count = sum(1 for h in hosts if facts.hosts[h].through)
+    return f" (etcd of {count} of {len(hosts)} members read through {', '.join(via)}{_left(facts)})"
 
 
 def summary(facts: ClusterFacts) -> str:
-    healthy = sum(1 for f in facts.hosts.values() if f.healthy)
-    return f"{healthy}/{len(facts.hosts)} healthy, leader {facts.leader_host or 'none'}"
+    hosts = member_hosts(facts)
+    healthy = sum(1 for h in hosts if facts.hosts[h].healthy)
+    return f"{healthy}/{len(hosts)} healthy, leader {facts.leader_host or 'none'}{_left(facts)}"
+
+
+def member_hosts(facts: ClusterFacts) -> list[str]:
+    """The hosts read that are members of the cluster now: a host of the etcd group whose member
+    was removed (scale-in, before the inventory changes) is not counted among the members; all
+    of them when no member list was read."""
+    mapped = set(facts.member_hosts.values())
+    return [h for h in facts.hosts if h in mapped] if facts.members else list(facts.hosts)
+
+
+def _left(facts: ClusterFacts) -> str:
+    gone = [h for h in facts.hosts if h not in member_hosts(facts)]
+    return f"; {', '.join(gone)}: not a member" if gone else ""

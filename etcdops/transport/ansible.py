@@ -147,9 +147,8 @@ def run_playbook(
             stdout_tail="\n".join(out.strip().splitlines()[-20:]),
         )
     finally:
-        close_masters(
-            str(control)
-        )  # the guard closes them too; this covers a guard that was killed
+        # the guard closes them too; this covers a guard that was killed
+        close_masters(str(control))
         shutil.rmtree(private, ignore_errors=True)
 
 

@@ -109,9 +109,8 @@ class OpenSSHCopier:
 
     def command(self, remote: str) -> list[str]:
         args = ["ssh", *self._options(self.host.port, self.host.user)]
-        if (
-            self.host.jump
-        ):  # the jump host is checked against the same known_hosts, with the same key
+        # the jump host is checked against the same known_hosts, with the same key
+        if self.host.jump:
             juser, _, hostport = self.host.jump.rpartition("@")
             jhost, _, jport = hostport.partition(":")
             jump = [

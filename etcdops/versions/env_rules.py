@@ -24,6 +24,7 @@ from etcdops.versions.flags import env_name
 
 Line = tuple[int, int]
 
+# Go's strconv.ParseBool, which etcd's bool flags use
 _GO_TRUE = {
     "1",
     "t",
@@ -31,7 +32,7 @@ _GO_TRUE = {
     "TRUE",
     "true",
     "True",
-}  # Go's strconv.ParseBool, which etcd's bool flags use
+}
 _GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 

@@ -77,9 +77,8 @@ class MemberStep:
 class UpgradePath:
     target: Version
     kind: Literal["patch", "minor", "none"]
-    steps: tuple[
-        MemberStep, ...
-    ]  # one member at a time, in this order: followers first, leader last
+    # one member at a time, in this order: followers first, leader last
+    steps: tuple[MemberStep, ...]
     unchanged: tuple[str, ...]  # already on the target
     requires: tuple[Requirement, ...] = ()
     notes: tuple[str, ...] = field(default=())

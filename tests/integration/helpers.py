@@ -290,11 +290,11 @@ def planned_pattern(display: str) -> re.Pattern[str]:
     return re.compile(".+".join(re.escape(p) for p in parts), re.S)
 
 
-def unplanned_commands(root: Path) -> list[str]:
-    """Every command the journals under root/.etcdops/runs/ show a run executed that no action of
-    its step planned (a change among the commands, a read among the reads)."""
+def unplanned_commands(root: Path, runs: Path | None = None) -> list[str]:
+    """Every command the journals under root/.etcdops/runs/ (or runs) show a run executed that no
+    action of its step planned (a change among the commands, a read among the reads)."""
     found = []
-    for run_dir in sorted((root / ".etcdops" / "runs").glob("*")):
+    for run_dir in sorted((runs or root / ".etcdops" / "runs").glob("*")):
         plan_file = run_dir / "plan.json"
         if not plan_file.is_file():
             continue

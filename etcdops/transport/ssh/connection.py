@@ -53,6 +53,11 @@ class SSHTransport:
     def known_hosts(self) -> str:
         return self.host.known_hosts or str(Path.home() / ".ssh" / "known_hosts")
 
+    def _source(self) -> str:
+        """Where the inventory's known_hosts came from, when not etcdops_known_hosts."""
+        source = self.host.known_hosts_source
+        return f" ({source})" if source and source != "etcdops_known_hosts" else ""
+
     def _connect_one(
         self,
         client: paramiko.SSHClient,
@@ -102,9 +107,10 @@ class SSHTransport:
                 raise HostKeyError(
                     self.name,
                     (
-                        f"UNKNOWN HOST KEY for {where}: it offered {offered}, and {known} has no "
-                        "key for it. "
-                        f"Add it after checking its fingerprint (ssh-keyscan -p {port} {address})"
+                        f"UNKNOWN HOST KEY for {where}: it offered {offered}, and {known}"
+                        f"{self._source()} has no key for it. Add it after checking its "
+                        "fingerprint: `etcdops hosts trust -i INVENTORY` shows every host's and "
+                        "adds the ones you accept"
                     ),
                     address=where,
                     offered=offered,
@@ -207,9 +213,8 @@ class SSHTransport:
         return transport is not None and transport.is_active()
 
     def close(self) -> None:
-        with (
-            self._lock
-        ):  # after a connection attempt under way (Prepared.plan's early one), not during it
+        # after a connection attempt under way (Prepared.plan's early one), not during it
+        with self._lock:
             for client in (self._client, self._jump):
                 if client is not None:
                     client.close()

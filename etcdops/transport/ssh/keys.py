@@ -38,12 +38,13 @@ def load_host_keys(path: str) -> paramiko.HostKeys:
 def _load_private_key(path: str) -> paramiko.PKey | None:
     try:
         return paramiko.PKey.from_path(path)
+    # TypeError: cryptography's "password-protected"
     except (
         paramiko.SSHException,
         OSError,
         ValueError,
         TypeError,
-    ):  # TypeError: cryptography's "password-protected"
+    ):
         return (
             None  # encrypted, or a type paramiko reads otherwise: paramiko's own connect reads it
         )

@@ -42,9 +42,8 @@ class Remote:
             chan = transport.open_session(timeout=self.connection.connect_timeout)
             chan.exec_command(self.connection.wrap(prelude + command))
             if stdin:
-                chan.sendall(
-                    stdin
-                )  # the secrets: read by the shell's `read` builtin, never an argument
+                # the secrets: read by the shell's `read` builtin, never an argument
+                chan.sendall(stdin)
             chan.shutdown_write()
             return self._collect(chan, command, timeout, cancel)
         except LOST as exc:
@@ -99,9 +98,8 @@ class Remote:
                     )
                 select.select([chan], [], [], min(remaining, 0.5))
             status = chan.recv_exit_status()
-            if (
-                status == -1
-            ):  # the channel closed without an exit status: the connection (or sshd) went away
+            # the channel closed without an exit status: the connection (or sshd) went away
+            if status == -1:
                 raise ConnectError(
                     self.connection.name,
                     f"lost the connection while running `{first_line(command, 80)}` "

@@ -56,9 +56,8 @@ class Transfer:
                 and isinstance(exc, OSError)
                 and not isinstance(exc, socket.timeout)
             ):
-                raise TransferError(
-                    self.connection.name, target, _reason(exc)
-                ) from None  # the host said no (a full disk)
+                # the host said no (a full disk)
+                raise TransferError(self.connection.name, target, _reason(exc)) from None
             raise ConnectError(
                 self.connection.name, f"upload to {remote_path}: {_reason(exc)}"
             ) from None
@@ -83,12 +82,13 @@ class Transfer:
                 channel.settimeout(timeout)
             sftp.get(remote_path, local_path, callback=progress)
         except OSError as exc:
+            # the control node's own disk
             if exc.errno in (
                 errno.ENOSPC,
                 errno.EDQUOT,
                 errno.EACCES,
                 errno.EROFS,
-            ):  # the control node's own disk
+            ):
                 raise TransferError("control", local_path, exc.strerror or str(exc)) from None
             raise ConnectError(
                 self.connection.name, f"download of {remote_path}: {_reason(exc)}"
