@@ -17,6 +17,7 @@ from etcdops.facts.model import ClusterFacts
 from etcdops.facts.space import defrag_reason, rule_ok, space_of
 from etcdops.inventory import Host, Inventory
 from etcdops.inventory.model import fence_urls
+from etcdops.recovery import last_reported, most_data, survey
 from etcdops.revision import auto_bump, highest_known
 from etcdops.snapshot_leases import snapshot_leases
 from etcdops.snapshots import (
@@ -91,6 +92,14 @@ def base_context(
         "auto_bump": auto_bump,
         "highest_known_revision": highest_known,
         "fence_urls": fence_urls,
+        # recover: the member with the most data, and what each member says (or last said)
+        "most_data": most_data,
+        "recovery_survey": lambda f, names, source: survey(
+            f, list(names), source, last_reported(inventory.name)
+        ),
+        "initial_cluster_of": lambda names: inventory.initial_cluster(
+            [inventory.hosts[str(n)] for n in names]
+        ),
     }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from etcdops import units
 from etcdops.facts.model import quorum
 from etcdops.plan import Plan, PlannedStep
+from etcdops.steps.copy_aside import Copy, CopyAsideAction
 from etcdops.steps.etcd_compact import CompactAction
 from etcdops.steps.etcd_defrag import DefragAction
 from etcdops.steps.etcd_key import KeyAction
@@ -114,7 +115,9 @@ def simulate(plan: Plan) -> Simulation:
                     held.add(a.host)
         if step.quorum is not None:
             change, host = step.quorum.change, step.quorum.host
-            if change == "remove":
+            if change == "new_cluster":  # --force-new-cluster: host alone
+                voters = {host}
+            elif change == "remove":
                 voters.discard(host)
             elif change in ("add", "promote"):
                 voters.add(host)
@@ -349,14 +352,21 @@ def set_aside(plan: Plan) -> list[str]:
                 f"{where} on {_names(hosts)} as {_suffix(src, aside)} at step "
                 f"{s.index}{_db_sizes(plan, hosts)} (kept: `etcdops run prune` removes old ones)"
             )
-        written = [a.host for a in s.actions if isinstance(a.action, WriteFileAction)]
-        if written and any(
-            a.action.diff for a in s.actions if isinstance(a.action, WriteFileAction)
-        ):
-            path = next(a.action.path for a in s.actions if isinstance(a.action, WriteFileAction))
+        copied = [(a.host, c.src, c.dest) for a in s.actions for c in _copies(a.action)]
+        if copied:
+            hosts = sorted({h for h, _, _ in copied})
             out.append(
-                f"{os.path.basename(path)} on {_names(written)} is rewritten at step {s.index} "
-                "(the old one kept as .bak-STAMP)"
+                f"the data dir on {_names(hosts)} copied as {_suffix(copied[0][1], copied[0][2])} "
+                f"at step {s.index}{_db_sizes(plan, hosts)}, the original left in place (kept: "
+                "`etcdops run prune` removes old ones)"
+            )
+        writes = [(a.host, a.action) for a in s.actions if isinstance(a.action, WriteFileAction)]
+        if writes and any(w.diff for _, w in writes):
+            first = writes[0][1]
+            kept = "the old one kept as .bak-STAMP" if first.backup else "no backup: kept before"
+            out.append(
+                f"{os.path.basename(first.path)} on {_names(h for h, _ in writes)} is rewritten "
+                f"at step {s.index} ({kept})"
             )
     return out or ["nothing"]
 
@@ -367,6 +377,10 @@ def _moves(action: object) -> Iterable[tuple[str, str]]:
     if isinstance(action, SwapDirAction):
         return [(sw.current, sw.aside.aside) for sw in action.swaps]
     return []
+
+
+def _copies(action: object) -> Iterable[Copy]:
+    return action.copies if isinstance(action, CopyAsideAction) else ()
 
 
 def _suffix(src: str, aside: str) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from etcdops.commands import auth_env, etcdctl_fragment
-from etcdops.errors import EtcdopsError, Locked
+from etcdops.errors import ConnectError, EtcdopsError, HostKeyError, Locked
 from etcdops.inventory import Host, Inventory
 from etcdops.templating import quote, revealed
 from etcdops.transport import Result
@@ -252,6 +252,18 @@ class ClusterLock:
 
         results = self.pool.map(self.inventory.members, one)
         self._files = [n for n, r in results.items() if isinstance(r, Result) and r.ok]
+        # a host SSH cannot reach (recover's dead members) holds no file; what it would hold is
+        # the others' to hold: refused only when no member could take one
+        lost = [
+            n
+            for n, r in results.items()
+            if isinstance(r, ConnectError) and not isinstance(r, HostKeyError)
+        ]
+        if lost and self._files:
+            self.note(
+                f"lock files: {', '.join(lost)} cannot be reached over SSH; held on the others"
+            )
+            results = {n: r for n, r in results.items() if n not in lost}
         for name, result in results.items():
             if isinstance(result, BaseException) or not result.ok:
                 self.release()

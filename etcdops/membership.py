@@ -67,6 +67,8 @@ class Membership:
         return None
 
     def apply(self, change: str, host: str) -> Membership:
+        if change == "new_cluster":  # --force-new-cluster: host alone, a healthy voter
+            return replace(self, voters=((host, True),), learners=())
         voters = tuple(v for v in self.voters if v[0] != host)
         learners = tuple(name for name in self.learners if name != host)
         if change == "add_learner":

@@ -19,6 +19,17 @@ from etcdops.steps.base import Action
 from etcdops.steps.wait import WaitAction
 
 
+def _no_quorum(d: dict[str, Any]) -> list[str]:
+    if not d["members_from"]:
+        return []
+    return [
+        f"NO QUORUM: no leader serves the member list; the one above is {d['members_from']}'s own "
+        f"(read without a leader). {d['healthy_voters']} healthy of {d['voters']} voters, "
+        f"{d['quorum']} needed: start etcd where it is stopped; once that cannot be, `etcdops run "
+        "recover` makes a new cluster from the member with the most data"
+    ]
+
+
 def status_text(facts: ClusterFacts) -> str:
     d = status_dict(facts)
     lines = [
@@ -28,6 +39,7 @@ def status_text(facts: ClusterFacts) -> str:
         f"quorum {d['quorum']}, failures tolerated {d['failures_tolerated']}"
         if facts.read_any
         else "NOT READ: no member's etcd answered (see ENDPOINTS)",
+        *_no_quorum(d),
         "",
         "MEMBERS",
         f"  {'ID':<17} {'NAME':<12} {'ROLE':<8} {'STARTED':<8} {'PEER URLS':<26} CLIENT URLS",

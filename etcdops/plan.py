@@ -24,6 +24,7 @@ from etcdops.membership import Membership
 from etcdops.params import display_params
 from etcdops.preflight import PROBES, MemberCerts
 from etcdops.runbook import Retry, Runbook, Step
+from etcdops.runbook.model import Loop
 from etcdops.steps.base import Action, Probe, RunInfo, StepContext
 from etcdops.steps.registry import KINDS
 from etcdops.steps.template import WriteFileAction
@@ -157,7 +158,7 @@ class Plan:
         added: list[str] = []
         removed: list[str] = []
         for s in self.steps:
-            if s.quorum is None or s.skipped:
+            if s.quorum is None or s.skipped or s.quorum.change == "new_cluster":
                 continue
             host = s.quorum.host
             into, out_of = (removed, added) if s.quorum.change == "remove" else (added, removed)
@@ -261,7 +262,8 @@ def build_plan(
     warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(
         inventory, facts
     )
-    for index, (step, scope) in enumerate(_expanded(runbook, variables), 1):
+    refused = not all(c.ok for c in checks)
+    for index, (step, scope) in enumerate(_expanded(runbook, variables, refused), 1):
         try:
             planned = _plan_step(inputs, step, index, scoped(variables, scope), scope)
         except (RunbookError, RenderError) as exc:
@@ -388,9 +390,11 @@ def _impact_notes(runbook: Runbook, variables: dict[str, Any], refused: bool) ->
     return tuple(lines)
 
 
-def _expanded(runbook: Runbook, variables: dict[str, Any]) -> list[tuple[Step, Mapping[str, Any]]]:
+def _expanded(
+    runbook: Runbook, variables: dict[str, Any], refused: bool = False
+) -> list[tuple[Step, Mapping[str, Any]]]:
     """The runbook's steps in order, each `for_each` repeated for its items: (step, the vars
-    it adds: {NAME: item})."""
+    it adds: {NAME: item} and its `with:` vars)."""
     out: list[tuple[Step, Mapping[str, Any]]] = []
     steps = list(runbook.steps)
     i = 0
@@ -401,17 +405,36 @@ def _expanded(runbook: Runbook, variables: dict[str, Any]) -> list[tuple[Step, M
             i += 1
             continue
         body = [s for s in steps[i:] if s.loop == loop]
-        where = _written_in(runbook, steps[i])
-        items = native(loop.each, variables, where=f"{where} (for_each)", line=steps[i].line)
-        if (
-            items is None
-            or isinstance(items, (str, bytes, Mapping))
-            or not hasattr(items, "__iter__")
-        ):
-            raise RunbookError(where, steps[i].line, f"for_each gives {items!r}, not a list")
-        for item in list(items)[:MAX_LOOP_ITEMS]:
-            out += [(s, {loop.name: item}) for s in body]
+        try:
+            out += _repeated(runbook, variables, loop, body)
+        except (RunbookError, RenderError):
+            if not refused:
+                raise
+            # on a cluster the pre-flight refused, a loop over what it would have done is not
+            # shown: that refusal is the answer
         i += len(body)
+    return out
+
+
+def _repeated(
+    runbook: Runbook, variables: dict[str, Any], loop: Loop, body: list[Step]
+) -> list[tuple[Step, Mapping[str, Any]]]:
+    """The steps of one for_each, for each of its items."""
+    where, line = _written_in(runbook, body[0]), body[0].line
+    items = native(loop.each, variables, where=f"{where} (for_each)", line=line)
+    if items is None or isinstance(items, (str, bytes, Mapping)) or not hasattr(items, "__iter__"):
+        raise RunbookError(where, line, f"for_each gives {items!r}, not a list")
+    out: list[tuple[Step, Mapping[str, Any]]] = []
+    for item in list(items)[:MAX_LOOP_ITEMS]:
+        scope: dict[str, Any] = {loop.name: item}
+        for name, source in loop.with_vars:
+            scope[name] = native(
+                source,
+                scoped(variables, scope),
+                where=f"{where} (for_each with: {name})",
+                line=line,
+            )
+        out += [(s, scope) for s in body]
     return out
 
 

@@ -100,6 +100,12 @@ def _step() -> dict[str, Any]:
         "properties": {
             "for_each": {**_TEXT, "description": "a template rendered at plan time to a list"},
             "as": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "with": {
+                "type": "object",
+                "description": "vars of each item, rendered in order with the item known",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                "additionalProperties": _TEXT,
+            },
             "steps": {"type": "array", "items": {"oneOf": variants}, "minItems": 1},
             "include": {**_TEXT, "description": "a file of steps below the runbook's folder"},
         },

@@ -27,6 +27,8 @@ def status_dict(facts: ClusterFacts) -> dict[str, Any]:
         "quorum": quorum(voters),
         "failures_tolerated": tolerance(voters),
         "has_quorum": len(facts.healthy_voters) >= quorum(voters) if voters else False,
+        # without a quorum: the host whose own member list `members` is (read without a leader)
+        "members_from": facts.members_from or None,
         "members": [
             {
                 "id": m.id_hex,

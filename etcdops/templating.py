@@ -138,17 +138,22 @@ def mask_secrets(text: str, secrets: list[str]) -> str:
 
 
 def env_update(current: str | None, updates: Mapping[str, object]) -> str:
-    """Set KEY=value lines in an env file, keeping every other line as it was."""
+    """Set KEY=value lines in an env file, keeping every other line as it was; a value of None
+    removes the key's lines (`{"ETCD_FORCE_NEW_CLUSTER": none}`)."""
     lines = (current or "").splitlines()
     pending = dict(updates)
+    removed = {k for k, v in pending.items() if v is None}
     out = []
     for line in lines:
         key = line.split("=", 1)[0].strip()
-        if "=" in line and not line.lstrip().startswith("#") and key in pending:
+        setting = "=" in line and not line.lstrip().startswith("#")
+        if setting and key in removed:
+            pending.pop(key, None)
+        elif setting and key in pending:
             out.append(_env_line(key, pending.pop(key)))
         else:
             out.append(line)
-    out.extend(_env_line(k, v) for k, v in pending.items())
+    out.extend(_env_line(k, v) for k, v in pending.items() if v is not None)
     return "\n".join(out)  # the template's own final newline ends the file
 
 

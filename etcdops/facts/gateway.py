@@ -27,6 +27,9 @@ TIMEOUT = "3"  # seconds per request, as the facts' etcdctl --command-timeout
 PATHS = {
     "status": ("/v3/maintenance/status", "{}"),
     "members": ("/v3/cluster/member/list", '{"linearizable":true}'),
+    # the member list as this member knows it, served without a leader (etcdctl 3.5 has no
+    # --consistency for member list): what the cluster was, when it has lost its quorum
+    "own_members": ("/v3/cluster/member/list", '{"linearizable":false}'),
     # a serializable read of revision 1 on this member: 400 "required revision has been compacted"
     # once a compaction has reached it (etcdctl get x --rev=1 --consistency=s); with etcd auth on,
     # refused for want of a user, which tells nothing

@@ -12,8 +12,10 @@ from dataclasses import replace
 
 from etcdops.commands import auth_env
 from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.facts import gateway
 from etcdops.facts import versions as installed
 from etcdops.facts.model import Alarm, ClusterFacts, HostFacts, Member
+from etcdops.facts.parse import ParseError, parse_member_list
 from etcdops.facts.script import facts_script
 from etcdops.facts.sections import (
     ClusterView,
@@ -97,9 +99,14 @@ def gather(
             host_facts[name] = res
     if around_ssh:
         host_facts.update(_around_ssh(inventory, pool, host_facts, cluster, fresh, timeout))
+    members_from = ""
+    if versions and not cluster.members:  # no quorum read: the member list a member knows
+        members_from = _own_member_list(inventory, pool, host_facts, cluster, timeout)
     facts = assemble(
         inventory, host_facts, cluster.members or [], cluster.cluster_id, cluster.alarms
     )
+    if members_from:
+        facts = replace(facts, members_from=members_from)
     if through is not None and not versions:
         through.observe(facts)
     return facts
@@ -130,6 +137,40 @@ def _read_through(
             )
     results.update(pool.map([h for h in asked if h.name not in answers], one))
     return results
+
+
+def _own_member_list(
+    inventory: Inventory,
+    pool: Pool,
+    host_facts: dict[str, HostFacts],
+    cluster: ClusterView,
+    timeout: float,
+) -> str:
+    """Without a quorum no member serves the linearizable member list; each still knows its own.
+    Read it (serializable, through etcd's gateway) from the member that answered status with the
+    highest applied index, into cluster; its host, or "" when none could tell."""
+    answered = sorted(
+        ((hf.status.applied_index, name) for name, hf in host_facts.items() if hf.status),
+        reverse=True,
+    )
+    for _, name in answered[:2]:
+        etcd = inventory.host(name).etcd
+        if etcd is None:
+            continue
+        requests = gateway.requests_of([etcd.client_url], ("own_members",))
+        try:
+            result = pool.get(name).run(gateway.requests_command(etcd, requests).text, timeout)
+        except EtcdopsError:
+            continue
+        answer = gateway.parse(result.stdout, requests).get(requests[0])
+        if answer is None or answer.code != 200:
+            continue
+        try:
+            cluster.cluster_id, cluster.members = parse_member_list(answer.body)
+        except (ParseError, KeyError, TypeError, ValueError):
+            continue
+        return name
+    return ""
 
 
 def _around_ssh(

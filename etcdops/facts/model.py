@@ -92,6 +92,8 @@ class ClusterFacts:
     member_hosts: dict[int, str] = field(default_factory=dict)
     # time.monotonic() when read; 0.0 = not read live
     read_at: float = field(default=0.0, compare=False)
+    # without a quorum: the host whose own member list `members` is (read without a leader)
+    members_from: str = ""
 
     # ----- derived ---------------------------------------------------------
     @property

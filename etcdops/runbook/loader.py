@@ -142,8 +142,8 @@ def _expand_includes(
 ) -> tuple[list[tuple[Any, str, Loop | None]], tuple[str, ...]]:
     """Steps as (step, the file it is written in, its loop): `- include: FILE` stands for the list
     of steps in FILE, a path below the runbook's folder (one level: an included file includes
-    nothing); `- for_each: LIST` with `as: NAME` and `steps:` or `include:` repeats them for each
-    item (no loop within a loop)."""
+    nothing); `- for_each: LIST` with `as: NAME` (and `with:` vars per item) and `steps:` or
+    `include:` repeats them for each item (no loop within a loop)."""
     expanded: list[tuple[Any, str, Loop | None]] = []
     included: list[str] = []
     for group, s in enumerate(steps, 1):
@@ -161,10 +161,18 @@ def _expand_includes(
 def _loop(
     file: str, s: LineDict, group: int, included: list[str]
 ) -> tuple[Loop, list[tuple[Any, str]]]:
-    _unknown(file, s, {"for_each", "as", "steps", "include"}, "a for_each")
+    _unknown(file, s, {"for_each", "as", "with", "steps", "include"}, "a for_each")
     name = s.get("as")
     if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise _err(file, s, "for_each needs `as: NAME` (lower-case letters, digits, _)")
+    given = s.get("with") or {}
+    if not isinstance(given, dict):
+        raise _err(file, s, "for_each's with: is a mapping of NAME: template")
+    with_vars = []
+    for key, value in given.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", key) or key == name:
+            raise _err(file, s, f"for_each's with: {key!r} is no name of its own (a-z, 0-9, _)")
+        with_vars.append((key, _template(file, value, s, f"for_each's with: {key}")))
     if ("steps" in s) == ("include" in s):
         raise _err(file, s, "for_each needs exactly one of `steps:` or `include:`")
     if "include" in s:
@@ -176,7 +184,8 @@ def _loop(
     for item, src in body:
         if isinstance(item, LineDict) and ("include" in item or "for_each" in item):
             raise _err(src, item, "the steps of a for_each include nothing and loop no further")
-    return Loop(_template(file, s["for_each"], s, "for_each"), name, group), body
+    each = _template(file, s["for_each"], s, "for_each")
+    return Loop(each, name, group, tuple(with_vars)), body
 
 
 def _include(file: str, s: LineDict, included: list[str]) -> list[tuple[Any, str]]:

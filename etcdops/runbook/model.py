@@ -53,11 +53,15 @@ class Check:
 @dataclass(frozen=True)
 class Loop:
     """Steps repeated for each item of a list, in order: `- for_each: "{{ vars.list }}"`,
-    `as: NAME`, and `steps:` (or `include: FILE`). Within them, vars.NAME is the item."""
+    `as: NAME`, and `steps:` (or `include: FILE`). Within them, vars.NAME is the item, and each
+    var of `with:` as rendered for it."""
 
     each: str  # a template rendered at plan time to a list
     name: str
     group: int  # the steps of one loop share it (a runbook may have several loops)
+    # `with: {NAME: TEMPLATE}`: vars of each item, rendered in order with the item known (from
+    # vars and the item: a resumed run renders them again from its frozen vars)
+    with_vars: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

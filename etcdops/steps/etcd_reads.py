@@ -146,7 +146,9 @@ def snapshot_status_command(etcd: EtcdConfig, version: str | None, path: str) ->
 def count_read(etcd: EtcdConfig, endpoints: str | None = None) -> Command:
     """Keys at a revision, counted by etcd: the `count` of a one-key range read over every key (3.4
     has no --count-only; both answer `count` with --limit=1). The revision is filled when it runs
-    (`count_read(...).fill(REVISION=...)`)."""
+    (`count_read(...).fill(REVISION=...)`). Serializable: the member asked answers from its own
+    data at that fixed revision, also without a quorum (a snapshot saved while the cluster has lost
+    it, by recover)."""
     return etcdctl(
         etcd,
         "get",
@@ -154,6 +156,7 @@ def count_read(etcd: EtcdConfig, endpoints: str | None = None) -> Command:
         "--prefix",
         "--keys-only",
         "--limit=1",
+        "--consistency=s",
         Live("REVISION", prefix="--rev="),
         "-w",
         "json",

@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from etcdops.commands import Command, Raw, sh, trusted
+from etcdops.errors import StepFailed
 from etcdops.facts.parse import listening_on, parse_listeners
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
@@ -20,10 +21,18 @@ from etcdops.steps.spec import spec_field
 STOP_POLL = 0.2  # s between checks that etcd has exited
 
 
+FORCE = "ETCD_FORCE_NEW_CLUSTER"
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     state: Literal["started", "stopped", "restarted"] = spec_field(
         "started, stopped (verified) or restarted"
+    )
+    new_cluster: bool = spec_field(
+        f"started with {FORCE}=true in the host's etcd.env (recover): the cluster becomes this one "
+        "member; checked in the file before it starts",
+        False,
     )
 
 
@@ -34,6 +43,12 @@ class ServiceAction(Action):
     change: Command
     listeners: Command
     ports: tuple[tuple[str, int], ...]
+    host: str = ""
+    env: Command | None = None  # new_cluster: the flag read from etcd.env before the start
+
+    @property
+    def membership(self) -> tuple[str, str] | None:
+        return ("new_cluster", self.host) if self.env is not None else None
 
 
 def member_ports(etcd: EtcdConfig) -> tuple[tuple[str, int], ...]:
@@ -107,7 +122,17 @@ class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
             "restarted": f"restart etcd on {ctx.host}",
         }[spec.state]
         status, listeners = status_command(etcd), listeners_command()
-        reads = (status, listeners) if spec.state == "stopped" else (status,)
+        reads: tuple[Command, ...] = (status, listeners) if spec.state == "stopped" else (status,)
+        env = None
+        if spec.new_cluster:
+            if spec.state != "started":
+                raise ctx.error("etcd_service.new_cluster goes with state: started")
+            env = sh("grep", "-sx", f"{FORCE}=true", etcd.env_file).reads()
+            intent += (
+                f", as a new cluster of this one member with all of its data ({FORCE}=true in "
+                f"{etcd.env_file}, checked first)"
+            )
+            reads += (env,)
         return ServiceAction(
             intent=intent,
             commands=(change,),
@@ -117,6 +142,8 @@ class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
             change=change,
             listeners=listeners,
             ports=ports,
+            host=ctx.host,
+            env=env,
         )
 
     def execute(self, action: ServiceAction, ex: ExecContext) -> Outcome:
@@ -126,6 +153,12 @@ class EtcdServiceKind(StepKind[ServiceSpec, ServiceAction]):
         if action.state == "started":
             if ex.run(action.status, check=False).ok:
                 return Outcome.ok("already running")
+            if action.env is not None and not ex.run(action.env, check=False).ok:
+                raise StepFailed(
+                    ex.step,
+                    ex.host,
+                    f"its etcd.env does not set {FORCE}=true: not starting it as a new cluster",
+                )
             out = ex.run(action.change).stdout.strip()
             return Outcome.changed(out.splitlines()[-1] if out else "started")
         state = read_state(ex, action.status, action.listeners, action.ports)

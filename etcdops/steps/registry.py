@@ -7,6 +7,7 @@ from typing import Any
 from etcdops.steps.alarm_disarm import AlarmDisarmKind
 from etcdops.steps.base import StepKind
 from etcdops.steps.command import CommandKind
+from etcdops.steps.copy_aside import CopyAsideKind
 from etcdops.steps.download import DownloadKind
 from etcdops.steps.etcd_compact import EtcdCompactKind
 from etcdops.steps.etcd_defrag import EtcdDefragKind
@@ -38,6 +39,7 @@ KINDS: dict[str, StepKind[Any, Any]] = {
     for kind in (
         EtcdServiceKind(),
         MoveAsideKind(),
+        CopyAsideKind(),
         SwapDirKind(),
         EtcdMemberKind(),
         EtcdSnapshotSaveKind(),

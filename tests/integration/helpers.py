@@ -192,6 +192,17 @@ class LabEnv:
             while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
 
+    def lose(self, hosts: tuple[str, ...], tag: str) -> None:
+        """Those members are gone for good: etcd killed (SIGKILL, by the lab's pid files), the
+        data dir moved away as `lost-TAG` under the host's root (kept, out of etcdops' sight)."""
+        for host in hosts:
+            pid = int((self.host_root(host) / "run" / "etcd.pid").read_text())
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        for host in hosts:
+            data = self.host_root(host) / "var" / "lib" / "etcd"
+            shutil.move(data, self.host_root(host) / f"lost-{tag}")
+
     def wait_healthy(self, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
         while True:

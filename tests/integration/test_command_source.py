@@ -39,6 +39,8 @@ def test_every_builtin_runbook_runs_only_commands_its_plan_shows(slab: LabEnv) -
     slab.set_members(voters(slab))
     run(slab, "scale-in", "-p", "host=node5")
     slab.set_members(voters(slab))
+    slab.lose(("node2", "node3"), "source")  # the quorum is lost: recover from node1
+    run(slab, "recover", "-p", "force=true")
     run(slab, "prune", "-p", "older_than=0m", "-p", "keep=0")
     run(slab, "move-leader")
     run(slab, "alarms", "-p", "disarm=NOSPACE")

@@ -63,6 +63,10 @@ def test_a_for_each_repeats_its_steps_for_each_item_in_order(tmp_path: Path) -> 
         ('{for_each: "{{ [1] }}", as: i}', "exactly one of `steps:` or `include:`"),
         ('{for_each: "{{ [1] }}", as: i, steps: [{for_each: "{{ [2] }}", as: j, steps: []}]}',
          "loop no further"),
+        ('{for_each: "{{ [1] }}", as: i, with: x, steps: [{name: x, wait: {until: "true"}}]}',
+         "with: is a mapping"),
+        ('{for_each: "{{ [1] }}", as: i, with: {i: "1"}, steps: [{name: x, wait: {until: "1"}}]}',
+         "no name of its own"),
     ],
 )  # fmt: skip
 def test_a_malformed_for_each_is_refused_where_it_is_written(
@@ -80,3 +84,28 @@ def test_a_for_each_over_something_that_is_not_a_list_is_refused(tmp_path: Path)
     path.write_text(ROLLING.replace("{{ ['node2', 'node3', 'node1'] }}", "node2"))
     with pytest.raises(RunbookError, match="not a list"):
         plan_for(lab_inventory(), "notalist", [], runbook=path)
+
+
+def test_with_gives_each_item_vars_of_its_own(tmp_path: Path) -> None:
+    """`with:` vars are rendered per item, in order, with the item (and the earlier ones) known:
+    recover's joins each see the cluster as it is by then."""
+    path = tmp_path / "with.yml"
+    path.write_text(
+        ROLLING.replace(
+            "    as: member\n",
+            "    as: member\n    with:\n"
+            '      before: "{{ vars.order[:vars.order.index(vars.member)] }}"\n'
+            '      n: "{{ vars.before | length }}"\n',
+        ).replace('"Restart {{ vars.member }}"', '"Restart {{ vars.member }} after {{ vars.n }}"')
+    )
+    plan = plan_for(lab_inventory(), "with", [], runbook=path)
+    assert [s.name for s in plan.steps if s.name.startswith("Restart")] == [
+        "Restart node2 after 0",
+        "Restart node3 after 1",
+        "Restart node1 after 2",
+    ]
+    assert plan.step("Wait for node1").scope == {
+        "member": "node1",
+        "before": ["node2", "node3"],
+        "n": 2,
+    }

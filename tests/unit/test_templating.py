@@ -51,3 +51,9 @@ def test_env_update_keeps_other_lines() -> None:
         "ETCD_X='a b'",
     ]
     assert env_parse(out)["ETCD_X"] == "a b"
+
+
+def test_env_update_removes_a_key_given_none() -> None:
+    current = "ETCD_NAME=n1\nETCD_FORCE_NEW_CLUSTER=true\n# ETCD_FORCE_NEW_CLUSTER=true\n"
+    out = env_update(current, {"ETCD_FORCE_NEW_CLUSTER": None, "ETCD_GONE": None})
+    assert out.splitlines() == ["ETCD_NAME=n1", "# ETCD_FORCE_NEW_CLUSTER=true"]
