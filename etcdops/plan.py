@@ -496,24 +496,24 @@ def _check_result(
         ok = bool(evaluate(check.expr, variables, where=runbook.file, line=check.line))
         return CheckResult(message=message, ok=ok, exit_code=check.exit_code)
     host = render(check.on, variables, shell=False, where=runbook.file, line=check.line).strip()
-    if host != CONTROL and host not in inventory.hosts:
-        raise RunbookError(runbook.file, check.line, f"pre-flight check on unknown host {host!r}")
-    if check.probe is not None:
-        kind = PROBES[check.probe]
-        if isinstance(kind, MemberCerts):
-            ca, ca_host = _cluster_ca(inventory, probe, host)
-            ok, detail = kind.check(
-                probe, inventory.hosts[host], runbook.file, check.line, ca, ca_host
+    # a probe may name several hosts, comma-separated: it holds when it holds on each
+    names = [h.strip() for h in host.split(",") if h.strip()] if check.probe else [host]
+    for name in names:
+        if name != CONTROL and name not in inventory.hosts:
+            raise RunbookError(
+                runbook.file, check.line, f"pre-flight check on unknown host {name!r}"
             )
-        else:
-            ok, detail = kind.check(probe, inventory.hosts[host], runbook.file, check.line)
+    if check.probe is not None:
+        found = [_probe(check, probe, inventory, runbook.file, name) for name in names]
+        failed = [detail for ok, detail in found if not ok]
+        detail = "; ".join(failed or [d for _, d in found if d])
         # a probe's detail says what it found
         return CheckResult(
             message=message,
-            ok=ok,
+            ok=not failed,
             detail=detail,
             exit_code=check.exit_code,
-            problem="" if ok else detail,
+            problem=detail if failed else "",
         )
     if host != CONTROL:
         ctx = {**variables, "host": host_context(inventory.hosts[host], inventory)}
@@ -523,6 +523,16 @@ def _check_result(
         text = render(check.run, ctx, shell=True, where=runbook.file, line=check.line)
     ok, detail = probe.check(host, text.strip())
     return CheckResult(message=message, ok=ok, detail=detail, exit_code=check.exit_code)
+
+
+def _probe(
+    check: Any, probe: Probe, inventory: Inventory, file: str, host: str
+) -> tuple[bool, str]:
+    kind = PROBES[check.probe]
+    if isinstance(kind, MemberCerts):
+        ca, ca_host = _cluster_ca(inventory, probe, host)
+        return kind.check(probe, inventory.hosts[host], file, check.line, ca, ca_host)
+    return kind.check(probe, inventory.hosts[host], file, check.line)
 
 
 def _cluster_ca(inventory: Inventory, probe: Probe, joining: str) -> tuple[str, str]:

@@ -44,7 +44,16 @@ class EtcdEndpointStatusKind(StepKind[StatusSpec, StatusAction]):
         )
 
     def execute(self, action: StatusAction, ex: ExecContext) -> Outcome:
-        out = ex.run(action.command)
+        # etcdctl prints the status of the endpoints that answered and exits 1 when one did not
+        # (a member recover left out, say): the table shows those, and names the others
+        out = ex.run(action.command, check=False)
+        if not out.ok and not out.stdout.strip():
+            ex.run(action.command)  # fails, naming the command and its error
+        failed = [
+            line.strip()
+            for line in out.stderr.splitlines()
+            if line.startswith("Failed to get the status of endpoint")
+        ]
         lines = [action.message.rstrip()] if action.message.strip() else []
         lines.append(
             f"{'HOST':<10} {'ID':<17} {'VERSION':<8} {'DB SIZE':>9} {'IN USE':>9} {'LEADER':<6} "
@@ -57,4 +66,4 @@ class EtcdEndpointStatusKind(StepKind[StatusSpec, StatusAction]):
                 f"{'*' if s.is_leader else '':<6} "
                 f"{s.raft_term:>5} {s.raft_index:>8} {s.revision:>9}"
             )
-        return Outcome.ok("\n".join(lines))
+        return Outcome.ok("\n".join(lines + failed))

@@ -168,6 +168,29 @@ class LabEnv:
             lines += [f"        {h}:\n          ansible_host: {self.address(h)}" for h in members]
         (inv / "hosts.yml").write_text("\n".join(lines) + "\n")
 
+    def inventory_of(self, name: str, members: list[str]) -> None:
+        """inventories/NAME: the lab's inventory (its group_vars, TLS or not) with an etcd group of
+        those hosts only, the others spares."""
+        src, dest = self.root / "inventories" / "lab", self.root / "inventories" / name
+        shutil.copytree(src, dest, dirs_exist_ok=True)
+        hosts = sorted(p.name for p in (self.root / ".lab" / "hosts").iterdir())
+        if (dest / "inventory.ini").exists():
+            lines = []
+            for group, names in (
+                ("etcd", members),
+                ("spares", [h for h in hosts if h not in members]),
+            ):
+                lines += [f"[{group}]"]
+                lines += [f"{h} ansible_host={self.address(h)} ip={self.address(h)}" for h in names]
+            (dest / "inventory.ini").write_text("\n".join(lines) + "\n")
+            return
+        lines = ["all:", "  children:", "    etcd:", "      hosts:"]
+        lines += [f"        {h}:\n          ansible_host: {self.address(h)}" for h in members]
+        lines += ["    spares:", "      hosts:"]
+        others = [h for h in hosts if h not in members]
+        lines += [f"        {h}:\n          ansible_host: {self.address(h)}" for h in others]
+        (dest / "hosts.yml").write_text("\n".join(lines) + "\n")
+
     def address(self, name: str) -> str:
         return f"{self.net}{name.removeprefix('node')}"
 

@@ -41,6 +41,10 @@ def test_every_builtin_runbook_runs_only_commands_its_plan_shows(slab: LabEnv) -
     slab.set_members(voters(slab))
     slab.lose(("node2", "node3"), "source")  # the quorum is lost: recover from node1
     run(slab, "recover", "-p", "force=true")
+    slab.inventory_of("fresh", ["node4", "node5"])  # the retired members: a cluster of their own
+    slab.etcdops(
+        "run", "bootstrap", "-i", "fresh", "--yes", "-p", "install=false", check=True, timeout=900
+    )
     run(slab, "prune", "-p", "older_than=0m", "-p", "keep=0")
     run(slab, "move-leader")
     run(slab, "alarms", "-p", "disarm=NOSPACE")

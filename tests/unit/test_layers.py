@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
         "snapshots",
         "snapshot_leases",
         "revision",
+        "recovery",
         "schema",
     },
     {"plan"},
