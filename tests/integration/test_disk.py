@@ -238,10 +238,12 @@ def test_bulk_copies_hash_both_ends_and_name_a_full_disk(
     from etcdops.errors import TransferError
     from etcdops.inventory import load_inventory
     from etcdops.transport.ssh import SSHTransport
+    from etcdops.transport.ssh.transfer import Transfer
 
     transport = SSHTransport(load_inventory(klab.root / "inventories" / "lab").host("node4"))
     try:
-        copier = transport._copier()  # noqa: SLF001 - the copier itself, whichever path a size would pick
+        # the copier itself, whichever path a size would pick
+        copier = Transfer(transport)._copier()  # noqa: SLF001
         copier.remote_python = remote_python
         # the lab's hosts have python3 (as Ansible's managed hosts do): the first case takes that
         # path
