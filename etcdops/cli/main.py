@@ -78,11 +78,20 @@ def status(
     check: Annotated[
         bool, typer.Option("--check", help="exit 1 unless the cluster is healthy (why: on stderr)")
     ] = False,
+    consistency: Annotated[
+        bool,
+        typer.Option(
+            "--consistency",
+            help="compare every member's keyspace hash at one revision; exit 1 naming a member "
+            "whose data differs",
+        ),
+    ] = False,
 ) -> None:
     """Members, endpoints, leader, quorum and alarms of the cluster (read-only).
 
     Exits 1 when no member's etcd could be read, saying why on stderr."""
     from etcdops.cli.progress import echo_painted
+    from etcdops.facts import consistency as hashes
     from etcdops.facts.gather import gather
     from etcdops.output import status_text
     from etcdops.serialize import status_dict
@@ -92,10 +101,25 @@ def status(
     inv = get_inventory(inventory)
     with Pool(inv) as pool:
         facts = gather(inv, pool, around_ssh=True)
+        compared = hashes.check(inv, pool, facts) if consistency and facts.read_any else None
     if output == StatusOutput.json:
-        typer.echo(json.dumps(status_dict(facts), indent=2))
+        data = status_dict(facts)
+        if compared is not None:
+            data["consistency"] = {
+                "revision": compared.revision,
+                "hashes": {h: f"{v:x}" for h, v in compared.hashes.items()},
+                "differ": list(compared.differ),
+                "error": compared.error or None,
+            }
+        typer.echo(json.dumps(data, indent=2))
     else:
-        echo_painted(status_text(facts))
+        echo_painted(
+            status_text(facts)
+            + "".join(f"\n{line}" for line in (compared.lines() if compared else []))
+        )
+    if compared is not None and not compared.ok:
+        err(compared.lines()[0])
+        raise typer.Exit(1)
     if not facts.read_any:
         why = "; ".join(facts.problems()) or "the inventory's etcd group has no host with etcd"
         err(f"error: no member's etcd could be read: {why}")

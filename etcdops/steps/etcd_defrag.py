@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass
 
 from etcdops import units
-from etcdops.commands import Command, etcdctl
+from etcdops.commands import Command, Live, etcdctl
 from etcdops.errors import StepFailed
 from etcdops.facts.disk import df_command, parse_df
 from etcdops.facts.model import EndpointStatus
+from etcdops.facts.parse import parse_hashkv
 from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, rule_ok
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
@@ -43,6 +44,7 @@ class DefragAction(Action):
     endpoints: tuple[str, ...]
     quota: int
     defrag: Command
+    hashkv: Command  # its own keyspace hash at a fixed revision: the same after as before
 
 
 class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
@@ -65,14 +67,19 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         endpoints = endpoints_of(ctx.inventory)
         status = ctx.facts.status_of(ctx.host)
         defrag = etcdctl(etcd, "defrag", command_timeout=f"{spec.timeout}s")
+        hashkv = etcdctl(
+            etcd, "endpoint", "hashkv", Live("REVISION", prefix="--rev="), "-w", "json"
+        ).reads()
         # bbolt copies what is in use, at most
         return DefragAction(
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} "
             "holds and its disk has room for the copy bbolt writes; the whole cluster healthy "
-            "before, and again after it (else stop here)",
+            "before, and again after it (else stop here); its keyspace hash at its revision "
+            "right before is the same after",
             commands=(defrag,),
-            reads=(*reads(etcd), df_command([etcd.data_dir])),
+            reads=(*reads(etcd), df_command([etcd.data_dir]), hashkv),
             defrag=defrag,
+            hashkv=hashkv,
             etcd=etcd,
             rule=spec.rule,
             seconds=spec.timeout,
@@ -115,6 +122,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         no_room = self._why_no_room(ex, action, before.db_size)
         if no_room:
             return Outcome(HostStatus.SKIPPED, no_room)
+        hash_before = self._hash(ex, action, before.revision)
         started = time.time()
         t0 = time.monotonic()
         ex.run(action.defrag)
@@ -137,6 +145,14 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         )
         statuses = seen[-1] if seen else read_status(ex, action.etcd, list(action.endpoints))
         after, leader_after = self._own(ex, action, statuses), self._leader(ex, statuses)
+        hash_after = self._hash(ex, action, before.revision)
+        if hash_before is not None and hash_after is not None and hash_before != hash_after:
+            raise StepFailed(
+                ex.step,
+                ex.host,
+                f"{ex.host} hashes its keyspace at revision {before.revision} to {hash_after:x} "
+                f"after the defragmentation, {hash_before:x} before: its data changed",
+            )
         report = {
             "member": ex.host,
             "db_before": before.db_size,
@@ -146,6 +162,12 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             "leader_before": leader_before,
             "leader_after": leader_after,
             "started": int(started * 1000),
+            # None: not compared (the revision was compacted meanwhile, or hashkv failed)
+            "hashkv": {
+                "revision": before.revision,
+                "before": f"{hash_before:x}" if hash_before is not None else None,
+                "after": f"{hash_after:x}" if hash_after is not None else None,
+            },
         }
         return Outcome.changed(
             f"{ex.host}: db size {units.size(before.db_size)} -> {units.size(after.db_size)} "
@@ -153,6 +175,17 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             f"{leader_before} -> {leader_after} ({reason})",
             report=report,
         )
+
+    @staticmethod
+    def _hash(ex: ExecContext, action: DefragAction, revision: int) -> int | None:
+        """The member's hash of its keyspace at revision; None when it cannot tell (compacted
+        past it meanwhile: nothing to compare)."""
+        result = ex.run(action.hashkv.fill(REVISION=revision), check=False)
+        try:
+            hashes = parse_hashkv(result.stdout) if result.ok else []
+        except ValueError:
+            hashes = []
+        return hashes[0].hash if hashes else None
 
     @staticmethod
     def _why_no_room(ex: ExecContext, action: DefragAction, db_size: int) -> str:

@@ -225,6 +225,11 @@ class LabEnv:
         for host in hosts:
             data = self.host_root(host) / "var" / "lib" / "etcd"
             shutil.move(data, self.host_root(host) / f"lost-{tag}")
+        # a leader that lost its quorum steps down an election timeout (1 s on the lab) later
+        deadline = time.monotonic() + 30
+        while json.loads(self.etcdops("status", "-i", "lab", "-o", "json").stdout)["leader"]:
+            assert time.monotonic() < deadline, "the survivor still leads after 30 s"
+            time.sleep(0.5)
 
     def wait_healthy(self, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.integration.helpers import ETCDOPS, LabEnv
+from tests.integration.helpers import ETCDOPS, LabEnv, fill
 from tests.terminal import SPINNER, Screen, run_on_pty
 
 pytestmark = pytest.mark.lab
@@ -35,6 +35,8 @@ def not_glued(screen: Screen) -> None:
 
 
 def test_a_restore_on_a_terminal_is_coloured_fits_and_ends_with_a_summary(lab: LabEnv) -> None:
+    # ~30 MB: the copy and the restore last long enough for the live region to draw their bars
+    assert fill(lab, 300, 1, 100_000).returncode == 0
     code, screen, raw = on_terminal(lab, "run", "snapshot", "-i", "lab", "--yes")
     assert code == 0, screen.text
     code, screen, raw = on_terminal(lab, "run", "restore", "-i", "lab", "--yes")
