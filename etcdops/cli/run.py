@@ -69,6 +69,7 @@ def run(
     )
     if the_window is not None and not the_window.contains(dt.datetime.now(dt.UTC)):
         raise OutsideWindow(f"outside the maintenance window {the_window}; nothing was touched")
+    _check_before_anything(report, junit, html)
     saved, run_dir = _saved_record(plan_file, resume)
     if saved is not None:
         runbook, inventory = saved["runbook_file"], saved["inventory_path"]
@@ -115,6 +116,21 @@ def run(
     )
     if the_plan.on_success:
         say("\n" + the_plan.on_success.strip())
+    if result.exit_code:  # a signal (or the lock's loss) that came once the last step was running
+        err(f"run {result.run_id}: {result.error}")
+        raise typer.Exit(result.exit_code)
+
+
+def _check_before_anything(report: Path | None, junit: Path | None, html: Path | None) -> None:
+    """Settings and output paths that are wrong are refused (exit 2) before anything is read or
+    touched, never after the maintenance ran."""
+    from etcdops.execute.artifacts import check_output
+    from etcdops.lock import lock_ttl
+
+    lock_ttl()
+    for path, option in ((report, "--report"), (junit, "--junit"), (html, "--html")):
+        if path is not None:
+            check_output(path, option, renamed=option == "--html")
 
 
 def _write_html(dest: Path, the_report: dict[str, Any], run_id: str, say: Any) -> None:
@@ -157,7 +173,10 @@ def _saved_record(
     if plan_file is not None:
         return load_record(plan_file), None
     if resume is not None:
+        from etcdops.execute.runlock import claim
+
         run_dir, data = resume_record(resume)
+        claim(resume)  # held until this process ends: exit 4 if that run has a live runner
         return data, run_dir
     return None, None
 
