@@ -1,10 +1,12 @@
 """Commands as objects: every value quoted where the command is built, secrets never in argv.
 
 A ``Command`` has the text that runs, the text people see (secrets masked) and ``env``:
-secret environment variables (etcd's ``ETCDCTL_USER``) that the transport hands to the
-remote shell over the SSH channel's stdin, so they never appear in any process's
-arguments on any host (``/proc/PID/cmdline`` is world-readable; a process's environment
-is readable by its own user and root only).
+secrets (etcd's ``ETCDCTL_USER``) that the transport hands to the remote shell over the SSH
+channel's stdin, so they never appear in any process's arguments on any host
+(``/proc/PID/cmdline`` is world-readable). The shell reads each into a variable it does not
+export (``held(NAME)``); only the etcdctl invocations that need it get it, as an assignment
+in front of them (``ETCDCTL_USER="$_etcdops_ETCDCTL_USER" etcdctl ...``), so no other process
+of the script (curl, df, stat, awk...) has it in its environment.
 
 A plan shows every command its run executes. A value known only when the step runs (a
 revision, a member id, an owner read from the host) is a ``Live`` placeholder: the plan
@@ -30,6 +32,7 @@ AND = Raw("&&")
 PIPE = Raw("|")
 # a placeholder in the text that runs: NUL never comes from any input (specs refuse it)
 _SLOT = re.compile("\x00([A-Z][A-Z0-9_]*)\x00")
+AUTH_VAR = "ETCDCTL_USER"  # etcdctl reads NAME:PASSWORD from it: never a flag (argv is public)
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,26 @@ def trusted(text: str, env: Iterable[tuple[str, Secret]] = ()) -> Command:
     return Command(text, text, tuple(env))
 
 
+def held(name: str) -> str:
+    """The shell variable, not exported, that holds the secret NAME read from stdin."""
+    return f"_etcdops_{name}"
+
+
+def auth_prefix(etcd: EtcdConfig | None) -> str:
+    """`ETCDCTL_USER="$_etcdops_ETCDCTL_USER"` in front of an etcdctl invocation when the host uses
+    etcd auth (the value comes from stdin, see transport.env_prelude), else nothing."""
+    if etcd is None or not etcd.user:
+        return ""
+    return f'{AUTH_VAR}="${held(AUTH_VAR)}"'
+
+
 def auth_env(etcd: EtcdConfig | None) -> tuple[tuple[str, Secret], ...]:
     """etcd auth for etcdctl as ETCDCTL_USER=NAME:PASSWORD: an environment variable, never a
     flag."""
     if etcd is None or not etcd.user:
         return ()
     password = etcd.password.reveal() if etcd.password is not None else ""
-    return (("ETCDCTL_USER", Secret(f"{etcd.user}:{password}" if password else etcd.user)),)
+    return ((AUTH_VAR, Secret(f"{etcd.user}:{password}" if password else etcd.user)),)
 
 
 def tls_flags(etcd: EtcdConfig) -> list[str]:
@@ -171,7 +187,13 @@ def etcdctl(
         *tls_flags(etcd),
         *args,
     ]
-    return sh(*parts, env=auth_env(etcd) if auth else ())
+    command = sh(*parts, env=auth_env(etcd) if auth else ())
+    prefix = auth_prefix(etcd) if auth else ""
+    if not prefix:
+        return command
+    # the plan shows the command as the operator types it; the credential's variable is named in
+    # the text that runs only (like a masked secret)
+    return replace(command, text=f"{prefix} {command.text}")
 
 
 def uses_etcdutl(version: str | None) -> bool:
@@ -203,17 +225,24 @@ def words(command: Command) -> list[str]:
 
 
 def etcdctl_fragment(
-    etcd: EtcdConfig, endpoints: str | None = None, command_timeout: str = COMMAND_TIMEOUT
+    etcd: EtcdConfig,
+    endpoints: str | None = None,
+    command_timeout: str = COMMAND_TIMEOUT,
+    auth: bool = True,
 ) -> ShellFragment:
-    """`host.etcdctl` for templates (users' own `command:` steps) and the facts script: the host's
-    etcdctl with its endpoint and TLS flags as a shell fragment. etcd auth is never a flag:
-    ETCDCTL_USER goes over stdin (Command.env)."""
+    """`host.etcdctl` for templates (users' own `command:` steps) and the facts script: the
+    host's etcdctl with its endpoint and TLS flags as a shell fragment. etcd auth is never a
+    flag: ETCDCTL_USER goes over stdin (Command.env) into a shell variable, and the fragment
+    that runs (ShellFragment.shell) passes it to this etcdctl only; printed, it reads as the
+    operator would type it."""
+    prefix = auth_prefix(etcd) if auth else ""
     return ShellFragment(
         etcd.etcdctl,
         f"--endpoints={endpoints or etcd.client_url}",
         f"--dial-timeout={DIAL_TIMEOUT}",
         f"--command-timeout={command_timeout}",
         *tls_flags(etcd),
+        prefix=(Raw(prefix),) if prefix else (),
     )
 
 

@@ -176,6 +176,12 @@ class Interrupted(EtcdopsError):
     exit_code = ExitCode.INTERRUPTED
 
 
+class LockLost(Interrupted):
+    """The run's cluster lock is gone or another run holds it: stopped at the next safe point."""
+
+    exit_code = ExitCode.LOCKED
+
+
 class OutsideWindow(EtcdopsError):
     """Not inside the maintenance window (at the start, or it closed between steps)."""
 

@@ -7,6 +7,9 @@ node by node, memoised per node and stopped at the first limit. Only then is it 
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -28,6 +31,30 @@ def check_size(text: str | bytes, where: str, limit: int = MAX_BYTES) -> None:
         )
 
 
+def read_config(path: Path, where: str | None = None, limit: int = MAX_BYTES) -> str:
+    """The text of a file etcdops reads as input, bounded: a regular file only (a FIFO or a
+    device such as /dev/zero would block or never end), at most `limit` bytes. OSError or
+    LimitError (a ValueError) otherwise; UnicodeDecodeError for bytes that are not UTF-8."""
+    where = where or str(path)
+    # O_NONBLOCK: opening a FIFO without a writer returns at once, and is refused just below
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO or device?)"
+            raise LimitError(f"{where}: {kind}")
+        data = os.read(fd, limit + 1)
+        while len(data) <= limit:
+            more = os.read(fd, limit + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    check_size(data, where, limit)
+    return data.decode()
+
+
 def check_yaml(text: str, where: str, loader: Any = None) -> None:
     """Refuse a YAML document that is too large, too deep, or expands beyond MAX_NODES through
     aliases."""
@@ -40,7 +67,9 @@ def check_yaml(text: str, where: str, loader: Any = None) -> None:
                 _measure(root, where, aliases)
     except RecursionError:
         raise LimitError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml's own bound (1000): pure Python would recurse
+            raise LimitError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
         return  # not well-formed: the loader that reads it reports the error with its position
 
 

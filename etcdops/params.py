@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from etcdops.errors import ParamError
@@ -77,7 +79,17 @@ def _convert(param: Param, text: str, inventory: Inventory, runbook: str) -> Any
         raise ParamError(f"{where}: {text!r} does not match {param.pattern}")
     if "\x00" in text or "\n" in text:
         raise ParamError(f"{where}: control characters are not allowed")
+    if param.type == "path":
+        _check_path(text, where)
     return text
+
+
+def _check_path(text: str, where: str) -> None:
+    """A path on the control node cannot lie under something that is not a directory: refused
+    here, before anything is touched (not once a snapshot was saved on a member)."""
+    for folder in Path(os.path.abspath(text)).parents:
+        if folder.exists() and not folder.is_dir():
+            raise ParamError(f"{where}: {text!r} cannot exist: {folder} is not a directory")
 
 
 def display_params(values: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,34 @@ def run_dir(run_id: str) -> Path:
     return runs_dir() / checked_run_id(run_id)
 
 
+def runner_lock(run_id: str) -> Path:
+    """The file the one live runner of a run holds an exclusive flock on (execute/runlock.py)."""
+    return run_dir(run_id) / "runner.lock"
+
+
+STAMP = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+
+
+def checked_run(run: object) -> dict[str, str]:
+    """A run record's `run` ({id, stamp, time}) read from a file, each value in the form etcdops
+    gives it (the stamp goes into names on the hosts, the id into a path here); BadInput else."""
+    if not isinstance(run, dict):
+        raise BadInput("the plan's `run` is not {id, stamp, time}")
+    run_id, stamp, time = run.get("id"), run.get("stamp"), run.get("time")
+    checked_run_id(run_id)
+    if (
+        not isinstance(stamp, str)
+        or not STAMP.fullmatch(stamp)
+        or not str(run_id).startswith(stamp + "-")
+    ):
+        raise BadInput(
+            f"{str(stamp)[:80]!r} is not the stamp of run {run_id} (it looks like 20261207T042520Z)"
+        )
+    if not isinstance(time, str) or len(time) > 40 or not re.fullmatch(r"[0-9T:+.Z-]+", time):
+        raise BadInput(f"{str(time)[:80]!r} is not the time of run {run_id}")
+    return {"id": str(run_id), "stamp": stamp, "time": time}
+
+
 def checked_run_id(run_id: object) -> str:
     if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise BadInput(

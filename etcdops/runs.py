@@ -18,7 +18,7 @@ from typing import Any
 from etcdops import paths
 from etcdops.errors import BadInput, PlanStale
 from etcdops.inventory import Inventory
-from etcdops.limits import LimitError, check_json_depth, check_size
+from etcdops.limits import LimitError, check_json_depth, read_config
 from etcdops.plan import Plan
 from etcdops.serialize import plan_dict
 from etcdops.templating import Secret
@@ -90,14 +90,23 @@ def basis(plan: Plan) -> dict[str, Any]:
 
 def load_record(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
-        check_size(text, str(path), RECORD_MAX_BYTES)
+        text = read_config(path, limit=RECORD_MAX_BYTES)  # a regular file, bounded
         data = json.loads(text)
         check_json_depth(data, str(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, LimitError) as exc:
         raise BadInput(f"{path}: not a saved plan: {exc}") from None
     if not isinstance(data, dict) or data.get("record") != RECORD_SCHEMA:
         raise BadInput(f"{path}: not a plan saved by `etcdops plan --save` ({RECORD_SCHEMA})")
+    return _checked_run(data, str(path))
+
+
+def _checked_run(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The record with its run id, stamp and time in etcdops' own forms (they become paths and
+    names): refused before anything is read from the hosts."""
+    try:
+        data["run"] = paths.checked_run(data.get("run"))
+    except BadInput as exc:
+        raise BadInput(f"{where}: {exc}; nothing was touched") from None
     return data
 
 
@@ -177,7 +186,8 @@ def list_runs() -> list[dict[str, Any]]:
     return [
         run_summary(run_dir)
         for run_dir in (sorted(folder.iterdir()) if folder.is_dir() else [])
-        if run_dir.is_dir()
+        # a run refused before its plan was written has only its runner.lock
+        if run_dir.is_dir() and (run_dir / "plan.json").is_file()
     ]
 
 
@@ -233,4 +243,9 @@ def resume_record(run_id: str) -> tuple[Path, dict[str, Any]]:
     reason = resumable(run_dir, data)
     if reason:
         raise BadInput(reason)
+    data = _checked_run(data, str(run_dir / "plan.json"))
+    if data["run"]["id"] != run_id:
+        raise BadInput(
+            f"{run_dir / 'plan.json'} is the plan of run {data['run']['id']}, not {run_id}"
+        )
     return run_dir, data

@@ -95,19 +95,28 @@ class Raw(str):
 
 
 class ShellFragment:
-    """Shell text built from quoted parts, rendered when printed (so Secrets stay masked)."""
+    """Shell text built from quoted parts, rendered when printed (so Secrets stay masked).
 
-    def __init__(self, *parts: object) -> None:
+    `prefix` (shell assignments such as `ETCDCTL_USER="$_etcdops_ETCDCTL_USER"`) is part of the
+    text that runs only: `shell()`, and `quote()` while secrets are revealed (the text that runs
+    is rendered so). Printed, a fragment reads as an operator would type it."""
+
+    def __init__(self, *parts: object, prefix: tuple[Raw, ...] = ()) -> None:
         self.parts = parts
+        self.prefix = prefix
 
     def __str__(self) -> str:
         return " ".join(p if isinstance(p, Raw) else quote(p) for p in self.parts)
+
+    def shell(self) -> str:
+        """The text that runs: the prefix, then the parts."""
+        return " ".join([*self.prefix, str(self)])
 
     def __repr__(self) -> str:
         return f"ShellFragment({self})"
 
     def plus(self, *parts: object) -> ShellFragment:
-        return ShellFragment(*self.parts, *parts)
+        return ShellFragment(*self.parts, *parts, prefix=self.prefix)
 
 
 @contextlib.contextmanager
@@ -121,7 +130,9 @@ def revealed() -> Iterator[None]:
 
 def quote(value: object) -> str:
     """Shell-quote one value; Secrets stay masked unless revealed."""
-    if isinstance(value, (Raw, ShellFragment)):
+    if isinstance(value, ShellFragment):
+        return value.shell() if _reveal.get() else str(value)
+    if isinstance(value, Raw):
         return str(value)
     if isinstance(value, bool):
         value = "true" if value else "false"
@@ -189,6 +200,8 @@ def _finalize_text(value: Any) -> str:
 
 
 def _raw(value: object) -> Raw:
+    if isinstance(value, ShellFragment):  # `host.etcdctl | raw` keeps what it runs with
+        return Raw(quote(value))
     return Raw(str(value))  # a Secret still prints masked unless revealed
 
 

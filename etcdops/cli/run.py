@@ -82,6 +82,7 @@ def run(
         the_window = None
     if the_window is not None and not the_window.contains(dt.datetime.now(dt.UTC)):
         raise OutsideWindow(f"outside the maintenance window {the_window}; nothing was touched")
+    _check_before_anything(report, junit, html)
     saved, run_dir = _saved_record(plan_file, resume)
     if saved is not None:
         runbook, inventory = saved["runbook_file"], saved["inventory_path"]
@@ -143,6 +144,9 @@ def run(
     after_run(
         prepared.inventory, the_plan.membership_moves, update_inventory, the_plan.run.stamp, say
     )
+    if result.exit_code:  # a signal (or the lock's loss) that came once the last step was running
+        err(f"run {result.run_id}: {result.error}")
+        raise typer.Exit(result.exit_code)
 
 
 def _summary(the_report: dict[str, Any], run_id: str) -> list[str]:
@@ -156,6 +160,18 @@ def _summary(the_report: dict[str, Any], run_id: str) -> list[str]:
     except (OSError, ValueError):
         plan_record = None
     return run_summary(the_report, plan_record, events(run_dir))
+
+
+def _check_before_anything(report: Path | None, junit: Path | None, html: Path | None) -> None:
+    """Settings and output paths that are wrong are refused (exit 2) before anything is read or
+    touched, never after the maintenance ran."""
+    from etcdops.execute.artifacts import check_output
+    from etcdops.lock import lock_ttl
+
+    lock_ttl()
+    for path, option in ((report, "--report"), (junit, "--junit"), (html, "--html")):
+        if path is not None:
+            check_output(path, option, renamed=option == "--html")
 
 
 def _write_html(dest: Path, the_report: dict[str, Any], run_id: str, say: Any) -> None:
@@ -198,7 +214,10 @@ def _saved_record(
     if plan_file is not None:
         return load_record(plan_file), None
     if resume is not None:
+        from etcdops.execute.runlock import claim
+
         run_dir, data = resume_record(resume)
+        claim(resume)  # held until this process ends: exit 4 if that run has a live runner
         return data, run_dir
     return None, None
 

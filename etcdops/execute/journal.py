@@ -37,6 +37,11 @@ class Journal:
                 continue  # cut short by a kill -9
         return found
 
+    def write_text(self, name: str, text: str) -> None:
+        if self.folder is not None:
+            (self.folder / name).write_text(text)
+            durable(self.folder / name)
+
     def event(self, kind: str, **data: Any) -> None:
         if self.folder is None:
             return

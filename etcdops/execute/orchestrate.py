@@ -15,6 +15,8 @@ from typing import Any
 from etcdops import paths
 from etcdops.durations import Rates
 from etcdops.errors import EtcdopsError
+from etcdops.execute import runlock
+from etcdops.execute.artifacts import write_output
 from etcdops.execute.journal import Journal
 from etcdops.execute.report import build_report, clients_without_etcd, junit_xml
 from etcdops.execute.runner import Confirm, Events, Runner, RunResult, StepStatus, summarize
@@ -23,8 +25,8 @@ from etcdops.facts.gather import gather
 from etcdops.facts.leader import read_leader
 from etcdops.facts.model import ClusterFacts
 from etcdops.facts.through import Through
-from etcdops.lock import ClusterLock, new_holder
-from etcdops.lock import break_lock as remove_lock
+from etcdops.lock import ClusterLock, lock_ttl, new_holder
+from etcdops.lock.breaking import break_lock as remove_lock
 from etcdops.plan import Plan
 from etcdops.runs import finished_steps, record
 from etcdops.session import Prepared, secret_values
@@ -59,9 +61,27 @@ def execute(
 
     facts = plan.facts
     via = facts.healthy_voter_host(prepared.param_hosts()) or None
+    lock_ttl()  # a bad ETCDOPS_LOCK_TTL is refused before anything is touched
+    took = runlock.claim(plan.run_id)  # one live runner per run id (exit 4 else)
+    try:
+        return _execute(prepared, plan, options, events, via)
+    finally:
+        if took:
+            runlock.release(plan.run_id)
+
+
+def _execute(
+    prepared: Prepared, plan: Plan, options: RunOptions, events: Events, via: str | None
+) -> tuple[RunResult, dict[str, Any]]:
     if options.break_lock:
-        for removed in remove_lock(prepared.inventory, prepared.pool, via):
-            options.say(f"--break-lock: removed {removed}")
+        removed = remove_lock(
+            prepared.inventory,
+            prepared.pool,
+            via,
+            note=lambda m: options.note(f"--break-lock: {m}"),
+        )
+        for item in removed:
+            options.say(f"--break-lock: removed {item}")
     journal = Journal(paths.run_dir(plan.run_id))
     done = finished_steps(options.resume_dir) if options.resume_dir is not None else frozenset()
     if options.resume_dir is None:
@@ -76,7 +96,7 @@ def execute(
         new_holder(plan.run_id, plan.runbook),
         prepared.runbook.lock,
         via,
-        on_note=lambda m: options.note(f"lock: {m}"),
+        on_note=lambda m: _lock_note(journal, options, m),
     )
     # the waits' polls and the re-checks ask every member's etcd through one healthy member host
     through = Through(prepared.inventory, prepared.pool, via, avoid=prepared.param_hosts())
@@ -94,6 +114,7 @@ def execute(
             done_before=done,
             stop_reason=_window_closed(options.window),
             interrupt=stop,
+            lock_lost=lock.lost,
             read_leader=lambda: read_leader(prepared.inventory, prepared.pool, via),
             read_fenced_facts=fenced_reader(prepared, plan, via),
         )
@@ -115,6 +136,12 @@ def fenced_reader(
     fenced = prepared.inventory.fenced()
     through = Through(fenced, prepared.pool, via, avoid=prepared.param_hosts())
     return lambda: gather(fenced, prepared.pool, versions=False, through=through)
+
+
+def _lock_note(journal: Journal, options: RunOptions, message: str) -> None:
+    """What the cluster lock says (taken over, lost, left behind): on stderr and in the journal."""
+    options.note(f"lock: {message}")
+    journal.event("lock", message=message)
 
 
 def learn_rates(plan: Plan, result: RunResult) -> None:
@@ -174,8 +201,32 @@ def _report(
     data["clients_without_etcd"] = clients_without_etcd(plan, journal.events())
     data = json.loads(mask_secrets(json.dumps(data), secret_values(prepared)))
     journal.write("report.json", data)
+    # a finished maintenance never turns into a failure because a report cannot be written: it is
+    # in the journal then, and the operator is told where
     if options.report is not None:
-        options.report.write_text(json.dumps(data, indent=2) + "\n")
+        _deliver(
+            options.report,
+            json.dumps(data, indent=2) + "\n",
+            journal,
+            "report.json",
+            "--report",
+            options,
+        )
     if options.junit is not None:
-        options.junit.write_text(junit_xml(data))
+        _deliver(options.junit, junit_xml(data), journal, "junit.xml", "--junit", options)
     return data
+
+
+def _deliver(
+    dest: Path, text: str, journal: Journal, name: str, option: str, options: RunOptions
+) -> None:
+    problem = write_output(dest, text)
+    if problem is None:
+        return
+    if name != "report.json":  # report.json is in the journal already
+        journal.write_text(name, text)
+    where = journal.folder / name if journal.folder is not None else None
+    options.note(f"{option}: could not write {dest} ({problem}); it is in {where}")
+    journal.event(
+        "output_elsewhere", option=option, wanted=str(dest), problem=problem, path=str(where)
+    )

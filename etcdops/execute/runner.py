@@ -21,8 +21,10 @@ from etcdops.errors import (
     CommandFailed,
     ConnectError,
     EtcdopsError,
+    ExitCode,
     HostKeyError,
     Interrupted,
+    LockLost,
     OutsideWindow,
     PlanStale,
     Refused,
@@ -131,6 +133,7 @@ _FAILED_AS = {
     Refused: RunStatus.REFUSED,
     OutsideWindow: RunStatus.WINDOW_CLOSED,
     Interrupted: RunStatus.INTERRUPTED,
+    LockLost: RunStatus.INTERRUPTED,
 }
 
 
@@ -150,6 +153,7 @@ class Runner:
         done_before: frozenset[int] = frozenset(),
         stop_reason: Callable[[], str | None] = lambda: None,
         interrupt: Callable[[], str | None] = lambda: None,
+        lock_lost: Callable[[], str | None] = lambda: None,
         read_leader: LeaderReader = lambda: None,
         heartbeat: float = HEARTBEAT_EVERY,
         read_fenced_facts: FactsReader | None = None,
@@ -160,7 +164,8 @@ class Runner:
         self.read_leader = read_leader
         self.learned: dict[tuple[str, str], object] = {}  # shared by every step's ExecContext
         self.assume_yes, self.confirm, self.secrets = assume_yes, confirm, secrets
-        self.done_before, self.stop_reason, self.interrupt = done_before, stop_reason, interrupt
+        self.done_before, self.stop_reason, self.signal = done_before, stop_reason, interrupt
+        self.lock_lost = lock_lost
         self.result = RunResult(run_id=plan.run_id)
         # facts read since the last action, if any: at first the plan's own, if just read
         self._fresh: ClusterFacts | None = plan.facts
@@ -198,6 +203,11 @@ class Runner:
             leaders.append((dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), leader))
             self.journal.event("leader", leader=leader)
 
+    def interrupt(self) -> str | None:
+        """Why the run must stop at its next safe point: its cluster lock lost, or a signal."""
+        lost = self.lock_lost()
+        return f"the cluster lock was lost: {lost}" if lost else self.signal()
+
     def run(self) -> RunResult:
         result = self.result
         self.journal.event("run_started", runbook=self.plan.runbook, inventory=self.plan.inventory)
@@ -220,13 +230,29 @@ class Runner:
             except EtcdopsError as exc:
                 return self._fail(result, step, step_result, exc)
         result.status = RunStatus.SUCCESSFUL
+        self._honour_at_end()
         self.journal.event("run_finished", status=result.status.value)
         return result
 
+    def _honour_at_end(self) -> bool:
+        """A SIGTERM/SIGINT (or the loss of the cluster lock) that came while the last step was
+        finishing, or after it, stops nothing: every step had finished. The run is successful and
+        says so, with the documented exit code (8; 4 for the lock). Once; True if it did now."""
+        lost = self.lock_lost()
+        reason = f"the cluster lock was lost ({lost})" if lost else self.signal()
+        if not reason or self.result.exit_code or self.result.status != RunStatus.SUCCESSFUL:
+            return False
+        code = ExitCode.LOCKED if lost else ExitCode.INTERRUPTED
+        self.result.exit_code = code
+        self.result.error = (
+            f"{reason} while the last step was running; honoured at the end: every step had "
+            f"finished, the run is complete (exit {code})"
+        )
+        self.journal.event("signal_honoured", reason=reason, exit_code=code)
+        return True
+
     def _between_steps(self, step: PlannedStep) -> None:
-        reason = self.interrupt()
-        if reason:
-            raise Interrupted(reason)
+        self._between_hosts()
         reason = self.stop_reason()
         if reason:
             raise OutsideWindow(f"{reason}; stopped cleanly before step {step.index} ({step.name})")
@@ -234,6 +260,11 @@ class Runner:
     def _fail(
         self, result: RunResult, step: PlannedStep, step_result: StepResult, exc: EtcdopsError
     ) -> RunResult:
+        lost = self.lock_lost()
+        if isinstance(exc, Interrupted) and lost and not isinstance(exc, LockLost):
+            exc = LockLost(f"the cluster lock was lost: {lost}")  # seen inside the step
+        if isinstance(exc, LockLost):
+            self.journal.event("lock_lost", step=step.index, reason=lost)
         not_started = isinstance(exc, (OutsideWindow, Interrupted)) and not step_result.started
         step_result.status = StepStatus.NOT_STARTED if not_started else StepStatus.FAILED
         result.status = _FAILED_AS.get(type(exc), RunStatus.FAILED)
@@ -306,7 +337,10 @@ class Runner:
         return last
 
     def _between_hosts(self) -> None:
-        reason = self.interrupt()
+        lost = self.lock_lost()
+        if lost:
+            raise LockLost(f"the cluster lock was lost: {lost}")
+        reason = self.signal()
         if reason:
             raise Interrupted(reason)
 

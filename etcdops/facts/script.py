@@ -48,14 +48,18 @@ def facts_script(
     """
     assert host.etcd is not None
     with revealed():
-        ctl = str(etcdctl_fragment(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT))
+        # with etcd auth, the credential is passed to these etcdctl invocations only
+        ctl = etcdctl_fragment(host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT).shell()
+        anonymous = etcdctl_fragment(
+            host.etcd, command_timeout=FACTS_COMMAND_TIMEOUT, auth=False
+        ).shell()
     stamp_35 = installed.linearizable_member_list(host, known or {})
     commands = {
         "version": installed.section(host, known or {}, stamped=True),
         # without credentials: a learner refuses to authenticate ("rpc not supported for learner"),
         # and
         # etcd serves endpoint status to anyone; health and the member list go with the credentials
-        "status": f"( unset ETCDCTL_USER; exec {ctl} -w json endpoint status )",
+        "status": f"( unset ETCDCTL_USER; exec {anonymous} -w json endpoint status )",
         "health": f"{ctl} -w json endpoint health",
         "members": f"{ctl} -w json member list",
     }

@@ -27,7 +27,7 @@ from etcdops.errors import InventoryError
 from etcdops.inventory import cache
 from etcdops.inventory.model import Host, Inventory
 from etcdops.inventory.settings import SECRET_VARS, LazyVars, build_host
-from etcdops.limits import LimitError, check_yaml
+from etcdops.limits import LimitError, check_yaml, read_config
 
 YAML_EXTS = (".yml", ".yaml", ".json")
 MAX_FILES = 2000
@@ -40,8 +40,12 @@ def resolve_inventory(name_or_path: str, root: Path | None = None) -> Path:
     named = base / "inventories" / name_or_path
     if "/" not in name_or_path and named.is_dir():
         return named
-    if candidate.exists():
+    if candidate.is_dir() or candidate.is_file():
         return candidate
+    if candidate.exists():  # a FIFO would block the read, /dev/zero would never end
+        raise InventoryError(
+            name_or_path, "inventory", "not a file or a directory (a FIFO or a device?)"
+        )
     raise InventoryError(
         name_or_path, "inventory", f"not found (looked for {named} and ./{name_or_path})"
     )
@@ -58,6 +62,9 @@ def inventory_files(path: Path) -> list[Path]:
             raise InventoryError(
                 str(base), "(files)", f"more than {MAX_FILES} files: not an inventory directory?"
             )
+    for file in found:  # each is read (checks, digests, Ansible): a FIFO or device never ends
+        if file.exists() and not file.is_file():
+            raise InventoryError(str(file), "(files)", "not a regular file (a FIFO or a device?)")
     return sorted(set(found))
 
 
@@ -76,8 +83,8 @@ def _check_files(files: list[Path], base: Path) -> None:
         if file.suffix not in YAML_EXTS and os.access(file, os.X_OK):
             continue
         try:
-            text = file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_config(file)
+        except (OSError, UnicodeDecodeError, LimitError) as exc:
             raise InventoryError(str(file), "(read)", f"cannot read: {exc}") from None
         try:
             check_yaml(text, str(file))
@@ -88,6 +95,8 @@ def _check_files(files: list[Path], base: Path) -> None:
         except yaml.YAMLError:
             try:
                 yaml.safe_load(text)
+            except RecursionError:
+                raise InventoryError(str(file), "(yaml)", "refused: nested too deep") from None
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark
                 where = f"{file}:{mark.line + 1}" if mark else str(file)

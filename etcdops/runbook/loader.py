@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from etcdops.errors import RunbookError
-from etcdops.limits import LimitError, check_yaml
+from etcdops.limits import LimitError, check_yaml, read_config
 from etcdops.preflight import PROBES
 from etcdops.runbook.model import PARAM_TYPES, TARGETS, Check, Loop, Param, Retry, Runbook, Step
 from etcdops.steps.registry import KINDS
@@ -119,15 +119,18 @@ def load_runbook(path: Path) -> Runbook:
 def _load_yaml(path: Path) -> Any:
     file = str(path)
     try:
-        text = path.read_text()
         try:
+            text = read_config(path)
             check_yaml(text, file, _FastLoader)
         except LimitError as exc:
             raise RunbookError(file, None, f"refused: {exc}") from None
         try:
             return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - SafeLoader subclass
         except yaml.YAMLError:
-            return yaml.load(text, Loader=_Loader)  # noqa: S506 - again, for pure Python's error positions
+            try:
+                return yaml.load(text, Loader=_Loader)  # noqa: S506 - again, for pure Python's error positions
+            except RecursionError:
+                raise RunbookError(file, None, "refused: nested too deep") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise RunbookError(

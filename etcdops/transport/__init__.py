@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from etcdops.commands import held
+
 if TYPE_CHECKING:
     from etcdops.transport.openssh import Copied
 
@@ -17,8 +19,11 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def env_prelude(env: Mapping[str, str] | None) -> tuple[str, bytes]:
-    """(shell text, stdin bytes) that set secret environment variables in the remote shell from its
-    stdin: the values never appear in any process's arguments. `read` is a shell builtin."""
+    """(shell text, stdin bytes) that read secrets into the remote shell from its stdin: the values
+    never appear in any process's arguments (`read` is a shell builtin). Each goes into a shell
+    variable that is not exported (commands.held): no process the script starts has it in its
+    environment, only the invocations that name it (`ETCDCTL_USER="$_etcdops_ETCDCTL_USER"
+    etcdctl ...`, commands.auth_prefix)."""
     if not env:
         return "", b""
     for name, value in env.items():
@@ -26,7 +31,8 @@ def env_prelude(env: Mapping[str, str] | None) -> tuple[str, bytes]:
             raise ValueError(f"not an environment variable name: {name!r}")
         if "\n" in value or "\0" in value:
             raise ValueError(f"the value of {name} holds a newline or NUL")
-    text = "".join(f"IFS= read -r {name} || exit 97\nexport {name}\n" for name in env)
+    # unset first: a variable of that name the shell imported would be exported already
+    text = "".join(f"unset {held(name)}; IFS= read -r {held(name)} || exit 97\n" for name in env)
     return text, "".join(f"{value}\n" for value in env.values()).encode()
 
 

@@ -39,11 +39,18 @@ ETCDOPS = REPO / ".venv" / "bin" / "etcdops"
 
 class SecretWatch:
     """Samples every process's arguments (/proc/*/cmdline, world-readable) on this machine, which
-    runs every lab host, looking for a secret: what any local user on a member could read."""
+    runs every lab host, looking for a secret: what any local user on a member could read. And the
+    environment (/proc/*/environ) of every process a lab host's sshd started (SSH_CONNECTION names
+    the lab's net) that is not etcdctl or etcdutl: the password is passed to etcdctl only, never
+    exported to the rest of a remote script (curl, df, stat, awk...)."""
 
-    def __init__(self, secret: str) -> None:
+    TOOLS = (b"etcdctl", b"etcdutl")
+
+    def __init__(self, secret: str, net: str = "") -> None:
         self.secret = secret.encode()
+        self.net = net.encode()
         self.seen: list[str] = []
+        self.seen_env: list[str] = []
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -59,8 +66,24 @@ class SecretWatch:
                     continue
                 if self.secret in cmdline:
                     self.seen.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:300])
+                if self.net:
+                    self._environ(proc, cmdline)
             self.samples += 1
             time.sleep(0.002)
+
+    def _environ(self, proc: Path, cmdline: bytes) -> None:
+        try:
+            environ = (proc / "environ").read_bytes()
+            comm = (proc / "comm").read_bytes().strip()
+        except OSError:
+            return
+        if self.secret not in environ or comm in self.TOOLS:
+            return
+        ssh = next((v for v in environ.split(b"\0") if v.startswith(b"SSH_CONNECTION=")), b"")
+        if self.net not in ssh:  # not a command of a lab host (the test's own writer, say)
+            return
+        shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:160]
+        self.seen_env.append(f"{comm.decode(errors='replace')}: {shown}")
 
     def __enter__(self) -> SecretWatch:
         self._thread.start()
@@ -105,6 +128,11 @@ class LabEnv:
         if self.watch is not None:
             assert not self.watch.seen, (
                 f"the etcd password is on a process list: {self.watch.seen[:3]}"
+            )
+            leaks = sorted(set(self.watch.seen_env))
+            assert not leaks, (
+                f"the etcd password is in the environment of {len(leaks)} remote processes that "
+                f"are not etcdctl/etcdutl, e.g. {leaks[:5]}"
             )
 
     @property
@@ -304,7 +332,7 @@ def running_lab(
         )
         if auth:
             enable_auth(labenv, "pw-" + secrets.token_hex(8))
-            labenv.watch = SecretWatch(labenv.password or "").__enter__()
+            labenv.watch = SecretWatch(labenv.password or "", net).__enter__()
         yield labenv
     finally:
         if labenv.watch is not None:
@@ -337,8 +365,11 @@ def unplanned_commands(root: Path, runs: Path | None = None) -> list[str]:
         plan_file = run_dir / "plan.json"
         if not plan_file.is_file():
             continue
+        journal = run_dir / "events.jsonl"
+        if not journal.is_file():  # refused before it ran anything (the cluster lock, say)
+            continue
         steps = {s["index"]: s for s in json.loads(plan_file.read_text())["steps"]}
-        for line in (run_dir / "events.jsonl").read_text().splitlines():
+        for line in journal.read_text().splitlines():
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
@@ -445,6 +476,50 @@ def kill_at(
         assert proc.poll() is None, f"the run ended before step {step}: {proc.communicate()}"
         time.sleep(0.05)
     raise AssertionError(f"step {step} never reached")
+
+
+def sshd_tree(lab: LabEnv, host: str) -> list[int]:
+    """The host's sshd listener and every session process under it."""
+    root = int((lab.host_root(host) / "run" / "sshd.pid").read_text())
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parents[int(proc.name)] = int(
+                    (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += [p for p, pp in parents.items() if pp == pid]
+    return tree
+
+
+def kill_sshd(lab: LabEnv, host: str) -> None:
+    for pid in sshd_tree(lab, host):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def start_sshd(lab: LabEnv, host: str) -> None:
+    root = lab.host_root(host)
+    subprocess.run(
+        [
+            "/usr/sbin/sshd",
+            "-f",
+            str(root / "ssh" / "sshd_config"),
+            "-E",
+            str(root / "var" / "log" / "sshd.log"),
+        ],
+        check=True,
+        timeout=30,
+    )
+    time.sleep(0.3)
 
 
 FILL = Path(__file__).with_name("fill.py")

@@ -21,11 +21,13 @@ from tests.integration.helpers import (
     ETCDOPS,
     LabEnv,
     frozen,
+    kill_sshd,
     net,
     newest_run,
     running_lab,
     runs,
     start,
+    start_sshd,
     wait_for_event,
 )
 
@@ -64,50 +66,6 @@ steps:
     timeout: 120
     command: "sleep 60"
 """
-
-
-def sshd_tree(lab: LabEnv, host: str) -> list[int]:
-    """The host's sshd listener and every session process under it."""
-    root = int((lab.host_root(host) / "run" / "sshd.pid").read_text())
-    parents: dict[int, int] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parents[int(proc.name)] = int(
-                    (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                )
-            except (OSError, ValueError, IndexError):
-                continue
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += [p for p, pp in parents.items() if pp == pid]
-    return tree
-
-
-def kill_sshd(lab: LabEnv, host: str) -> None:
-    for pid in sshd_tree(lab, host):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def start_sshd(lab: LabEnv, host: str) -> None:
-    root = lab.host_root(host)
-    subprocess.run(
-        [
-            "/usr/sbin/sshd",
-            "-f",
-            str(root / "ssh" / "sshd_config"),
-            "-E",
-            str(root / "var" / "log" / "sshd.log"),
-        ],
-        check=True,
-        timeout=30,
-    )
-    time.sleep(0.3)
 
 
 def copies(lab: LabEnv, what: str, file: Path) -> subprocess.Popen[str]:
