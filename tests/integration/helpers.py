@@ -365,11 +365,12 @@ def unplanned_commands(root: Path, runs: Path | None = None) -> list[str]:
         plan_file = run_dir / "plan.json"
         if not plan_file.is_file():
             continue
-        journal = run_dir / "events.jsonl"
-        if not journal.is_file():  # refused before it ran anything (the cluster lock, say)
+        try:
+            lines = (run_dir / "events.jsonl").read_text().splitlines()
+        except FileNotFoundError:  # refused before it ran anything (the cluster lock, say)
             continue
         steps = {s["index"]: s for s in json.loads(plan_file.read_text())["steps"]}
-        for line in journal.read_text().splitlines():
+        for line in lines:
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:

@@ -203,7 +203,7 @@ def test_replace_refused_when_two_of_three_voters_are_down(mlab: LabEnv) -> None
         proc = run(mlab, "replace-member", "-p", f"old={down[0]}", "-p", f"new={spare}")
         assert proc.returncode == 3, proc.stdout + proc.stderr
         # one voter of three answers: no leader, no member list; refused before anything is touched
-        assert "has a leader" in proc.stderr and f"etcd answers on {names[2]}" in proc.stderr
+        assert "has no leader" in proc.stderr and f"etcd answers on {names[2]}" in proc.stderr
         assert "is a member" not in proc.stderr  # not misreported as bad input
     finally:
         for name in down:
