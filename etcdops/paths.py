@@ -53,3 +53,10 @@ def rates_file() -> Path:
 
 def debug_log() -> Path:
     return state_dir() / "debug.log"
+
+
+def fetched_dir(inventory: str) -> Path:
+    """Where snapshots fetched from an off-site copy are kept on the control node, per inventory
+    (checked there before a restore or a drill uses them; a later fetch of the same bytes reuses
+    the copy)."""
+    return state_dir() / "fetched" / re.sub(r"[^A-Za-z0-9_.-]", "_", inventory or "default")

@@ -166,6 +166,7 @@ class SnapshotFile:
     size: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     meta_problem: str = ""
+    remote: str = ""  # REMOTE:PATH/FILE of an off-site snapshot: fetched and checked by a step
 
 
 def snapshot_file(path: str) -> SnapshotFile:

@@ -11,6 +11,7 @@ import typer
 from etcdops.cli import lab as lab_cli
 from etcdops.cli import run as run_cli
 from etcdops.cli import runbooks as runbooks_cli
+from etcdops.cli import snapshots as snapshots_cli
 from etcdops.cli.common import (
     InventoryOpt,
     Output,
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(runbooks_cli.app, name="runbooks")
 app.add_typer(lab_cli.app, name="lab")
 app.add_typer(run_cli.runs_app, name="runs")
+app.add_typer(snapshots_cli.app, name="snapshots")
 app.command()(run_cli.run)
 
 

@@ -8,8 +8,11 @@ from etcdops.steps.alarm_disarm import AlarmDisarmKind
 from etcdops.steps.base import StepKind
 from etcdops.steps.command import CommandKind
 from etcdops.steps.download import DownloadKind
+from etcdops.steps.drill_result import DrillResultKind
 from etcdops.steps.etcd_compact import EtcdCompactKind
 from etcdops.steps.etcd_defrag import EtcdDefragKind
+from etcdops.steps.etcd_drill_member import EtcdDrillMemberKind
+from etcdops.steps.etcd_drill_verify import EtcdDrillVerifyKind
 from etcdops.steps.etcd_endpoint_status import EtcdEndpointStatusKind
 from etcdops.steps.etcd_key import EtcdKeyKind
 from etcdops.steps.etcd_key_count import EtcdKeyCountKind
@@ -25,6 +28,9 @@ from etcdops.steps.playbook import PlaybookKind
 from etcdops.steps.prune_set_aside import PruneSetAsideKind
 from etcdops.steps.prune_snapshots import PruneSnapshotsKind
 from etcdops.steps.remove_file import RemoveFileKind
+from etcdops.steps.snapshot_bundle import SnapshotBundleKind
+from etcdops.steps.snapshot_fetch import SnapshotFetchKind
+from etcdops.steps.snapshot_offsite import SnapshotOffsiteKind
 from etcdops.steps.swap_dir import SwapDirKind
 from etcdops.steps.template import TemplateKind
 from etcdops.steps.upload import UploadKind
@@ -48,6 +54,12 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdKeyCountKind(),
         EtcdEndpointStatusKind(),
         PruneSnapshotsKind(),
+        SnapshotBundleKind(),
+        SnapshotOffsiteKind(),
+        SnapshotFetchKind(),
+        EtcdDrillMemberKind(),
+        EtcdDrillVerifyKind(),
+        DrillResultKind(),
         RemoveFileKind(),
         PruneSetAsideKind(),
         TemplateKind(),
