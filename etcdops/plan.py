@@ -592,7 +592,8 @@ def resolve_targets(
             return (facts.leader_host,)
         return tuple(m for m in members if m != facts.leader_host)
     kind, _, value = target.partition(":")
-    if kind == "group":
+    if kind == "group":  # a template names a group given as a param (a drill's scratch hosts)
+        value = render(value, variables, shell=False, where=file, line=step.line).strip()
         if value not in inventory.groups:
             raise RunbookError(file, step.line, f"step {step.name!r}: unknown group {value!r}")
         return tuple(inventory.groups[value])

@@ -168,6 +168,7 @@ class SnapshotFile:
     meta: dict[str, Any] = field(default_factory=dict)
     meta_problem: str = ""
     found: bool = True  # False: no path, or nothing there (a dangling symlink too)
+    remote: str = ""  # REMOTE:PATH/FILE of an off-site snapshot: fetched and checked by a step
 
 
 def snapshot_file(path: str) -> SnapshotFile:

@@ -14,6 +14,7 @@ from etcdops.cli import lab as lab_cli
 from etcdops.cli import run as run_cli
 from etcdops.cli import runbooks as runbooks_cli
 from etcdops.cli import runs as runs_cli
+from etcdops.cli import snapshots as snapshots_cli
 from etcdops.cli.common import (
     CommandsOpt,
     InventoryOpt,
@@ -43,6 +44,7 @@ app.add_typer(lab_cli.app, name="lab")
 app.add_typer(runs_cli.app, name="runs")
 app.add_typer(hosts_cli.app, name="hosts")
 app.add_typer(inventory_cli.app, name="inventory")
+app.add_typer(snapshots_cli.app, name="snapshots")
 app.command()(run_cli.run)
 
 

@@ -1,8 +1,9 @@
 """What etcdops has set aside on a host: data and WAL dirs moved aside (`DIR.pre-restore-STAMP`,
 `.wiped-`, `.removed-`, `.interrupted-`, `.failed-restore-`), etcd.env backups (`.bak-STAMP`),
-copies of snapshots left on members (`etcdops-restore-STAMP.db`, `etcdops-snapshot-STAMP.db`),
-with their size and age. A directory counts as etcdops' own only if it carries the marker file
-etcdops writes into every directory it moves aside; a file only by its exact name."""
+copies of snapshots left on members (`etcdops-restore-STAMP.db`, `etcdops-snapshot-STAMP.db`,
+`etcdops-drill-STAMP.db`), restore drills' data (`.drilled-STAMP`), with
+their size and age. A directory counts as etcdops' own only if it carries the marker file etcdops
+writes into every directory it moves aside; a file only by its exact name."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from etcdops.templating import quote
 MARKER = ".etcdops-set-aside.json"
 STAMP = r"[0-9]{8}T[0-9]{6}Z"
 DIR_SUFFIX = re.compile(
-    rf"\.(pre-restore|wiped|removed|interrupted|failed-restore|restore)-{STAMP}(\.interrupted-{STAMP})?$"
+    rf"\.(pre-restore|wiped|removed|interrupted|failed-restore|restore|drilled)-{STAMP}(\.interrupted-{STAMP})?$"
 )
 ENV_BACKUP = re.compile(rf"\.bak-{STAMP}$")
-SNAPSHOT_COPY = re.compile(rf"^etcdops-(restore|snapshot)-{STAMP}\.db(\.part|\.json)?$")
+SNAPSHOT_COPY = re.compile(rf"^etcdops-(restore|snapshot|drill)-{STAMP}\.db(\.part|\.json)?$")
 # status warns when what is set aside takes more than this share of the filesystem
 WARN_SHARE = 0.25
 

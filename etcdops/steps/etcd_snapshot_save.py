@@ -71,6 +71,7 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
         remove = sh("rm", "-f", "--", remote, Raw("2>/dev/null; true"))
         facts = ctx.facts
         meta = {
+            "written_by": "etcdops",  # what pruning tells its own snapshots by (catalog.py)
             "cluster_id": f"{facts.cluster_id:x}" if facts.cluster_id else "",
             "members": ctx.inventory.initial_cluster(),
             "etcd_version": facts.version or "",
@@ -129,6 +130,8 @@ class EtcdSnapshotSaveKind(StepKind[SaveSpec, SaveAction]):
             dest / f"{base}.json",
             {
                 **action.meta,
+                "name": f"{base}.db",
+                "size": hidden.stat().st_size,
                 "revision": status.revision,
                 "keys": keys,
                 "sha256": sha,

@@ -29,6 +29,9 @@ class PruneSpec:
     keep: int = spec_field(
         "always keep this many of the newest items of the host (0: none)", 1, minimum=0
     )
+    only: str = spec_field(
+        "only items set aside for this reason (DIR.ONLY-STAMP: `drilled` for restore drills)", ""
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +69,8 @@ class PruneSetAsideKind(StepKind[PruneSpec, PruneAction]):
         listing = trusted(listing_command(etcd)).reads()
         out = ctx.probe.run(ctx.host, listing).stdout
         items, _fs = parse_listing(out, etcd)
+        if spec.only:  # e.g. earlier drills' data on a scratch host, and nothing else there
+            items = tuple(i for i in items if f".{spec.only}-" in i.path.rsplit("/", 1)[-1])
         remove, kept = choose(items, age, spec.keep, time.time())
         total = sum(i.bytes for i in remove)
         if remove:

@@ -9,8 +9,11 @@ from etcdops.steps.base import StepKind
 from etcdops.steps.command import CommandKind
 from etcdops.steps.copy_aside import CopyAsideKind
 from etcdops.steps.download import DownloadKind
+from etcdops.steps.drill_result import DrillResultKind
 from etcdops.steps.etcd_compact import EtcdCompactKind
 from etcdops.steps.etcd_defrag import EtcdDefragKind
+from etcdops.steps.etcd_drill_member import EtcdDrillMemberKind
+from etcdops.steps.etcd_drill_verify import EtcdDrillVerifyKind
 from etcdops.steps.etcd_endpoint_status import EtcdEndpointStatusKind
 from etcdops.steps.etcd_hashkv import EtcdHashKVKind
 from etcdops.steps.etcd_key import EtcdKeyKind
@@ -29,6 +32,9 @@ from etcdops.steps.playbook import PlaybookKind
 from etcdops.steps.prune_set_aside import PruneSetAsideKind
 from etcdops.steps.prune_snapshots import PruneSnapshotsKind
 from etcdops.steps.remove_file import RemoveFileKind
+from etcdops.steps.snapshot_bundle import SnapshotBundleKind
+from etcdops.steps.snapshot_fetch import SnapshotFetchKind
+from etcdops.steps.snapshot_offsite import SnapshotOffsiteKind
 from etcdops.steps.swap_dir import SwapDirKind
 from etcdops.steps.template import TemplateKind
 from etcdops.steps.upload import UploadKind
@@ -56,6 +62,12 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdHashKVKind(),
         EtcdLatencyKind(),
         PruneSnapshotsKind(),
+        SnapshotBundleKind(),
+        SnapshotOffsiteKind(),
+        SnapshotFetchKind(),
+        EtcdDrillMemberKind(),
+        EtcdDrillVerifyKind(),
+        DrillResultKind(),
         RemoveFileKind(),
         PruneSetAsideKind(),
         TemplateKind(),

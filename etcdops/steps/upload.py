@@ -15,6 +15,9 @@ class UploadSpec:
     src: str = spec_field("a file on the control node")
     dest: str = spec_field("the path on the host")
     mode: str | None = spec_field("file mode, e.g. '0600'", None)
+    bytes: int = spec_field(
+        "its size, for the disk check, when src is made by an earlier step of the run", 0, minimum=0
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +40,7 @@ class UploadKind(StepKind[UploadSpec, UploadAction]):
 
     def plan(self, spec: UploadSpec, ctx: StepContext) -> UploadAction:
         src, dest = spec.src.strip(), spec.dest.strip()
-        size = os.path.getsize(src) if os.path.isfile(src) else 0
+        size = os.path.getsize(src) if os.path.isfile(src) else spec.bytes
         return UploadAction(
             intent=f"upload {src} -> {dest}",
             commands=upload_commands(dest, spec.mode),

@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "etcdops"
 
 # lowest first; a module may import from its own layer and the ones below
 LAYERS: list[set[str]] = [
-    {"errors", "paths", "limits", "durable", "units", "sha256", "window", "tools"},
-    {"templating", "inventory", "commands", "versions"},
+    {"errors", "paths", "limits", "durable", "units", "sha256", "window", "tools", "retention"},
+    {"templating", "inventory", "commands", "versions", "offsite"},
     {"transport"},
     {"facts"},
     {
@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
         "snapshot_leases",
         "revision",
         "recovery",
+        "catalog",
         "schema",
     },
     {"plan"},

@@ -60,7 +60,7 @@ def test_conditions_are_said_in_words(inv: Inventory, tmp_path: Path) -> None:
     )
     assert "re-checked on the live cluster right before it runs" in plans["scale-out"]
     assert "the members are the ones planned" in plans["scale-out"]
-    assert "SKIPPED (not asked: -p keep=0)" in plans["snapshot"]
+    assert "SKIPPED (not asked: -p keep=0, -p daily=0)" in plans["snapshot"]
     # JSON keeps the expression for whoever reviews it exactly
     until = [
         a["describe"][0]

@@ -29,12 +29,17 @@ NOT_ON_A_SCRIPTED_HOST = {
     "command",
     "etcd_snapshot_save",
     "prune_snapshots",
+    "snapshot_bundle",
+    "snapshot_offsite",
+    "snapshot_fetch",
+    "drill_result",
 }  # covered with real files in tests/unit and the lab
 
 
 # restore always restores again into a fresh dir (an earlier attempt of the run is kept aside, as
 # .interrupted-STAMP): a complete restore cannot be told from one cut short
-ALWAYS_ACTS = {"etcd_snapshot_restore"}
+# a drill's verification always writes its record of what was (and was not) proven
+ALWAYS_ACTS = {"etcd_snapshot_restore", "etcd_drill_verify"}
 
 
 def test_every_etcd_kind_has_fixtures_with_an_already_done_case() -> None:
