@@ -171,12 +171,16 @@ def build_plan(
     variables = base_context(inventory, params, facts, run.as_dict())
     variables["vars"] = _render_vars(runbook, variables)
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
+    # a failed `warn: true` check is a warning of the plan, not a refusal
+    warned = [i for i, c in enumerate(runbook.preflight) if c.warn and not checks[i].ok]
     steps: list[PlannedStep] = []
     rates = Rates.load(inventory.name)
     membership = Membership.from_facts(facts)
     warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(
         inventory, facts
     )
+    warnings += [checks[i].message for i in warned]
+    checks = [c for i, c in enumerate(checks) if i not in warned]
     for index, step in enumerate(runbook.steps, 1):
         try:
             planned = _plan_step(inputs, step, index, variables)

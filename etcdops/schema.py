@@ -87,7 +87,15 @@ def _step() -> dict[str, Any]:
 
 
 def _check() -> dict[str, Any]:
-    base = {"message": _TEXT, "exit_code": {"type": "integer"}, "unless": _TEXT}
+    base = {
+        "message": _TEXT,
+        "exit_code": {"type": "integer"},
+        "unless": _TEXT,
+        "warn": {
+            "type": "boolean",
+            "description": "a failed check is a warning in the plan, not a refusal",
+        },
+    }
     variants = [
         {"required": ["assert", "message"], "properties": {**base, "assert": _TEXT}},
         {"required": ["run", "message"], "properties": {**base, "run": _TEXT, "on": _TEXT}},

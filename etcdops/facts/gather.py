@@ -8,10 +8,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from etcdops.commands import auth_env
-from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.errors import CommandTimeout, ConnectError, EtcdopsError, HostKeyError
 from etcdops.facts import versions as installed
+from etcdops.facts.aside import listing_command, parse_listing
 from etcdops.facts.model import Alarm, ClusterFacts, HostFacts, Member
 from etcdops.facts.script import facts_script
 from etcdops.facts.sections import (
@@ -35,12 +37,18 @@ def gather(
     timeout: float = FACTS_TIMEOUT,
     versions: bool = True,
     through: Through | None = None,
+    around: bool = False,
+    elsewhere: bool = False,
 ) -> ClusterFacts:
     """Facts of the inventory's members (or hosts) and of any other member the cluster lists.
 
     versions=False skips the installed binaries' versions (the running etcd's own comes with
     endpoint status): for the re-reads during a run, which need live state only. With through,
     those re-reads ask every member's etcd through one member host where it can (facts/through.py).
+    With around (`status`), a member whose host SSH cannot reach is read through a member host that
+    answered: its etcd as the cluster sees it, the host still unreachable (_read_around). With
+    elsewhere (`status`), what etcdops set aside on the inventory's other hosts (a former member,
+    a spare a scale-out wiped) is read too, alongside the members: ClusterFacts.others.
     """
     targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
     cluster = ClusterView()
@@ -62,10 +70,13 @@ def gather(
             )
             return host_facts_from_output(host, result.stdout, cluster, known, learned)
 
-    if through is not None and not versions:
-        results = _read_through(pool, targets, through, one, timeout, cluster, learned)
-    else:
-        results = pool.map(targets, one)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        outside = side.submit(_read_elsewhere, inventory, pool, targets) if elsewhere else None
+        if through is not None and not versions:
+            results = _read_through(pool, targets, through, one, timeout, cluster, learned)
+        else:
+            results = pool.map(targets, one)
+        others = outside.result() if outside is not None else {}
     # a second round for hosts that are members of the cluster but not (yet) in the etcd group,
     # e.g. right after a scale-out, so that status and waits see the whole cluster
     gathered = {h.name for h in targets}
@@ -78,6 +89,8 @@ def gather(
     ]
     if extra:
         results.update(pool.map(extra, one))
+    if around:
+        _read_around(inventory, pool, results, cluster, learned, timeout)
     installed.save(known, learned)
     host_facts: dict[str, HostFacts] = {}
     keys = [res for res in results.values() if isinstance(res, HostKeyError)]
@@ -97,6 +110,8 @@ def gather(
     )
     if through is not None and not versions:
         through.observe(facts)
+    if others:
+        facts = replace(facts, others={n: hf for n, hf in others.items() if n not in facts.hosts})
     return facts
 
 
@@ -125,6 +140,83 @@ def _read_through(
             )
     results.update(pool.map([h for h in asked if h.name not in answers], one))
     return results
+
+
+ELSEWHERE_TIMEOUT = 10.0  # s for one other host's listing (its connection is bounded on its own)
+
+
+def _read_elsewhere(inventory: Inventory, pool: Pool, members: list[Host]) -> dict[str, HostFacts]:
+    """What etcdops set aside on every host of the inventory outside the members read (with etcd
+    settings, so with a data dir etcdops may have moved aside there): one listing each, in parallel
+    (bounded). A host that cannot be read says why; a changed host key is never passed over."""
+    read = {h.name for h in members}
+    hosts = [h for h in inventory.hosts.values() if h.etcd is not None and h.name not in read]
+
+    def one(name: str) -> HostFacts:
+        etcd = inventory.host(name).etcd
+        assert etcd is not None
+        result = pool.get(name).run(listing_command(etcd), ELSEWHERE_TIMEOUT)
+        aside, data_fs = parse_listing(result.stdout, etcd)
+        return HostFacts(host=name, reachable=True, aside=aside, data_fs=data_fs)
+
+    found: dict[str, HostFacts] = {}
+    for name, res in pool.map(hosts, one).items():
+        if isinstance(res, HostKeyError):
+            raise res
+        if isinstance(res, BaseException):
+            if not isinstance(res, EtcdopsError):
+                raise res
+            reachable = not isinstance(res, ConnectError)
+            found[name] = HostFacts(host=name, reachable=reachable, error=str(res))
+        else:
+            found[name] = res
+    return found
+
+
+def _read_around(
+    inventory: Inventory,
+    pool: Pool,
+    results: dict[str, HostFacts | BaseException],
+    cluster: ClusterView,
+    learned: dict[str, dict[str, str]],
+    timeout: float,
+) -> None:
+    """Members whose host SSH cannot reach (its sshd down, the network to it cut), read through
+    a member host that answered with a healthy voter: that host's curl asks the member's client URL
+    for status and the linearizable member list (facts/through.py), the same proof of health as
+    its own read. Such a host stays unreachable (with the SSH error) and says which host read its
+    etcd. A host whose etcd does not answer either (the machine is down), or a cluster whose etcd
+    refuses its gateway (auth on with client certificates), stays as it was: unreachable."""
+    lost = {
+        name: res
+        for name, res in results.items()
+        if isinstance(res, ConnectError) and not isinstance(res, HostKeyError)
+    }
+    via = next(
+        (
+            name
+            for name, res in results.items()
+            if isinstance(res, HostFacts)
+            and res.healthy
+            and res.status is not None
+            and not res.status.is_learner
+        ),
+        None,
+    )
+    if not lost or via is None:
+        return
+    hosts = [inventory.host(name) for name in lost]
+    answers = Through(inventory, pool, via).read(hosts, timeout)
+    for host in hosts:
+        found = answers.get(host.name)
+        if found is None or host.etcd is None:
+            continue
+        try:
+            sections = gateway_sections(host.etcd.client_url, *found)
+        except GatewayUnfit:
+            continue
+        hf = host_facts_from_sections(host, sections, cluster, None, learned, through=via)
+        results[host.name] = replace(hf, reachable=False, ssh_error=lost[host.name].reason)
 
 
 def _host_of_member(inventory: Inventory, member: Member) -> Host | None:

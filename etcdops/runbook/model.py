@@ -45,6 +45,7 @@ class Check:
     exit_code: int = 3
     probe: str | None = None  # a name in etcdops.preflight.PROBES, run on the host `on` names
     unless: str | None = None  # an expression: when true, the check is not made (passes)
+    warn: bool = False  # a failed check is a plan warning, not a refusal
 
 
 @dataclass(frozen=True)

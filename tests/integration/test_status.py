@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import time
 from pathlib import Path
 
 from tests.integration.helpers import NET, REPO, LabEnv, frozen
@@ -35,21 +37,63 @@ def test_status_runbook_runs_over_ssh(lab: LabEnv) -> None:
     assert proc.stderr.count("REVISION") == 3  # the table header of each member's endpoint status
 
 
-def test_unreachable_host_is_reported_not_a_crash(lab: LabEnv) -> None:
-    pidfile = lab.host_root("node3") / "run" / "sshd.pid"
-    os.kill(
-        int(pidfile.read_text()), signal.SIGTERM
-    )  # the host's sshd is gone; its etcd still runs
+def test_a_host_ssh_cannot_reach_is_read_through_another_member(lab: LabEnv) -> None:
+    """Issue 28.6: the leader host's sshd is down, its etcd is fine. The old code said "NOT
+    HEALTHY, leader none" and `--check` exited 1; its etcd is read through another member host
+    (etcd's gateway there asks its client URL) and shown as such. A host whose etcd does not
+    answer either is still unreachable, and the cluster not healthy."""
+    leader = lab.status()["leader"]
+    pidfile = lab.host_root(leader) / "run" / "sshd.pid"
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)  # the host's sshd is gone; its etcd runs
     try:
         proc = lab.etcdops("status", "-i", "lab")
         assert proc.returncode == 0, proc.stderr
-        assert "node3    UNREACHABLE: node3: cannot connect" in proc.stdout
-        # etcdops cannot vouch for a member it cannot reach
+        assert f"HEALTHY, leader {leader}" in proc.stdout and "NOT HEALTHY" not in proc.stdout
+        assert "voters 3 (healthy 3)" in proc.stdout
+        row = next(line for line in proc.stdout.splitlines() if line.startswith(f"  {leader} "))
+        assert "host unreachable (" in row and "etcd healthy, read through node" in row, row
+        status = lab.status()
+        mine = next(e for e in status["endpoints"] if e["host"] == leader)
+        assert not mine["reachable"] and mine["healthy"] and mine["is_leader"], mine
+        assert mine["ssh_error"] and mine["through"] and mine["through"] != leader, mine
+        assert lab.etcdops("status", "-i", "lab", "--check").returncode == 0
+        # the whole machine down (etcd too): unreachable, and etcdops cannot vouch for it
+        etcd = int((lab.host_root(leader) / "run" / "etcd.pid").read_text())
+        os.kill(etcd, signal.SIGKILL)  # (its sshd is gone already)
+        for _ in range(100):
+            if not Path(f"/proc/{etcd}").exists():
+                break
+            time.sleep(0.05)
+        proc = lab.etcdops("status", "-i", "lab")
+        assert f"  {leader}    UNREACHABLE: {leader}: cannot connect" in proc.stdout, proc.stdout
         assert "NOT HEALTHY" in proc.stdout
-        assert "voters 3 (healthy 2)" in proc.stdout
         assert lab.etcdops("status", "-i", "lab", "--check").returncode == 1
     finally:
         lab.etcdops("lab", "up", check=True, timeout=120)  # restarts the whole lab cleanly
+    lab.wait_healthy()
+
+
+def test_status_lists_what_is_set_aside_on_hosts_that_are_no_members(lab: LabEnv) -> None:
+    """Issue 28.13: a data dir set aside by etcdops on a host that is no member any more (a
+    scale-in moves it aside as DATA_DIR.removed-STAMP) is in status's SET ASIDE list; the old code
+    read only the members' hosts."""
+    lib = lab.host_root("node5") / "var" / "lib"
+    aside = lib / "etcd.removed-20261201T000000Z"
+    (aside / "member").mkdir(parents=True)
+    (aside / "member" / "db").write_bytes(b"x" * 4096)
+    (aside / ".etcdops-set-aside.json").write_text('{"by": "etcdops"}')
+    try:
+        proc = lab.etcdops("status", "-i", "lab")
+        assert proc.returncode == 0, proc.stderr
+        row = next((line for line in proc.stdout.splitlines() if str(aside) in line), "")
+        assert row.startswith("  node5 ") and row.endswith("(not a member)"), proc.stdout
+        status = lab.status()
+        node5 = next(e for e in status["elsewhere"] if e["host"] == "node5")
+        assert [i["path"] for i in node5["set_aside"]] == [str(aside)]
+        assert node5["set_aside"][0]["ours"] and node5["reachable"]
+        assert all(e["host"] != "node5" for e in status["endpoints"])  # no member
+    finally:
+        shutil.rmtree(aside)
 
 
 def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
