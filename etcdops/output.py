@@ -67,8 +67,10 @@ def status_text(facts: ClusterFacts) -> str:
             lines.append(f"  {e['host']:<8} {state}{e['error'] or ''}")
             continue
         state = "healthy" if e["healthy"] else f"unhealthy: {e['error'] or ''}"
-        if e["ssh_error"]:  # an SSH failure is the host's, not its etcd's
-            state += f" (read through {e['through']}; SSH FAILED: {e['ssh_error']})"
+        if e["ssh_error"]:  # SSH failed: its etcd was read through another member host
+            state = (
+                f"host unreachable ({e['ssh_error']}), etcd {state}, read through {e['through']}"
+            )
         lines.append(
             f"  {e['host']:<8} {e['version']:<8} {units.size(e['db_size']):>9} "
             f"{units.size(e['db_size_in_use']):>9} "
@@ -83,22 +85,25 @@ def status_text(facts: ClusterFacts) -> str:
         else "ALARMS: not read"
     )
     lines += _cert_lines(d["endpoints"])
-    lines += _aside_lines(d["endpoints"])
+    lines += _aside_lines(d["endpoints"] + d["elsewhere"])
     return "\n".join(lines)
 
 
 def _aside_lines(endpoints: list[dict[str, Any]]) -> list[str]:
 
     rows = [(e, i) for e in endpoints for i in e["set_aside"]]
-    if not rows:
+    unread = [e for e in endpoints if "endpoint" not in e and e["error"]]
+    if not rows and not unread:
         return []
     lines = ["", "SET ASIDE by etcdops (never deleted by it; `etcdops run prune` removes old ones)"]
     for e, i in rows:
         mark = "" if i["ours"] else "  (no etcdops marker: not etcdops', prune leaves it)"
+        mark += "" if "endpoint" in e else "  (not a member)"
         lines.append(
             f"  {e['host']:<8} {units.size(i['bytes']):>10}  {i['age_days']:>6.1f} days  "
             f"{i['path']}{mark}"
         )
+    lines += [f"  {e['host']:<8} not a member, not read: {e['error']}" for e in unread]
     for e in endpoints:
         fs, total = e["data_fs"], sum(i["bytes"] for i in e["set_aside"])
         if fs and total > WARN_SHARE * fs["size"]:

@@ -117,6 +117,8 @@ def inventory_backup(file: Path, stamp: str) -> Path:
     """The copy of an inventory file kept when etcdops changes it (`--update-inventory`): a name
     ending in .bak, which Ansible skips in an inventory directory (a `.bak-STAMP` it would read)."""
     return file.with_name(f"{file.name}.{stamp}.bak")
+
+
 def fetched_dir(inventory: str) -> Path:
     """Where snapshots fetched from an off-site copy are kept on the control node, per inventory
     (checked there before a restore or a drill uses them; a later fetch of the same bytes reuses

@@ -243,6 +243,10 @@ def build_plan(
     variables = base_context(inventory, params, facts, run.as_dict())
     variables["vars"] = _render_vars(runbook, variables, frozen or {})
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
+    # a failed `warn: true` check is a warning of the plan, not a refusal
+    warned = [i for i, c in enumerate(runbook.preflight) if c.warn and not checks[i].ok]
+    warned_text = [checks[i].said() for i in warned]
+    checks = [c for i, c in enumerate(checks) if i not in warned]
     corrupt = sorted({f"{a.member_id:x}" for a in facts.alarms if a.alarm == "CORRUPT"})
     if corrupt and not runbook.runs_on_corrupt:
         checks.insert(
@@ -262,6 +266,7 @@ def build_plan(
     warnings = [f"inventory: {w}" for w in inventory.warnings] + member_name_warnings(
         inventory, facts
     )
+    warnings += warned_text
     refused = not all(c.ok for c in checks)
     for index, (step, scope) in enumerate(_expanded(runbook, variables, refused), 1):
         try:

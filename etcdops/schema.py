@@ -120,6 +120,10 @@ def _check() -> dict[str, Any]:
         "fails": {**_TEXT, "description": "what was found when it fails, in words"},
         "exit_code": {"type": "integer"},
         "unless": _TEXT,
+        "warn": {
+            "type": "boolean",
+            "description": "a failed check is a warning in the plan, not a refusal",
+        },
     }
     variants = [
         {"required": ["assert", "message"], "properties": {**base, "assert": _TEXT}},

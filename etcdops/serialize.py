@@ -43,6 +43,29 @@ def status_dict(facts: ClusterFacts) -> dict[str, Any]:
         ],
         "endpoints": [_endpoint(name, hf) for name, hf in facts.hosts.items()],
         "alarms": [{"member_id": hex_id(a.member_id), "alarm": a.alarm} for a in facts.alarms],
+        # the inventory's hosts that are no members: what etcdops set aside there
+        "elsewhere": [
+            {"host": name, "reachable": hf.reachable, "error": hf.error, **_aside(hf)}
+            for name, hf in facts.others.items()
+        ],
+    }
+
+
+def _aside(hf: Any) -> dict[str, Any]:
+    return {
+        "set_aside": [
+            {
+                "path": i.path,
+                "bytes": i.bytes,
+                "age_days": round(i.age() / 86400, 1),
+                "kind": i.kind,
+                "ours": i.ours,
+            }
+            for i in hf.aside
+        ],
+        "data_fs": {"size": hf.data_fs[0], "free": hf.data_fs[1], "mount": hf.data_fs[2]}
+        if hf.data_fs
+        else None,
     }
 
 
@@ -66,21 +89,11 @@ def _endpoint(name: str, hf: Any) -> dict[str, Any]:
         "errors": list(s.errors) if s else [],
         "error": hf.error or hf.health_error,
         "answers": hf.answers,
-        "ssh_error": hf.ssh_error,  # SSH failed; its etcd was read through the member `through`
+        # the member host whose curl read this etcd (a run's re-reads; in `status`: this host
+        # could not be reached over SSH, ssh_error says why)
         "through": hf.through or None,
-        "set_aside": [
-            {
-                "path": i.path,
-                "bytes": i.bytes,
-                "age_days": round(i.age() / 86400, 1),
-                "kind": i.kind,
-                "ours": i.ours,
-            }
-            for i in hf.aside
-        ],
-        "data_fs": {"size": hf.data_fs[0], "free": hf.data_fs[1], "mount": hf.data_fs[2]}
-        if hf.data_fs
-        else None,
+        "ssh_error": hf.ssh_error,
+        **_aside(hf),
         "certs": [
             {
                 "kind": c.kind,
@@ -104,7 +117,9 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "inventory": plan.inventory,
         "inventory_path": plan.inventory_path,
         "params": dict(plan.params),
-        "cluster": {k: v for k, v in status_dict(plan.facts).items() if k != "endpoints"},
+        "cluster": {
+            k: v for k, v in status_dict(plan.facts).items() if k not in ("endpoints", "elsewhere")
+        },
         "checks": [
             {
                 "message": c.message,

@@ -102,7 +102,7 @@ def status(
 
     inv = get_inventory(inventory)
     with Pool(inv) as pool:
-        facts = gather(inv, pool, around_ssh=True)
+        facts = gather(inv, pool, around_ssh=True, elsewhere=True)
         compared = hashes.check(inv, pool, facts) if consistency and facts.read_any else None
     if output == StatusOutput.json:
         data = status_dict(facts)

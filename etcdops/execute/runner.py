@@ -33,7 +33,7 @@ from etcdops.errors import (
 from etcdops.execute.journal import Journal
 from etcdops.facts.model import ClusterFacts
 from etcdops.inventory import Inventory
-from etcdops.membership import Membership
+from etcdops.membership import Membership, describe
 from etcdops.plan import HostAction, Plan, PlannedStep, scoped
 from etcdops.steps.base import HEARTBEAT_EVERY, ExecContext, HostStatus, Outcome, heartbeat
 from etcdops.steps.registry import KINDS
@@ -277,6 +277,7 @@ class Runner:
         advice = step.on_failure or self.plan.on_failure
         if advice and not isinstance(exc, (Refused, OutsideWindow)):
             message += "\n\n" + advice.strip()
+        message += self._membership_now(exc)
         result.error = message
         result.exit_code = exc.exit_code
         self.journal.event(
@@ -284,6 +285,17 @@ class Runner:
         )
         self.journal.event("run_finished", status=result.status.value)
         return result
+
+    def _membership_now(self, exc: EtcdopsError) -> str:
+        """After a run that changes the membership failed: the membership as it is now, read
+        live (the advice above was written when the run was planned, before any change)."""
+        hosts = tuple(dict.fromkeys(s.quorum.host for s in self.plan.steps if s.quorum))
+        if not hosts or isinstance(exc, (Interrupted, OutsideWindow)):
+            return ""
+        try:
+            return "\n\n" + describe(self.read_facts(), hosts)
+        except EtcdopsError as err:
+            return f"\n\nThe membership now could not be read: {err}"
 
     # ----- one step --------------------------------------------------------
     def _run_step(self, step: PlannedStep, out: StepResult) -> None:

@@ -41,6 +41,9 @@ PATHS = {
 # mvcc/kvstore_compaction.go: deferred at the end of scheduleCompaction; keys before count)
 FINISHED = "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count"
 KEYS = "etcd_debugging_mvcc_db_compaction_keys_total"
+# the backend's commits (etcd 3.4-3.6, mvcc/backend): a member's space in use counts the pages a
+# write transaction freed only once later ones have committed (see facts/space.py, Settling)
+COMMITS = "etcd_disk_backend_commit_duration_seconds_count"
 # after each answer: @@gateway CODE KIND N (CODE 000: no answer; N: the request's place)
 MARK = "@@gateway "
 ERROR = "@@error "  # then curl's own words when it failed (curl 7.75+; empty before)
@@ -54,9 +57,9 @@ def requests_of(urls: list[str] | tuple[str, ...], kinds: tuple[str, ...]) -> li
 def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
     """Shell: one curl for the (kind, client URL) requests, each answer followed by its MARK line;
     the metrics requests in a second curl whose output the host cuts down to the MARK lines,
-    FINISHED and KEYS (~170 KB a member otherwise). curl reads no .curlrc (-q) and goes through
-    no proxy (the host's http_proxy would send etcd's traffic elsewhere); -g: an IPv6 URL's
-    brackets are no glob. The mark names the request by its place, never by its URL: -w
+    FINISHED, KEYS and COMMITS (~170 KB a member otherwise). curl reads no .curlrc (-q) and goes
+    through no proxy (the host's http_proxy would send etcd's traffic elsewhere); -g: an IPv6
+    URL's brackets are no glob. The mark names the request by its place, never by its URL: -w
     interprets what it is given (`%{...}`, and `%output{FILE}` writes a file in curl 8.3+), and a
     URL is the inventory's text."""
     tls = [
@@ -85,7 +88,7 @@ def curl(etcd: EtcdConfig, requests: list[tuple[str, str]]) -> str:
         )
     shell = ["curl -q " + " --next ".join(posts)] if posts else []
     if gets:
-        keep = quote(f"^(@@|{FINISHED} |{KEYS} )")
+        keep = quote(f"^(@@|{FINISHED} |{KEYS} |{COMMITS} )")
         shell.append("curl -q " + " --next ".join(gets) + f" | grep -E {keep}")
     return "; ".join(shell)
 
@@ -214,6 +217,20 @@ def compactions(answer: Answer | None) -> Compactions | None:
     if FINISHED not in found or KEYS not in found:
         return None
     return Compactions(found[FINISHED], found[KEYS])
+
+
+def commits(answer: Answer | None) -> int | None:
+    """The member's backend commits since it started, from a metrics answer; None without."""
+    if answer is None or answer.code != 200:
+        return None
+    for line in answer.body.splitlines():
+        name, _, value = line.partition(" ")
+        if name == COMMITS:
+            try:
+                return int(float(value))
+            except ValueError:
+                return None
+    return None
 
 
 def linearizable(status: dict[str, Any]) -> bool:

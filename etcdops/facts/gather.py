@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from etcdops.commands import auth_env
-from etcdops.errors import CommandTimeout, EtcdopsError, HostKeyError
+from etcdops.errors import CommandTimeout, ConnectError, EtcdopsError, HostKeyError
 from etcdops.facts import gateway
 from etcdops.facts import versions as installed
+from etcdops.facts.aside import listing_command, parse_listing
 from etcdops.facts.model import Alarm, ClusterFacts, HostFacts, Member
 from etcdops.facts.parse import ParseError, parse_member_list
 from etcdops.facts.script import facts_script
@@ -39,6 +40,7 @@ def gather(
     versions: bool = True,
     through: Through | None = None,
     around_ssh: bool = False,
+    elsewhere: bool = False,
 ) -> ClusterFacts:
     """Facts of the inventory's members (or hosts) and of any other member the cluster lists.
 
@@ -47,6 +49,8 @@ def gather(
     those re-reads ask every member's etcd through one member host where it can (facts/through.py).
     With around_ssh (status), the etcd of a host that SSH cannot reach is read through a member
     host that it can: the host stays unreachable, its etcd is shown as it is.
+    With elsewhere (`status`), what etcdops set aside on the inventory's other hosts (a former
+    member, a spare a scale-out wiped) is read too, alongside the members: ClusterFacts.others.
     """
     targets = [h for h in (hosts if hosts is not None else inventory.members) if h.etcd is not None]
     cluster = ClusterView()
@@ -67,10 +71,13 @@ def gather(
             )
             return host_facts_from_output(host, result.stdout, cluster, known, fresh)
 
-    if through is not None and not versions:
-        results = _read_through(pool, targets, through, one, timeout, cluster, fresh)
-    else:
-        results = pool.map(targets, one)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        outside = side.submit(_read_elsewhere, inventory, pool, targets) if elsewhere else None
+        if through is not None and not versions:
+            results = _read_through(pool, targets, through, one, timeout, cluster, fresh)
+        else:
+            results = pool.map(targets, one)
+        others = outside.result() if outside is not None else {}
     # a second round for hosts that are members of the cluster but not (yet) in the etcd group,
     # e.g. right after a scale-out, so that status and waits see the whole cluster
     gathered = {h.name for h in targets}
@@ -109,6 +116,8 @@ def gather(
         facts = replace(facts, members_from=members_from)
     if through is not None and not versions:
         through.observe(facts)
+    if others:
+        facts = replace(facts, others={n: hf for n, hf in others.items() if n not in facts.hosts})
     return facts
 
 
@@ -199,6 +208,37 @@ def _around_ssh(
             facts = host_facts_from_sections(host, sections, cluster, None, fresh, through=via)
             read[host.name] = replace(facts, reachable=False, ssh_error=host_facts[host.name].error)
     return read
+
+
+ELSEWHERE_TIMEOUT = 10.0  # s for one other host's listing (its connection is bounded on its own)
+
+
+def _read_elsewhere(inventory: Inventory, pool: Pool, members: list[Host]) -> dict[str, HostFacts]:
+    """What etcdops set aside on every host of the inventory outside the members read (with etcd
+    settings, so with a data dir etcdops may have moved aside there): one listing each, in parallel
+    (bounded). A host that cannot be read says why; a changed host key is never passed over."""
+    read = {h.name for h in members}
+    hosts = [h for h in inventory.hosts.values() if h.etcd is not None and h.name not in read]
+
+    def one(name: str) -> HostFacts:
+        etcd = inventory.host(name).etcd
+        assert etcd is not None
+        result = pool.get(name).run(listing_command(etcd), ELSEWHERE_TIMEOUT)
+        aside, data_fs = parse_listing(result.stdout, etcd)
+        return HostFacts(host=name, reachable=True, aside=aside, data_fs=data_fs)
+
+    found: dict[str, HostFacts] = {}
+    for name, res in pool.map(hosts, one).items():
+        if isinstance(res, HostKeyError):
+            raise res
+        if isinstance(res, BaseException):
+            if not isinstance(res, EtcdopsError):
+                raise res
+            reachable = not isinstance(res, ConnectError)
+            found[name] = HostFacts(host=name, reachable=reachable, error=str(res))
+        else:
+            found[name] = res
+    return found
 
 
 def _host_of_member(inventory: Inventory, member: Member) -> Host | None:

@@ -94,6 +94,8 @@ class ClusterFacts:
     read_at: float = field(default=0.0, compare=False)
     # without a quorum: the host whose own member list `members` is (read without a leader)
     members_from: str = ""
+    # the inventory's hosts outside the cluster, read for what etcdops set aside there (status)
+    others: dict[str, HostFacts] = field(default_factory=dict)
 
     # ----- derived ---------------------------------------------------------
     @property
@@ -185,11 +187,12 @@ class ClusterFacts:
         return mine >= leader - max(100, leader // 100)
 
     def healthy_voter_host(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
-        """An inventory host of a healthy voter not in exclude (followers first), or ''."""
+        """An inventory host of a healthy voter not in exclude (followers first), or '': one that
+        SSH reaches (a member read through another host is healthy, its host is not usable)."""
         hosts = [
             h
             for m in self.healthy_voters
-            if (h := self.member_hosts.get(m.id)) and h not in exclude
+            if (h := self.member_hosts.get(m.id)) and h not in exclude and self.hosts[h].reachable
         ]
         hosts.sort(key=lambda h: (h == self.leader_host, h))
         return hosts[0] if hosts else ""

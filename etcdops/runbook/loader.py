@@ -60,7 +60,7 @@ PARAM_KEYS = {
     "max",
 }
 RETRY_KEYS = {"attempts", "delay", "backoff", "max_delay", "on"}
-CHECK_KEYS = {"assert", "run", "on", "message", "fails", "exit_code", "unless", *PROBES}
+CHECK_KEYS = {"assert", "run", "on", "message", "fails", "exit_code", "unless", "warn", *PROBES}
 
 
 class LineDict(dict[str, Any]):
@@ -361,7 +361,16 @@ def _check(file: str, c: Any) -> Check:
         exit_code=int(c.get("exit_code", 3)),
         probe=probe,
         unless=_template(file, c["unless"], c, "unless") if "unless" in c else None,
+        warn=_warn(file, c),
     )
+
+
+def _warn(file: str, c: Any) -> bool:
+    """`warn: true`: a check that fails is shown as a plan warning and refuses nothing."""
+    value = c.get("warn", False)
+    if not isinstance(value, bool):
+        raise _err(file, c, f"warn must be true or false, not {value!r}")
+    return value
 
 
 def _step(file: str, s: Any, index: int, included_from: str = "", loop: Loop | None = None) -> Step:

@@ -48,6 +48,7 @@ class Check:
     probe: str | None = None  # a name in etcdops.preflight.PROBES, run on the host `on` names
     unless: str | None = None  # an expression: when true, the check is not made (passes)
     fails: str | None = None  # what was found when it fails, in words (message: what is wanted)
+    warn: bool = False  # a failed check is a plan warning, not a refusal
 
 
 @dataclass(frozen=True)

@@ -9,29 +9,36 @@ from etcdops import units
 from etcdops.commands import Command, Live, etcdctl
 from etcdops.errors import CommandFailed, StepFailed
 from etcdops.facts import gateway
+from etcdops.facts.model import EndpointStatus
 from etcdops.facts.parse import (
     parse_status,
+)
+from etcdops.facts.space import (
+    COUNTERS,
+    SETTLE_COMMITS,
+    SETTLED_READS,
+    SHRINK_STEP,
+    SPACE,
+    Settling,
 )
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import (
     ENDPOINTS,
+    SETTLED,
+    Nudges,
     endpoints_of,
     gateway_answers,
     gateway_ask,
     host_of_url,
+    nudge_commands,
     read_status,
     reads,
 )
 from etcdops.steps.spec import spec_field
 
-SHRINK_STEP = 256 * 1024  # bytes: in use shrinking less than this per read counts as settled
-SETTLED_READS = 3
 APPLY_TIMEOUT = 40.0  # s for a compaction to reach a member (it is in raft once compact returns)
 SETTLE_TIMEOUT = 180.0  # s for a member to finish deleting the compacted revisions
-# how a member was told to have finished deleting a compaction
-COUNTERS = "counters"
-SPACE = "space"
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,11 @@ class CompactSpec:
         "keep the last N revisions (compact at the current revision - N)", 0, minimum=0
     )
     wait: bool = spec_field("wait until every member has applied it", True)
+    settle: bool = spec_field(
+        "with wait, also until every member's space figures count what it freed (what a rule "
+        "deciding on them needs; a quiet member is made to commit with a lease)",
+        True,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +59,7 @@ class CompactAction(Action):
     etcd: EtcdConfig
     retain: int
     wait: bool
+    settle: bool
     endpoints: tuple[str, ...]
     compact: Command  # its revision (and with wait, its timeout) filled in when it runs
 
@@ -79,16 +92,24 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
                 ", then wait until every member says revision 1 is compacted and has finished "
                 "deleting the old revisions (its compaction counters have grown by as many "
                 "revisions as the member asked deleted; else its space in use has stopped "
-                f"shrinking, {SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart)"
+                f"shrinking, {SETTLED_READS} reads under {SHRINK_STEP // 1024} KiB apart, each "
+                "after a commit)"
+            )
+        if spec.wait and spec.settle:
+            intent += (
+                " and its space figures count what it freed (its backend has committed "
+                f"{SETTLE_COMMITS} write transactions since: where a member is quiet, a lease "
+                "granted and revoked at once makes every member commit one)"
             )
         compact = self._compact(etcd, spec.wait)
         return CompactAction(
             intent=intent,
-            commands=(compact,),
+            commands=(compact, *(nudge_commands(etcd) if spec.wait else ())),
             reads=(*reads(etcd), *((reached_read(etcd),) if spec.wait else ())),
             etcd=etcd,
             retain=spec.retain,
             wait=spec.wait,
+            settle=spec.settle,
             endpoints=tuple(endpoints),
             compact=compact,
         )
@@ -141,27 +162,10 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
             before = {
                 u: c for u in endpoints if (c := gateway.compactions(answers.get(("metrics", u))))
             }
-            in_use, by = self._settled(ex, action.etcd, endpoints, before if result.ok else {})
-            report["finished_by"] = {host_of_url(ex.inventory, u): how for u, how in by.items()}
-            done += (
-                "; applied by every member ("
-                + ", ".join(
-                    f"{host_of_url(ex.inventory, u)} {units.size(b)} in use"
-                    for u, b in in_use.items()
-                )
-                + ")"
+            found, track, made = self._settled(
+                ex, action.etcd, endpoints, before if result.ok else {}, action.settle
             )
-            spaced = [host_of_url(ex.inventory, u) for u, how in by.items() if how != COUNTERS]
-            if not spaced:
-                told = "by every member's compaction counters"
-            elif len(spaced) == len(by):
-                told = "by every member's space in use settling"
-            else:
-                told = (
-                    f"by the space in use settling on {', '.join(spaced)}, "
-                    "by the compaction counters elsewhere"
-                )
-            done += "; finished deleting, told " + told
+            done += "; " + self._told(ex, found, track, made, report, action.settle)
         return (Outcome.changed if result.ok else Outcome.ok)(done, report=report)
 
     @staticmethod
@@ -205,67 +209,117 @@ class EtcdCompactKind(StepKind[CompactSpec, CompactAction]):
         ex.poll(compacted, "the compaction has reached every member", 0.2, APPLY_TIMEOUT)
 
     @staticmethod
+    def _told(
+        ex: ExecContext,
+        found: dict[str, EndpointStatus],
+        track: dict[str, Settling],
+        made: Nudges,
+        report: dict[str, object],
+        settle: bool = True,
+    ) -> str:
+        """What the outcome says of every member's figures; they go into the report too."""
+        hosts = {u: host_of_url(ex.inventory, u) for u in track}
+        report["finished_by"] = {hosts[u]: t.finished for u, t in track.items()}
+        report["figures"] = {
+            hosts[u]: {
+                "db_size": s.db_size,
+                "in_use": s.db_size_in_use,
+                "settled": track[u].settled,
+            }
+            for u, s in found.items()
+        }
+        report["nudges"] = made.count
+        figures = ", ".join(
+            f"{hosts[u]} {units.size(s.db_size_in_use)} in use of {units.size(s.db_size)}"
+            + ("" if track[u].settled or not settle else " (not settled: no commit since)")
+            for u, s in found.items()
+        )
+        spaced = [hosts[u] for u, t in track.items() if t.finished != COUNTERS]
+        if not spaced:
+            told = "by every member's compaction counters"
+        elif len(spaced) == len(track):
+            told = "by every member's space in use settling"
+        else:
+            told = (
+                f"by the space in use settling on {', '.join(spaced)}, "
+                "by the compaction counters elsewhere"
+            )
+        words = f"; {made.words()}" if made.words() else ""
+        return f"applied by every member ({figures}); finished deleting, told {told}{words}"
+
+    @staticmethod
     def _settled(
         ex: ExecContext,
         etcd: EtcdConfig,
         endpoints: list[str],
         before: dict[str, gateway.Compactions],
-    ) -> tuple[dict[str, int], dict[str, str]]:
-        """Poll until every member has finished deleting the compacted revisions: ({URL: space in
-        use}, {URL: how it was told}). COUNTERS: its finished compactions have grown since before
-        and it deleted as many old revisions as the member asked, whose compact --physical
-        returned once it had finished (the same compaction deletes the same revisions on every
-        member; an earlier compaction finishing late on one member makes the counts differ, never
-        agree). SPACE, wherever the counters cannot tell (no curl, no metrics, nothing compacted
-        now): its space in use has shrunk less than SHRINK_STEP per read, SETTLED_READS times in
-        a row."""
+        settle: bool = True,
+    ) -> tuple[dict[str, EndpointStatus], dict[str, Settling], Nudges]:
+        """Poll until every member has finished deleting the compacted revisions and its space
+        figures count what it freed: ({URL: its last status}, {URL: how it settled}, writes made).
+        Finished: its finished compactions have grown since before and it deleted as many old
+        revisions as the member asked, whose compact --physical returned once it had finished (the
+        same compaction deletes the same revisions on every member; an earlier compaction finishing
+        late on one member makes the counts differ, never agree); else (no curl, no metrics,
+        nothing compacted now) its space in use stopped shrinking. Settled: see facts/space.py,
+        Settling. A member that stalls (no commit since the last read) gets a write every member
+        commits (etcd_reads.Nudges); one that cannot be made to commit is taken as read, and
+        says so. Without settle, a member told finished by its counters is taken as read then
+        (a rule such as `always` decides nothing on its figures)."""
         mine = etcd.client_url
-        last: dict[str, int] = {}
-        calm: dict[str, int] = {}
-        by: dict[str, str] = {}
+        track = {u: Settling() for u in endpoints}
+        found: dict[str, EndpointStatus] = {}
         deleted: list[int] = []  # how many revisions the compaction deleted on the member asked
+        made = Nudges()
 
         def settled() -> tuple[bool, str]:
-            pending = [u for u in endpoints if u not in by]
+            def done(url: str) -> bool:
+                return track[url].settled or (not settle and track[url].finished == COUNTERS)
+
+            pending = [u for u in endpoints if not done(u)]
             answers = gateway_answers(ex, etcd, pending, ("status", "metrics")) or {}
-            found = {
+            now_found = {
                 u: parse_status(u, s)
                 for u in pending
                 if (s := gateway.status_of(answers.get(("status", u))))
             }
-            missing = [u for u in pending if u not in found]
-            found.update({s.endpoint: s for s in read_status(ex, etcd, missing)} if missing else {})
-            # the member asked first: its count is the one
-            for url in sorted(pending, key=lambda u: u != mine):
-                now, then = gateway.compactions(answers.get(("metrics", url))), before.get(url)
+            missing = [u for u in pending if u not in now_found]
+            if missing:
+                now_found.update({s.endpoint: s for s in read_status(ex, etcd, missing)})
+            for url in sorted(pending, key=lambda u: u != mine):  # the member asked first
+                metrics = answers.get(("metrics", url))
+                now, then = gateway.compactions(metrics), before.get(url)
+                counters = False
                 if now is not None and then is not None and now.finished > then.finished:
                     if url == mine and not deleted:
                         deleted.append(now.keys - then.keys)
-                    if deleted and now.keys - then.keys == deleted[0]:
-                        by[url] = COUNTERS
-                size = found[url].db_size_in_use if url in found else None
-                if size is None:
-                    continue
-                previous = last.get(url)
-                calm[url] = (
-                    calm.get(url, 0) + 1
-                    if previous is not None and previous - size < SHRINK_STEP
-                    else 0
-                )
-                last[url] = size
-                if calm[url] >= SETTLED_READS:
-                    by.setdefault(url, SPACE)
-            waiting = [host_of_url(ex.inventory, u) for u in endpoints if u not in by]
+                    counters = bool(deleted) and now.keys - then.keys == deleted[0]
+                if url in now_found:
+                    found[url] = now_found[url]
+                    track[url].observe(
+                        found[url].db_size_in_use, gateway.commits(metrics), counters, made.just
+                    )
+            waiting = [u for u in endpoints if not done(u)]
+            stalled = [u for u in waiting if track[u].stalled]
+            if made.after_reads(ex, etcd, bool(stalled), len(stalled) == len(waiting)):
+                for url in stalled:
+                    track[url].finished = track[url].finished or SPACE
+                return True, "taken as read: no commit since"
+            names = [host_of_url(ex.inventory, u) for u in waiting]
             return not waiting, (
-                "still deleting: " + ", ".join(waiting) + "; " if waiting else ""
+                "still deleting or settling: " + ", ".join(names) + "; " if names else ""
             ) + ", ".join(
-                f"{host_of_url(ex.inventory, u)} {units.size(b)}" for u, b in last.items()
+                f"{host_of_url(ex.inventory, u)} {units.size(s.db_size_in_use)}"
+                for u, s in found.items()
             )
 
         ex.poll(
             settled,
-            "every member has finished deleting the compacted revisions",
+            "every member has finished deleting the compacted revisions and its figures count it",
             0.1,
             SETTLE_TIMEOUT,
         )
-        return {u: last[u] for u in endpoints if u in last}, {u: by[u] for u in endpoints}
+        for url, t in track.items():
+            if t.settled and t.last is not None and t.last[0] is not None:
+                ex.learned[(host_of_url(ex.inventory, url), SETTLED)] = t.last[0]
+        return {u: found[u] for u in endpoints if u in found}, track, made

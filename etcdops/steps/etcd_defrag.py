@@ -9,16 +9,30 @@ from dataclasses import dataclass
 from etcdops import units
 from etcdops.commands import Command, Live, etcdctl
 from etcdops.errors import StepFailed
+from etcdops.facts import gateway
 from etcdops.facts.disk import df_command, parse_df
 from etcdops.facts.model import EndpointStatus
-from etcdops.facts.parse import parse_hashkv
-from etcdops.facts.space import DEFAULT_QUOTA, Space, defrag_reason, rule_ok
+from etcdops.facts.parse import parse_hashkv, parse_status
+from etcdops.facts.space import (
+    DEFAULT_QUOTA,
+    RULES,
+    Settling,
+    Space,
+    defrag_reason,
+    judged_on,
+    rule_ok,
+)
 from etcdops.inventory import EtcdConfig
 from etcdops.steps.base import Action, ExecContext, HostStatus, Outcome, StepContext, StepKind
 from etcdops.steps.etcd_reads import (
+    DECIDED,
+    SETTLED,
+    Nudges,
     endpoints_of,
+    gateway_answers,
     gateway_status,
     host_of_url,
+    nudge_commands,
     read_status,
     reads,
     unhealthy,
@@ -26,6 +40,7 @@ from etcdops.steps.etcd_reads import (
 from etcdops.steps.spec import spec_field
 
 HEALTH_TIMEOUT = 60.0  # s for the cluster to be healthy again after a defragmentation
+SETTLE_TIMEOUT = 15.0  # s for a member's figures to settle before a decision not to defragment
 
 
 @dataclass(frozen=True)
@@ -75,8 +90,10 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             intent=f"defragment {ctx.host} if, on its figures right before, the rule {spec.rule} "
             "holds and its disk has room for the copy bbolt writes; the whole cluster healthy "
             "before, and again after it (else stop here); its keyspace hash at its revision "
-            "right before is the same after",
-            commands=(defrag,),
+            "right before is the same after. Not defragmented only on figures that count what "
+            "the compaction freed (settled then, else read again after writes that every member "
+            "commits: a lease granted and revoked)",
+            commands=(defrag, *nudge_commands(etcd)),
             reads=(*reads(etcd), df_command([etcd.data_dir]), hashkv),
             defrag=defrag,
             hashkv=hashkv,
@@ -105,23 +122,24 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
             found if found is not None else read_status(ex, action.etcd, list(action.endpoints))
         )
         before, leader_before = self._own(ex, action, statuses), self._leader(ex, statuses)
-        space = Space(
-            ex.host,
-            before.db_size,
-            before.db_size_in_use,
-            action.quota,
-            before.is_learner,
-            before.is_leader,
-        )
+        space = self._space(ex, action, before)
         reason = defrag_reason(space, action.rule)
+        settled = "settled after this run's compaction"
+        if (ex.host, SETTLED) not in ex.learned:
+            settled = "as read (not compacted in this run)"
+        if RULES.get(action.rule) == "false":
+            settled = "not read again: the rule defragments no member"
+        elif not reason and (ex.host, SETTLED) not in ex.learned:
+            again, settled = self._settle(ex, action)
+            if again is not None:
+                before, space = again, self._space(ex, action, again)
+                reason = defrag_reason(space, action.rule)
         if not reason:
-            return Outcome.ok(
-                f"not needed under rule {action.rule}: {units.size(space.reclaimable)} "
-                f"reclaimable of {units.size(space.db_size)}"
-            )
-        no_room = self._why_no_room(ex, action, before.db_size)
-        if no_room:
-            return Outcome(HostStatus.SKIPPED, no_room)
+            return self._skipped(ex, action, space, settled)
+        room = self._room(ex, action, before.db_size)
+        if room:
+            ex.learned[(ex.host, DECIDED)] = {"defragmented": False, "reason": room}
+            return Outcome(HostStatus.SKIPPED, room)
         hash_before = self._hash(ex, action, before.revision)
         started = time.time()
         t0 = time.monotonic()
@@ -156,6 +174,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         report = {
             "member": ex.host,
             "db_before": before.db_size,
+            "in_use_before": before.db_size_in_use,
             "db_after": after.db_size,
             "in_use_after": after.db_size_in_use,
             "seconds": round(seconds, 3),
@@ -169,6 +188,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
                 "after": f"{hash_after:x}" if hash_after is not None else None,
             },
         }
+        ex.learned[(ex.host, DECIDED)] = {"defragmented": True, "reason": reason}
         return Outcome.changed(
             f"{ex.host}: db size {units.size(before.db_size)} -> {units.size(after.db_size)} "
             f"({units.size(after.db_size_in_use)} in use) in {seconds * 1000:.0f} ms; leader "
@@ -188,7 +208,65 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         return hashes[0].hash if hashes else None
 
     @staticmethod
-    def _why_no_room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
+    def _space(ex: ExecContext, action: DefragAction, status: EndpointStatus) -> Space:
+        return Space(
+            ex.host,
+            status.db_size,
+            status.db_size_in_use,
+            action.quota,
+            status.is_learner,
+            status.is_leader,
+        )
+
+    @staticmethod
+    def _skipped(ex: ExecContext, action: DefragAction, space: Space, settled: str) -> Outcome:
+        """Not defragmented: the outcome says the figures it was judged on, and how they were
+        known to count what the compaction freed."""
+        judged = judged_on(space, settled)
+        ex.learned[(ex.host, DECIDED)] = {"defragmented": False, "reason": judged}
+        return Outcome.ok(
+            f"not needed under rule {action.rule}: judged on {judged}",
+            report={
+                "skipped": ex.host,
+                "rule": action.rule,
+                "db_size": space.db_size,
+                "in_use": space.in_use,
+                "reclaimable": space.reclaimable,
+                "quota_usage": round(space.quota_usage, 4),
+                "read": settled,  # how the figures were known to count what was freed
+            },
+        )
+
+    @staticmethod
+    def _settle(ex: ExecContext, action: DefragAction) -> tuple[EndpointStatus | None, str]:
+        """Its status once its space figures count what it freed (facts/space.py, Settling),
+        where this run's compaction did not settle them (a resumed run, a runbook without one):
+        its backend commits, read with its status, made to grow by nudges where it is quiet."""
+        url = action.etcd.client_url
+        track, made = Settling(), Nudges()
+        seen: list[EndpointStatus] = []
+
+        def read() -> tuple[bool, str]:
+            answers = gateway_answers(ex, action.etcd, [url], ("status", "metrics")) or {}
+            found = gateway.status_of(answers.get(("status", url)))
+            status = parse_status(url, found) if found else read_status(ex, action.etcd)[0]
+            seen.append(status)
+            commits = gateway.commits(answers.get(("metrics", url)))
+            track.observe(status.db_size_in_use, commits, True, made.just)
+            if track.settled:
+                return True, f"{units.size(status.db_size_in_use)} in use, settled"
+            if made.after_reads(ex, action.etcd, track.stalled, True):
+                return True, "no commit since: taken as read"
+            return False, f"{units.size(status.db_size_in_use)} in use, settling"
+
+        ex.poll(read, f"{ex.host}'s space figures have settled", 0.1, SETTLE_TIMEOUT)
+        words = f" ({made.words()})" if made.words() else ""
+        if not track.settled:
+            return (seen[-1] if seen else None), f"not settled: nothing committed since{words}"
+        return seen[-1], f"read again until settled{words}"
+
+    @staticmethod
+    def _room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
         """Why the defragmentation would not fit ('' when it does): bbolt writes a new copy of the
         whole database beside the old one; afterwards the margin must still be free."""
         df = df_command([action.etcd.data_dir])

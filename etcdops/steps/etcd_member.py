@@ -11,12 +11,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 from etcdops.commands import Command, Live, etcdctl
-from etcdops.errors import StepFailed
+from etcdops.errors import Refused, StepFailed
 from etcdops.facts.model import Member
-from etcdops.facts.parse import parse_endpoint_status, parse_member_add, parse_member_list
+from etcdops.facts.parse import (
+    parse_endpoint_status,
+    parse_health_list,
+    parse_member_add,
+    parse_member_list,
+)
 from etcdops.inventory import EtcdConfig
+from etcdops.membership import Membership
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, Write
-from etcdops.steps.etcd_reads import status_command, status_read
+from etcdops.steps.etcd_reads import (
+    health_command,
+    health_read,
+    host_of_url,
+    status_command,
+    status_read,
+)
 from etcdops.steps.spec import spec_field
 
 Change = Literal["add_learner", "add", "promote", "remove", "update_peer_urls"]
@@ -60,6 +72,30 @@ def leader_url(ex: ExecContext, ctl: EtcdConfig, members: list[Member]) -> str:
     except ValueError:
         return ctl.client_url
     return next((s.endpoint for s in statuses if s.is_leader), ctl.client_url)
+
+
+def promote_refusal(ex: ExecContext, action: MemberAction, members: list[Member]) -> str | None:
+    """Why the learner is not promoted at this moment (membership.py: a voter unhealthy, or no
+    failure tolerated after it where one was before), from every voter's `endpoint health` read
+    right before the promote: the runner's re-check came before the step, and its retries
+    (the learner not yet in sync) can take minutes. The learner counts as healthy here: it has
+    caught up (the step before waits for it)."""
+    urls = [u for m in members if not m.is_learner for u in m.client_urls[:1]]
+    if not urls:
+        return None
+    result = ex.run(health_command(action.ctl, urls), check=False)
+    try:
+        health = {  # an alarm is not ill health: the member serves (unhealthy() alike)
+            url.rstrip("/"): ok or "Active Alarm" in (error or "")
+            for url, ok, error in parse_health_list(result.stdout)
+        }
+    except ValueError:
+        health = {}
+    voters = tuple(
+        (host_of_url(ex.inventory, url), health.get(url.rstrip("/"), False)) for url in urls
+    )
+    now = Membership(voters=voters, learners=(action.host,), healthy_learners=(action.host,))
+    return now.refusal("promote", action.host)
 
 
 def list_command(etcd: EtcdConfig) -> Command:
@@ -118,8 +154,8 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
             )
         known = find_member(list(ctx.facts.members), target.peer_url, target.name)
         reads: tuple[Command, ...] = (list_command(ctl),)
-        if spec.action == "promote":  # who leads is read right before
-            reads += (status_read(ctl),)
+        if spec.action == "promote":  # the voters' health and who leads are read right before
+            reads += (health_read(ctl), status_read(ctl))
         now = f" (member {known.id_hex} now)" if known and spec.action != "add_learner" else ""
         return MemberAction(
             intent=f"{words}{now}, asked on {ctx.host}; nothing if already done "
@@ -161,6 +197,9 @@ class EtcdMemberKind(StepKind[MemberSpec, MemberAction]):
         if action.change == "promote":
             if not member.is_learner:
                 return Outcome.ok(f"already a voter: {member.id_hex}")
+            refusal = promote_refusal(ex, action, members)
+            if refusal:
+                raise Refused(f"{refusal}; nothing of this step was done")
             leader = leader_url(ex, action.ctl, members)
             ex.run(action.command.fill(MEMBER_ID=member.id_hex, LEADER=leader))
             return Outcome.changed(

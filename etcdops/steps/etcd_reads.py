@@ -8,6 +8,9 @@ action's reads."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 from etcdops.commands import Command, Live, etcdctl, snapshot_tool, with_args
 from etcdops.facts import gateway
 from etcdops.facts.model import EndpointStatus
@@ -162,3 +165,82 @@ def count_read(etcd: EtcdConfig, endpoints: str | None = None) -> Command:
         "json",
         endpoints=endpoints,
     ).reads()
+
+
+# ExecContext.learned[(host, SETTLED)]: its backend commits when its space figures had settled
+# after this run's compaction; [(host, DECIDED)]: what its defragmentation step decided, on what
+SETTLED = "space settled"
+DECIDED = "defrag decided"
+NUDGE_TTL = 60  # s: a lease a nudge could not revoke ends by itself, with no key attached
+MAX_NUDGES = 10  # per wait
+# polls (0.1 s apart, more under load) without a commit on members that cannot be made to
+# commit, before their figures are taken as read: counted, not timed, so a run does the same reads
+QUIET_POLLS = 20
+LEASE = Live("LEASE")
+
+
+def nudge_commands(etcd: EtcdConfig) -> tuple[Command, Command]:
+    """A write that every member commits and that touches no key and no revision: a lease granted,
+    then revoked (its hex id filled in then). What makes a quiet member's space figures count
+    what a compaction freed (facts/space.py, Settling)."""
+    return (
+        etcdctl(etcd, "lease", "grant", str(NUDGE_TTL), "-w", "json"),
+        etcdctl(etcd, "lease", "revoke", LEASE),
+    )
+
+
+def nudge(ex: ExecContext, etcd: EtcdConfig) -> str:
+    """Make every member commit a write transaction (see nudge_commands): '' when it did, else
+    etcdctl's reason."""
+    grant, revoke = nudge_commands(etcd)
+    result = ex.run(grant, check=False)
+    try:
+        lease = int(json.loads(result.stdout)["ID"]) if result.ok else 0
+    except (ValueError, KeyError, TypeError):
+        lease = 0
+    if not lease:
+        return (result.stderr.strip().splitlines() or ["lease grant gave no id"])[-1]
+    ex.run(revoke.fill(LEASE=f"{lease:x}"), check=False)
+    return ""
+
+
+@dataclass
+class Nudges:
+    """The nudges of one wait for settled figures: how many, whether one was made since the last
+    read (`just`, what Settling.observe is told), why none can be made (etcdctl's words), and
+    since when nothing moves that a nudge could help."""
+
+    count: int = 0  # made
+    tried: int = 0
+    just: bool = False
+    cannot: str = ""
+    quiet: int = 0  # polls in a row with every member waited for still, and no nudge to help
+
+    def after_reads(self, ex: ExecContext, etcd: EtcdConfig, stalled: bool, only: bool) -> bool:
+        """After a poll's reads, with stalled members (`only`: every member waited for is): nudge,
+        at most MAX_NUDGES times. True when no nudge can help any more and every member waited
+        for has been still for QUIET_POLLS polls: its figures are taken as read."""
+        self.just = False
+        if stalled and not self.cannot and self.tried < MAX_NUDGES:
+            self.cannot = nudge(ex, etcd)
+            self.tried += 1
+            self.count += 0 if self.cannot else 1
+            self.just = not self.cannot
+            self.quiet = 0
+            return False
+        if stalled and only:
+            self.quiet += 1
+            return self.quiet >= QUIET_POLLS
+        self.quiet = 0
+        return False
+
+    def words(self) -> str:
+        """What was done to make quiet members commit, for an outcome ('' for nothing)."""
+        made = (
+            f"{self.count} lease(s) granted and revoked to make quiet members commit"
+            if self.count
+            else ""
+        )
+        if self.cannot:
+            made += ("; " if made else "") + f"no lease could be granted: {self.cannot}"
+        return made

@@ -25,6 +25,7 @@ from etcdops.steps.etcd_service import EtcdServiceKind
 from etcdops.steps.etcd_snapshot_restore import EtcdSnapshotRestoreKind
 from etcdops.steps.etcd_snapshot_save import EtcdSnapshotSaveKind
 from etcdops.steps.etcd_snapshot_verify import EtcdSnapshotVerifyKind
+from etcdops.steps.etcd_space import EtcdSpaceKind
 from etcdops.steps.move_aside import MoveAsideKind
 from etcdops.steps.move_leader import MoveLeaderKind
 from etcdops.steps.pause import PauseKind
@@ -53,6 +54,7 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdSnapshotRestoreKind(),
         EtcdCompactKind(),
         EtcdDefragKind(),
+        EtcdSpaceKind(),
         MoveLeaderKind(),
         AlarmDisarmKind(),
         EtcdKeyKind(),

@@ -300,3 +300,42 @@ def test_scale_in_to_zero_is_refused(tmp_path: Path) -> None:
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert "without a voter" in proc.stderr
         assert len(one.wait_healthy()["members"]) == 1
+
+
+def test_a_promote_is_refused_while_a_voter_is_frozen_and_the_advice_reads_the_membership(
+    tmp_path: Path,
+) -> None:
+    """Issue 28.5: a follower voter hangs (SIGSTOP) from the moment the learner's etcd starts. The
+    old code promoted the learner anyway (4 voters, 3 healthy, quorum 3: no failure tolerated),
+    then timed out verifying and said the new member "is a learner". The promote is a membership
+    change gated like any other: refused (exit 3), the learner stays a learner, and the advice
+    says what each host is, read after the failure."""
+    with running_lab(tmp_path, net(22), members=3, spares=1) as lab:
+        status = lab.wait_healthy()
+        followers = sorted(e["host"] for e in status["endpoints"] if e["host"] != status["leader"])
+        victim = followers[-1]  # not the one the run asks (the first healthy follower)
+        before = runs(lab)
+        proc = start(lab, "scale-out", "-p", "host=node4")
+        run_dir = newest_run(lab, before)
+        wait_for_event(run_dir, "step_started", 1, timeout=120)  # its plan.json is written by then
+        plan = json.loads((run_dir / "plan.json").read_text())
+        started = next(s["index"] for s in plan["steps"] if s["name"].startswith("Start etcd"))
+        wait_for_event(run_dir, "step_started", started, timeout=600)
+        with frozen(lab.host_root(victim) / "run" / "etcd.pid"):
+            out, err = proc.communicate(timeout=600)
+            members = {
+                m["name"]: m["isLearner"] if "isLearner" in m else False
+                for m in json.loads(
+                    lab.ctl(
+                        "member", "list", "-w", "json", endpoints=lab.client_url(status["leader"])
+                    )
+                )["members"]
+            }
+        assert proc.returncode == 3, out + err
+        assert f"voter(s) {victim} are unhealthy" in err and "node4 stays a learner" in err, err
+        assert members.get("node4") is True, members  # still a learner, read while frozen
+        assert "node4 is a learner (it does not count toward quorum)." in err, err
+        assert f"{victim} (not healthy)" in err, err
+        after = lab.wait_healthy()
+        assert [m["role"] for m in after["members"] if m["host"] == "node4"] == ["learner"]
+        assert after["voters"] == 3

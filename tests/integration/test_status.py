@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -39,22 +40,50 @@ def test_status_runbook_runs_over_ssh(lab: LabEnv) -> None:
     assert proc.stderr.count("REVISION") == 3  # the table header of each member's endpoint status
 
 
-def test_unreachable_host_is_reported_not_a_crash(lab: LabEnv) -> None:
-    pidfile = lab.host_root("node3") / "run" / "sshd.pid"
-    os.kill(
-        int(pidfile.read_text()), signal.SIGTERM
-    )  # the host's sshd is gone; its etcd still runs
+def test_a_host_ssh_cannot_reach_is_read_through_another_member(lab: LabEnv) -> None:
+    """Issue 28.6: the leader host's sshd is down, its etcd is fine. The old code said "NOT
+    HEALTHY, leader none" and `--check` exited 1; its etcd is read through another member host
+    (etcd's gateway there asks its client URL) and shown as such. A host whose etcd does not
+    answer either is still unreachable, and the cluster not healthy."""
+    leader = lab.status()["leader"]
+    pidfile = lab.host_root(leader) / "run" / "sshd.pid"
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)  # the host's sshd is gone; its etcd runs
     try:
         proc = lab.etcdops("status", "-i", "lab")
         assert proc.returncode == 0, proc.stderr
         # the SSH failure is the host's: shown as such, its etcd read through another member
         # host (issue 30: it counted as an unhealthy voter though its etcd was healthy)
         row = next(line for line in proc.stdout.splitlines() if line.startswith("  node3 "))
-        assert "healthy (read through node" in row and "SSH FAILED: node3: cannot connect" in row
+        assert "host unreachable (node3: cannot connect" in row, row
+        assert "etcd healthy, read through node" in row, row
         assert "NOT HEALTHY" not in proc.stdout and "voters 3 (healthy 3)" in proc.stdout
         assert lab.etcdops("status", "-i", "lab", "--check").returncode == 0
     finally:
         lab.etcdops("lab", "up", check=True, timeout=120)  # restarts the whole lab cleanly
+    lab.wait_healthy()
+
+
+def test_status_lists_what_is_set_aside_on_hosts_that_are_no_members(lab: LabEnv) -> None:
+    """Issue 28.13: a data dir set aside by etcdops on a host that is no member any more (a
+    scale-in moves it aside as DATA_DIR.removed-STAMP) is in status's SET ASIDE list; the old code
+    read only the members' hosts."""
+    lib = lab.host_root("node5") / "var" / "lib"
+    aside = lib / "etcd.removed-20261201T000000Z"
+    (aside / "member").mkdir(parents=True)
+    (aside / "member" / "db").write_bytes(b"x" * 4096)
+    (aside / ".etcdops-set-aside.json").write_text('{"by": "etcdops"}')
+    try:
+        proc = lab.etcdops("status", "-i", "lab")
+        assert proc.returncode == 0, proc.stderr
+        row = next((line for line in proc.stdout.splitlines() if str(aside) in line), "")
+        assert row.startswith("  node5 ") and row.endswith("(not a member)"), proc.stdout
+        status = lab.status()
+        node5 = next(e for e in status["elsewhere"] if e["host"] == "node5")
+        assert [i["path"] for i in node5["set_aside"]] == [str(aside)]
+        assert node5["set_aside"][0]["ours"] and node5["reachable"]
+        assert all(e["host"] != "node5" for e in status["endpoints"])  # no member
+    finally:
+        shutil.rmtree(aside)
 
 
 def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:

@@ -53,6 +53,40 @@ def test_remove_keeps_a_quorum_of_healthy_voters(voters, remove, refused) -> Non
     assert (reason is None) if refused is None else (refused in (reason or ""))
 
 
+def test_promote_is_gated_on_every_voter_and_on_the_failures_tolerated_after_it() -> None:
+    """Issue 28.5: 3 voters, one frozen, a learner caught up: promoting it leaves 4 voters, 3
+    healthy, quorum 3: refused, and the learner stays a learner."""
+    frozen = Membership(
+        voters=(("node1", True), ("node2", True), ("node3", False)),
+        learners=("node4",),
+        healthy_learners=("node4",),
+    )
+    reason = frozen.refusal("promote", "node4") or ""
+    assert "voter(s) node3 are unhealthy" in reason and "node4 stays a learner" in reason
+    assert "4 voters need a quorum of 3, with 3 healthy: 0 failure(s) tolerated" in reason
+    healthy = Membership(
+        voters=(("node1", True), ("node2", True), ("node3", True)),
+        learners=("node4",),
+        healthy_learners=("node4",),
+    )
+    assert healthy.refusal("promote", "node4") is None
+    # a learner that does not answer: 4 voters, 3 healthy, no failure tolerated where 1 was
+    silent = Membership(voters=healthy.voters, learners=("node4",))
+    assert "does not answer" in (silent.refusal("promote", "node4") or "")
+    # a voter already: nothing to refuse (the kind reports it as done)
+    assert frozen.refusal("promote", "node1") is None
+
+
+def test_the_membership_now_reads_the_live_facts() -> None:
+    from etcdops.membership import describe
+
+    facts = lab_facts(load_inventory(LAB_INVENTORY))
+    text = describe(facts, ["node3", "node4"])
+    assert "voters node1, node2, node3;" in text and "learners none" in text
+    assert "node3 is a voter (it counts toward quorum)." in text
+    assert "node4 is not a member." in text
+
+
 def test_removing_a_learner_does_not_touch_the_quorum() -> None:
     before = m(("a", True), learners=("b",))
     assert before.refusal("remove", "b") is None
