@@ -18,7 +18,8 @@ install=false`
    run with the install playbook is shown too. Median of SCALE_OUTS rounds. Then the same
    rounds after a
    restore, where the learner gets a snapshot from the leader (no target).
-5. compact-defrag of a ~130 MB database: `etcdops run compact-defrag -p rule=always` vs
+5. compact-defrag of a ~130 MB database: `etcdops run compact-defrag -p rule=always
+   -p latency=false` (the hand script measures no latency) vs
    bench/hand/compact-defrag.sh (target ratio <= 1.25), each with a concurrent writer whose
    longest write stall is reported; for reference, bench/hand/compact-defrag-checked.sh does
    by hand the checks the issue asks of etcdops (no target), and bench/hand/compact-then-defrag.sh
@@ -434,7 +435,18 @@ def bench_compact_defrag() -> None:
     }
     outcome: dict[str, list[int]] = {name: [] for name in runs}
     commands = {
-        "ours": [ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"],
+        "ours": [
+            ETCDOPS,
+            "run",
+            "compact-defrag",
+            "-i",
+            "lab",
+            "--yes",
+            "-p",
+            "rule=always",
+            "-p",
+            "latency=false",
+        ],
         "base": [str(HAND / "compact-defrag.sh"), str(LAB), NET],
         "checked": [str(HAND / "compact-defrag-checked.sh"), str(LAB), NET],
         "least": [str(HAND / "compact-then-defrag.sh"), str(LAB), NET],
@@ -667,10 +679,23 @@ def bench_big() -> None:
     subprocess.run(["rm", "-rf", str(dest), str(LAB / "hand.db")], check=True)
     # compact-defrag with ~1 GB of history, move_leader off and on, against compact-then-defrag.sh;
     # first (untimed) back to the live data alone, so that each fill stays under the 2 GiB quota
-    etcdops("run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always")
+    etcdops(
+        "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always", "-p", "latency=false"
+    )
     runs: dict[str, list[tuple[float, float]]] = {"ours": [], "ours move_leader": [], "least": []}
     commands = {
-        "ours": [ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"],
+        "ours": [
+            ETCDOPS,
+            "run",
+            "compact-defrag",
+            "-i",
+            "lab",
+            "--yes",
+            "-p",
+            "rule=always",
+            "-p",
+            "latency=false",
+        ],
         "ours move_leader": [
             ETCDOPS,
             "run",
@@ -682,6 +707,8 @@ def bench_big() -> None:
             "rule=always",
             "-p",
             "move_leader=true",
+            "-p",
+            "latency=false",
         ],
         "least": [str(HAND / "compact-then-defrag.sh"), str(LAB), NET],
     }
@@ -824,7 +851,18 @@ def bench_tls() -> None:
             fill(20000, 5, batch=100)
             c_ours.append(
                 with_writer(
-                    [ETCDOPS, "run", "compact-defrag", "-i", "lab", "--yes", "-p", "rule=always"]
+                    [
+                        ETCDOPS,
+                        "run",
+                        "compact-defrag",
+                        "-i",
+                        "lab",
+                        "--yes",
+                        "-p",
+                        "rule=always",
+                        "-p",
+                        "latency=false",
+                    ]
                 )[0]
             )
             fill(20000, 5, batch=100)

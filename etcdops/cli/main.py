@@ -88,12 +88,22 @@ def status(
             "whose data differs",
         ),
     ] = False,
+    latency: Annotated[
+        bool,
+        typer.Option(
+            "--latency",
+            help="measure p50/p99 of 20 small puts and linearizable gets per member (keys of "
+            "etcdops' own, deleted after)",
+        ),
+    ] = False,
 ) -> None:
-    """Members, endpoints, leader, quorum and alarms of the cluster (read-only).
+    """Members, endpoints, leader, quorum and alarms of the cluster (read-only but for
+    --latency's own keys).
 
     Exits 1 when no member's etcd could be read, saying why on stderr."""
     from etcdops.cli.progress import echo_painted
     from etcdops.facts import consistency as hashes
+    from etcdops.facts import latency as probe
     from etcdops.facts.gather import gather
     from etcdops.output import status_text
     from etcdops.serialize import status_dict
@@ -104,6 +114,9 @@ def status(
     with Pool(inv) as pool:
         facts = gather(inv, pool, around_ssh=True, elsewhere=True)
         compared = hashes.check(inv, pool, facts) if consistency and facts.read_any else None
+        timed = None
+        if latency and facts.read_any:
+            timed = probe.measure(inv, pool, facts.healthy_voter_host() or facts.leader_host or "")
     if output == StatusOutput.json:
         data = status_dict(facts)
         if compared is not None:
@@ -113,11 +126,14 @@ def status(
                 "differ": list(compared.differ),
                 "error": compared.error or None,
             }
+        if timed is not None:
+            data["latency"] = {"members": timed.figures, "error": timed.error or None}
         typer.echo(json.dumps(data, indent=2))
     else:
         echo_painted(
             status_text(facts)
             + "".join(f"\n{line}" for line in (compared.lines() if compared else []))
+            + "".join(f"\nLATENCY {line}" for line in (timed.lines() if timed else []))
         )
     if compared is not None and not compared.ok:
         err(compared.lines()[0])

@@ -86,6 +86,18 @@ def test_status_lists_what_is_set_aside_on_hosts_that_are_no_members(lab: LabEnv
         shutil.rmtree(aside)
 
 
+def test_status_latency_measures_every_member_and_leaves_no_key(lab: LabEnv) -> None:
+    proc = lab.etcdops("status", "-i", "lab", "--latency", "-o", "json", check=True)
+    data = json.loads(proc.stdout)
+    timed, hosts = data["latency"], {m["host"] for m in data["members"]}
+    assert timed["error"] is None and set(timed["members"]) == hosts and len(hosts) >= 3, timed
+    for f in timed["members"].values():
+        assert 0 < f["put_p50_ms"] <= f["put_p99_ms"] and 0 < f["get_p50_ms"] <= f["get_p99_ms"]
+    assert not lab.ctl("get", "etcdops/latency/", "--prefix", "--keys-only").strip()
+    text = lab.etcdops("status", "-i", "lab", "--latency", check=True).stdout
+    assert sum(line.startswith("LATENCY node") for line in text.splitlines()) == len(hosts), text
+
+
 def test_status_check_and_plan_json_schema(lab: LabEnv) -> None:
     import json
 

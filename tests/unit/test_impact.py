@@ -63,7 +63,7 @@ def test_compact_defrag_stops_nothing_and_names_the_members_that_stall(inv: Inve
     assert "stops: " in text and "while it is defragmented, a member answers none" in text
     assert "node2" in text and "node3" in text and "node1" in text
     assert "tolerates 1 failure" in text and "no step lowers the failures tolerated" in text
-    assert "the keyspace's history is compacted at step 1" in text
+    assert "the keyspace's history is compacted at step 2" in text
 
 
 def test_scale_out_says_the_quorum_after_the_promotion(inv: Inventory) -> None:
