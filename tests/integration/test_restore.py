@@ -364,3 +364,26 @@ def test_a_restored_member_that_loses_its_data_dir_never_bootstraps_a_cluster_of
         lost.rename(data)
         lab.service("node3", "start")
         lab.wait_healthy()
+
+
+def test_the_plan_warns_of_a_snapshot_of_another_cluster(lab: LabEnv, tmp_path: Path) -> None:
+    """Issue 28.13: the snapshot's metadata names the cluster it was taken from; a restore of
+    another cluster's snapshot says so in the plan (a warning: it may be wanted), and one of this
+    cluster's does not."""
+    mine = snapshot(lab)
+    meta = json.loads(mine.with_suffix(".json").read_text())
+    proc = lab.etcdops("plan", "restore", "-i", "lab", "-p", f"snapshot={mine}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ANOTHER CLUSTER" not in proc.stdout
+    assert "[ok] the snapshot comes from the live cluster" in proc.stdout, proc.stdout
+    other = tmp_path / "other.db"
+    shutil.copyfile(mine, other)
+    (tmp_path / "other.json").write_text(
+        json.dumps({**meta, "cluster_id": "deadbeef12345678", "members": "a=https://127.9.9.9:2380"})
+    )
+    proc = lab.etcdops("plan", "restore", "-i", "lab", "-p", f"snapshot={other}", "-o", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a warning, not a refusal
+    warnings = [w for w in json.loads(proc.stdout)["warnings"] if "ANOTHER CLUSTER" in w]
+    assert len(warnings) == 1, proc.stdout
+    assert "cluster deadbeef12345678" in warnings[0] and meta["cluster_id"] in warnings[0]
+    assert "its members were a=https://127.9.9.9:2380" in warnings[0]
