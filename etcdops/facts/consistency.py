@@ -87,7 +87,7 @@ def check(inventory: Inventory, pool: Pool, facts: ClusterFacts) -> Consistency:
         except (EtcdopsError, ParseError) as exc:
             last = str(exc)
             continue
-        named = {_host(inventory, h.endpoint): h.hash for h in hashes}
+        named = {inventory.host_of_client_url(h.endpoint): h.hash for h in hashes}
         missing = [u for u in urls if u not in {h.endpoint for h in hashes}]
         if missing:
             why = (result.stderr.strip().splitlines() or ["no answer"])[-1]
@@ -98,10 +98,3 @@ def check(inventory: Inventory, pool: Pool, facts: ClusterFacts) -> Consistency:
         differ = tuple(sorted(h for h, v in named.items() if v != common))
         return Consistency(revision, named, differ)
     return Consistency(revision, error=last or "no member could be asked")
-
-
-def _host(inventory: Inventory, url: str) -> str:
-    for h in inventory.hosts.values():
-        if h.etcd is not None and h.etcd.client_url.rstrip("/") == url.rstrip("/"):
-            return h.name
-    return url

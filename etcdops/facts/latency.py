@@ -161,7 +161,7 @@ def measure(
         result = pool.get(via).run(command.text, PROBE_TIMEOUT)
     except EtcdopsError as exc:
         return Latency(error=f"{via}: {exc}")
-    return parse_probe(result.stdout, asks, lambda url: host_of_url(inventory, url), via)
+    return parse_probe(result.stdout, asks, inventory.host_of_client_url, via)
 
 
 def worse(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> list[str]:
@@ -173,10 +173,3 @@ def worse(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]
             if was and now and now > WORSE * was:
                 out.append(f"WARNING: {host} {key} {was} -> {now} ms (more than {WORSE:g}x)")
     return out
-
-
-def host_of_url(inventory: Inventory, url: str) -> str:
-    for h in inventory.hosts.values():
-        if h.etcd is not None and h.etcd.client_url.rstrip("/") == url.rstrip("/"):
-            return h.name
-    return url

@@ -150,6 +150,13 @@ class Inventory:
     def host(self, name: str) -> Host:
         return self.hosts[name]
 
+    def host_of_client_url(self, url: str) -> str:
+        """The name of the host whose etcd serves url, else url itself."""
+        for host in self.hosts.values():
+            if host.etcd is not None and host.etcd.client_url.rstrip("/") == url.rstrip("/"):
+                return host.name
+        return url
+
     def by_member_name(self, member_name: str) -> Host | None:
         for host in self.hosts.values():
             if host.etcd is not None and host.etcd.name == member_name:

@@ -120,11 +120,7 @@ def gateway_ask(
 
 
 def host_of_url(inventory: Inventory | None, url: str) -> str:
-    if inventory is not None:
-        for host in inventory.hosts.values():
-            if host.etcd is not None and host.etcd.client_url.rstrip("/") == url.rstrip("/"):
-                return host.name
-    return url
+    return inventory.host_of_client_url(url) if inventory is not None else url
 
 
 def unhealthy(ex: ExecContext, etcd: EtcdConfig, endpoints: list[str]) -> list[str]:
