@@ -168,7 +168,7 @@ def test_snapshots_go_off_site_verified_and_retention_touches_only_this_clusters
     deletes = [
         line
         for line in plan.splitlines()
-        if line.strip().startswith("$ rm -f --") and "/snapshots/lab/" in line
+        if line.strip().startswith("run   rm -f --") and "/snapshots/lab/" in line
     ]
     assert len(deletes) == 1 and "etcd-badc0ffee" not in deletes[0], plan
     assert plan.count("deletefile") == 3  # the oldest snapshot, its bundle, its metadata
