@@ -136,10 +136,10 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
                 reason = defrag_reason(space, action.rule)
         if not reason:
             return self._skipped(ex, action, space, settled)
-        room = self._room(ex, action, before.db_size)
-        if room:
-            ex.learned[(ex.host, DECIDED)] = {"defragmented": False, "reason": room}
-            return Outcome(HostStatus.SKIPPED, room)
+        no_room = self._why_no_room(ex, action, before.db_size)
+        if no_room:
+            ex.learned[(ex.host, DECIDED)] = {"defragmented": False, "reason": no_room}
+            return Outcome(HostStatus.SKIPPED, no_room)
         hash_before = self._hash(ex, action, before.revision)
         started = time.time()
         t0 = time.monotonic()
@@ -266,7 +266,7 @@ class EtcdDefragKind(StepKind[DefragSpec, DefragAction]):
         return seen[-1], f"read again until settled{words}"
 
     @staticmethod
-    def _room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
+    def _why_no_room(ex: ExecContext, action: DefragAction, db_size: int) -> str:
         """Why the defragmentation would not fit ('' when it does): bbolt writes a new copy of the
         whole database beside the old one; afterwards the margin must still be free."""
         df = df_command([action.etcd.data_dir])
