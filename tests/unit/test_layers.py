@@ -32,6 +32,7 @@ LAYERS: list[set[str]] = [
         "revision",
         "recovery",
         "schema",
+        "upgrading",
     },
     {"plan"},
     {"serialize", "runs", "report", "lock", "impact"},
