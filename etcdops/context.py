@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etcdops import catalog, offsite, paths, units
+from etcdops import catalog, offsite, paths, units, upgrading
 from etcdops.commands import etcdctl_fragment, etcdutl_fragment
 from etcdops.errors import BadInput
 from etcdops.facts.model import ClusterFacts
@@ -105,6 +105,15 @@ def base_context(
         "initial_cluster_of": lambda names: inventory.initial_cluster(
             [inventory.hosts[str(n)] for n in names]
         ),
+        # upgrade: the members' versions, the rolling path or its refusal, etcd.env for a target
+        "running_versions": upgrading.running_versions,
+        "upgrade_refusal": upgrading.refusal,
+        "upgrade_order": upgrading.order,
+        "upgrade_kind": upgrading.kind,
+        "upgrade_from_34": upgrading.minor_from_34,
+        "upgrade_to_36": upgrading.minor_to_36,
+        "snapshot_room": upgrading.snapshot_room,
+        "env_for": upgrading.env_for,
     }
 
 

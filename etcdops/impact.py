@@ -270,12 +270,18 @@ def _failures(n: int) -> str:
 
 def leader_moves(plan: Plan) -> list[str]:
     out = []
+    leader = plan.facts.leader_host
+    moved_away = False
     for s in plan.steps:
         for a in s.actions if not s.skipped else ():
-            if isinstance(a.action, MoveLeaderAction):
-                out.append(f"moves to {a.action.to_host} at step {s.index}")
-    leader = plan.facts.leader_host
-    if leader and leader in _stopped_hosts(plan):
+            if not isinstance(a.action, MoveLeaderAction):
+                continue
+            away = a.action.away_from
+            if away and away != leader:  # only if that member leads by then: not as planned
+                continue
+            moved_away = moved_away or away == leader
+            out.append(f"moves to {a.action.to_host} at step {s.index}")
+    if leader and leader in _stopped_hosts(plan) and not moved_away:
         out.append(f"{leader} leads now and is stopped: leadership changes")
     return out
 

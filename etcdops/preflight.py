@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from etcdops.commands import Command, Raw, sh
+from etcdops.commands import Command, Raw, etcdctl, sh
 from etcdops.facts.parse import parse_version
 from etcdops.inventory import Host
 from etcdops.transport import Result
@@ -188,8 +188,63 @@ class EtcdInstalled(HostProbe):
         return True, f"etcd {etcd}, etcdctl {etcdctl}"
 
 
+class AuthDisabled(HostProbe):
+    """etcd auth is off (3.4 -> 3.5 is no rolling upgrade with it on: upgrade_3_5, etcd#11943).
+    3.4 has no `auth status`: a login with a user that cannot exist answers "authentication is
+    not enabled" when auth is off, "authentication failed" when it is on (etcdops.versions'
+    Requirement). The probe's user and password are no secret: they are refused either way."""
+
+    NOT_ENABLED = "authentication is not enabled"
+    SOURCE = "https://etcd.io/docs/v3.5/upgrades/upgrade_3_5/"
+
+    def command(self, host: Host) -> Command:
+        assert host.etcd is not None
+        probe = etcdctl(host.etcd, "--user=etcdops-probe:x", "get", "etcdops-probe", auth=False)
+        return probe.then(sh(Raw("2>&1; true")), joiner="")
+
+    def judge(self, host: Host, out: str) -> tuple[bool, str]:
+        if self.NOT_ENABLED in out:
+            return True, "etcd auth is disabled"
+        if "authentication failed" in out or "invalid auth" in out:
+            return False, (
+                f"etcd auth is enabled (on {host.name}): etcd does not support a rolling upgrade "
+                "from 3.4 to 3.5 while auth is enabled, because 3.5 changes the WAL format of "
+                f"auth entries ({self.SOURCE} 'Upgrade checklists', etcd#11943); disable auth for "
+                "the upgrade or upgrade offline from a snapshot"
+            )
+        last = (out.strip().splitlines() or ["no answer"])[-1]
+        return False, f"cannot tell whether etcd auth is enabled on {host.name}: {last}"
+
+
+class V2StoreClean(HostProbe):
+    """`etcdutl check v2store` finds no custom v2 content in the member's data dir (and WAL): 3.6
+    does not start on it (upgrade_3_6 'V2 Store'). Trustworthy from etcdutl 3.5.32 (etcd#21889)."""
+
+    CLEAN = "No custom content found"
+    SOURCE = "https://etcd.io/docs/v3.6/upgrades/upgrade_3_6/"
+
+    def command(self, host: Host) -> Command:
+        assert host.etcd is not None
+        wal = ["--wal-dir", host.etcd.wal_dir] if host.etcd.wal_dir else []
+        check = sh(host.etcd.etcdutl, "check", "v2store", "--data-dir", host.etcd.data_dir, *wal)
+        return check.then(sh(Raw("2>&1; echo exit=$?")), joiner="")
+
+    def judge(self, host: Host, out: str) -> tuple[bool, str]:
+        if self.CLEAN in out and "exit=0" in out:
+            return True, "no custom v2 content"
+        last = out.replace("exit=", "exit code ").strip().splitlines() or ["no answer"]
+        said = "; ".join(last[-2:])
+        return False, (
+            f"`etcdutl check v2store` on {host.name} did not come back clean ({said}): "
+            f"3.6 will not start on custom v2 content; clean it as {self.SOURCE} 'V2 Store' "
+            "says, then check again"
+        )
+
+
 PROBES: dict[str, HostProbe] = {
     "data_dir_empty": DataDirEmpty(),
     "member_certs": MemberCerts(),
     "etcd_installed": EtcdInstalled(),
+    "auth_disabled": AuthDisabled(),
+    "v2store_clean": V2StoreClean(),
 }

@@ -69,12 +69,14 @@ def lab_facts(
     leader: str | None = "node1",
     down: tuple[str, ...] = (),
     version: str = "3.5.16",
+    learners: tuple[str, ...] = (),
 ) -> ClusterFacts:
     members, hosts = [], {}
     names = [m.name for m in inv.members]
     for i, h in enumerate(inv.members, 1):
         assert h.etcd is not None
-        members.append(Member(i, h.etcd.name, (h.etcd.peer_url,), (h.etcd.client_url,), False))
+        learner = h.name in learners
+        members.append(Member(i, h.etcd.name, (h.etcd.peer_url,), (h.etcd.client_url,), learner))
         status = EndpointStatus(
             h.etcd.client_url,
             99,
@@ -87,7 +89,7 @@ def lab_facts(
             10,
             10,
             5,
-            False,
+            learner,
         )
         hosts[h.name] = HostFacts(
             h.name,

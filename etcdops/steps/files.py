@@ -17,6 +17,7 @@ from etcdops.sha256 import parse_sha256sum
 from etcdops.steps.base import ExecContext, RunInfo, StepContext
 
 _STAT_FORMAT = "%n|%F|%u|%g|%a|%s"
+STAT_FORMAT = _STAT_FORMAT  # for a kind whose paths are known only when it runs
 
 
 @dataclass(frozen=True)

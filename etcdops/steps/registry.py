@@ -10,6 +10,7 @@ from etcdops.steps.command import CommandKind
 from etcdops.steps.copy_aside import CopyAsideKind
 from etcdops.steps.download import DownloadKind
 from etcdops.steps.drill_result import DrillResultKind
+from etcdops.steps.etcd_cluster_version import EtcdClusterVersionKind
 from etcdops.steps.etcd_compact import EtcdCompactKind
 from etcdops.steps.etcd_defrag import EtcdDefragKind
 from etcdops.steps.etcd_drill_member import EtcdDrillMemberKind
@@ -19,6 +20,7 @@ from etcdops.steps.etcd_hashkv import EtcdHashKVKind
 from etcdops.steps.etcd_key import EtcdKeyKind
 from etcdops.steps.etcd_key_count import EtcdKeyCountKind
 from etcdops.steps.etcd_latency import EtcdLatencyKind
+from etcdops.steps.etcd_learner_catchup import EtcdLearnerCatchupKind
 from etcdops.steps.etcd_leases import EtcdLeasesKind
 from etcdops.steps.etcd_member import EtcdMemberKind
 from etcdops.steps.etcd_service import EtcdServiceKind
@@ -26,6 +28,7 @@ from etcdops.steps.etcd_snapshot_restore import EtcdSnapshotRestoreKind
 from etcdops.steps.etcd_snapshot_save import EtcdSnapshotSaveKind
 from etcdops.steps.etcd_snapshot_verify import EtcdSnapshotVerifyKind
 from etcdops.steps.etcd_space import EtcdSpaceKind
+from etcdops.steps.keep_binaries import KeepBinariesKind
 from etcdops.steps.move_aside import MoveAsideKind
 from etcdops.steps.move_leader import MoveLeaderKind
 from etcdops.steps.pause import PauseKind
@@ -63,6 +66,9 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdLeasesKind(),
         EtcdHashKVKind(),
         EtcdLatencyKind(),
+        KeepBinariesKind(),
+        EtcdLearnerCatchupKind(),
+        EtcdClusterVersionKind(),
         PruneSnapshotsKind(),
         SnapshotBundleKind(),
         SnapshotOffsiteKind(),

@@ -121,7 +121,7 @@ def test_runbooks_as_json() -> None:
     shown = runner.invoke(app, ["runbooks", "show", "compact-defrag", "-o", "json"])
     data = json.loads(shown.stdout)
     assert data["name"] == "compact-defrag" and data["params"][0]["type"] == "defrag_rule"
-    assert [s["kind"] for s in data["steps"]][:2] == ["etcd_compact", "etcd_defrag"]
+    assert [s["kind"] for s in data["steps"]][:3] == ["etcd_latency", "etcd_compact", "etcd_defrag"]
     text = runner.invoke(app, ["runbooks", "show", "scale-out"]).stdout
     assert "{{" not in text and "Install etcd on <host>" in text
 

@@ -220,3 +220,16 @@ def test_replace_finds_an_old_member_that_never_started_by_its_peer_url(repo: Pa
         remove.quorum.voters_after == 2
         and "http://127.0.1.3:2380" in remove.actions[0].action.intent
     )
+
+
+def test_a_stalled_learner_is_removed_unless_kept() -> None:
+    """join-as-learner's catch-up (scale-out, replace-member, recover): the plan shows the removal
+    of a learner that never starts or stalls; -p keep_stalled=true plans none."""
+    inv = load_inventory(LAB_INVENTORY)
+    for params, removes in ((["host=node4"], True), (["host=node4", "keep_stalled=true"], False)):
+        plan = plan_for(inv, "scale-out", params)
+        (step,) = [s for s in plan.steps if s.kind == "etcd_learner_catchup"]
+        (action,) = step.actions
+        shown = [c.display for c in action.action.commands]
+        assert bool([c for c in shown if "member remove <MEMBER_ID>" in c]) == removes, shown
+        assert ("remove it if it never starts" in action.action.intent) == removes
