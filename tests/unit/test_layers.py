@@ -33,6 +33,7 @@ LAYERS: list[set[str]] = [
         "recovery",
         "catalog",
         "schema",
+        "rotation",
     },
     {"plan"},
     {"serialize", "runs", "report", "lock", "impact"},
