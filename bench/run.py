@@ -39,6 +39,10 @@ install=false`
 9. wide (issue 16): status, plan and every wait step (run status' health wait, restore's two waits,
    each step's own seconds from its run's report) on 7 members vs 3 (target <= 1.3), a 50-host
    inventory vs its 3 members alone (target <= 1.10).
+9. rotate-certs (issue 32): new server, peer and client certificates on the 3-member TLS lab,
+   `etcdops run rotate-certs -p dir=...` vs bench/hand/rotate-certs-ssh.sh (the same restarts,
+   health waits and serial checks over OpenSSH; target ratio <= 1.2), each with the writer's
+   longest stall. Median of ROTATIONS alternating rounds, new certificates for every run.
 At the end, what make bench left behind (target < 1 GB) and how long each part took.
 Every figure is printed with the runs it came from. `bench/run.py NAME ...` runs only those.
 The lab is brought up fresh at the start; `etcdops lab down` stops it.
@@ -1088,6 +1092,57 @@ def leftover() -> None:
     )
 
 
+ROTATIONS = 3
+
+
+def new_certs(folder: Path) -> Path:
+    """Untimed: new member and admin certificates of every member from the lab's CA, in kubespray's
+    names (what an operator hands over)."""
+    import shutil
+
+    from etcdops.lab import pki
+
+    shutil.rmtree(folder, ignore_errors=True)
+    ca, ca_key = LAB / "pki" / "ca.pem", LAB / "pki" / "ca-key.pem"
+    for n in (1, 2, 3):
+        host = f"node{n}"
+        sans = [f"IP:{NET}{n}", "IP:127.0.0.1", "DNS:localhost", f"DNS:{host}"]
+        pki.make_cert(ca, ca_key, folder, f"member-{host}", f"etcd-member-{host}", sans, True, 365)
+        pki.make_cert(ca, ca_key, folder, f"admin-{host}", f"etcd-admin-{host}", [], False, 365)
+    return folder
+
+
+def bench_rotate_certs() -> None:
+    lab_up(tls=True, spares=0)
+    ours: list[float] = []
+    base: list[float] = []
+    stalls: tuple[list[float], list[float]] = ([], [])
+    for _ in range(ROTATIONS):
+        given = new_certs(LAB / "bench-certs-etcdops")
+        seconds, stall = with_writer(
+            [ETCDOPS, "run", "rotate-certs", "-i", "lab", "--yes", "-p", f"dir={given}"]
+        )
+        ours.append(seconds)
+        stalls[0].append(stall)
+        given = new_certs(LAB / "bench-certs-hand")
+        seconds, stall = with_writer([str(HAND / "rotate-certs-ssh.sh"), str(LAB), NET, str(given)])
+        base.append(seconds)
+        stalls[1].append(stall)
+    print(f"rotate-certs runs: etcdops {seconds_of(ours)}, by hand {seconds_of(base)}", flush=True)
+    report(
+        f"rotate-certs: server, peer and client certificates of 3 members [median of {ROTATIONS}]",
+        statistics.median(ours),
+        statistics.median(base),
+        1.2,
+        f"; writer's longest stall: etcdops {max(stalls[0]):.2f} s, by hand {max(stalls[1]):.2f} s",
+    )
+    lab_up()
+
+
+def seconds_of(runs: list[float]) -> str:
+    return ", ".join(f"{r:.2f}" for r in runs) + " s"
+
+
 BENCHES = {
     "status": bench_status,
     "restore": bench_restore,
@@ -1097,6 +1152,7 @@ BENCHES = {
     "drill": bench_drill,
     "tls": bench_tls,
     "wide": bench_wide,
+    "rotate-certs": bench_rotate_certs,
 }
 
 

@@ -65,6 +65,12 @@ def run_dir(run_id: str) -> Path:
     return runs_dir() / checked_run_id(run_id)
 
 
+def rotation_dir(run_id: str) -> Path:
+    """Where rotate-certs -p generate=true writes the certificates and keys it makes for a run (and
+    the trust bundles of a CA rotation): 0700, reused by a resumed or reviewed run of that id."""
+    return run_dir(run_id) / "certs"
+
+
 def runner_lock(run_id: str) -> Path:
     """The file the one live runner of a run holds an exclusive flock on (execute/runlock.py)."""
     return run_dir(run_id) / "runner.lock"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from etcdops import rotation
 from etcdops.commands import Command, sh
 from etcdops.context import base_context, host_context
 from etcdops.diskplan import DiskRow, plan_disk
@@ -241,6 +242,8 @@ def build_plan(
 ) -> Plan:
     inputs = Inputs(runbook, inventory, facts, PlannedFiles(probe, run), run, playbooks_dir)
     variables = base_context(inventory, params, facts, run.as_dict())
+    # rotate-certs: planned from the members' files, read through the probe
+    variables["cert_rotation"] = rotation.helper(inventory, probe, run.as_dict(), facts.leader_host)
     variables["vars"] = _render_vars(runbook, variables, frozen or {})
     checks = [_run_check(runbook, c, variables, probe, inventory) for c in runbook.preflight]
     # a failed `warn: true` check is a warning of the plan, not a refusal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +28,9 @@ from etcdops.cli.common import (
     exit_on_failed_checks,
     show_plan,
 )
+
+if TYPE_CHECKING:
+    from etcdops.inventory import Inventory
 
 app = typer.Typer(
     name="etcdops",
@@ -96,6 +99,16 @@ def status(
             "etcdops' own, deleted after)",
         ),
     ] = False,
+    check_expiry: Annotated[
+        int | None,
+        typer.Option(
+            "--check-expiry",
+            min=0,
+            metavar="DAYS",
+            help="exit 1 when a member's server, peer or CA certificate expires within DAYS days "
+            "(or cannot be read), naming each on stderr",
+        ),
+    ] = None,
 ) -> None:
     """Members, endpoints, leader, quorum and alarms of the cluster (read-only but for
     --latency's own keys).
@@ -145,6 +158,21 @@ def status(
     if check and not facts.healthy:
         err("not healthy: " + "; ".join(facts.problems()))
         raise typer.Exit(1)
+    if check_expiry is not None and facts.read_any:
+        from etcdops.facts.certs import expiring
+
+        members = {h.name for h in inv.members}
+        tls = {h: hf.certs for h, hf in facts.hosts.items() if h in members and _tls(inv, h)}
+        soon = expiring(tls, check_expiry)
+        if soon:
+            err(f"certificates expiring within {check_expiry} days: " + "; ".join(soon))
+            raise typer.Exit(1)
+
+
+def _tls(inv: Inventory, host: str) -> bool:
+    """Whether the host's member speaks TLS (its client or peer URL is https)."""
+    etcd = inv.hosts[host].etcd if host in inv.hosts else None
+    return etcd is not None and "https" in (etcd.client_url[:5], etcd.peer_url[:5])
 
 
 @app.command()

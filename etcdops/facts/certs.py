@@ -17,7 +17,7 @@ WARN_DAYS = 30
 
 @dataclass(frozen=True)
 class CertInfo:
-    kind: str  # server | peer
+    kind: str  # server | peer | ca (the first certificate of the trust bundle etcd.env names)
     path: str
     not_after: dt.datetime | None
     error: str = ""
@@ -49,7 +49,11 @@ def client_check(host: Host) -> str:
     )
 
 
-SERVER_KEYS = (("server", "ETCD_CERT_FILE"), ("peer", "ETCD_PEER_CERT_FILE"))
+SERVER_KEYS = (
+    ("server", "ETCD_CERT_FILE"),
+    ("peer", "ETCD_PEER_CERT_FILE"),
+    ("ca", "ETCD_TRUSTED_CA_FILE"),
+)
 
 
 def _key(host: Host, path: str) -> str:
@@ -59,8 +63,9 @@ def _key(host: Host, path: str) -> str:
 def certs_section(
     host: Host, known: dict[str, dict[str, str]] | None = None, into: str = '>"$d/certs.o"'
 ) -> str:
-    """Shell: KIND<TAB>PATH<TAB>ANSWER<TAB>STAMP for the server and peer certificates the host's
-    etcd.env names; ANSWER is openssl's `notAfter=...` (or its error), or `cached`.
+    """Shell: KIND<TAB>PATH<TAB>ANSWER<TAB>STAMP for the server and peer certificates and the trust
+    bundle (its first certificate) the host's etcd.env names; ANSWER is openssl's `notAfter=...`
+    (or its error), or `cached`.
 
     The env file is read by the shell itself (the last line for a key wins, quotes stripped). A
     certificate costs one openssl (~20 ms of CPU here, as much as an etcdctl call) only when it
@@ -75,14 +80,14 @@ def certs_section(
         for k, v in (known or {}).items()
         if k.startswith(prefix) and v.get("stamp") and v.get("not_after")
     )
-    names = ("c1", "c2")
+    names = ("c1", "c2", "c3")
     cases = " ".join(
         f"{key}=*) {var}=${{line#{key}=}};;"
         for (_, key), var in zip(SERVER_KEYS, names, strict=True)
     )
     env = quote(etcd.env_file)
     read = (
-        f'c1=; c2=; [ -r {env} ] && while IFS= read -r line || [ -n "$line" ]; do '
+        f'c1=; c2=; c3=; [ -r {env} ] && while IFS= read -r line || [ -n "$line" ]; do '
         f'case "$line" in {cases} esac; done < {env}'
     )
     fresh = 'r=$(openssl x509 -noout -enddate -in "$f" 2>&1); r=${r%%"$nl"*}'
@@ -110,7 +115,7 @@ def parse_certs(
         kind, _, rest = line.partition("\t")
         path, _, rest = rest.partition("\t")
         answer, _, stamp = rest.partition("\t")
-        if kind not in ("server", "peer") or not path:
+        if kind not in ("server", "peer", "ca") or not path:
             continue
         key = _key(host, path) if host is not None else ""
         if answer == "cached" and key in (known or {}):
@@ -133,3 +138,26 @@ def parse_openssl_date(text: str) -> dt.datetime | None:
         )
     except ValueError:
         return None
+
+
+def expiring(
+    hosts: dict[str, tuple[CertInfo, ...]], days: int, now: dt.datetime | None = None
+) -> list[str]:
+    """What `status --check-expiry DAYS` fails on: each certificate that expires within DAYS (or
+    has expired), each that could not be read, and each host whose certificates were not read at
+    all (a CI job must not pass on what it did not see)."""
+    found = []
+    for host, certs in hosts.items():
+        if not certs:
+            found.append(
+                f"{host}: no certificate read (no TLS files in its etcd.env, or unreadable)"
+            )
+        for c in certs:
+            left = c.days_left(now)
+            if left is None:
+                found.append(f"{host} {c.kind} {c.path}: cannot read: {c.error or 'unreadable'}")
+            elif left < days:
+                when = "expired" if left < 0 else f"expires in {left} days"
+                assert c.not_after is not None
+                found.append(f"{host} {c.kind} {c.path}: {when} ({c.not_after:%Y-%m-%d})")
+    return found

@@ -136,13 +136,27 @@ def _sign_with_dates(
 
 
 def host_certs(ca: Path, ca_key: Path, cert_dir: Path, host: str, address: str) -> None:
-    """What kubespray puts on an etcd host: ca.pem, member-, admin- and node- certificates."""
+    """What kubespray puts on an etcd host: ca.pem, member-, admin- and node- certificates. Kept
+    from one lab to the next, unless the lab's CA did not sign them (a CA rotation on the lab)."""
     cert_dir.mkdir(parents=True, exist_ok=True)
     (cert_dir / "ca.pem").write_bytes(ca.read_bytes())
     sans = [f"IP:{address}", "IP:127.0.0.1", "DNS:localhost", f"DNS:{host}"]
-    if not (cert_dir / f"member-{host}.pem").exists():
+    if not _signed(ca, cert_dir / f"member-{host}.pem"):
         make_cert(ca, ca_key, cert_dir, f"member-{host}", f"etcd-member-{host}", sans, server=True)
-    if not (cert_dir / f"admin-{host}.pem").exists():
+    if not _signed(ca, cert_dir / f"admin-{host}.pem"):
         make_cert(ca, ca_key, cert_dir, f"admin-{host}", f"etcd-admin-{host}", [], server=False)
-    if not (cert_dir / f"node-{host}.pem").exists():
+    if not _signed(ca, cert_dir / f"node-{host}.pem"):
         make_cert(ca, ca_key, cert_dir, f"node-{host}", f"etcd-node-{host}", [], server=False)
+
+
+def _signed(ca: Path, cert: Path) -> bool:
+    """The certificate is there and the lab's CA signed it."""
+    if not cert.exists():
+        return False
+    proc = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(ca), str(cert)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode == 0

@@ -6,6 +6,9 @@ from typing import Any
 
 from etcdops.steps.alarm_disarm import AlarmDisarmKind
 from etcdops.steps.base import StepKind
+from etcdops.steps.cert_served import CertServedKind
+from etcdops.steps.cert_stage import CertStageKind
+from etcdops.steps.cert_swap import CertSwapKind
 from etcdops.steps.command import CommandKind
 from etcdops.steps.copy_aside import CopyAsideKind
 from etcdops.steps.download import DownloadKind
@@ -80,6 +83,9 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         PruneSetAsideKind(),
         TemplateKind(),
         UploadKind(),
+        CertStageKind(),
+        CertSwapKind(),
+        CertServedKind(),
         DownloadKind(),
         WaitKind(),
         PlaybookKind(),

@@ -49,6 +49,8 @@ def test_every_builtin_runbook_runs_only_commands_its_plan_shows(slab: LabEnv) -
     run(slab, "restore-drill", "-p", "hosts=spares", "-p", "install=false")
     run(slab, "prune", "-p", "older_than=0m", "-p", "keep=0")
     run(slab, "move-leader")
+    ca_key = slab.root / ".lab" / "pki" / "ca-key.pem"
+    run(slab, "rotate-certs", "-p", "generate=true", "-p", f"ca_key={ca_key}")
     run(slab, "alarms", "-p", "disarm=NOSPACE")
     ran = {
         json.loads((d / "plan.json").read_text())["runbook"]: d

@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
         "catalog",
         "schema",
         "upgrading",
+        "rotation",
     },
     {"plan"},
     {"serialize", "runs", "report", "lock", "impact"},
