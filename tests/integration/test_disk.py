@@ -122,7 +122,7 @@ def test_a_data_filesystem_too_small_refuses_restore_and_scale_out_and_skips_its
     )
     assert defrag.returncode == 0, defrag.stderr
     steps = json.loads(defrag.stdout)["steps"]
-    hosts = {h["host"]: h for s in steps if s["kind"] == "etcd_defrag" for h in s["hosts"]}
+    hosts = {h["host"]: h for s in steps if s["name"].startswith("Defragment") for h in s["hosts"]}
     assert (
         hosts["node3"]["status"] == "skipped"
         and "writes a full copy of the database" in hosts["node3"]["detail"]
