@@ -323,7 +323,7 @@ def test_quiet_members_are_judged_on_figures_that_count_what_the_compaction_free
     (facts/space.py): the old code judged every member but the one asked on figures from before
     the compaction, skipped them under the default rule, and said every member had finished. Now
     each is judged on settled figures, and the run ends with a table of every member."""
-    with running_lab(tmp_path, net(21), members=4, spares=0) as quiet:
+    with running_lab(tmp_path, net(28), members=4, spares=0) as quiet:
         # 250 keys of 120 KB written 3 times: the compaction frees 2 of 3 versions (~60 MB) in
         # one delete batch (etcd deletes 1000 revisions a batch): nothing else commits after it
         assert fill(quiet, 250, 3, 120_000, "q/").returncode == 0
