@@ -43,6 +43,8 @@ install=false`
    `etcdops run rotate-certs -p dir=...` vs bench/hand/rotate-certs-ssh.sh (the same restarts,
    health waits and serial checks over OpenSSH; target ratio <= 1.2), each with the writer's
    longest stall. Median of ROTATIONS alternating rounds, new certificates for every run.
+10. rotate-certs (issue 32.2) and 11. upgrade (issue 32.1): a rolling patch upgrade 3.5.16 ->
+   3.5.30 of 3 members vs bench/hand/upgrade-ssh.sh over OpenSSH (target <= 1.2).
 At the end, what make bench left behind (target < 1 GB) and how long each part took.
 Every figure is printed with the runs it came from. `bench/run.py NAME ...` runs only those.
 The lab is brought up fresh at the start; `etcdops lab down` stops it.
@@ -1139,6 +1141,53 @@ def bench_rotate_certs() -> None:
     lab_up()
 
 
+UPGRADES = 2  # rounds of the upgrade part (each: a fresh 3.5.16 lab for either side)
+
+
+def bench_upgrade() -> None:
+    """Issue 32: a rolling patch upgrade 3.5.16 -> 3.5.30 of 3 members under a writer: `etcdops run
+    upgrade -p version=3.5.30 -p source=DIR` vs bench/hand/upgrade-ssh.sh (the same binaries
+    copied with scp and the same restarts and health waits, followers first, leader last),
+    target <= 1.2; each round on a fresh lab (the upgrade cannot be undone in place)."""
+    new = ROOT / ".tools" / "etcd-3.5.30"
+    source = LAB.parent / "bench-upgrade-src"
+    ours: list[float] = []
+    base: list[float] = []
+    stalls: tuple[list[float], list[float]] = ([], [])
+    for _ in range(UPGRADES):
+        lab_up(spares=0)
+        subprocess.run(["rm", "-rf", str(source)], check=True)
+        (source / "bin").mkdir(parents=True)
+        for tool in ("etcd", "etcdctl", "etcdutl"):
+            (source / "bin" / tool).symlink_to(new / tool)
+        (source / "etcd-service.sh").write_bytes((LAB / "dist" / "etcd-service.sh").read_bytes())
+        seconds, stall = with_writer(
+            [
+                ETCDOPS, "run", "upgrade", "-i", "lab", "--yes",
+                "-p", "version=3.5.30", "-p", f"source={source}",
+            ]
+        )  # fmt: skip
+        ours.append(seconds)
+        stalls[0].append(stall)
+        print(f"  one etcdops upgrade, step by step: {timeline()}", flush=True)
+        lab_up(spares=0)
+        seconds, stall = with_writer(
+            [str(HAND / "upgrade-ssh.sh"), str(LAB), str(new), NET, "3.5.30"]
+        )
+        base.append(seconds)
+        stalls[1].append(stall)
+    subprocess.run(["rm", "-rf", str(source)], check=True)
+    print(f"upgrade runs: etcdops {seconds_of(ours)}, by hand {seconds_of(base)}", flush=True)
+    report(
+        f"upgrade 3.5.16 -> 3.5.30 of 3 members [median of {UPGRADES}]",
+        statistics.median(ours),
+        statistics.median(base),
+        1.2,
+        f"; writer's longest stall: etcdops {max(stalls[0]):.2f} s, by hand {max(stalls[1]):.2f} s",
+    )
+    lab_up()
+
+
 def seconds_of(runs: list[float]) -> str:
     return ", ".join(f"{r:.2f}" for r in runs) + " s"
 
@@ -1153,6 +1202,7 @@ BENCHES = {
     "tls": bench_tls,
     "wide": bench_wide,
     "rotate-certs": bench_rotate_certs,
+    "upgrade": bench_upgrade,
 }
 
 
