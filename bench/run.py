@@ -39,11 +39,11 @@ install=false`
 9. wide (issue 16): status, plan and every wait step (run status' health wait, restore's two waits,
    each step's own seconds from its run's report) on 7 members vs 3 (target <= 1.3), a 50-host
    inventory vs its 3 members alone (target <= 1.10).
-9. rotate-certs (issue 32): new server, peer and client certificates on the 3-member TLS lab,
+10. rotate-certs (issue 32.2): new server, peer and client certificates on the 3-member TLS lab,
    `etcdops run rotate-certs -p dir=...` vs bench/hand/rotate-certs-ssh.sh (the same restarts,
    health waits and serial checks over OpenSSH; target ratio <= 1.2), each with the writer's
    longest stall. Median of ROTATIONS alternating rounds, new certificates for every run.
-10. rotate-certs (issue 32.2) and 11. upgrade (issue 32.1): a rolling patch upgrade 3.5.16 ->
+11. upgrade (issue 32.1): a rolling patch upgrade 3.5.16 ->
    3.5.30 of 3 members vs bench/hand/upgrade-ssh.sh over OpenSSH (target <= 1.2).
 At the end, what make bench left behind (target < 1 GB) and how long each part took.
 Every figure is printed with the runs it came from. `bench/run.py NAME ...` runs only those.
