@@ -7,7 +7,9 @@ sure each runbook is among them."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +30,9 @@ def run(lab: LabEnv, *args: str) -> None:
     lab.etcdops("run", *args, "-i", "lab", "--yes", check=True, timeout=900)
 
 
-def test_every_builtin_runbook_runs_only_commands_its_plan_shows(slab: LabEnv) -> None:
+def test_every_builtin_runbook_runs_only_commands_its_plan_shows(
+    slab: LabEnv, tmp_path: Path
+) -> None:
     run(slab, "status")
     run(slab, "snapshot")
     run(slab, "restore", "-p", "snapshot=latest")
@@ -52,6 +56,13 @@ def test_every_builtin_runbook_runs_only_commands_its_plan_shows(slab: LabEnv) -
     ca_key = slab.root / ".lab" / "pki" / "ca-key.pem"
     run(slab, "rotate-certs", "-p", "generate=true", "-p", f"ca_key={ca_key}")
     run(slab, "alarms", "-p", "disarm=NOSPACE")
+    # last: the lab's 3.5.16 to 3.5.30, from a directory as the install playbook copies from
+    source = tmp_path / "etcd-3.5.30"
+    (source / "bin").mkdir(parents=True)
+    for tool in ("etcd", "etcdctl", "etcdutl"):
+        (source / "bin" / tool).symlink_to(REPO / ".tools" / "etcd-3.5.30" / tool)
+    shutil.copy(slab.root / ".lab" / "dist" / "etcd-service.sh", source / "etcd-service.sh")
+    run(slab, "upgrade", "-p", "version=3.5.30", "-p", f"source={source}")
     ran = {
         json.loads((d / "plan.json").read_text())["runbook"]: d
         for d in (slab.root / ".etcdops" / "runs").iterdir()

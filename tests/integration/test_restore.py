@@ -379,7 +379,9 @@ def test_the_plan_warns_of_a_snapshot_of_another_cluster(lab: LabEnv, tmp_path: 
     other = tmp_path / "other.db"
     shutil.copyfile(mine, other)
     (tmp_path / "other.json").write_text(
-        json.dumps({**meta, "cluster_id": "deadbeef12345678", "members": "a=https://127.9.9.9:2380"})
+        json.dumps(
+            {**meta, "cluster_id": "deadbeef12345678", "members": "a=https://127.9.9.9:2380"}
+        )
     )
     proc = lab.etcdops("plan", "restore", "-i", "lab", "-p", f"snapshot={other}", "-o", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr  # a warning, not a refusal
