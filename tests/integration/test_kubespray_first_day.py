@@ -333,7 +333,8 @@ def test_a_host_whose_ssh_fails_is_shown_as_such_its_etcd_read_through_another(
         proc = checkout.etcdops("status", "-i", checkout.inventory)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         row = next(line for line in proc.stdout.splitlines() if line.startswith("  node3 "))
-        assert "healthy (read through node" in row and "SSH FAILED: node3: cannot connect" in row
-        assert "HEALTHY" in proc.stdout and "voters 3 (healthy 3)" in proc.stdout
+        assert "host unreachable (node3: cannot connect" in row, row
+        assert "etcd healthy, read through node" in row, row
+        assert "NOT HEALTHY" not in proc.stdout and "voters 3 (healthy 3)" in proc.stdout
     finally:
         klab.etcdops("lab", "up", check=True, timeout=180)  # restarts the whole lab cleanly
