@@ -256,10 +256,13 @@ def test_snapshot_keep_prunes_the_oldest(lab: LabEnv) -> None:
         lab.ctl("put", "/keep/k", str(time.time()))
         lab.etcdops("run", "snapshot", "-i", "lab", "--yes", "-p", "keep=2", check=True)
         time.sleep(1.1)  # snapshot names carry the time to the second
-    dbs = sorted(folder.glob("*.db"), key=lambda p: p.stat().st_mtime)
+    # retention counts this cluster's snapshots only (issue 28.7): earlier restores of this lab
+    # gave it new cluster ids, and their snapshots are another cluster's now, left alone
+    mine = f"etcd-{lab.status()['cluster_id']}-rev*"
+    dbs = sorted(folder.glob(f"{mine}.db"), key=lambda p: p.stat().st_mtime)
     assert len(dbs) == 2
     assert all(p.with_suffix(".json").is_file() for p in dbs)
-    assert len(list(folder.glob("*.json"))) == 2
+    assert len(list(folder.glob(f"{mine}.json"))) == 2
 
 
 def test_restore_with_a_separate_wal_dir(tmp_path: Path) -> None:
