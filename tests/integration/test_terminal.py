@@ -53,7 +53,7 @@ def test_a_restore_on_a_terminal_is_coloured_fits_and_ends_with_a_summary(lab: L
     summary = " ".join(text[text.index("SUMMARY restore on lab: SUCCESSFUL") :].split())
     assert re.search(r"etcd unavailable to clients: [\d.]+s to [\d.]+s \(from the stop of", summary)
     assert "leader: " in summary and "db size per member, before -> after:" in summary
-    assert "predicted vs actual:" in summary and "step 1 Copy the snapshot" in summary
+    assert "predicted vs actual:" in summary and "step 2 Copy the snapshot" in summary
     # the live region showed the copy and the restore with bars and figures while they ran
     assert "━" in raw and re.search(r"of ~[\d.]+s", raw)
 
