@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from etcdops import units
+from etcdops import catalog, units
 from etcdops.commands import Command, Raw, etcdctl, sh
 from etcdops.durable import durable
+from etcdops.errors import StepFailed
 from etcdops.facts.parse import SnapshotStatus, parse_count, parse_snapshot_status
 from etcdops.steps.base import (
     Action,
@@ -180,6 +181,17 @@ def _status_dict(status: SnapshotStatus) -> dict[str, int]:
         "totalKey": status.total_keys,
         "totalSize": status.total_size,
     }
+
+
+def this_runs_snapshot(ex: ExecContext, folder: str, prefix: str) -> catalog.Entry:
+    """The finished snapshot this run saved in folder (for the steps after the save: bundle,
+    off-site copy); the step fails when there is none."""
+    entry = catalog.taken_by_run(folder, prefix, ex.info.stamp)
+    if entry is None:
+        raise StepFailed(
+            ex.step, ex.host, f"no finished snapshot of this run ({ex.info.stamp}) in {folder}"
+        )
+    return entry
 
 
 def write_meta(path: Path, data: dict[str, object]) -> None:

@@ -24,12 +24,11 @@ from typing import Any
 from etcdops import catalog
 from etcdops.commands import Command, sh
 from etcdops.durable import durable
-from etcdops.errors import StepFailed
 from etcdops.inventory import EtcdConfig
 from etcdops.sha256 import file_sha256
 from etcdops.snapshots import read_meta
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
-from etcdops.steps.etcd_snapshot_save import write_meta
+from etcdops.steps.etcd_snapshot_save import this_runs_snapshot, write_meta
 from etcdops.steps.spec import spec_field
 
 CERT_KEYS = (
@@ -105,13 +104,7 @@ class SnapshotBundleKind(StepKind[BundleSpec, BundleAction]):
         )
 
     def execute(self, action: BundleAction, ex: ExecContext) -> Outcome:
-        entry = catalog.taken_by_run(action.dir, action.prefix, ex.info.stamp)
-        if entry is None:
-            raise StepFailed(
-                ex.step,
-                ex.host,
-                f"no finished snapshot of this run ({ex.info.stamp}) in {action.dir}",
-            )
+        entry = this_runs_snapshot(ex, str(action.dir), action.prefix)
         members: dict[str, dict[str, Any]] = {}
         files: dict[str, bytes] = {}
         for host in action.hosts:

@@ -20,7 +20,7 @@ from etcdops.commands import Command, Live
 from etcdops.errors import BadInput, StepFailed
 from etcdops.snapshots import read_meta
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind, heartbeat
-from etcdops.steps.etcd_snapshot_save import write_meta
+from etcdops.steps.etcd_snapshot_save import this_runs_snapshot, write_meta
 from etcdops.steps.spec import spec_field
 
 
@@ -78,13 +78,7 @@ class SnapshotOffsiteKind(StepKind[OffsiteSpec, OffsiteAction]):
         )
 
     def execute(self, action: OffsiteAction, ex: ExecContext) -> Outcome:
-        entry = catalog.taken_by_run(action.dir, action.prefix, ex.info.stamp)
-        if entry is None:
-            raise StepFailed(
-                ex.step,
-                ex.host,
-                f"no finished snapshot of this run ({ex.info.stamp}) in {action.dir}",
-            )
+        entry = this_runs_snapshot(ex, str(action.dir), action.prefix)
         started = time.monotonic()
         bundle = entry.meta.get("bundle") if isinstance(entry.meta.get("bundle"), dict) else None
         uploads = [(entry.name, entry.sha256, entry.size)]
