@@ -296,6 +296,20 @@ def _stopped_hosts(plan: Plan) -> set[str]:
     }
 
 
+def _put_in_place(plan: Plan, restored_at: int) -> int:
+    """The step that puts a restored dir where etcd reads its data (the restore itself, when no
+    swap follows: it then restored in place)."""
+    later = (
+        s.index
+        for s in plan.steps
+        if s.index > restored_at
+        and not s.skipped
+        and s.actions
+        and isinstance(s.actions[0].action, SwapDirAction)
+    )
+    return next(later, restored_at)
+
+
 def removed(plan: Plan) -> list[str]:
     out: list[str] = []
     for s in plan.steps:
@@ -315,7 +329,8 @@ def removed(plan: Plan) -> list[str]:
             )
         elif isinstance(first, RestoreAction):
             out.append(
-                f"the data of {_names(hosts)} is replaced by the snapshot's at step {s.index}: "
+                f"the data of {_names(hosts)} is replaced by the snapshot's at step "
+                f"{_put_in_place(plan, s.index)}: "
                 "every change made after the snapshot is gone (the old data dirs are set aside)"
             )
         elif isinstance(first, RemoveAction):

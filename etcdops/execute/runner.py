@@ -557,12 +557,14 @@ def with_retries(
     for attempt in range(1, attempts + 1):
         try:
             return fn()
-        except CommandFailed as exc:
-            transient = any(marker in exc.stderr_tail for marker in on)
+        except (CommandFailed, StepFailed) as exc:
+            # a command's stderr, or the reason a kind gave after reading a command's answer
+            said = exc.stderr_tail if isinstance(exc, CommandFailed) else exc.reason
+            transient = any(marker in said for marker in on)
             wait = min(max_delay, delay * backoff ** (attempt - 1))
             if not transient or attempt == attempts or time.monotonic() + wait > ex.deadline:
                 raise
-            last = (exc.stderr_tail.splitlines() or [""])[-1][:120]
+            last = (said.splitlines() or [""])[-1][:120]
             ex.note(f"attempt {attempt}/{attempts} failed ({last}); retrying in {wait:.1f}s")
             ex.sleep(wait)
     raise AssertionError("unreachable")

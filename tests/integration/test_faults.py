@@ -198,7 +198,7 @@ def sigterm_at(
 
 
 @pytest.mark.parametrize(
-    ("event", "step", "hold"), [("step_started", 3, None), ("host_started", 9, "node3")]
+    ("event", "step", "hold"), [("step_started", 4, None), ("host_started", 8, "node3")]
 )
 def test_sigterm_during_restore_stops_at_a_safe_point_and_resumes(
     flab: LabEnv, event: str, step: int, hold: str | None
@@ -207,7 +207,7 @@ def test_sigterm_during_restore_stops_at_a_safe_point_and_resumes(
     flab.ctl("put", "/sigterm/after-snapshot", "1")
     run_id, _ = sigterm_at(
         flab, ["restore"], event, step, hold
-    )  # 3: stopping etcd, 9: waiting for health
+    )  # 4: stopping etcd, 8: waiting for health (fenced)
     resumed = flab.etcdops("run", "--resume", run_id, "--yes", timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     flab.wait_healthy()

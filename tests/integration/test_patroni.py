@@ -21,6 +21,7 @@ acknowledged
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,6 +84,17 @@ class Outcome:
     watch: dict = field(default_factory=dict)
     watch_from: float = 0.0
 
+    def run_timeline(self) -> list[str]:
+        """The restore's step lines (when each step started and how long it took) and the outage
+        it measured: what to hold against the Patroni log when a primary demoted."""
+        kept = [
+            line
+            for line in self.output.splitlines()
+            if re.match(r"\d\d:\d\d:\d\dZ (\[\d+/\d+\]|    done in)", line)
+            or line.startswith("clients had no etcd")
+        ]
+        return ["restore run:", *("  " + line for line in kept)] if kept else []
+
     def summary(self) -> str:
         w, t = self.watch, self.watch_from
         return "\n".join(
@@ -114,6 +126,7 @@ class Outcome:
                 and not compacted(w)
                 and self.snapshot_revision < highest_before_break(w, t)
                 else "",
+                *self.run_timeline(),
                 "patroni log:",
                 *("  " + line for line in self.log),
             ]
@@ -147,7 +160,7 @@ def restore_under_load(lab: LabEnv, pg: PatroniCluster, tmp: Path, *params: str)
     out = Outcome(
         stale,
         proc.returncode,
-        proc.stdout[-3000:] + proc.stderr[-3000:],
+        proc.stdout[-12000:] + proc.stderr[-3000:],
         done - since,
         timeline_before,
         timeline_after,

@@ -47,7 +47,7 @@ def test_a_restore_on_a_terminal_is_coloured_fits_and_ends_with_a_summary(lab: L
     text = screen.text
     assert "IMPACT (what this run does to the cluster)" in text
     assert re.search(
-        r"clients have no etcd \(no quorum serving them\) from step 3", " ".join(text.split())
+        r"clients have no etcd \(no quorum serving them\) from step 4", " ".join(text.split())
     )
     # the closing summary: the outage window from the journal, leaders, sizes, predictions
     summary = " ".join(text[text.index("SUMMARY restore on lab: SUCCESSFUL") :].split())

@@ -216,6 +216,13 @@ def test_kill_in_the_fenced_phase_of_a_restore_then_resume(ulab: LabEnv) -> None
     before = runs(ulab)
     proc = start(ulab, "restore")
     run_id = kill_at(ulab, proc, before, "step_started", revoke)
+    # the fenced cluster runs: it answers on the fenced port only, and its member list names the
+    # real client URLs, never a fenced one (a client syncing its endpoints from it, as Patroni
+    # does, would otherwise learn the way past the fence, for this restore and the next)
+    fenced = ulab.client_url("node1").replace(":2379", ":12379")
+    listed = json.loads(ulab.ctl("member", "list", "-w", "json", endpoints=fenced))
+    urls = sorted(u for m in listed["members"] for u in m.get("clientURLs") or [])
+    assert urls == sorted(ulab.client_url(f"node{i}") for i in (1, 2, 3)), urls
     resumed = ulab.etcdops("run", "--resume", run_id, "--yes", timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     status = ulab.wait_healthy()  # on the client URLs

@@ -29,17 +29,17 @@ def test_restore_says_what_stops_for_how_long_and_what_is_set_aside(
     snap.write_bytes(b"x")
     plan = plan_for(inv, "restore", [f"snapshot={snap}"])
     text = _text(impact_lines(plan))
-    # started fenced at step 8: clients reach the members again only at the step marked
+    # started fenced at step 7: clients reach the members again only at the step marked
     # `clients: back`, which waits for them healthy on their client URLs
     assert (
-        "stops: etcd on node1, node2, node3 at step 3, started again at step 8, serving clients "
-        "again at step 17 (held off from them in between)"
+        "stops: etcd on node1, node2, node3 at step 4, started again at step 7, serving clients "
+        "again at step 16 (held off from them in between)"
     ) in text
-    assert "clients have no etcd (no quorum serving them) from step 3 until step 17 sees it" in text
+    assert "clients have no etcd (no quorum serving them) from step 4 until step 16 sees it" in text
     assert "now 3 voters, quorum 2, tolerates 1 failure" in text
-    assert "worst at step 3 (Stop etcd on every member" in text and "0 of 3 voters" in text
+    assert "worst at step 4 (Stop etcd on every member" in text and "0 of 3 voters" in text
     assert "no quorum" in text
-    assert "replaced by the snapshot's at step 4" in text  # what is lost
+    assert "replaced by the snapshot's at step 5" in text  # what is lost: at the swap
     assert "leases: not read: revoked while the cluster is fenced" in text
     assert "set aside: " in text and "as etcd.pre-restore-20260101T000000Z at step 5" in text
     assert "(kept: `etcdops run prune` removes old ones)" in text

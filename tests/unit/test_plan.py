@@ -51,11 +51,16 @@ def test_restore_plan_commands(inv, tmp_path: Path) -> None:  # type: ignore[no-
     assert "+ETCD_INITIAL_CLUSTER_STATE=new" in diff and "KEEP=me" not in [
         line[1:] for line in diff.splitlines() if line[:1] in "+-"
     ]
-    # fenced: the client URLs on another port; then back as they were, and state existing (the
-    # second write's diff is against the file as the first leaves it)
-    assert "+ETCD_ADVERTISE_CLIENT_URLS=http://127.0.1.1:12379" in diff
+    # fenced: listening for clients on another port, while advertising the real client URLs (no
+    # client learns a fenced URL from the member list); then back as they were, and state
+    # existing (the second write's diff is against the file as the first leaves it)
+    assert "+ETCD_LISTEN_CLIENT_URLS=http://127.0.1.1:12379" in diff
+    assert "12379" not in "".join(line for line in diff.splitlines() if "ADVERTISE_CLIENT" in line)
     final = plan.step("Rewrite etcd.env for clients").actions[0].action
-    assert "-ETCD_ADVERTISE_CLIENT_URLS=http://127.0.1.1:12379" in final.diff
+    assert "-ETCD_LISTEN_CLIENT_URLS=http://127.0.1.1:12379" in final.diff
+    assert "12379" not in "".join(
+        line for line in final.diff.splitlines() if "ADVERTISE_CLIENT" in line
+    )
     assert "+ETCD_INITIAL_CLUSTER_STATE=existing" in final.diff and not final.backup
     failed = " ".join(
         c.said() for c in plan.failed_checks

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from etcdops.errors import ExitCode
+import pytest
+
+from etcdops.errors import CommandFailed, ExitCode, StepFailed
 from etcdops.execute.journal import Journal
-from etcdops.execute.runner import Runner
+from etcdops.execute.runner import Runner, with_retries
 from etcdops.inventory import load_inventory
 from etcdops.plan import build_plan
 from etcdops.runbook import load_runbook
+from etcdops.steps.base import Outcome
 from tests.helpers import LAB_INVENTORY, RUN, DictProbe, lab_facts
 
 WAITS = """name: waits
@@ -249,3 +253,63 @@ def test_where_the_light_read_cannot_tell_the_full_facts_decide(repo: Path, tmp_
     assert result.status == "stale" and reads == 1, result  # type: ignore[attr-defined]
     assert "the leader is now node2" in result.error  # type: ignore[attr-defined]
     assert '"read": "facts"' in (tmp_path / "journal" / "events.jsonl").read_text()
+
+
+class Clock:
+    """What with_retries uses of an ExecContext: a deadline, notes and a sleep (recorded)."""
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + 60
+        self.notes: list[str] = []
+        self.slept: list[float] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def flaky(failures: list[Exception]):  # type: ignore[no-untyped-def]
+    calls: list[int] = []
+
+    def fn() -> Outcome:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return Outcome.ok("done")
+
+    return fn, calls
+
+
+def test_a_step_failure_a_kind_reports_is_retried_when_the_runbook_names_it() -> None:
+    # etcd_hashkv reads the answers itself and raises StepFailed: the runbook's retry markers
+    # (a member that joined a moment ago answering "invalid auth token") must still apply
+    failed = StepFailed(
+        "Verify", "node2", "not every member answered hashkv: auth: invalid auth token"
+    )
+    fn, calls = flaky([failed, failed])
+    clock = Clock()
+    out = with_retries(fn, 10, ("not every member answered",), 1.0, 1.0, 5.0, clock)  # type: ignore[arg-type]
+    assert out.detail == "done" and len(calls) == 3 and clock.slept == [1.0, 1.0]
+    assert "invalid auth token" in clock.notes[0]
+
+
+def test_a_failure_the_runbook_does_not_name_is_not_retried() -> None:
+    for failed in (
+        StepFailed("Verify", "node2", "at revision 9 node4 hashes the keyspace differently"),
+        CommandFailed("node2", "etcdctl ...", 1, "Error: permission denied"),
+    ):
+        fn, calls = flaky([failed])
+        with pytest.raises(type(failed)):
+            with_retries(fn, 10, ("not every member answered",), 1.0, 1.0, 5.0, Clock())  # type: ignore[arg-type]
+        assert len(calls) == 1
+
+
+def test_retries_stop_at_the_count() -> None:
+    failed = CommandFailed("node2", "etcdctl ...", 1, "Error: etcdserver: unhealthy cluster")
+    fn, calls = flaky([failed] * 5)
+    clock = Clock()
+    with pytest.raises(CommandFailed):
+        with_retries(fn, 3, ("unhealthy cluster",), 1.0, 2.0, 3.0, clock)  # type: ignore[arg-type]
+    assert len(calls) == 3 and clock.slept == [1.0, 2.0]
