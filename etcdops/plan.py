@@ -605,6 +605,17 @@ def resolve_targets(
         if value not in inventory.groups:
             raise RunbookError(file, step.line, f"step {step.name!r}: unknown group {value!r}")
         return tuple(inventory.groups[value])
+    if kind == "hosts":  # a template names several hosts, comma-separated (an upgrade's order)
+        names = render(value, variables, shell=False, where=file, line=step.line).split(",")
+        found = tuple(n.strip() for n in names if n.strip())
+        unknown = [n for n in found if n not in inventory.hosts]
+        if unknown:
+            raise RunbookError(
+                file,
+                step.line,
+                f"step {step.name!r}: {', '.join(map(repr, unknown))} not host(s) of the inventory",
+            )
+        return found
     if kind == "param":
         name = str(variables["params"].get(value, ""))
     else:

@@ -442,12 +442,12 @@ def _check_target(file: str, s: LineDict, target: str) -> None:
     if target in TARGETS:
         return
     kind, _, value = target.partition(":")
-    if kind not in ("host", "group", "param") or not value:
+    if kind not in ("host", "hosts", "group", "param") or not value:
         raise _err(
             file,
             s,
             f"unknown target {target!r} (one of {', '.join(TARGETS)}, host:NAME, "
-            "group:NAME, param:NAME)",
+            "hosts:NAME,NAME, group:NAME, param:NAME)",
         )
 
 

@@ -43,6 +43,7 @@ from etcdops.steps.snapshot_bundle import SnapshotBundleKind
 from etcdops.steps.snapshot_fetch import SnapshotFetchKind
 from etcdops.steps.snapshot_offsite import SnapshotOffsiteKind
 from etcdops.steps.swap_dir import SwapDirKind
+from etcdops.steps.switch_binaries import SwitchBinariesKind
 from etcdops.steps.template import TemplateKind
 from etcdops.steps.upload import UploadKind
 from etcdops.steps.wait import WaitKind
@@ -70,6 +71,7 @@ KINDS: dict[str, StepKind[Any, Any]] = {
         EtcdHashKVKind(),
         EtcdLatencyKind(),
         KeepBinariesKind(),
+        SwitchBinariesKind(),
         EtcdLearnerCatchupKind(),
         EtcdClusterVersionKind(),
         PruneSnapshotsKind(),

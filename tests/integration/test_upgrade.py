@@ -144,8 +144,9 @@ def test_minor_upgrade_killed_after_the_first_member_then_resumed(
     try:
         before = runs(ulab)
         proc = start(ulab, "upgrade", "-p", "version=3.5.16", "-p", f"source={src}")
-        # step 8: the first member is back, healthy, on 3.5.16 and caught up
-        run_id = kill_at(ulab, proc, before, "step_finished", 8)
+        # step 9: the first member is back, healthy, on 3.5.16 and caught up (1 snapshot, 2 keep,
+        # 3-4 stage, then per member: 5 leadership, 6 switch, 7 etcd.env, 8 restart, 9 wait)
+        run_id = kill_at(ulab, proc, before, "step_finished", 9)
         versions = served(ulab)
         assert sorted(versions.values()) == ["3.4.23", "3.4.23", "3.5.16"], versions
         resumed = ulab.etcdops("run", "--resume", run_id, "--yes", timeout=900)

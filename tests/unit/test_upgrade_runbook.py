@@ -66,7 +66,16 @@ def test_followers_first_and_the_leader_last_with_its_leadership_moved_away(
     assert "ROLLBACK POINT" in (plan.summary or "") and "(minor)" in (plan.summary or "")
     # the impact header: leadership moves once, away from the leader before its turn
     moved = [line for line in impact_lines(plan) if "moves to" in line or "leads now" in line]
-    assert len(moved) == 1 and "moves to node1 at step 16" in moved[0], moved
+    assert len(moved) == 1 and "moves to node1 at step 15" in moved[0], moved
+    # the new version is staged on every member at once, in one playbook run, before the first
+    # restart; each member's turn switches to it
+    (stage,) = [s for s in plan.steps if s.name.startswith("Stage etcd 3.5.16") and not s.skipped]
+    (run,) = stage.actions
+    assert run.action.limit == ("node1", "node3", "node2")
+    assert run.action.extravars["etcd_install_suffix"] == "-3.5.16"
+    assert stage.index < min(s.index for s in plan.steps if s.name.startswith("Restart etcd"))
+    switches = [s.hosts[0] for s in plan.steps if s.name.startswith("Switch ")]
+    assert switches == ["node1", "node3", "node2"]
     # the auth probe ran (3.4 -> 3.5), as a login no user can have
     assert any("--user=etcdops-probe:x" in c for c in asked.checked), asked.checked
 
