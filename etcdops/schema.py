@@ -18,7 +18,10 @@ from etcdops.steps.spec import TEMPLATE_SCHEMA
 _TEXT = {"type": "string"}
 _SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, TEMPLATE_SCHEMA]}
 _TARGET = {
-    "anyOf": [{"enum": list(TARGETS)}, {"type": "string", "pattern": "^(host|hosts|group|param):.+"}]
+    "anyOf": [
+        {"enum": list(TARGETS)},
+        {"type": "string", "pattern": "^(host|hosts|group|param):.+"},
+    ]
 }
 
 

@@ -17,12 +17,6 @@ from etcdops.transport.ansible import check_result, run_playbook
 class PlaybookSpec:
     name: str = spec_field("a playbook file in playbooks/")
     extravars: dict[str, Any] = spec_field("extra variables", factory=dict)
-    hosts: str = spec_field(
-        "the hosts to run it on, comma-separated, in one ansible-playbook run (--limit; default: "
-        "the step's host). Several hosts in one run: one start of Ansible, its forks working on "
-        "them at once",
-        "",
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,16 +48,11 @@ class PlaybookKind(StepKind[PlaybookSpec, PlaybookAction]):
         if not path.is_file():
             raise ctx.error(f"playbook {path} does not exist")
         extravars = {str(k): v for k, v in spec.extravars.items()}
-        limit = tuple(h.strip() for h in spec.hosts.split(",") if h.strip()) or (ctx.host,)
-        unknown = [h for h in limit if h not in ctx.inventory.hosts]
-        if unknown:
-            raise ctx.error(f"playbook.hosts names no host of the inventory: {', '.join(unknown)}")
         return PlaybookAction(
-            intent=f"run playbook {spec.name} on {', '.join(limit)}"
-            + (" (one run, at once)" if len(limit) > 1 else ""),
+            intent=f"run playbook {spec.name} on {ctx.host}",
             playbook=str(path),
             extravars=extravars,
-            limit=limit,
+            limit=(ctx.host,),
         )
 
     def execute(self, action: PlaybookAction, ex: ExecContext) -> Outcome:

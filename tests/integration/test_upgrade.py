@@ -144,9 +144,9 @@ def test_minor_upgrade_killed_after_the_first_member_then_resumed(
     try:
         before = runs(ulab)
         proc = start(ulab, "upgrade", "-p", "version=3.5.16", "-p", f"source={src}")
-        # step 9: the first member is back, healthy, on 3.5.16 and caught up (1 snapshot, 2 keep,
-        # 3-4 stage, then per member: 5 leadership, 6 switch, 7 etcd.env, 8 restart, 9 wait)
-        run_id = kill_at(ulab, proc, before, "step_finished", 9)
+        # step 10: the first member is back, healthy, on 3.5.16 and caught up (1 snapshot, 2 keep,
+        # 3-5 stage, then per member: 6 leadership, 7 switch, 8 etcd.env, 9 restart, 10 wait)
+        run_id = kill_at(ulab, proc, before, "step_finished", 10)
         versions = served(ulab)
         assert sorted(versions.values()) == ["3.4.23", "3.4.23", "3.5.16"], versions
         resumed = ulab.etcdops("run", "--resume", run_id, "--yes", timeout=900)
@@ -195,6 +195,9 @@ def test_patch_upgrade_with_a_writer_then_a_downgrade_refused(ulab: LabEnv, tmp_
     for name in MEMBERS:
         bins = {p.name for p in (ulab.host_root(name) / "bin").iterdir()}
         assert {"etcd-3.4.23", "etcd-3.5.16", "etcdctl-3.5.16", "etcdutl-3.5.16"} <= bins, bins
+        # the staged copies it switched to, the same bytes as the binaries etcd runs from
+        staged = ulab.host_root(name) / "bin" / "etcd-3.5.30"
+        assert staged.read_bytes() == (ulab.host_root(name) / "bin" / "etcd").read_bytes()
     # a second run has nothing to do; a patch downgrade is refused
     again = upgrade(ulab, "-p", "version=3.5.30")
     assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr

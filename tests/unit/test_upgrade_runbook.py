@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,16 @@ AUTH_ON = "Error: etcdserver: authentication failed, invalid user ID or password
 @pytest.fixture
 def inv() -> Inventory:
     return lab_inventory()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> str:
+    """-p source=DIR: a directory on the control node with the new version's bin/ (its files'
+    contents do not matter to a plan)."""
+    (tmp_path / "bin").mkdir()
+    for tool in ("etcd", "etcdctl", "etcdutl"):
+        (tmp_path / "bin" / tool).write_bytes(b"\x7fELF")
+    return f"source={tmp_path}"
 
 
 class ProbeAnswers(DictProbe):
@@ -50,11 +61,11 @@ def restarts(plan: object) -> list[str]:
 
 
 def test_followers_first_and_the_leader_last_with_its_leadership_moved_away(
-    inv: Inventory,
+    inv: Inventory, source: str
 ) -> None:
     facts = lab_facts(inv, leader="node2", version="3.4.23")
     asked = probe(AUTH_OFF)
-    plan = plan_for(inv, "upgrade", ["version=3.5.16"], probe=asked, facts=facts)
+    plan = plan_for(inv, "upgrade", ["version=3.5.16", source], probe=asked, facts=facts)
     assert not plan.failed_checks, [c.said() for c in plan.failed_checks]
     assert restarts(plan) == ["node1", "node3", "node2"]
     moves = [s for s in plan.steps if s.name.startswith("Move leadership away from node2")]
@@ -66,14 +77,13 @@ def test_followers_first_and_the_leader_last_with_its_leadership_moved_away(
     assert "ROLLBACK POINT" in (plan.summary or "") and "(minor)" in (plan.summary or "")
     # the impact header: leadership moves once, away from the leader before its turn
     moved = [line for line in impact_lines(plan) if "moves to" in line or "leads now" in line]
-    assert len(moved) == 1 and "moves to node1 at step 15" in moved[0], moved
-    # the new version is staged on every member at once, in one playbook run, before the first
-    # restart; each member's turn switches to it
-    (stage,) = [s for s in plan.steps if s.name.startswith("Stage etcd 3.5.16") and not s.skipped]
-    (run,) = stage.actions
-    assert run.action.limit == ("node1", "node3", "node2")
-    assert run.action.extravars["etcd_install_suffix"] == "-3.5.16"
-    assert stage.index < min(s.index for s in plan.steps if s.name.startswith("Restart etcd"))
+    assert len(moved) == 1 and "moves to node1 at step 16" in moved[0], moved
+    # the new version is staged on every member at once (etcd, etcdctl, etcdutl: a copy each, in
+    # parallel), before the first restart; each member's turn switches to it
+    stages = [s for s in plan.steps if s.name.startswith("Stage etcd 3.5.16") and not s.skipped]
+    assert len(stages) == 3 and all(s.hosts == ("node1", "node3", "node2") for s in stages)
+    assert [a.action.dest.rsplit("/", 1)[1] for a in stages[0].actions] == ["etcd-3.5.16"] * 3
+    assert stages[-1].index < min(s.index for s in plan.steps if s.name.startswith("Restart etcd"))
     switches = [s.hosts[0] for s in plan.steps if s.name.startswith("Switch ")]
     assert switches == ["node1", "node3", "node2"]
     # the auth probe ran (3.4 -> 3.5), as a login no user can have
@@ -103,10 +113,10 @@ def test_34_to_35_refused_with_auth_enabled_citing_the_guide(inv: Inventory) -> 
     assert any("etcd auth is enabled" in f and "upgrade_3_5" in f for f in failed), failed
 
 
-def test_a_patch_upgrade_does_not_ask_about_auth(inv: Inventory) -> None:
+def test_a_patch_upgrade_does_not_ask_about_auth(inv: Inventory, source: str) -> None:
     facts = lab_facts(inv, version="3.5.16")
     asked = probe(AUTH_ON)
-    plan = plan_for(inv, "upgrade", ["version=3.5.30"], probe=asked, facts=facts)
+    plan = plan_for(inv, "upgrade", ["version=3.5.30", source], probe=asked, facts=facts)
     assert not plan.failed_checks, [c.said() for c in plan.failed_checks]
     assert not any("etcdops-probe" in c for c in asked.checked)
 
@@ -129,6 +139,17 @@ def test_an_unhealthy_member_an_alarm_or_a_learner_is_refused(inv: Inventory) ->
         inv, "upgrade", ["version=3.5.30"], facts=lab_facts(inv, learners=("node3",))
     )
     assert any("a learner is pending" in c.said() for c in learner.failed_checks)
+
+
+def test_no_binaries_of_the_new_version_on_the_control_node_is_refused(
+    inv: Inventory, tmp_path: Path
+) -> None:
+    facts = lab_facts(inv, version="3.5.16")
+    empty = tmp_path / "empty"
+    plan = plan_for(inv, "upgrade", ["version=3.5.30", f"source={empty}"], facts=facts)
+    failed = [c.said() for c in plan.failed_checks]
+    assert any(f"there is no {empty}/bin/etcd on the control node" in f for f in failed), failed
+    assert all(c.exit_code == 3 for c in plan.failed_checks)
 
 
 def test_nothing_to_do_when_every_member_runs_the_target(inv: Inventory) -> None:
