@@ -47,10 +47,12 @@ def feed(progress: Log) -> None:
 
     def host(h: str) -> None:
         progress.host_started(copy, h)
+        # ~1.5 s of copy: the rate shows once half a second of bytes was seen, and the region
+        # (4 redraws a second) must get to draw it a few times even on a loaded machine
         for i in range(1, 11):
             progress.transfer(copy, h, "sent", i * (20 << 20), 200 << 20)
             progress.tick(copy, h, f"sent {i * 20} MiB of 200 MiB " + "y" * 90)
-            time.sleep(0.05)
+            time.sleep(0.15)
         progress.note(copy, h, "a note that is long enough to wrap " * 4)
         progress.host_done(copy, h, "changed", 0.5, LONG)
 
