@@ -5,8 +5,8 @@ The upgrade stages the new version beside the installed one on every member at o
 playbook with a suffix), before the first restart; each member's turn is then only this switch,
 its etcd.env and its restart. A running etcd keeps the file it was started from: nothing changes
 until the restart. Each tool goes to TOOL.etcdops-part first (`cp -p`) and is renamed over TOOL
-only when whole. Already switched (same sha256): ok, nothing run. The binaries installed before
-are kept as TOOL-OLDVERSION by `keep_binaries`, run before it.
+only when whole. Already switched (the same bytes, `cmp`): ok, nothing run. The binaries installed
+before are kept as TOOL-OLDVERSION by `keep_binaries`, run before it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from etcdops.commands import AND, Command, Raw, sh
 from etcdops.errors import StepFailed
+from etcdops.steps import files
 from etcdops.steps.base import Action, ExecContext, Outcome, StepContext, StepKind
 from etcdops.steps.spec import spec_field
-from etcdops.steps.tlsfiles import parse_digests
 from etcdops.versions import Version
 
 
@@ -37,8 +37,19 @@ class Switch:
 @dataclass(frozen=True, kw_only=True)
 class SwitchBinariesAction(Action):
     version: str
-    digests: Command
+    staged: Command  # stat of the staged files
+    compare: Command  # per tool a line `CODE TOOL`: cmp's exit code (0: the same bytes)
     switches: tuple[Switch, ...]
+
+
+def _compare(switches: tuple[Switch, ...]) -> Command:
+    """`cmp -s` of each tool with its staged copy, printing `CODE TOOL` (0 the same, 1 different,
+    2 one of them missing): a different file is found at its first bytes, so the usual case reads
+    next to nothing (a checksum would read every file whole)."""
+    parts: list[object] = []
+    for s in switches:
+        parts += ["cmp", "-s", "--", s.tool, s.staged, Raw('; echo "$?"'), s.tool, Raw(";")]
+    return sh(*parts[:-1]).reads()
 
 
 def _switch(tool: str, staged: str) -> Command:
@@ -65,21 +76,22 @@ class SwitchBinariesKind(StepKind[SwitchBinariesSpec, SwitchBinariesAction]):
             )
             for t in tools
         )
-        paths = [p for s in switches for p in (s.tool, s.staged)]
-        digests = sh("sha256sum", "--", *paths, Raw("2>/dev/null || true")).reads()
+        staged = files.stat_command(*(s.staged for s in switches))
+        compare = _compare(switches)
         return SwitchBinariesAction(
             intent=f"put etcd {version}'s staged binaries (TOOL-{version}) in place of the ones "
             "etcd runs from; nothing changes for the running etcd until its restart",
             commands=tuple(s.switch for s in switches),
-            reads=(digests,),
+            reads=(staged, compare),
             version=version,
-            digests=digests,
+            staged=staged,
+            compare=compare,
             switches=switches,
         )
 
     def execute(self, action: SwitchBinariesAction, ex: ExecContext) -> Outcome:
-        found = parse_digests(ex.run(action.digests).stdout)
-        missing = [s.staged for s in action.switches if s.required and s.staged not in found]
+        there = files.parse_stat(ex.run(action.staged).stdout, [s.staged for s in action.switches])
+        missing = [s.staged for s in action.switches if s.required and not there[s.staged].exists]
         if missing:
             raise StepFailed(
                 ex.step,
@@ -87,12 +99,20 @@ class SwitchBinariesKind(StepKind[SwitchBinariesSpec, SwitchBinariesAction]):
                 f"etcd {action.version} is not staged on {ex.host}: {', '.join(missing)} missing "
                 "(the install step before stages it)",
             )
+        same = _same(ex.run(action.compare, check=False).stdout)
         done = []
         for s in action.switches:
-            if s.staged not in found or found.get(s.tool) == found[s.staged]:
+            if not there[s.staged].exists or s.tool in same:
                 continue
             ex.run(s.switch)
             done.append(s.tool)
         if not done:
             return Outcome.ok(f"etcd {action.version}'s binaries are in place already")
         return Outcome.changed(f"switched {', '.join(done)} to {action.version}")
+
+
+def _same(text: str) -> set[str]:
+    """The tools `cmp` found byte for byte the same as their staged copies."""
+    return {
+        line.split(" ", 1)[1] for line in text.splitlines() if line.startswith("0 ") and " " in line
+    }
