@@ -93,7 +93,12 @@ def base_context(
         "mb": units.size,  # sizes as everywhere else (MiB/GiB); the name is older
         "rule_ok": rule_ok,
         "env_overrides": env_overrides,
-        "snapshot_leases": lambda f: snapshot_leases(f.resolved, sha256_file(f.resolved)),
+        # read beside the file's other reads when snapshot_file(..., leases=true) asked for them
+        "snapshot_leases": lambda f: (
+            f.leases
+            if f.leases is not None
+            else snapshot_leases(f.resolved, sha256_file(f.resolved))
+        ),
         "auto_bump": auto_bump,
         "highest_known_revision": highest_known,
         "fence_urls": fence_urls,

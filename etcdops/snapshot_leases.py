@@ -11,6 +11,7 @@ revokes them (or, with `-p leases=keep`, brings them back alive).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,16 +65,22 @@ def summarize(leases: list[int], keys: dict[str, int]) -> SnapshotLeases:
     return SnapshotLeases(len(leases), len(keys), dict(by_prefix))
 
 
-def snapshot_leases(snapshot: str, sha256: str) -> SnapshotLeases:
-    """The leases of the snapshot file (sha256 is its digest, the cache's key)."""
-    cache = paths.cache_dir() / f"leases-{sha256}.json" if sha256 else None
+def snapshot_leases(
+    snapshot: str, sha256: str, started: Future[SnapshotLeases] | None = None
+) -> SnapshotLeases:
+    """The leases of the snapshot file (sha256 is its digest, the cache's key); `started`: a read
+    of them begun beside the plan's other reads of the file (read_beside)."""
+    cache = _cache(sha256)
     if cache is not None and cache.is_file():
         try:
             data = json.loads(cache.read_text())
-            return SnapshotLeases(int(data["leases"]), int(data["keys"]), dict(data["by_prefix"]))
+            found = SnapshotLeases(int(data["leases"]), int(data["keys"]), dict(data["by_prefix"]))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # read again
-    found = _read(snapshot)
+        else:
+            _remember(snapshot, sha256)  # the next plan of this very file begins no read
+            return found
+    found = started.result() if started is not None else _read(snapshot)
     if cache is not None and not found.problem:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -81,9 +89,62 @@ def snapshot_leases(snapshot: str, sha256: str) -> SnapshotLeases:
             part.write_text(json.dumps(data))
             durable(part)
             part.rename(cache)
+            _remember(snapshot, sha256)
         except OSError:
             pass  # a cache that cannot be written only costs time
     return found
+
+
+def read_beside(pool: ThreadPoolExecutor, snapshot: str) -> Future[SnapshotLeases] | None:
+    """Begin reading the leases of snapshot in pool, beside the sha256 and status reads of the
+    same file (a gigabyte snapshot: seconds each), unless this very file (path, size, mtime,
+    inode) was read before and its answer is cached: then None, and snapshot_leases finds the
+    cache by the sha256 it is given (a file changed since is read again, then)."""
+    known = _remembered(snapshot)
+    cache = _cache(known)
+    if cache is not None and cache.is_file():
+        return None
+    return pool.submit(_read, snapshot)
+
+
+def _cache(sha256: str) -> Path | None:
+    return paths.cache_dir() / f"leases-{sha256}.json" if sha256 else None
+
+
+def _file_id(snapshot: str) -> str:
+    try:
+        st = os.stat(snapshot)
+    except OSError:
+        return ""
+    return f"{os.path.realpath(snapshot)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+
+
+def _index(snapshot: str) -> Path | None:
+    ident = _file_id(snapshot)
+    if not ident:
+        return None
+    return paths.cache_dir() / f"leases-file-{hashlib.sha256(ident.encode()).hexdigest()}.json"
+
+
+def _remembered(snapshot: str) -> str:
+    """The sha256 this file had when its leases were read (only a hint: the cache is keyed by the
+    sha256 the plan computes)."""
+    index = _index(snapshot)
+    try:
+        sha = json.loads(index.read_text()).get("sha256", "") if index is not None else ""
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return sha if isinstance(sha, str) and len(sha) == 64 else ""
+
+
+def _remember(snapshot: str, sha256: str) -> None:
+    index = _index(snapshot)
+    if index is not None and _remembered(snapshot) != sha256:
+        try:
+            index.parent.mkdir(parents=True, exist_ok=True)
+            index.write_text(json.dumps({"sha256": sha256}))
+        except OSError:
+            pass  # a hint that cannot be written only costs time
 
 
 def _tools() -> dict[str, str] | None:

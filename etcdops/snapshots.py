@@ -23,6 +23,7 @@ from typing import Any
 from etcdops import paths, units
 from etcdops.limits import LimitError, check_json_depth
 from etcdops.sha256 import file_and_trailer
+from etcdops.snapshot_leases import SnapshotLeases, read_beside, snapshot_leases
 from etcdops.tools import candidate_dirs
 
 SNAPSHOT_SUFFIX = ".db"
@@ -169,9 +170,12 @@ class SnapshotFile:
     meta_problem: str = ""
     found: bool = True  # False: no path, or nothing there (a dangling symlink too)
     remote: str = ""  # REMOTE:PATH/FILE of an off-site snapshot: fetched and checked by a step
+    leases: SnapshotLeases | None = None  # read when asked (snapshot_file(path, leases=True))
 
 
-def snapshot_file(path: str) -> SnapshotFile:
+def snapshot_file(path: str, leases: bool = False) -> SnapshotFile:
+    """What the pre-flight of a restore needs to know about the snapshot at path; leases: also the
+    leases it brings back (read beside the other reads of the file)."""
     path = str(path)
     tool = local_etcdutl()
     if not path:
@@ -197,12 +201,19 @@ def snapshot_file(path: str) -> SnapshotFile:
             what = "not a regular file"
         via = f" (the symlink {path} points there)" if resolved != path else ""
         return SnapshotFile(path, resolved, f"{resolved}{via} is {what}, not a snapshot file", tool)
-    # one pass for the sha256 (and its trailer) while etcdutl reads the file for its status, side by
-    # side
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # one pass for the sha256 (and its trailer) while etcdutl reads the file for its status and,
+    # for a restore, a throwaway etcd reads its leases: side by side
+    with ThreadPoolExecutor(max_workers=2) as pool:
         status_future = pool.submit(snapshot_status, resolved) if tool else None
+        leases_future = read_beside(pool, resolved) if leases else None
         integrity = snapshot_integrity(resolved)
         status = status_future.result() if status_future is not None else {}
+        readable = not integrity and status.get("revision") is not None
+        held = (
+            snapshot_leases(resolved, sha256_file(resolved) if readable else "", leases_future)
+            if leases and (readable or leases_future is not None)
+            else None
+        )
     meta, meta_problem = read_meta(path)
     if (
         not meta_problem
@@ -224,4 +235,5 @@ def snapshot_file(path: str) -> SnapshotFile:
         st.st_size,
         meta,
         meta_problem,
+        leases=held,
     )
