@@ -141,12 +141,26 @@ def host_certs(ca: Path, ca_key: Path, cert_dir: Path, host: str, address: str) 
     cert_dir.mkdir(parents=True, exist_ok=True)
     (cert_dir / "ca.pem").write_bytes(ca.read_bytes())
     sans = [f"IP:{address}", "IP:127.0.0.1", "DNS:localhost", f"DNS:{host}"]
-    if not _signed(ca, cert_dir / f"member-{host}.pem"):
+    member = cert_dir / f"member-{host}.pem"
+    if not _signed(ca, member) or not _names(member, address):  # the lab moved to another net
         make_cert(ca, ca_key, cert_dir, f"member-{host}", f"etcd-member-{host}", sans, server=True)
     if not _signed(ca, cert_dir / f"admin-{host}.pem"):
         make_cert(ca, ca_key, cert_dir, f"admin-{host}", f"etcd-admin-{host}", [], server=False)
     if not _signed(ca, cert_dir / f"node-{host}.pem"):
         make_cert(ca, ca_key, cert_dir, f"node-{host}", f"etcd-node-{host}", [], server=False)
+
+
+def _names(cert: Path, address: str) -> bool:
+    """The certificate names the address (its SANs): a lab brought up on another loopback net
+    (ETCDOPS_LAB_NET) gets new member certificates, not the old net's."""
+    proc = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    names = {n.strip() for n in proc.stdout.replace(",", "\n").splitlines()}
+    return proc.returncode == 0 and f"IP Address:{address}" in names
 
 
 def _signed(ca: Path, cert: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -194,22 +195,29 @@ def test_member_that_does_not_stop_stops_the_run_before_any_data_dir(lab: LabEnv
         )
     finally:
         os.kill(pid, signal.SIGCONT)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Stop etcd on every member" in proc.stderr and "node2" in proc.stderr
-    assert "No data dir was touched" in proc.stderr
-    for host, names in dirs_before.items():
-        now = sorted(p.name for p in (lab.host_root(host) / "var" / "lib").iterdir())
-        assert [n for n in now if "restore" in n and n.startswith("etcd.")] == [
-            n for n in names if "restore" in n and n.startswith("etcd.")
-        ]
-    # bring every member back the way the advice says: the start command of each
-    for host in ("node1", "node2", "node3"):
-        service = lab.host_root(host) / "bin" / "etcd-service"
-        subprocess.run(
-            [str(service), "stop"], check=True, timeout=60
-        )  # node2 exits on its pending TERM
-        subprocess.run([str(service), "start"], check=True, timeout=60)
-    assert wait_healthy(lab)
+    try:
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "Stop etcd on every member" in proc.stderr and "node2" in proc.stderr
+        assert "No data dir was touched" in proc.stderr
+        # the snapshot was restored into a fresh dir beside each live one before the stop (the
+        # clients' outage holds none of it): that dir is this run's, and nothing else changed
+        stamp = re.search(r"run (\d{8}T\d{6}Z)-", proc.stdout + proc.stderr)
+        assert stamp, proc.stdout + proc.stderr
+        for host, names in dirs_before.items():
+            now = sorted(p.name for p in (lab.host_root(host) / "var" / "lib").iterdir())
+            new = sorted(n for n in set(now) - set(names) if n.startswith("etcd."))
+            assert new == [f"etcd.restore-{stamp.group(1)}"], now
+            assert "etcd" in now and not [n for n in now if "pre-restore" in n], now
+        assert "etcd.restore-" in proc.stderr  # the advice names the restored copies
+    finally:
+        # bring every member back the way the advice says: the start command of each
+        for host in ("node1", "node2", "node3"):
+            service = lab.host_root(host) / "bin" / "etcd-service"
+            subprocess.run(
+                [str(service), "stop"], check=True, timeout=60
+            )  # node2 exits on its pending TERM
+            subprocess.run([str(service), "start"], check=True, timeout=60)
+        assert wait_healthy(lab)
 
 
 def wait_healthy(lab: LabEnv, timeout: float = 30.0) -> bool:
