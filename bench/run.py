@@ -1160,7 +1160,6 @@ def bench_upgrade() -> None:
         (source / "bin").mkdir(parents=True)
         for tool in ("etcd", "etcdctl", "etcdutl"):
             (source / "bin" / tool).symlink_to(new / tool)
-        (source / "etcd-service.sh").write_bytes((LAB / "dist" / "etcd-service.sh").read_bytes())
         seconds, stall = with_writer(
             [
                 ETCDOPS, "run", "upgrade", "-i", "lab", "--yes",

@@ -8,7 +8,6 @@ upgraded last, the previous binaries kept beside the new ones, nothing deleted."
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,13 +48,12 @@ def ulab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabEnv]:
 
 
 def source(lab: LabEnv, tools: Path, tmp: Path) -> Path:
-    """A directory as the install playbook copies from: bin/{etcd,etcdctl,etcdutl} of one version
-    and the lab's service script."""
+    """-p source=DIR as an operator gives it: bin/{etcd,etcdctl,etcdutl} of one version (links:
+    the upgrade copies what they point to)."""
     folder = tmp / tools.name
     (folder / "bin").mkdir(parents=True)
     for tool in ("etcd", "etcdctl", "etcdutl"):
         (folder / "bin" / tool).symlink_to(tools / tool)
-    shutil.copy(lab.root / ".lab" / "dist" / "etcd-service.sh", folder / "etcd-service.sh")
     return folder
 
 
