@@ -119,6 +119,7 @@ def base_context(
         "upgrade_to_36": upgrading.minor_to_36,
         "snapshot_room": upgrading.snapshot_room,
         "env_for": upgrading.env_for,
+        "staged_version": upgrading.staged_version,
     }
 
 

@@ -6,13 +6,17 @@ Template helpers (context.py): read-only, at plan time."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterable
 
 from etcdops import units
 from etcdops.errors import Refused
 from etcdops.facts.disk import margin
 from etcdops.facts.model import ClusterFacts
+from etcdops.facts.parse import parse_version
 from etcdops.versions import Refusal, UpgradePath, Version, render_env_for, upgrade_path
+
+VERSION_TIMEOUT = 10.0  # s for `etcd --version` of the staged binary on the control node
 
 
 def running_versions(facts: ClusterFacts, names: Iterable[str]) -> dict[str, str]:
@@ -108,3 +112,17 @@ def env_for(current: str | None, target: str, current_version: str | None, where
             + "; ".join(r.message for r in refusals)
         )
     return text
+
+
+def staged_version(etcd: str) -> str:
+    """What `ETCD --version` says on the control node ('' when it does not run here: another
+    architecture than the control node's, or no etcd at all), so that a source directory of
+    another version is refused before any member is touched."""
+    try:
+        done = subprocess.run(
+            [etcd, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    found, _ = parse_version(done.stdout) if done.returncode == 0 else (None, None)
+    return found or ""

@@ -152,6 +152,23 @@ def test_no_binaries_of_the_new_version_on_the_control_node_is_refused(
     assert all(c.exit_code == 3 for c in plan.failed_checks)
 
 
+def test_binaries_of_another_version_are_refused_before_anything(
+    inv: Inventory, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "src" / "bin"
+    bin_dir.mkdir(parents=True)
+    etcd = bin_dir / "etcd"
+    etcd.write_text("#!/bin/sh\necho 'etcd Version: 3.5.16'\necho 'Git SHA: x'\n")
+    etcd.chmod(0o755)
+    facts = lab_facts(inv, version="3.5.16")
+    plan = plan_for(inv, "upgrade", ["version=3.5.30", f"source={bin_dir.parent}"], facts=facts)
+    failed = [c.said() for c in plan.failed_checks]
+    assert any("/bin/etcd is etcd 3.5.16, not 3.5.30" in f for f in failed), failed
+    etcd.write_text("#!/bin/sh\necho 'etcd Version: 3.5.30'\n")
+    plan = plan_for(inv, "upgrade", ["version=3.5.30", f"source={bin_dir.parent}"], facts=facts)
+    assert not plan.failed_checks, [c.said() for c in plan.failed_checks]
+
+
 def test_nothing_to_do_when_every_member_runs_the_target(inv: Inventory) -> None:
     plan = plan_for(inv, "upgrade", ["version=3.5.16"], facts=lab_facts(inv))
     assert not plan.failed_checks
