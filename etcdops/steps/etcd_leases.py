@@ -75,16 +75,17 @@ def _revoke_all(ex: ExecContext, revoke: Command, leases: list[int]) -> None:
     """Each lease revoked by the planned command, one per line of one remote command; etcdctl
     says `lease ID revoked` for each that was. One that expired or was revoked since it was
     listed is as good as revoked; any other refusal fails the step, naming it."""
-    ids = [f"{lease:x}" for lease in leases]
-    batch = replace(join_lines(revoke.fill(LEASE_ID=i) for i in ids), origin=revoke.planned)
+    batch = replace(
+        join_lines(revoke.fill(LEASE_ID=f"{lease:x}") for lease in leases), origin=revoke.planned
+    )
     result = ex.run(batch, check=False)
-    said = result.stdout.split()
+    said = set(result.stdout.split())
     refused = [
         line
         for line in result.stderr.splitlines()
         if line.startswith("Error") and "lease not found" not in line
     ]
-    missing = [i for i in ids if f"{int(i, 16):016x}" not in said and i not in said]
+    missing = [lease for lease in leases if f"{lease:016x}" not in said]  # etcdctl's %016x
     not_found = sum("lease not found" in line for line in result.stderr.splitlines())
     if refused or len(missing) > not_found:
         raise CommandFailed(
